@@ -357,9 +357,11 @@ pub(crate) fn validate_chain(chain: &[Cert]) -> Result<(), String> {
     validate_leaf(leaf)?;
     for (i, window) in chain.windows(2).enumerate() {
         let (child, issuer) = (&window[0], &window[1]);
-        if child.is_self_issued() {
+        // Subject == issuer alone is legal for a leaf (ng-ca-valid's leaf shares the root's
+        // DN); a certificate that is actually self-signed must end the chain.
+        if child.is_self_issued() && verify_issued_by(child, child).is_ok() {
             return Err(format!(
-                "certificate #{i} {:?} is self-issued but is not the last certificate of the chain",
+                "certificate #{i} {:?} is self-signed but is not the last certificate of the chain",
                 child.subject()
             ));
         }

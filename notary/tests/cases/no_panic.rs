@@ -1,0 +1,1 @@
+//! No-panic property tests.

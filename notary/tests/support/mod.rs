@@ -1,0 +1,3 @@
+//! Shared helpers for the single integration-test binary.
+
+pub mod signer;
