@@ -88,7 +88,12 @@ pub struct CheckReport {
     pub result: CheckResult,
 }
 
-/// Who signed, as far as the envelope says (trusted only as far as `checks` say).
+/// Who signed, as far as the envelope says.
+///
+/// Only the signing key is authenticated by integrity. The subject and chain are vouched
+/// for only when [`Check::Authenticity`] is `Passed`: at `audit` level (authenticity
+/// logged) a forger can put any subject here, so never make trust decisions from it
+/// without checking the report.
 #[derive(Clone, Debug)]
 pub struct SignerInfo {
     /// Subject DN of the signing certificate (RFC 4514 string).

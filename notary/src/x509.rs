@@ -98,7 +98,7 @@ fn directory_string(any: &der::asn1::Any) -> Option<String> {
             String::from_utf8(bytes.to_vec()).ok()
         }
         Tag::BmpString => {
-            if bytes.len() % 2 != 0 {
+            if !bytes.len().is_multiple_of(2) {
                 return None;
             }
             let units: Vec<u16> = bytes.chunks_exact(2).map(|c| u16::from_be_bytes([c[0], c[1]])).collect();
@@ -389,21 +389,19 @@ pub(crate) fn validate_chain(chain: &[Cert]) -> Result<(), String> {
 
 fn key_size_ok(cert: &Cert) -> Result<(), String> {
     let key = PublicKey::from_cert(cert).map_err(|e| format!("certificate {:?}: {e}", cert.subject()))?;
-    if let Some(bits) = key.rsa_bits() {
-        if bits < 2048 {
+    if let Some(bits) = key.rsa_bits()
+        && bits < 2048 {
             return Err(format!("certificate {:?}: RSA key of {bits} bits is below 2048", cert.subject()));
         }
-    }
     Ok(())
 }
 
 fn validate_leaf(cert: &Cert) -> Result<(), String> {
     let s = cert.subject();
-    if let Some((_, bc)) = cert.extension::<BasicConstraints>(rfc5280::ID_CE_BASIC_CONSTRAINTS)? {
-        if bc.ca {
+    if let Some((_, bc)) = cert.extension::<BasicConstraints>(rfc5280::ID_CE_BASIC_CONSTRAINTS)?
+        && bc.ca {
             return Err(format!("signing certificate {s:?} is a CA certificate (basicConstraints cA=true)"));
         }
-    }
     let (critical, ku) = cert
         .extension::<KeyUsage>(rfc5280::ID_CE_KEY_USAGE)?
         .ok_or_else(|| format!("signing certificate {s:?} has no keyUsage extension"))?;
@@ -450,11 +448,10 @@ fn validate_ca(cert: &Cert, depth_below: usize) -> Result<(), String> {
     if !critical || !bc.ca {
         return Err(format!("CA certificate {s:?}: basicConstraints must be critical with cA=true"));
     }
-    if let Some(max) = bc.path_len_constraint {
-        if depth_below > usize::from(max) {
+    if let Some(max) = bc.path_len_constraint
+        && depth_below > usize::from(max) {
             return Err(format!("CA certificate {s:?}: pathLenConstraint {max} exceeded ({depth_below} CAs below)"));
         }
-    }
     let (critical, ku) = cert
         .extension::<KeyUsage>(rfc5280::ID_CE_KEY_USAGE)?
         .ok_or_else(|| format!("CA certificate {s:?} has no keyUsage extension"))?;

@@ -283,11 +283,10 @@ pub(crate) fn check_protected(
                 .ok_or_else(|| malformed(format!("missing {H_AUTHENTIC_SIGNING_TIME}")))?
         }
     };
-    if let Some(expiry) = raw.expiry {
-        if expiry <= signed_at {
+    if let Some(expiry) = raw.expiry
+        && expiry <= signed_at {
             return Err(malformed(format!("expiry {expiry} is not after signing time {signed_at}")));
         }
-    }
     Ok(Checked { algorithm, signing_scheme: scheme, critical: crit })
 }
 
