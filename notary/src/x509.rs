@@ -306,21 +306,30 @@ fn rsa_pss<D: Digest + 'static + Send + Sync + sha2::digest::DynDigest>(
     k.verify(rsa::Pss::new_with_salt::<D>(salt), &D::digest(msg), sig).map_err(|e| e.to_string())
 }
 
+/// The DER of the `tbsCertificate` inside a certificate: the first element of the outer
+/// SEQUENCE, header included.
+fn raw_tbs(der: &[u8]) -> Option<&[u8]> {
+    use der::{Header, Reader, SliceReader};
+    let mut r = SliceReader::new(der).ok()?;
+    Header::decode(&mut r).ok()?;
+    let start = usize::try_from(r.position()).ok()?;
+    let tbs = Header::decode(&mut r).ok()?;
+    let end = usize::try_from((r.position() + tbs.length).ok()?).ok()?;
+    der.get(start..end)
+}
+
 /// Verifies that `child` was signed by `issuer`'s key.
 fn verify_issued_by(child: &Cert, issuer: &Cert) -> Result<(), String> {
     let key = PublicKey::from_cert(issuer)
         .map_err(|e| format!("certificate {:?}: {e}", issuer.subject()))?;
-    let tbs = child
-        .cert
-        .tbs_certificate
-        .to_der()
-        .map_err(|e| format!("cannot re-encode certificate {:?}: {e}", child.subject()))?;
+    // Verify over the TBS bytes exactly as received, never a re-encoding.
+    let tbs = raw_tbs(&child.der).ok_or_else(|| format!("certificate {:?}: cannot locate tbsCertificate", child.subject()))?;
     let sig = child
         .cert
         .signature
         .as_bytes()
         .ok_or_else(|| format!("certificate {:?}: signature is not octet-aligned", child.subject()))?;
-    key.verify_x509(&child.cert.signature_algorithm, &tbs, sig).map_err(|e| {
+    key.verify_x509(&child.cert.signature_algorithm, tbs, sig).map_err(|e| {
         format!("signature on certificate {:?} does not verify with the key of {:?}: {e}", child.subject(), issuer.subject())
     })
 }
