@@ -1,0 +1,511 @@
+//! `cargo xtask fixtures [--check]`: build the fixture components into `fixtures/built/`.
+//!
+//! Rust fixtures are built with `cargo build --target wasm32-wasip2 --release` in the
+//! separate `fixtures/` workspace, with path remapping and no incremental compilation
+//! so that a rebuild yields identical bytes; `--check` compares those bytes.
+//!
+//! componentize-py output is not byte-reproducible (two builds of the same source
+//! differ), so for Python fixtures `--check` compares `source_sha256` (a hash of the
+//! app sources and WIT) with the value recorded in `MANIFEST.tsv` when the committed
+//! component was built, and, when componentize-py is installed, rebuilds and checks
+//! that the new component exports exactly what the committed one does.
+//!
+//! Every fixture's `NAME.wit.wasm` is produced here by `wit_component::encode`, which
+//! needs no external toolchain, so it is always compared byte for byte.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, Result, bail};
+use sha2::{Digest, Sha256};
+
+use crate::wit;
+
+/// The componentize-py version the committed Python fixtures were built with.
+pub const COMPONENTIZE_PY_VERSION: &str = "0.25.1";
+
+/// How a fixture is built.
+#[derive(Debug, Clone, Copy)]
+pub enum Kind {
+    /// A crate of the `fixtures/` cargo workspace.
+    Rust {
+        /// The cargo package name.
+        package: &'static str,
+    },
+    /// A componentize-py app: `module.py` targeting `world`.
+    Python {
+        /// The WIT world.
+        world: &'static str,
+        /// The Python module holding the implementation.
+        module: &'static str,
+    },
+}
+
+/// One fixture component.
+#[derive(Debug, Clone, Copy)]
+pub struct Fixture {
+    /// Output file stem in `fixtures/built/`.
+    pub name: &'static str,
+    /// Source directory relative to `fixtures/`; its `wit/` holds the WIT package.
+    pub source: &'static str,
+    /// How it is built.
+    pub kind: Kind,
+}
+
+const fn rust(name: &'static str, source: &'static str, package: &'static str) -> Fixture {
+    Fixture {
+        name,
+        source,
+        kind: Kind::Rust { package },
+    }
+}
+
+/// Every fixture, in manifest order.
+pub const FIXTURES: &[Fixture] = &[
+    rust("types", "rust/types", "fixture-types"),
+    rust("clock", "rust/clock", "fixture-clock"),
+    rust("json", "rust/json", "fixture-json"),
+    rust("hash", "rust/hash", "fixture-hash"),
+    rust("text", "rust/text", "fixture-text"),
+    rust("http-fetch", "rust/http-fetch", "fixture-http-fetch"),
+    rust("file-reader", "rust/file-reader", "fixture-file-reader"),
+    rust("hostile", "rust/hostile", "fixture-hostile"),
+    Fixture {
+        name: "pytext",
+        source: "python/pytext",
+        kind: Kind::Python {
+            world: "pytext",
+            module: "app",
+        },
+    },
+];
+
+/// The `fixtures/` directory of this repository.
+pub fn fixtures_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives inside the repository")
+        .join("fixtures")
+}
+
+/// One row of `fixtures/built/MANIFEST.tsv`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ManifestRow {
+    pub name: String,
+    /// WIT package, `namespace:name@version`.
+    pub package: String,
+    /// sha256 of `NAME.wasm`, hex.
+    pub sha256: String,
+    /// Size of `NAME.wasm` in bytes.
+    pub size: u64,
+    /// Source directory relative to `fixtures/`.
+    pub source: String,
+    /// sha256 over the source files (see [`source_sha256`]).
+    pub source_sha256: String,
+    /// sha256 of `NAME.wit.wasm`, hex.
+    pub wit_sha256: String,
+}
+
+const MANIFEST_HEADER: &str = "name\tpackage\tsha256\tsize\tsource\tsource_sha256\twit_sha256";
+
+impl ManifestRow {
+    fn to_line(&self) -> String {
+        format!(
+            "{}\t{}\t{}\t{}\t{}\t{}\t{}",
+            self.name,
+            self.package,
+            self.sha256,
+            self.size,
+            self.source,
+            self.source_sha256,
+            self.wit_sha256
+        )
+    }
+
+    fn parse(line: &str) -> Result<Self> {
+        let f: Vec<&str> = line.split('\t').collect();
+        if f.len() != 7 {
+            bail!("expected 7 tab-separated fields, found {}", f.len());
+        }
+        Ok(ManifestRow {
+            name: f[0].into(),
+            package: f[1].into(),
+            sha256: f[2].into(),
+            size: f[3].parse().context("size is not a number")?,
+            source: f[4].into(),
+            source_sha256: f[5].into(),
+            wit_sha256: f[6].into(),
+        })
+    }
+}
+
+/// Read `MANIFEST.tsv`, keyed by fixture name. A missing file is an empty manifest.
+pub fn read_manifest(path: &Path) -> Result<BTreeMap<String, ManifestRow>> {
+    let text = match fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(BTreeMap::new()),
+        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+    };
+    let mut rows = BTreeMap::new();
+    for (i, line) in text.lines().enumerate().skip(1) {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let row = ManifestRow::parse(line)
+            .with_context(|| format!("{}:{}", path.display(), i + 1))?;
+        rows.insert(row.name.clone(), row);
+    }
+    Ok(rows)
+}
+
+fn write_manifest(path: &Path, rows: &BTreeMap<String, ManifestRow>) -> Result<()> {
+    let mut text = String::from(MANIFEST_HEADER);
+    text.push('\n');
+    // Manifest order follows FIXTURES, not the alphabet.
+    for fixture in FIXTURES {
+        if let Some(row) = rows.get(fixture.name) {
+            text.push_str(&row.to_line());
+            text.push('\n');
+        }
+    }
+    fs::write(path, text).with_context(|| format!("writing {}", path.display()))
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// A hash of everything a fixture is built from: every file under its source
+/// directory (minus build output and caches), plus, for Rust, the fixtures
+/// workspace's `Cargo.toml` and `Cargo.lock`. Paths are relative and sorted, so
+/// the hash is the same on every machine.
+pub fn source_sha256(root: &Path, fixture: &Fixture) -> Result<String> {
+    let mut files = Vec::new();
+    collect_files(root, &root.join(fixture.source), &mut files)?;
+    if matches!(fixture.kind, Kind::Rust { .. }) {
+        files.push("Cargo.toml".into());
+        files.push("Cargo.lock".into());
+    }
+    files.sort();
+    let mut hasher = Sha256::new();
+    for rel in &files {
+        let bytes = fs::read(root.join(rel)).with_context(|| format!("reading {rel}"))?;
+        hasher.update(rel.as_bytes());
+        hasher.update([0]);
+        hasher.update((bytes.len() as u64).to_le_bytes());
+        hasher.update(&bytes);
+    }
+    Ok(hex::encode(hasher.finalize()))
+}
+
+fn collect_files(root: &Path, dir: &Path, out: &mut Vec<String>) -> Result<()> {
+    for entry in fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
+        let entry = entry?;
+        let path = entry.path();
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name == "target" || name == "__pycache__" || name.ends_with(".pyc") || name.starts_with('.') {
+            continue;
+        }
+        if entry.file_type()?.is_dir() {
+            collect_files(root, &path, out)?;
+        } else {
+            let rel = path.strip_prefix(root).expect("under root");
+            // Forward slashes so the hash does not depend on the host OS.
+            out.push(rel.to_string_lossy().replace('\\', "/"));
+        }
+    }
+    Ok(())
+}
+
+/// Whether the `wasm32-wasip2` standard library is installed for the toolchain
+/// that `fixtures/` selects (the repository's `rust-toolchain.toml`).
+fn wasm_target_available(root: &Path) -> bool {
+    let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
+    let Ok(out) = Command::new(rustc)
+        .args(["--print", "sysroot"])
+        .current_dir(root)
+        .output()
+    else {
+        return false;
+    };
+    let sysroot = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    out.status.success()
+        && Path::new(&sysroot)
+            .join("lib/rustlib/wasm32-wasip2/lib")
+            .is_dir()
+}
+
+/// The installed componentize-py version, if any.
+fn componentize_py_version() -> Option<String> {
+    let out = Command::new("componentize-py").arg("--version").output().ok()?;
+    if !out.status.success() {
+        return None;
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    Some(text.trim().trim_start_matches("componentize-py").trim().to_string())
+}
+
+/// Build all Rust fixtures in one cargo invocation; return the target directory.
+fn build_rust(root: &Path, packages: &[&str]) -> Result<PathBuf> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let target_dir = root.join("target");
+    let cargo_home = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")))
+        .unwrap_or_else(|| PathBuf::from("/nonexistent-cargo-home"));
+    // Absolute paths of this checkout and of the registry must not reach the binary
+    // (panic locations embed file names), or bytes would differ between machines.
+    let rustflags = format!(
+        "--remap-path-prefix={}=/forage/fixtures --remap-path-prefix={}=/cargo",
+        root.display(),
+        cargo_home.display()
+    );
+    let mut cmd = Command::new(cargo);
+    cmd.current_dir(root)
+        .args(["build", "--release", "--locked", "--target", "wasm32-wasip2"])
+        .arg("--target-dir")
+        .arg(&target_dir)
+        .env("CARGO_INCREMENTAL", "0")
+        .env("RUSTFLAGS", rustflags)
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .env_remove("CARGO_BUILD_RUSTFLAGS")
+        .env_remove("RUSTC_WRAPPER")
+        .env_remove("RUSTC_WORKSPACE_WRAPPER");
+    for package in packages {
+        cmd.args(["-p", package]);
+    }
+    let status = cmd.status().context("running cargo for the fixtures workspace")?;
+    if !status.success() {
+        bail!("cargo build of the Rust fixtures failed ({status})");
+    }
+    Ok(target_dir.join("wasm32-wasip2/release"))
+}
+
+fn build_python(root: &Path, fixture: &Fixture, world: &str, module: &str, out: &Path) -> Result<()> {
+    let dir = root.join(fixture.source);
+    let status = Command::new("componentize-py")
+        .current_dir(&dir)
+        .args(["-q", "-d", "wit", "-w", world, "componentize", "-p", ".", module, "-o"])
+        .arg(out)
+        .status()
+        .context("running componentize-py")?;
+    if !status.success() {
+        bail!("componentize-py failed for {} ({status})", fixture.name);
+    }
+    Ok(())
+}
+
+/// What happened to one fixture.
+enum Outcome {
+    Built(ManifestRow),
+    Skipped,
+}
+
+/// `cargo xtask fixtures [--check] [--only NAME...]`.
+pub fn run(check: bool, only: &[String]) -> Result<()> {
+    let root = fixtures_dir();
+    let built = root.join("built");
+    for name in only {
+        if !FIXTURES.iter().any(|f| f.name == name) {
+            bail!("unknown fixture {name:?}; known: {}", names().join(", "));
+        }
+    }
+    let selected: Vec<&Fixture> = FIXTURES
+        .iter()
+        .filter(|f| only.is_empty() || only.iter().any(|n| n == f.name))
+        .collect();
+    let committed = read_manifest(&built.join("MANIFEST.tsv"))?;
+
+    let temp = tempfile::tempdir().context("creating a temporary directory")?;
+    let out_dir = if check { temp.path().to_path_buf() } else { built.clone() };
+    fs::create_dir_all(&out_dir).with_context(|| format!("creating {}", out_dir.display()))?;
+
+    let mut outcomes: BTreeMap<&str, Outcome> = BTreeMap::new();
+
+    // Rust: one cargo invocation for all selected crates.
+    let rust: Vec<&Fixture> = selected
+        .iter()
+        .copied()
+        .filter(|f| matches!(f.kind, Kind::Rust { .. }))
+        .collect();
+    if !rust.is_empty() {
+        if wasm_target_available(&root) {
+            let packages: Vec<&str> = rust
+                .iter()
+                .map(|f| match f.kind {
+                    Kind::Rust { package } => package,
+                    Kind::Python { .. } => unreachable!(),
+                })
+                .collect();
+            let release = build_rust(&root, &packages)?;
+            for (fixture, package) in rust.iter().zip(&packages) {
+                let artifact = release.join(format!("{}.wasm", package.replace('-', "_")));
+                let dest = out_dir.join(format!("{}.wasm", fixture.name));
+                fs::copy(&artifact, &dest)
+                    .with_context(|| format!("copying {}", artifact.display()))?;
+                outcomes.insert(fixture.name, Outcome::Built(finish(&root, fixture, &out_dir)?));
+            }
+        } else {
+            for fixture in &rust {
+                println!(
+                    "skipping {}: rustc wasm32-wasip2 target not available, using committed fixtures",
+                    fixture.name
+                );
+                outcomes.insert(fixture.name, Outcome::Skipped);
+            }
+        }
+    }
+
+    // Python: componentize-py, if installed.
+    let version = componentize_py_version();
+    for fixture in selected.iter().filter(|f| matches!(f.kind, Kind::Python { .. })) {
+        let Kind::Python { world, module } = fixture.kind else {
+            unreachable!()
+        };
+        match &version {
+            Some(v) => {
+                if v != COMPONENTIZE_PY_VERSION {
+                    println!(
+                        "warning: componentize-py {v} installed; fixtures are pinned to {COMPONENTIZE_PY_VERSION} \
+                         (pip install componentize-py=={COMPONENTIZE_PY_VERSION})"
+                    );
+                }
+                let dest = out_dir.join(format!("{}.wasm", fixture.name));
+                build_python(&root, fixture, world, module, &dest)?;
+                outcomes.insert(fixture.name, Outcome::Built(finish(&root, fixture, &out_dir)?));
+            }
+            None => {
+                println!(
+                    "skipping {}: componentize-py not available, using committed fixtures",
+                    fixture.name
+                );
+                outcomes.insert(fixture.name, Outcome::Skipped);
+            }
+        }
+    }
+
+    if check {
+        return compare(&root, &built, &committed, &selected, &outcomes, &out_dir);
+    }
+
+    // Keep rows of fixtures that were not rebuilt this time.
+    let mut rows = committed;
+    for (name, outcome) in outcomes {
+        if let Outcome::Built(row) = outcome {
+            println!("built {name}: {} ({} bytes, {})", row.package, row.size, &row.sha256[..12]);
+            rows.insert(name.to_string(), row);
+        }
+    }
+    // A skipped fixture still gets its WIT package refreshed: that needs no toolchain.
+    for fixture in &selected {
+        if let Some(row) = rows.get_mut(fixture.name) {
+            let pkg = wit::encode_dir(&root.join(fixture.source).join("wit"))?;
+            fs::write(built.join(format!("{}.wit.wasm", fixture.name)), &pkg.bytes)?;
+            row.wit_sha256 = sha256_hex(&pkg.bytes);
+            row.package = pkg.name;
+        }
+    }
+    write_manifest(&built.join("MANIFEST.tsv"), &rows)?;
+    Ok(())
+}
+
+/// Write `NAME.wit.wasm` next to a freshly built `NAME.wasm`, check the component, and
+/// describe both in a manifest row.
+fn finish(root: &Path, fixture: &Fixture, out_dir: &Path) -> Result<ManifestRow> {
+    let wasm = fs::read(out_dir.join(format!("{}.wasm", fixture.name)))?;
+    wit::validate_component(&wasm).with_context(|| format!("fixture {}", fixture.name))?;
+    let pkg = wit::encode_dir(&root.join(fixture.source).join("wit"))?;
+    fs::write(out_dir.join(format!("{}.wit.wasm", fixture.name)), &pkg.bytes)?;
+    Ok(ManifestRow {
+        name: fixture.name.to_string(),
+        package: pkg.name,
+        sha256: sha256_hex(&wasm),
+        size: wasm.len() as u64,
+        source: fixture.source.to_string(),
+        source_sha256: source_sha256(root, fixture)?,
+        wit_sha256: sha256_hex(&pkg.bytes),
+    })
+}
+
+fn compare(
+    root: &Path,
+    built: &Path,
+    committed: &BTreeMap<String, ManifestRow>,
+    selected: &[&Fixture],
+    outcomes: &BTreeMap<&str, Outcome>,
+    out_dir: &Path,
+) -> Result<()> {
+    let mut stale = Vec::new();
+    for fixture in selected {
+        let name = fixture.name;
+        let Some(old) = committed.get(name) else {
+            stale.push(format!("{name}: not in MANIFEST.tsv"));
+            continue;
+        };
+        // The committed files must be what the manifest says.
+        match fs::read(built.join(format!("{name}.wasm"))) {
+            Ok(bytes) if sha256_hex(&bytes) == old.sha256 => {}
+            Ok(_) => stale.push(format!("{name}: built/{name}.wasm does not match MANIFEST.tsv")),
+            Err(_) => stale.push(format!("{name}: built/{name}.wasm is missing")),
+        }
+        // The WIT package needs no toolchain, so it is always checked.
+        let pkg = wit::encode_dir(&root.join(fixture.source).join("wit"))?;
+        let committed_wit = fs::read(built.join(format!("{name}.wit.wasm"))).unwrap_or_default();
+        if committed_wit != pkg.bytes || sha256_hex(&pkg.bytes) != old.wit_sha256 {
+            stale.push(format!("{name}: built/{name}.wit.wasm differs from the WIT in {}/wit", fixture.source));
+        }
+        let source_now = source_sha256(root, fixture)?;
+        match (fixture.kind, outcomes.get(name)) {
+            (Kind::Rust { .. }, Some(Outcome::Built(new))) => {
+                if new.sha256 != old.sha256 {
+                    stale.push(format!(
+                        "{name}: rebuilt component differs (sha256 {} committed, {} rebuilt)",
+                        &old.sha256[..12],
+                        &new.sha256[..12]
+                    ));
+                } else {
+                    println!("ok {name}: identical rebuild ({} bytes)", new.size);
+                }
+            }
+            (Kind::Python { .. }, outcome) => {
+                if source_now != old.source_sha256 {
+                    stale.push(format!("{name}: sources changed since the committed build (source_sha256)"));
+                } else if let Some(Outcome::Built(_)) = outcome {
+                    // Not byte-reproducible: compare what the component exports instead.
+                    let fresh = wit::component_export_names(&fs::read(out_dir.join(format!("{name}.wasm")))?)?;
+                    let old_exports =
+                        wit::component_export_names(&fs::read(built.join(format!("{name}.wasm")))?)?;
+                    if fresh != old_exports {
+                        stale.push(format!("{name}: rebuilt component exports differ from the committed one"));
+                    } else {
+                        println!("ok {name}: sources unchanged, rebuild exports the same functions");
+                    }
+                } else {
+                    println!("ok {name}: sources unchanged (source_sha256)");
+                }
+            }
+            (Kind::Rust { .. }, _) => {
+                // Skipped: without the toolchain the best we can say is whether the sources moved.
+                if source_now != old.source_sha256 {
+                    println!("warning {name}: sources changed since the committed build, but cannot rebuild here");
+                }
+            }
+        }
+    }
+    if stale.is_empty() {
+        println!("fixtures are up to date");
+        Ok(())
+    } else {
+        for line in &stale {
+            eprintln!("stale: {line}");
+        }
+        bail!("{} fixture problem(s); run `cargo xtask fixtures` and commit fixtures/built", stale.len())
+    }
+}
+
+fn names() -> Vec<&'static str> {
+    FIXTURES.iter().map(|f| f.name).collect()
+}

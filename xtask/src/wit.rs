@@ -1,0 +1,94 @@
+//! WIT helpers shared by the fixture builder, the corpus generator and the tests.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use anyhow::{Context, Result, bail};
+use wit_component::DecodedWasm;
+use wit_parser::{PackageId, Resolve, WorldId, WorldItem};
+
+/// A WIT package parsed from source and its binary encoding (what `wkg wit build` writes).
+pub struct EncodedPackage {
+    /// `namespace:name@version`.
+    pub name: String,
+    /// The `wit_component::encode` output, docs included.
+    pub bytes: Vec<u8>,
+}
+
+/// Parse the WIT package in `dir` (with `dir/deps` if present) and binary-encode it.
+pub fn encode_dir(dir: &Path) -> Result<EncodedPackage> {
+    let mut resolve = Resolve::default();
+    let (pkg, _) = resolve
+        .push_dir(dir)
+        .with_context(|| format!("parsing WIT in {}", dir.display()))?;
+    encode(&resolve, pkg)
+}
+
+/// Binary-encode one package of `resolve`.
+pub fn encode(resolve: &Resolve, pkg: PackageId) -> Result<EncodedPackage> {
+    let bytes = wit_component::encode(resolve, pkg)
+        .with_context(|| format!("encoding WIT package {}", resolve.packages[pkg].name))?;
+    Ok(EncodedPackage {
+        name: resolve.packages[pkg].name.to_string(),
+        bytes,
+    })
+}
+
+/// True when `bytes` is a component (as opposed to a core module or something else).
+pub fn is_component(bytes: &[u8]) -> bool {
+    wasmparser::Parser::is_component(bytes)
+}
+
+/// Validate `bytes` as a component with the component-model features wasmtime enables.
+pub fn validate_component(bytes: &[u8]) -> Result<()> {
+    if !is_component(bytes) {
+        bail!("not a component (a core module or not WebAssembly at all)");
+    }
+    let mut validator = wasmparser::Validator::new_with_features(wasmparser::WasmFeatures::all());
+    validator
+        .validate_all(bytes)
+        .context("component does not validate")?;
+    Ok(())
+}
+
+/// Exports of a world, as flat names: `hello` for a world-level function and
+/// `forage:clock/time@0.1.0#now` for a function of an exported interface.
+pub fn world_export_names(resolve: &Resolve, world: WorldId) -> BTreeSet<String> {
+    let mut names = BTreeSet::new();
+    for (key, item) in &resolve.worlds[world].exports {
+        match item {
+            WorldItem::Function(f) => {
+                names.insert(f.name.clone());
+            }
+            WorldItem::Interface { id, .. } => {
+                let prefix = resolve.name_world_key(key);
+                for name in resolve.interfaces[*id].functions.keys() {
+                    names.insert(format!("{prefix}#{name}"));
+                }
+            }
+            WorldItem::Type { .. } => {}
+        }
+    }
+    names
+}
+
+/// The export names of a built component.
+pub fn component_export_names(bytes: &[u8]) -> Result<BTreeSet<String>> {
+    match wit_component::decode(bytes).context("decoding component")? {
+        DecodedWasm::Component(resolve, world) => Ok(world_export_names(&resolve, world)),
+        DecodedWasm::WitPackage(..) => bail!("this is a WIT package, not a component"),
+    }
+}
+
+/// The export names of each world in an encoded WIT package, by world name.
+pub fn package_world_exports(bytes: &[u8]) -> Result<Vec<(String, BTreeSet<String>)>> {
+    match wit_component::decode(bytes).context("decoding WIT package")? {
+        DecodedWasm::WitPackage(resolve, pkg) => Ok(resolve.packages[pkg]
+            .worlds
+            .iter()
+            .map(|(name, id)| (name.clone(), world_export_names(&resolve, *id)))
+            .collect()),
+        DecodedWasm::Component(..) => bail!("this is a component, not a WIT package"),
+    }
+}
+
