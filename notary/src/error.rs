@@ -179,12 +179,12 @@ pub enum NotaryError {
         not_after: String,
     },
     /// A chain certificate was not valid at the authentic signing time
-    /// (`notary.x509.signingAuthority`).
+    /// (`notary.x509.signingAuthority`) or over the whole range of a trusted timestamp.
     #[error("certificate {subject:?} was not valid at signing time {time} (valid {not_before} to {not_after})")]
     CertificateExpiredAtSigningTime {
         /// Subject of the offending certificate.
         subject: String,
-        /// Authentic signing time, RFC 3339.
+        /// Authentic signing time, or `lower..upper` of a timestamp, RFC 3339.
         time: String,
         /// Certificate notBefore.
         not_before: String,
@@ -194,9 +194,10 @@ pub enum NotaryError {
     /// The policy requires a trusted timestamp but the envelope carries no countersignature.
     #[error("no timestamp countersignature was found in the signature envelope")]
     TimestampMissing,
-    /// The policy requires a trusted timestamp; RFC 3161 verification is not implemented.
-    #[error("RFC 3161 timestamp countersignature verification is not implemented")]
-    TimestampNotSupported,
+    /// The RFC 3161 timestamp countersignature is malformed, does not cover this
+    /// signature, is badly signed, or does not chain to a `tsa:` trust store.
+    #[error("timestamp countersignature is invalid: {0}")]
+    TimestampInvalid(String),
 
     // ---- revocation ----------------------------------------------------------------------
     /// A chain certificate names OCSP/CRL endpoints, and revocation checking is not
@@ -241,7 +242,7 @@ impl NotaryError {
             CertificateExpired { .. }
             | CertificateExpiredAtSigningTime { .. }
             | TimestampMissing
-            | TimestampNotSupported => Check::AuthenticTimestamp,
+            | TimestampInvalid(_) => Check::AuthenticTimestamp,
             RevocationUnknown { .. } => Check::Revocation,
         })
     }

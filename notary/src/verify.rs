@@ -10,6 +10,7 @@ use sha2::{Digest, Sha256};
 
 use crate::envelope::{EnvelopeFormat, SignatureAlgorithm, SigningScheme, parse_envelope};
 use crate::policy::{Action, Check, StoreType, TrustPolicyDocument, TrustPolicyStatement, VerificationLevel, VerifyTimestamp};
+use crate::timestamp::{self, TrustedTime};
 use crate::truststore::TrustStore;
 use crate::x509::{Cert, PublicKey, parse_chain, validate_chain};
 use crate::{NotaryError, Timestamp};
@@ -116,6 +117,11 @@ pub struct SignerInfo {
     pub authentic_signing_time: Option<Timestamp>,
     /// Signature expiry, if any.
     pub expiry: Option<Timestamp>,
+    /// Range (genTime ± accuracy) vouched for by a verified RFC 3161 timestamp, when the
+    /// policy required one.
+    pub timestamp: Option<(Timestamp, Timestamp)>,
+    /// Subject of the timestamping authority's certificate, with `timestamp`.
+    pub timestamp_authority: Option<String>,
     /// `targetArtifact.annotations` from the signed payload.
     pub annotations: BTreeMap<String, String>,
     /// Unprotected signing agent string (informational, unsigned).
@@ -250,6 +256,8 @@ impl Verifier {
             signing_time: env.signing_time,
             authentic_signing_time: env.authentic_signing_time,
             expiry: env.expiry,
+            timestamp: None,
+            timestamp_authority: None,
             annotations: payload.target_artifact.annotations.clone(),
             signing_agent: env.signing_agent.clone(),
         };
@@ -271,7 +279,13 @@ impl Verifier {
         })?;
 
         // ---- authentic timestamp ----
-        run.step(Check::AuthenticTimestamp, || authentic_timestamp(statement, &env, &chain, now))?;
+        run.step(Check::AuthenticTimestamp, || {
+            if let Some(tt) = authentic_timestamp(statement, &self.trust_store, &env, &chain, now)? {
+                signer.timestamp = Some((tt.lower, tt.upper));
+                signer.timestamp_authority = Some(tt.tsa_subject);
+            }
+            Ok(())
+        })?;
 
         // ---- revocation ----
         if run.statement.action(Check::Revocation) != Action::Skip {
@@ -388,12 +402,14 @@ fn authenticity(
     Ok(anchored)
 }
 
+/// Returns the trusted timestamp when one was required and verified.
 fn authentic_timestamp(
     statement: &TrustPolicyStatement,
+    trust_store: &TrustStore,
     env: &crate::envelope::Envelope,
     chain: &[Cert],
     now: Timestamp,
-) -> Result<(), NotaryError> {
+) -> Result<Option<TrustedTime>, NotaryError> {
     match env.signing_scheme {
         SigningScheme::X509SigningAuthority => {
             let t = env.authentic_signing_time.expect("checked at parse time");
@@ -407,7 +423,7 @@ fn authentic_timestamp(
                     });
                 }
             }
-            Ok(())
+            Ok(None)
         }
         SigningScheme::X509 => {
             let tsa_configured = statement.trust_stores.iter().any(|s| s.kind == StoreType::Tsa);
@@ -418,11 +434,27 @@ fn authentic_timestamp(
                     VerifyTimestamp::AfterCertExpiry => any_expired,
                 };
             if need_timestamp {
-                return Err(if env.timestamp_signature.is_none() {
-                    NotaryError::TimestampMissing
-                } else {
-                    NotaryError::TimestampNotSupported
-                });
+                let token = env.timestamp_signature.as_deref().ok_or(NotaryError::TimestampMissing)?;
+                let mut roots = Vec::new();
+                for store in statement.trust_stores.iter().filter(|s| s.kind == StoreType::Tsa) {
+                    let certs = trust_store
+                        .certificates(store)
+                        .ok_or_else(|| NotaryError::TrustStoreNotFound(store.to_string()))?;
+                    roots.extend(certs.iter());
+                }
+                let tt = timestamp::verify(token, &env.signature, &roots).map_err(NotaryError::TimestampInvalid)?;
+                // The whole range genTime ± accuracy must lie inside every validity period.
+                for c in chain {
+                    if tt.lower < c.not_before() || tt.upper > c.not_after() {
+                        return Err(NotaryError::CertificateExpiredAtSigningTime {
+                            subject: c.subject(),
+                            time: format!("{}..{}", tt.lower, tt.upper),
+                            not_before: c.not_before().to_string(),
+                            not_after: c.not_after().to_string(),
+                        });
+                    }
+                }
+                return Ok(Some(tt));
             }
             for c in chain {
                 if now < c.not_before() || now > c.not_after() {
@@ -434,7 +466,7 @@ fn authentic_timestamp(
                     });
                 }
             }
-            Ok(())
+            Ok(None)
         }
     }
 }

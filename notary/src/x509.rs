@@ -13,6 +13,9 @@ use x509_cert::ext::pkix::{BasicConstraints, ExtendedKeyUsage, KeyUsage, KeyUsag
 use crate::envelope::SignatureAlgorithm;
 use crate::{NotaryError, Timestamp};
 
+/// Longest TSA chain followed inside a timestamp token.
+pub(crate) const MAX_TSA_CHAIN: usize = 8;
+
 /// A decoded certificate with the DER it came from.
 #[derive(Clone, Debug)]
 pub(crate) struct Cert {
@@ -42,7 +45,7 @@ impl Cert {
         self.cert.tbs_certificate.subject == self.cert.tbs_certificate.issuer
     }
 
-    fn extension<T: for<'a> Decode<'a>>(&self, oid: ObjectIdentifier) -> Result<Option<(bool, T)>, String> {
+    pub(crate) fn extension<T: for<'a> Decode<'a>>(&self, oid: ObjectIdentifier) -> Result<Option<(bool, T)>, String> {
         let Some(exts) = &self.cert.tbs_certificate.extensions else { return Ok(None) };
         let mut found = None;
         for ext in exts.iter().filter(|e| e.extn_id == oid) {
@@ -238,7 +241,7 @@ impl PublicKey {
     }
 
     /// Verifies an X.509 signature (DER-encoded ECDSA, PKCS#1 v1.5 or PSS for RSA).
-    fn verify_x509(&self, alg: &spki::AlgorithmIdentifierOwned, tbs: &[u8], sig: &[u8]) -> Result<(), String> {
+    pub(crate) fn verify_x509(&self, alg: &spki::AlgorithmIdentifierOwned, tbs: &[u8], sig: &[u8]) -> Result<(), String> {
         let bad = |e: signature::Error| e.to_string();
         match alg.oid {
             rfc5912::SHA_256_WITH_RSA_ENCRYPTION => self.rsa_pkcs1::<Sha256>(tbs, sig),
@@ -319,7 +322,7 @@ fn raw_tbs(der: &[u8]) -> Option<&[u8]> {
 }
 
 /// Verifies that `child` was signed by `issuer`'s key.
-fn verify_issued_by(child: &Cert, issuer: &Cert) -> Result<(), String> {
+pub(crate) fn verify_issued_by(child: &Cert, issuer: &Cert) -> Result<(), String> {
     let key = PublicKey::from_cert(issuer)
         .map_err(|e| format!("certificate {:?}: {e}", issuer.subject()))?;
     // Verify over the TBS bytes exactly as received, never a re-encoding.
@@ -449,7 +452,7 @@ fn validate_leaf(cert: &Cert) -> Result<(), String> {
     key_size_ok(cert)
 }
 
-fn validate_ca(cert: &Cert, depth_below: usize) -> Result<(), String> {
+pub(crate) fn validate_ca(cert: &Cert, depth_below: usize) -> Result<(), String> {
     let s = cert.subject();
     let (critical, bc) = cert
         .extension::<BasicConstraints>(rfc5280::ID_CE_BASIC_CONSTRAINTS)?

@@ -197,3 +197,52 @@ fn mutated_reference_vectors_never_panic() {
         }
     }
 }
+
+#[test]
+fn mutated_timestamp_tokens_never_panic_or_verify() {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/notary");
+    let mut jws: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("notation-go/timestamp/jwsWithTimestamp.sig")).unwrap()).unwrap();
+    let token = b64.decode(jws["header"]["io.cncf.notary.timestampSignature"].as_str().unwrap()).unwrap();
+    let mut store = TrustStore::new();
+    store
+        .add_file(StoreType::Ca, "ca", &dir.join("notation-go/truststore/x509/ca/valid-trust-store/TestTimestamp.crt"))
+        .unwrap();
+    store
+        .add_file(StoreType::Tsa, "tsa", &dir.join("notation-go/truststore/x509/tsa/test-timestamp/globalsignRoot.cer"))
+        .unwrap();
+    let policy = TrustPolicyDocument::from_json(
+        r#"{"version":"1.0","trustPolicies":[{"name":"f","registryScopes":["*"],
+        "signatureVerification":{"level":"strict"},"trustStores":["ca:ca","tsa:tsa"],"trustedIdentities":["*"]}]}"#,
+    )
+    .unwrap();
+    let verifier = Verifier::new(policy, store);
+    let target = Descriptor {
+        media_type: "application/vnd.docker.distribution.manifest.v2+json".into(),
+        digest: "sha256:c0669ef34cdc14332c0f1ab0c2c01acb91d96014b172f1a76f3a39e63d1f0bda".into(),
+        size: 528,
+    };
+    let t = UNIX_EPOCH + Duration::from_secs(Y2026);
+    let mut run = |tok: &[u8]| {
+        jws["header"]["io.cncf.notary.timestampSignature"] = b64.encode(tok).into();
+        let env = serde_json::to_vec(&jws).unwrap();
+        no_panic("timestamp", tok, || verifier.verify(&VerifyRequest::new(&env, MEDIA_TYPE_JWS, &target, "r.example/x", t)))
+    };
+    assert!(run(&token).is_ok(), "baseline must verify");
+    let mut rng = Rng(7);
+    for _ in 0..400 {
+        let mut tok = token.clone();
+        let i = rng.below(tok.len());
+        tok[i] ^= 1 << rng.below(8);
+        if let Ok(o) = run(&tok) {
+            // Only bytes outside what is signed or checked may change (e.g. unsigned
+            // attributes, certificates not on the path); the trusted time must be unchanged.
+            assert!(o.signer.unwrap().timestamp.is_some());
+        }
+    }
+    for len in (0..token.len()).step_by(7) {
+        assert!(run(&token[..len]).is_err());
+    }
+}
