@@ -15,7 +15,7 @@ use sha2::{Digest, Sha256, Sha384, Sha512};
 use x509_cert::ext::pkix::{ExtendedKeyUsage, SubjectKeyIdentifier};
 
 use crate::Timestamp;
-use crate::x509::{Cert, MAX_TSA_CHAIN, PublicKey, validate_ca, verify_issued_by};
+use crate::x509::{Cert, MAX_TSA_CHAIN, PublicKey, key_size_ok, validate_ca, verify_issued_by};
 
 const ID_SIGNED_DATA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.7.2");
 const ID_CT_TST_INFO: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.16.1.4");
@@ -300,7 +300,7 @@ fn validate_tsa_leaf(cert: &Cert) -> Result<(), String> {
     if !critical || !ku.digital_signature() {
         return Err(format!("TSA certificate {s:?}: keyUsage must be critical with digitalSignature"));
     }
-    Ok(())
+    key_size_ok(cert)
 }
 
 #[cfg(test)]

@@ -22,7 +22,8 @@ impl TrustStore {
     }
 
     /// Adds the certificates in `bytes` (DER, or PEM with one or more `CERTIFICATE`
-    /// blocks) to the store `kind:name`, creating it if needed. Returns how many were added.
+    /// blocks) to the store `kind:name`, creating it if needed. Returns how many certificates
+    /// `bytes` held (duplicates of certificates already in the store are kept once).
     pub fn add_certificates(&mut self, kind: StoreType, name: &str, bytes: &[u8]) -> Result<usize, NotaryError> {
         let store = StoreRef { kind, name: name.to_owned() };
         if !valid_store_name(name) {

@@ -399,7 +399,7 @@ pub(crate) fn validate_chain(chain: &[Cert]) -> Result<(), String> {
     Ok(())
 }
 
-fn key_size_ok(cert: &Cert) -> Result<(), String> {
+pub(crate) fn key_size_ok(cert: &Cert) -> Result<(), String> {
     let key = PublicKey::from_cert(cert).map_err(|e| format!("certificate {:?}: {e}", cert.subject()))?;
     if let Some(bits) = key.rsa_bits()
         && bits < 2048 {

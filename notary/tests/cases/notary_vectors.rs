@@ -552,3 +552,26 @@ fn policy_documents(t: &mut Tally) {
         }
     }
 }
+
+#[test]
+fn loads_notation_trust_store_layout() {
+    use forage_notary::StoreRef;
+    let ts = TrustStore::load_notation_dir(&data().join("notation-go/truststore")).unwrap();
+    let r = |s: &str| StoreRef::parse(s).unwrap();
+    // GlobalSign.der and GlobalSignRootCA.crt are the same certificate: stored once.
+    assert_eq!(ts.len_of(&r("ca:valid-trust-store")), 5);
+    assert_eq!(ts.len_of(&r("ca:valid-trust-store-2")), 1);
+    assert_eq!(ts.len_of(&r("signingAuthority:valid-trust-store")), 2);
+    assert_eq!(ts.len_of(&r("tsa:test-timestamp")), 1);
+    assert!(!ts.has_store(&r("ca:missing")));
+    // And it verifies a vector exactly like the per-file store does.
+    let doc: Value = serde_json::from_slice(&read("vectors.json")).unwrap();
+    let v = vector(&doc, "ng-ca-valid");
+    let r = Inputs::of(v).verify(load_policy(v, None), ts, DEFAULT_TIME, BTreeMap::new());
+    assert!(r.unwrap().fully_verified());
+    // Garbage in a store file is an error naming the store and file.
+    let mut store = TrustStore::new();
+    let e = store.add_certificates(StoreType::Ca, "x", b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n");
+    assert!(matches!(e, Err(NotaryError::InvalidTrustStore { .. })), "{e:?}");
+    assert!(store.add_certificates(StoreType::Ca, "../etc", b"").is_err());
+}
