@@ -64,7 +64,9 @@ pub enum NotaryError {
     #[error("unsupported signature algorithm: {0}")]
     UnsupportedAlgorithm(String),
     /// The `alg` header does not match the algorithm the signing certificate's key implies.
-    #[error("signature algorithm {header} does not match the signing certificate key, which requires {expected}")]
+    #[error(
+        "signature algorithm {header} does not match the signing certificate key, which requires {expected}"
+    )]
     AlgorithmMismatch {
         /// Algorithm named in the protected header.
         header: String,
@@ -85,7 +87,9 @@ pub enum NotaryError {
     #[error("header {0:?} is present but not marked critical")]
     HeaderNotCritical(String),
     /// The signature requires a Notation verification plugin; plugins are not supported.
-    #[error("signature requires verification plugin {plugin:?}; verification plugins are not supported")]
+    #[error(
+        "signature requires verification plugin {plugin:?}; verification plugins are not supported"
+    )]
     VerificationPluginRequired {
         /// Value of `io.cncf.notary.verificationPlugin`.
         plugin: String,
@@ -122,7 +126,9 @@ pub enum NotaryError {
         expected: String,
     },
     /// User-supplied metadata is not among the signed `targetArtifact.annotations`.
-    #[error("user metadata {key}={expected:?} does not match the signed annotations (signed value: {signed:?})")]
+    #[error(
+        "user metadata {key}={expected:?} does not match the signed annotations (signed value: {signed:?})"
+    )]
     UserMetadataMismatch {
         /// Annotation key.
         key: String,
@@ -167,7 +173,9 @@ pub enum NotaryError {
 
     // ---- authenticTimestamp --------------------------------------------------------------
     /// Without an authentic timestamp, a chain certificate is not valid at verification time.
-    #[error("certificate {subject:?} is not valid at verification time {time} (valid {not_before} to {not_after})")]
+    #[error(
+        "certificate {subject:?} is not valid at verification time {time} (valid {not_before} to {not_after})"
+    )]
     CertificateExpired {
         /// Subject of the offending certificate.
         subject: String,
@@ -180,7 +188,9 @@ pub enum NotaryError {
     },
     /// A chain certificate was not valid at the authentic signing time
     /// (`notary.x509.signingAuthority`) or over the whole range of a trusted timestamp.
-    #[error("certificate {subject:?} was not valid at signing time {time} (valid {not_before} to {not_after})")]
+    #[error(
+        "certificate {subject:?} was not valid at signing time {time} (valid {not_before} to {not_after})"
+    )]
     CertificateExpiredAtSigningTime {
         /// Subject of the offending certificate.
         subject: String,
@@ -202,7 +212,9 @@ pub enum NotaryError {
     // ---- revocation ----------------------------------------------------------------------
     /// A chain certificate names OCSP/CRL endpoints, and revocation checking is not
     /// implemented, so its status is unknown (the spec counts that as a failure).
-    #[error("revocation status of certificate {subject:?} is unknown: revocation checking is not implemented")]
+    #[error(
+        "revocation status of certificate {subject:?} is unknown: revocation checking is not implemented"
+    )]
     RevocationUnknown {
         /// Subject of the certificate that carries revocation information.
         subject: String,

@@ -74,5 +74,6 @@ pub use policy::{
 pub use time::Timestamp;
 pub use truststore::TrustStore;
 pub use verify::{
-    CheckReport, CheckResult, Descriptor, Outcome, SignerInfo, UnknownRevocation, Verifier, VerifyRequest, verify,
+    CheckReport, CheckResult, Descriptor, Outcome, SignerInfo, UnknownRevocation, Verifier,
+    VerifyRequest, verify,
 };

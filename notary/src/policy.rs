@@ -28,8 +28,13 @@ pub enum Check {
 
 impl Check {
     /// All checks, in the order the spec's table lists them.
-    pub const ALL: [Check; 5] =
-        [Check::Integrity, Check::Authenticity, Check::AuthenticTimestamp, Check::Expiry, Check::Revocation];
+    pub const ALL: [Check; 5] = [
+        Check::Integrity,
+        Check::Authenticity,
+        Check::AuthenticTimestamp,
+        Check::Expiry,
+        Check::Revocation,
+    ];
 
     /// The name used in trust policies (`authenticTimestamp`, ...).
     pub fn as_str(self) -> &'static str {
@@ -152,12 +157,18 @@ impl fmt::Display for StoreRef {
 impl StoreRef {
     /// Parses `ca:NAME`, `signingAuthority:NAME` or `tsa:NAME`.
     pub fn parse(s: &str) -> Result<Self, String> {
-        let (kind, name) = s.split_once(':').ok_or_else(|| format!("trust store {s:?} is not of the form type:name"))?;
-        let kind = StoreType::parse(kind).ok_or_else(|| format!("trust store {s:?} has unknown type {kind:?}"))?;
+        let (kind, name) = s
+            .split_once(':')
+            .ok_or_else(|| format!("trust store {s:?} is not of the form type:name"))?;
+        let kind = StoreType::parse(kind)
+            .ok_or_else(|| format!("trust store {s:?} has unknown type {kind:?}"))?;
         if !valid_store_name(name) {
             return Err(format!("trust store {s:?} has an invalid name"));
         }
-        Ok(StoreRef { kind, name: name.to_owned() })
+        Ok(StoreRef {
+            kind,
+            name: name.to_owned(),
+        })
     }
 }
 
@@ -166,7 +177,9 @@ pub(crate) fn valid_store_name(name: &str) -> bool {
     !name.is_empty()
         && name != "."
         && name != ".."
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
 }
 
 /// A trusted identity: `*` or an `x509.subject:` DN matched as a set of attributes.
@@ -213,7 +226,10 @@ impl TrustPolicyStatement {
         if self.level == VerificationLevel::Skip {
             return Action::Skip;
         }
-        self.overrides.get(&check).copied().unwrap_or_else(|| self.level.action(check))
+        self.overrides
+            .get(&check)
+            .copied()
+            .unwrap_or_else(|| self.level.action(check))
     }
 
     fn is_global(&self) -> bool {
@@ -266,9 +282,13 @@ impl TrustPolicyDocument {
     /// ignored, so a policy using a feature this crate lacks never silently loosens.
     pub fn from_json(text: &str) -> Result<Self, NotaryError> {
         let err = |m: String| NotaryError::InvalidTrustPolicy(m);
-        let raw: RawDocument = serde_json::from_str(&strip_json_comments(text)).map_err(|e| err(e.to_string()))?;
+        let raw: RawDocument =
+            serde_json::from_str(&strip_json_comments(text)).map_err(|e| err(e.to_string()))?;
         if raw.version != "1.0" && raw.version != "1.1" {
-            return Err(err(format!("unsupported trust policy version {:?}", raw.version)));
+            return Err(err(format!(
+                "unsupported trust policy version {:?}",
+                raw.version
+            )));
         }
         if raw.trust_policies.is_empty() {
             return Err(err("the document has no trust policy statements".into()));
@@ -279,20 +299,28 @@ impl TrustPolicyDocument {
         for st in raw.trust_policies {
             let statement = validate_statement(st).map_err(err)?;
             if !names.insert(statement.name.clone()) {
-                return Err(err(format!("multiple trust policy statements use the name {:?}", statement.name)));
+                return Err(err(format!(
+                    "multiple trust policy statements use the name {:?}",
+                    statement.name
+                )));
             }
             for scope in &statement.registry_scopes {
                 if !scopes_seen.insert(scope.clone()) {
                     return Err(err(if scope == "*" {
                         "multiple trust policy statements use the global scope \"*\"".into()
                     } else {
-                        format!("registry scope {scope:?} appears in multiple trust policy statements")
+                        format!(
+                            "registry scope {scope:?} appears in multiple trust policy statements"
+                        )
                     }));
                 }
             }
             statements.push(statement);
         }
-        Ok(TrustPolicyDocument { version: raw.version, statements })
+        Ok(TrustPolicyDocument {
+            version: raw.version,
+            statements,
+        })
     }
 
     /// The applicable statement for a repository URI (`registry/repo`): exact scope match
@@ -316,7 +344,9 @@ fn validate_statement(st: RawStatement) -> Result<TrustPolicyStatement, String> 
     }
     if st.registry_scopes.iter().any(|s| s == "*") {
         if st.registry_scopes.len() > 1 {
-            return Err(ctx("a wildcard scope cannot be used in conjunction with other scope values".into()));
+            return Err(ctx(
+                "a wildcard scope cannot be used in conjunction with other scope values".into(),
+            ));
         }
     } else {
         for scope in &st.registry_scopes {
@@ -333,11 +363,17 @@ fn validate_statement(st: RawStatement) -> Result<TrustPolicyStatement, String> 
         "permissive" => VerificationLevel::Permissive,
         "audit" => VerificationLevel::Audit,
         "skip" => VerificationLevel::Skip,
-        other => return Err(ctx(format!("unknown signatureVerification level {other:?}"))),
+        other => {
+            return Err(ctx(format!(
+                "unknown signatureVerification level {other:?}"
+            )));
+        }
     };
     let mut overrides = BTreeMap::new();
     if level == VerificationLevel::Skip && !st.signature_verification.overrides.is_empty() {
-        return Err(ctx("level \"skip\" cannot be customized with override".into()));
+        return Err(ctx(
+            "level \"skip\" cannot be customized with override".into()
+        ));
     }
     for (check, action) in &st.signature_verification.overrides {
         let check = match check.as_str() {
@@ -352,7 +388,11 @@ fn validate_statement(st: RawStatement) -> Result<TrustPolicyStatement, String> 
             "enforce" => Action::Enforce,
             "log" => Action::Log,
             "skip" if check == Check::Revocation => Action::Skip,
-            other => return Err(ctx(format!("override value {other:?} is not allowed for {check}"))),
+            other => {
+                return Err(ctx(format!(
+                    "override value {other:?} is not allowed for {check}"
+                )));
+            }
         };
         overrides.insert(check, action);
     }
@@ -364,7 +404,9 @@ fn validate_statement(st: RawStatement) -> Result<TrustPolicyStatement, String> 
 
     if level == VerificationLevel::Skip {
         if !st.trust_stores.is_empty() || !st.trusted_identities.is_empty() {
-            return Err(ctx("level \"skip\" must not list trustStores or trustedIdentities".into()));
+            return Err(ctx(
+                "level \"skip\" must not list trustStores or trustedIdentities".into(),
+            ));
         }
         return Ok(TrustPolicyStatement {
             name,
@@ -389,7 +431,9 @@ fn validate_statement(st: RawStatement) -> Result<TrustPolicyStatement, String> 
         trust_stores.push(r);
     }
     if !trust_stores.iter().any(|s| s.kind != StoreType::Tsa) {
-        return Err(ctx("trustStores lists no ca or signingAuthority store".into()));
+        return Err(ctx(
+            "trustStores lists no ca or signingAuthority store".into()
+        ));
     }
 
     if st.trusted_identities.is_empty() {
@@ -397,20 +441,27 @@ fn validate_statement(st: RawStatement) -> Result<TrustPolicyStatement, String> 
     }
     let trusted_identities = if st.trusted_identities.iter().any(|i| i.trim() == "*") {
         if st.trusted_identities.len() > 1 {
-            return Err(ctx("a wildcard trusted identity cannot be used in conjunction with other values".into()));
+            return Err(ctx(
+                "a wildcard trusted identity cannot be used in conjunction with other values"
+                    .into(),
+            ));
         }
         vec![TrustedIdentity::Any]
     } else {
         let mut dns: Vec<Vec<(String, String)>> = Vec::new();
         for ident in &st.trusted_identities {
-            let dn = ident
-                .trim()
-                .strip_prefix("x509.subject:")
-                .ok_or_else(|| ctx(format!("trusted identity {ident:?} must start with \"x509.subject:\" or be \"*\"")))?;
-            let attrs = parse_dn(dn).map_err(|e| ctx(format!("trusted identity {ident:?}: {e}")))?;
+            let dn = ident.trim().strip_prefix("x509.subject:").ok_or_else(|| {
+                ctx(format!(
+                    "trusted identity {ident:?} must start with \"x509.subject:\" or be \"*\""
+                ))
+            })?;
+            let attrs =
+                parse_dn(dn).map_err(|e| ctx(format!("trusted identity {ident:?}: {e}")))?;
             for required in ["C", "ST", "O"] {
                 if !attrs.iter().any(|(k, _)| k == required) {
-                    return Err(ctx(format!("trusted identity {ident:?} must contain C, ST and O")));
+                    return Err(ctx(format!(
+                        "trusted identity {ident:?} must contain C, ST and O"
+                    )));
                 }
             }
             dns.push(attrs);
@@ -419,7 +470,9 @@ fn validate_statement(st: RawStatement) -> Result<TrustPolicyStatement, String> 
         for (i, a) in dns.iter().enumerate() {
             for b in &dns[i + 1..] {
                 if a.iter().all(|x| b.contains(x)) || b.iter().all(|x| a.contains(x)) {
-                    return Err(ctx("trustedIdentities contains overlapping identities".into()));
+                    return Err(ctx(
+                        "trustedIdentities contains overlapping identities".into()
+                    ));
                 }
             }
         }
@@ -450,7 +503,11 @@ fn validate_scope(scope: &str) -> Result<(), String> {
     if registry.is_empty() || repo.is_empty() || repo.ends_with('/') || repo.contains("//") {
         return bad("must be a fully qualified repository URI (registry/repository)");
     }
-    if repo.rsplit('/').next().is_some_and(|last| last.contains(':')) {
+    if repo
+        .rsplit('/')
+        .next()
+        .is_some_and(|last| last.contains(':'))
+    {
         return bad("must not contain a tag");
     }
     Ok(())
@@ -474,7 +531,10 @@ pub fn parse_dn(dn: &str) -> Result<Vec<(String, String)>, String> {
         let key = key.trim().to_ascii_uppercase();
         let is_name = key.starts_with(|c: char| c.is_ascii_alphabetic())
             && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
-        let is_oid = !key.is_empty() && key.split('.').all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()));
+        let is_oid = !key.is_empty()
+            && key
+                .split('.')
+                .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()));
         if !is_name && !is_oid {
             return Err(format!("invalid attribute type {key:?} in {dn:?}"));
         }
@@ -496,18 +556,24 @@ pub fn parse_dn(dn: &str) -> Result<Vec<(String, String)>, String> {
                     break;
                 }
                 '\\' => {
-                    let Some(n) = chars.next() else { return Err(format!("dangling escape in {dn:?}")) };
+                    let Some(n) = chars.next() else {
+                        return Err(format!("dangling escape in {dn:?}"));
+                    };
                     if n.is_ascii_hexdigit() {
                         let Some(m) = chars.next().filter(char::is_ascii_hexdigit) else {
                             return Err(format!("bad hex escape in {dn:?}"));
                         };
-                        let byte = u8::from_str_radix(&format!("{n}{m}"), 16).map_err(|e| e.to_string())?;
+                        let byte = u8::from_str_radix(&format!("{n}{m}"), 16)
+                            .map_err(|e| e.to_string())?;
                         // Multi-byte UTF-8 escapes are rare in policies; keep ASCII only.
                         if !byte.is_ascii() {
                             return Err(format!("non-ASCII hex escape in {dn:?} is not supported"));
                         }
                         value.push(byte as char);
-                    } else if matches!(n, ',' | ';' | '\\' | '+' | '"' | '=' | '<' | '>' | '#' | ' ') {
+                    } else if matches!(
+                        n,
+                        ',' | ';' | '\\' | '+' | '"' | '=' | '<' | '>' | '#' | ' '
+                    ) {
                         value.push(n);
                     } else {
                         return Err(format!("invalid escape \\{n} in {dn:?}"));
@@ -595,7 +661,9 @@ mod tests {
     use super::*;
 
     fn doc(statements: &str) -> Result<TrustPolicyDocument, NotaryError> {
-        TrustPolicyDocument::from_json(&format!(r#"{{"version":"1.0","trustPolicies":[{statements}]}}"#))
+        TrustPolicyDocument::from_json(&format!(
+            r#"{{"version":"1.0","trustPolicies":[{statements}]}}"#
+        ))
     }
 
     const GOOD: &str = r#"{"name":"a","registryScopes":["r.io/x"],"signatureVerification":{"level":"strict"},
@@ -637,15 +705,24 @@ mod tests {
             ("O".into(), "Acme, Inc".into()),
             ("CN".into(), "signer".into()),
         ]));
-        assert!(!a.trusted_identities[0].matches(&[("C".into(), "US".into()), ("O".into(), "Acme, Inc".into())]));
+        assert!(
+            !a.trusted_identities[0]
+                .matches(&[("C".into(), "US".into()), ("O".into(), "Acme, Inc".into())])
+        );
     }
 
     #[test]
     fn level_matrix_and_overrides() {
         use Action::*;
         let table = [
-            (VerificationLevel::Strict, [Enforce, Enforce, Enforce, Enforce, Enforce]),
-            (VerificationLevel::Permissive, [Enforce, Enforce, Log, Log, Log]),
+            (
+                VerificationLevel::Strict,
+                [Enforce, Enforce, Enforce, Enforce, Enforce],
+            ),
+            (
+                VerificationLevel::Permissive,
+                [Enforce, Enforce, Log, Log, Log],
+            ),
             (VerificationLevel::Audit, [Enforce, Log, Log, Log, Log]),
             (VerificationLevel::Skip, [Skip, Skip, Skip, Skip, Skip]),
         ];
@@ -692,7 +769,10 @@ mod tests {
             r#"{"name":"a","registryScopes":["*"],"signatureVerification":{"level":"strict"},"trustStores":["tsa:s"],"trustedIdentities":["*"]}"#.into(),
         ];
         for c in cases {
-            assert!(matches!(doc(&c), Err(NotaryError::InvalidTrustPolicy(_))), "accepted: {c}");
+            assert!(
+                matches!(doc(&c), Err(NotaryError::InvalidTrustPolicy(_))),
+                "accepted: {c}"
+            );
         }
         assert!(TrustPolicyDocument::from_json(r#"{"version":"2.0","trustPolicies":[]}"#).is_err());
         assert!(TrustPolicyDocument::from_json(r#"{"version":"1.0","trustPolicies":[]}"#).is_err());

@@ -63,7 +63,12 @@ impl Timestamp {
         let month = num(5..7)?;
         let day = num(8..10)?;
         let (hour, minute, second) = (num(11..13)?, num(14..16)?, num(17..19)?);
-        if b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't') || b[13] != b':' || b[16] != b':' {
+        if b[4] != b'-'
+            || b[7] != b'-'
+            || !matches!(b[10], b'T' | b't')
+            || b[13] != b':'
+            || b[16] != b':'
+        {
             return None;
         }
         if !(1..=12).contains(&month)
@@ -100,7 +105,9 @@ impl Timestamp {
             _ => return None,
         };
         let days = days_from_civil(year, month, day);
-        Some(Timestamp(days * 86_400 + hour * 3600 + minute * 60 + second.min(59) - offset))
+        Some(Timestamp(
+            days * 86_400 + hour * 3600 + minute * 60 + second.min(59) - offset,
+        ))
     }
 }
 
@@ -170,7 +177,12 @@ mod tests {
         assert_eq!(z, frac);
         assert_eq!(z.unix(), 1_687_843_833);
         assert_eq!(z.to_string(), "2023-06-27T05:30:33Z");
-        assert_eq!(Timestamp::parse_rfc3339("1970-01-01T00:00:00Z").unwrap().unix(), 0);
+        assert_eq!(
+            Timestamp::parse_rfc3339("1970-01-01T00:00:00Z")
+                .unwrap()
+                .unix(),
+            0
+        );
         assert_eq!(Timestamp::from_unix(-1).to_string(), "1969-12-31T23:59:59Z");
     }
 

@@ -21,7 +21,8 @@ const ID_SIGNED_DATA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.1
 const ID_CT_TST_INFO: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.16.1.4");
 const ID_CONTENT_TYPE: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.3");
 const ID_MESSAGE_DIGEST: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.4");
-const ID_SIGNING_CERTIFICATE_V2: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.16.2.47");
+const ID_SIGNING_CERTIFICATE_V2: ObjectIdentifier =
+    ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.16.2.47");
 /// RFC 3628 baseline time-stamp policy: accuracy is 1 s when the token states none.
 const BASELINE_TSP: ObjectIdentifier = ObjectIdentifier::new_unwrap("0.4.0.2023.1.1");
 const RSA_ENCRYPTION: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1");
@@ -103,8 +104,16 @@ fn generalized_time(any: &AnyRef<'_>, up: bool) -> Result<Timestamp, String> {
         return Err("genTime is not a GeneralizedTime".into());
     }
     let s = std::str::from_utf8(any.value()).map_err(|_| "genTime is not ASCII")?;
-    let (main, frac) = match s.strip_suffix('Z').ok_or("genTime must be UTC (Z)")?.split_once('.') {
-        Some((m, f)) if !f.is_empty() && f.bytes().all(|b| b.is_ascii_digit()) && !f.ends_with('0') => (m, Some(f)),
+    let (main, frac) = match s
+        .strip_suffix('Z')
+        .ok_or("genTime must be UTC (Z)")?
+        .split_once('.')
+    {
+        Some((m, f))
+            if !f.is_empty() && f.bytes().all(|b| b.is_ascii_digit()) && !f.ends_with('0') =>
+        {
+            (m, Some(f))
+        }
         Some(_) => return Err("malformed genTime fraction".into()),
         None => (s.strip_suffix('Z').unwrap_or(s), None),
     };
@@ -121,22 +130,43 @@ fn generalized_time(any: &AnyRef<'_>, up: bool) -> Result<Timestamp, String> {
         &main[12..14]
     );
     let t = Timestamp::parse_rfc3339(&rfc3339).ok_or_else(|| format!("invalid genTime {s:?}"))?;
-    Ok(if up && frac.is_some() { Timestamp::from_unix(t.unix() + 1) } else { t })
+    Ok(if up && frac.is_some() {
+        Timestamp::from_unix(t.unix() + 1)
+    } else {
+        t
+    })
 }
 
 /// Verifies a timestamp token over `signature` (the envelope's signature bytes) against
 /// `tsa_roots`, returning the trusted time range.
-pub(crate) fn verify(token: &[u8], signature: &[u8], tsa_roots: &[&Cert]) -> Result<TrustedTime, String> {
-    let ci = ContentInfo::from_der(token).map_err(|e| format!("timestamp token is not CMS: {e}"))?;
+pub(crate) fn verify(
+    token: &[u8],
+    signature: &[u8],
+    tsa_roots: &[&Cert],
+) -> Result<TrustedTime, String> {
+    let ci =
+        ContentInfo::from_der(token).map_err(|e| format!("timestamp token is not CMS: {e}"))?;
     if ci.content_type != ID_SIGNED_DATA {
-        return Err(format!("timestamp token content type {} is not signedData", ci.content_type));
+        return Err(format!(
+            "timestamp token content type {} is not signedData",
+            ci.content_type
+        ));
     }
-    let sd: SignedData = ci.content.decode_as().map_err(|e| format!("timestamp SignedData: {e}"))?;
+    let sd: SignedData = ci
+        .content
+        .decode_as()
+        .map_err(|e| format!("timestamp SignedData: {e}"))?;
     if sd.encap_content_info.econtent_type != ID_CT_TST_INFO {
         return Err("timestamp token does not encapsulate a TSTInfo".into());
     }
-    let econtent = sd.encap_content_info.econtent.as_ref().ok_or("timestamp token has no TSTInfo content")?;
-    let tst_der = OctetStringRef::try_from(econtent).map_err(|e| format!("TSTInfo wrapper: {e}"))?.as_bytes();
+    let econtent = sd
+        .encap_content_info
+        .econtent
+        .as_ref()
+        .ok_or("timestamp token has no TSTInfo content")?;
+    let tst_der = OctetStringRef::try_from(econtent)
+        .map_err(|e| format!("TSTInfo wrapper: {e}"))?
+        .as_bytes();
     let tst = TstInfo::from_der(tst_der).map_err(|e| format!("TSTInfo: {e}"))?;
     if tst.version != 1 {
         return Err(format!("TSTInfo version {} is not 1", tst.version));
@@ -165,7 +195,8 @@ pub(crate) fn verify(token: &[u8], signature: &[u8], tsa_roots: &[&Cert]) -> Res
         .iter()
         .find(|c| match &si.sid {
             SignerIdentifier::IssuerAndSerialNumber(ias) => {
-                c.cert.tbs_certificate.issuer == ias.issuer && c.cert.tbs_certificate.serial_number == ias.serial_number
+                c.cert.tbs_certificate.issuer == ias.issuer
+                    && c.cert.tbs_certificate.serial_number == ias.serial_number
             }
             SignerIdentifier::SubjectKeyIdentifier(ski) => matches!(
                 c.extension::<SubjectKeyIdentifier>(rfc5280::ID_CE_SUBJECT_KEY_IDENTIFIER),
@@ -175,33 +206,55 @@ pub(crate) fn verify(token: &[u8], signature: &[u8], tsa_roots: &[&Cert]) -> Res
         .ok_or("the timestamp signer's certificate is not in the token")?;
 
     // Signed attributes: content type, message digest over the TSTInfo, ESS signing cert v2.
-    let attrs = si.signed_attrs.as_ref().ok_or("timestamp signer has no signed attributes")?;
+    let attrs = si
+        .signed_attrs
+        .as_ref()
+        .ok_or("timestamp signer has no signed attributes")?;
     let attr = |oid: ObjectIdentifier| -> Result<&der::Any, String> {
         let mut found = attrs.iter().filter(|a| a.oid == oid);
-        let a = found.next().ok_or_else(|| format!("timestamp signed attribute {oid} missing"))?;
+        let a = found
+            .next()
+            .ok_or_else(|| format!("timestamp signed attribute {oid} missing"))?;
         if found.next().is_some() || a.values.len() != 1 {
-            return Err(format!("timestamp signed attribute {oid} must have exactly one value"));
+            return Err(format!(
+                "timestamp signed attribute {oid} must have exactly one value"
+            ));
         }
         Ok(a.values.get(0).expect("one value"))
     };
-    let ct: ObjectIdentifier = attr(ID_CONTENT_TYPE)?.decode_as().map_err(|e| format!("content-type attribute: {e}"))?;
+    let ct: ObjectIdentifier = attr(ID_CONTENT_TYPE)?
+        .decode_as()
+        .map_err(|e| format!("content-type attribute: {e}"))?;
     if ct != ID_CT_TST_INFO {
         return Err("timestamp content-type attribute is not TSTInfo".into());
     }
-    let md = OctetStringRef::try_from(attr(ID_MESSAGE_DIGEST)?).map_err(|e| format!("message-digest attribute: {e}"))?;
+    let md = OctetStringRef::try_from(attr(ID_MESSAGE_DIGEST)?)
+        .map_err(|e| format!("message-digest attribute: {e}"))?;
     let digest_alg = si.digest_alg.oid;
     if hash(&digest_alg, tst_der)? != md.as_bytes() {
         return Err("timestamp message-digest attribute does not match the TSTInfo".into());
     }
     let scv2_der = attr(ID_SIGNING_CERTIFICATE_V2)
-        .map_err(|_| "timestamp has no signing-certificate-v2 attribute (v1/SHA-1 is not accepted)".to_string())?
+        .map_err(|_| {
+            "timestamp has no signing-certificate-v2 attribute (v1/SHA-1 is not accepted)"
+                .to_string()
+        })?
         .to_der()
         .map_err(|e| e.to_string())?;
-    let scv2 = SigningCertificateV2::from_der(&scv2_der).map_err(|e| format!("signing-certificate-v2: {e}"))?;
-    let first = scv2.certs.first().ok_or("signing-certificate-v2 lists no certificate")?;
-    let ess_alg = first.hash_algorithm.as_ref().map_or(rfc5912::ID_SHA_256, |a| a.oid);
+    let scv2 = SigningCertificateV2::from_der(&scv2_der)
+        .map_err(|e| format!("signing-certificate-v2: {e}"))?;
+    let first = scv2
+        .certs
+        .first()
+        .ok_or("signing-certificate-v2 lists no certificate")?;
+    let ess_alg = first
+        .hash_algorithm
+        .as_ref()
+        .map_or(rfc5912::ID_SHA_256, |a| a.oid);
     if hash(&ess_alg, &signer.der)? != first.cert_hash.as_bytes() {
-        return Err("signing-certificate-v2 does not identify the timestamp signer's certificate".into());
+        return Err(
+            "signing-certificate-v2 does not identify the timestamp signer's certificate".into(),
+        );
     }
 
     // Signature over the DER SET OF signed attributes.
@@ -227,7 +280,9 @@ pub(crate) fn verify(token: &[u8], signature: &[u8], tsa_roots: &[&Cert]) -> Res
     let acc_secs = match &tst.accuracy {
         Some(a) => {
             let sub = u64::from(a.millis.unwrap_or(0)) * 1000 + u64::from(a.micros.unwrap_or(0));
-            a.seconds.unwrap_or(0).saturating_add(sub.div_ceil(1_000_000))
+            a.seconds
+                .unwrap_or(0)
+                .saturating_add(sub.div_ceil(1_000_000))
         }
         None if tst.policy == BASELINE_TSP => 1,
         None => 0,
@@ -242,7 +297,10 @@ pub(crate) fn verify(token: &[u8], signature: &[u8], tsa_roots: &[&Cert]) -> Res
     let mut depth = 0usize;
     loop {
         if gen_lower < current.not_before() || gen_upper > current.not_after() {
-            return Err(format!("TSA certificate {:?} was not valid at the timestamp", current.subject()));
+            return Err(format!(
+                "TSA certificate {:?} was not valid at the timestamp",
+                current.subject()
+            ));
         }
         if tsa_roots.iter().any(|r| r.der == current.der) {
             break;
@@ -251,25 +309,39 @@ pub(crate) fn verify(token: &[u8], signature: &[u8], tsa_roots: &[&Cert]) -> Res
             return Err("TSA certificate chain is too long".into());
         }
         let issuer_name = &current.cert.tbs_certificate.issuer;
-        if let Some(root) = tsa_roots
-            .iter()
-            .find(|r| &r.cert.tbs_certificate.subject == issuer_name && verify_issued_by(current, r).is_ok())
-        {
+        if let Some(root) = tsa_roots.iter().find(|r| {
+            &r.cert.tbs_certificate.subject == issuer_name && verify_issued_by(current, r).is_ok()
+        }) {
             if gen_lower < root.not_before() || gen_upper > root.not_after() {
-                return Err(format!("TSA root {:?} was not valid at the timestamp", root.subject()));
+                return Err(format!(
+                    "TSA root {:?} was not valid at the timestamp",
+                    root.subject()
+                ));
             }
             break;
         }
         let next = bag
             .iter()
             .filter(|c| c.der != current.der)
-            .find(|c| &c.cert.tbs_certificate.subject == issuer_name && verify_issued_by(current, c).is_ok())
-            .ok_or_else(|| format!("TSA certificate {:?} does not chain to a tsa: trust store", current.subject()))?;
+            .find(|c| {
+                &c.cert.tbs_certificate.subject == issuer_name
+                    && verify_issued_by(current, c).is_ok()
+            })
+            .ok_or_else(|| {
+                format!(
+                    "TSA certificate {:?} does not chain to a tsa: trust store",
+                    current.subject()
+                )
+            })?;
         validate_ca(next, depth)?;
         current = next;
         depth += 1;
     }
-    Ok(TrustedTime { lower, upper, tsa_subject: signer.subject() })
+    Ok(TrustedTime {
+        lower,
+        upper,
+        tsa_subject: signer.subject(),
+    })
 }
 
 /// Timestamping leaf requirements (signature-specification.md): keyUsage critical with
@@ -281,7 +353,9 @@ fn validate_tsa_leaf(cert: &Cert) -> Result<(), String> {
         .extension::<ExtendedKeyUsage>(rfc5280::ID_CE_EXT_KEY_USAGE)?
         .ok_or_else(|| format!("TSA certificate {s:?} has no extendedKeyUsage"))?;
     if !eku.0.contains(&rfc5280::ID_KP_TIME_STAMPING) {
-        return Err(format!("TSA certificate {s:?} lacks the timeStamping extended key usage"));
+        return Err(format!(
+            "TSA certificate {s:?} lacks the timeStamping extended key usage"
+        ));
     }
     for forbidden in [
         rfc5280::ANY_EXTENDED_KEY_USAGE,
@@ -291,14 +365,18 @@ fn validate_tsa_leaf(cert: &Cert) -> Result<(), String> {
         rfc5280::ID_KP_CODE_SIGNING,
     ] {
         if eku.0.contains(&forbidden) {
-            return Err(format!("TSA certificate {s:?} has a forbidden extended key usage {forbidden}"));
+            return Err(format!(
+                "TSA certificate {s:?} has a forbidden extended key usage {forbidden}"
+            ));
         }
     }
     let (critical, ku) = cert
         .extension::<x509_cert::ext::pkix::KeyUsage>(rfc5280::ID_CE_KEY_USAGE)?
         .ok_or_else(|| format!("TSA certificate {s:?} has no keyUsage"))?;
     if !critical || !ku.digital_signature() {
-        return Err(format!("TSA certificate {s:?}: keyUsage must be critical with digitalSignature"));
+        return Err(format!(
+            "TSA certificate {s:?}: keyUsage must be critical with digitalSignature"
+        ));
     }
     key_size_ok(cert)
 }
@@ -317,14 +395,31 @@ mod tests {
     fn generalized_time_with_fraction() {
         let der = gt("20240618062711.123Z");
         let any = AnyRef::from_der(&der).unwrap();
-        assert_eq!(generalized_time(&any, false).unwrap().to_string(), "2024-06-18T06:27:11Z");
-        assert_eq!(generalized_time(&any, true).unwrap().to_string(), "2024-06-18T06:27:12Z");
+        assert_eq!(
+            generalized_time(&any, false).unwrap().to_string(),
+            "2024-06-18T06:27:11Z"
+        );
+        assert_eq!(
+            generalized_time(&any, true).unwrap().to_string(),
+            "2024-06-18T06:27:12Z"
+        );
         let der = gt("20240618062711Z");
         let any = AnyRef::from_der(&der).unwrap();
-        assert_eq!(generalized_time(&any, true).unwrap().to_string(), "2024-06-18T06:27:11Z");
-        for bad in ["20240618062711", "20240618062711.Z", "20240618062711.10Z", "2024061806271Z"] {
+        assert_eq!(
+            generalized_time(&any, true).unwrap().to_string(),
+            "2024-06-18T06:27:11Z"
+        );
+        for bad in [
+            "20240618062711",
+            "20240618062711.Z",
+            "20240618062711.10Z",
+            "2024061806271Z",
+        ] {
             let der = gt(bad);
-            assert!(generalized_time(&AnyRef::from_der(&der).unwrap(), false).is_err(), "{bad}");
+            assert!(
+                generalized_time(&AnyRef::from_der(&der).unwrap(), false).is_err(),
+                "{bad}"
+            );
         }
     }
 }

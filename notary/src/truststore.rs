@@ -3,9 +3,9 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use crate::NotaryError;
 use crate::policy::{StoreRef, StoreType, valid_store_name};
 use crate::x509::{Cert, parse_pem_or_der};
-use crate::NotaryError;
 
 /// Named collections of trusted certificates, as referenced by a trust policy's
 /// `trustStores`. A signature is trusted when a certificate of its chain is byte-identical
@@ -24,13 +24,26 @@ impl TrustStore {
     /// Adds the certificates in `bytes` (DER, or PEM with one or more `CERTIFICATE`
     /// blocks) to the store `kind:name`, creating it if needed. Returns how many certificates
     /// `bytes` held (duplicates of certificates already in the store are kept once).
-    pub fn add_certificates(&mut self, kind: StoreType, name: &str, bytes: &[u8]) -> Result<usize, NotaryError> {
-        let store = StoreRef { kind, name: name.to_owned() };
+    pub fn add_certificates(
+        &mut self,
+        kind: StoreType,
+        name: &str,
+        bytes: &[u8],
+    ) -> Result<usize, NotaryError> {
+        let store = StoreRef {
+            kind,
+            name: name.to_owned(),
+        };
         if !valid_store_name(name) {
-            return Err(NotaryError::InvalidTrustStore { store: store.to_string(), reason: "invalid store name".into() });
+            return Err(NotaryError::InvalidTrustStore {
+                store: store.to_string(),
+                reason: "invalid store name".into(),
+            });
         }
-        let certs = parse_pem_or_der(bytes)
-            .map_err(|reason| NotaryError::InvalidTrustStore { store: store.to_string(), reason })?;
+        let certs = parse_pem_or_der(bytes).map_err(|reason| NotaryError::InvalidTrustStore {
+            store: store.to_string(),
+            reason,
+        })?;
         let n = certs.len();
         let entry = self.stores.entry(store).or_default();
         for c in certs {
@@ -42,17 +55,26 @@ impl TrustStore {
     }
 
     /// Reads one certificate file (PEM or DER) into `kind:name`.
-    pub fn add_file(&mut self, kind: StoreType, name: &str, path: &Path) -> Result<usize, NotaryError> {
+    pub fn add_file(
+        &mut self,
+        kind: StoreType,
+        name: &str,
+        path: &Path,
+    ) -> Result<usize, NotaryError> {
         let bytes = std::fs::read(path).map_err(|e| NotaryError::InvalidTrustStore {
             store: format!("{}:{name}", kind.as_str()),
             reason: format!("cannot read {}: {e}", path.display()),
         })?;
-        self.add_certificates(kind, name, &bytes).map_err(|e| match e {
-            NotaryError::InvalidTrustStore { store, reason } => {
-                NotaryError::InvalidTrustStore { store, reason: format!("{}: {reason}", path.display()) }
-            }
-            other => other,
-        })
+        self.add_certificates(kind, name, &bytes)
+            .map_err(|e| match e {
+                NotaryError::InvalidTrustStore { store, reason } => {
+                    NotaryError::InvalidTrustStore {
+                        store,
+                        reason: format!("{}: {reason}", path.display()),
+                    }
+                }
+                other => other,
+            })
     }
 
     /// Loads notation's on-disk layout: `ROOT/x509/{ca,signingAuthority,tsa}/<name>/*`
@@ -61,7 +83,9 @@ impl TrustStore {
         let mut ts = TrustStore::new();
         for kind in [StoreType::Ca, StoreType::SigningAuthority, StoreType::Tsa] {
             let dir = root.join("x509").join(kind.as_str());
-            let Ok(names) = std::fs::read_dir(&dir) else { continue };
+            let Ok(names) = std::fs::read_dir(&dir) else {
+                continue;
+            };
             let io = |e: std::io::Error| NotaryError::InvalidTrustStore {
                 store: kind.as_str().to_owned(),
                 reason: format!("{}: {e}", dir.display()),
@@ -78,12 +102,20 @@ impl TrustStore {
                     .map(|e| e.path())
                     .filter(|p| {
                         p.extension().and_then(|x| x.to_str()).is_some_and(|x| {
-                            matches!(x.to_ascii_lowercase().as_str(), "pem" | "crt" | "cer" | "der")
+                            matches!(
+                                x.to_ascii_lowercase().as_str(),
+                                "pem" | "crt" | "cer" | "der"
+                            )
                         })
                     })
                     .collect();
                 files.sort();
-                ts.stores.entry(StoreRef { kind, name: name.clone() }).or_default();
+                ts.stores
+                    .entry(StoreRef {
+                        kind,
+                        name: name.clone(),
+                    })
+                    .or_default();
                 for f in files {
                     ts.add_file(kind, &name, &f)?;
                 }

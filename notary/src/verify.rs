@@ -9,7 +9,10 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use crate::envelope::{EnvelopeFormat, SignatureAlgorithm, SigningScheme, parse_envelope};
-use crate::policy::{Action, Check, StoreType, TrustPolicyDocument, TrustPolicyStatement, VerificationLevel, VerifyTimestamp};
+use crate::policy::{
+    Action, Check, StoreType, TrustPolicyDocument, TrustPolicyStatement, VerificationLevel,
+    VerifyTimestamp,
+};
 use crate::timestamp::{self, TrustedTime};
 use crate::truststore::TrustStore;
 use crate::x509::{Cert, PublicKey, parse_chain, validate_chain};
@@ -146,7 +149,9 @@ pub struct Outcome {
 impl Outcome {
     /// True when every check was performed and passed (nothing logged, nothing skipped).
     pub fn fully_verified(&self) -> bool {
-        self.checks.iter().all(|c| matches!(c.result, CheckResult::Passed))
+        self.checks
+            .iter()
+            .all(|c| matches!(c.result, CheckResult::Passed))
     }
 
     /// The report for one check.
@@ -179,7 +184,11 @@ pub struct Verifier {
 impl Verifier {
     /// A verifier with spec-default revocation handling ([`UnknownRevocation::Fail`]).
     pub fn new(policy: TrustPolicyDocument, trust_store: TrustStore) -> Self {
-        Verifier { policy, trust_store, unknown_revocation: UnknownRevocation::default() }
+        Verifier {
+            policy,
+            trust_store,
+            unknown_revocation: UnknownRevocation::default(),
+        }
     }
 
     /// Changes how certificates with unreachable revocation information are treated.
@@ -198,12 +207,17 @@ impl Verifier {
     /// failure, or a configuration problem.
     pub fn verify(&self, req: &VerifyRequest<'_>) -> Result<Outcome, NotaryError> {
         let repository = repository_of(req.artifact_reference)?;
-        let statement = self
-            .policy
-            .statement_for(&repository)
-            .ok_or_else(|| NotaryError::NoApplicablePolicy { repository: repository.clone() })?;
+        let statement = self.policy.statement_for(&repository).ok_or_else(|| {
+            NotaryError::NoApplicablePolicy {
+                repository: repository.clone(),
+            }
+        })?;
         let now = Timestamp::from_system_time(req.verification_time);
-        let mut run = Run { statement, checks: Vec::new(), warnings: Vec::new() };
+        let mut run = Run {
+            statement,
+            checks: Vec::new(),
+            warnings: Vec::new(),
+        };
 
         if statement.level == VerificationLevel::Skip {
             for check in Check::ALL {
@@ -243,7 +257,11 @@ impl Verifier {
                 });
             }
         }
-        run.checks.push(CheckReport { check: Check::Integrity, action: Action::Enforce, result: CheckResult::Passed });
+        run.checks.push(CheckReport {
+            check: Check::Integrity,
+            action: Action::Enforce,
+            result: CheckResult::Passed,
+        });
 
         let mut signer = SignerInfo {
             subject: chain[0].subject(),
@@ -280,7 +298,8 @@ impl Verifier {
 
         // ---- authentic timestamp ----
         run.step(Check::AuthenticTimestamp, || {
-            if let Some(tt) = authentic_timestamp(statement, &self.trust_store, &env, &chain, now)? {
+            if let Some(tt) = authentic_timestamp(statement, &self.trust_store, &env, &chain, now)?
+            {
                 signer.timestamp = Some((tt.lower, tt.upper));
                 signer.timestamp_authority = Some(tt.tsa_subject);
             }
@@ -311,7 +330,9 @@ impl Verifier {
                 }
                 (Some(cert), UnknownRevocation::Fail) => {
                     let subject = cert.subject();
-                    run.step(Check::Revocation, || Err(NotaryError::RevocationUnknown { subject }))?;
+                    run.step(Check::Revocation, || {
+                        Err(NotaryError::RevocationUnknown { subject })
+                    })?;
                 }
             }
         } else {
@@ -340,7 +361,11 @@ struct Run<'p> {
 
 impl Run<'_> {
     /// Runs a check under the statement's action for it.
-    fn step(&mut self, check: Check, f: impl FnOnce() -> Result<(), NotaryError>) -> Result<(), NotaryError> {
+    fn step(
+        &mut self,
+        check: Check,
+        f: impl FnOnce() -> Result<(), NotaryError>,
+    ) -> Result<(), NotaryError> {
         let action = self.statement.action(check);
         let result = match action {
             Action::Skip => CheckResult::Skipped(format!("{check} is skipped by the trust policy")),
@@ -351,12 +376,17 @@ impl Run<'_> {
             Action::Log => match f() {
                 Ok(()) => CheckResult::Passed,
                 Err(e) => {
-                    self.warnings.push(format!("{check} validation failed (logged only): {e}"));
+                    self.warnings
+                        .push(format!("{check} validation failed (logged only): {e}"));
                     CheckResult::FailedLogged(e)
                 }
             },
         };
-        self.checks.push(CheckReport { check, action, result });
+        self.checks.push(CheckReport {
+            check,
+            action,
+            result,
+        });
         Ok(())
     }
 
@@ -382,7 +412,11 @@ fn authenticity(
         SigningScheme::X509 => StoreType::Ca,
         SigningScheme::X509SigningAuthority => StoreType::SigningAuthority,
     };
-    let stores: Vec<_> = statement.trust_stores.iter().filter(|s| s.kind == kind).collect();
+    let stores: Vec<_> = statement
+        .trust_stores
+        .iter()
+        .filter(|s| s.kind == kind)
+        .collect();
     let mut anchored = None;
     for store in &stores {
         let certs = trust_store
@@ -393,11 +427,18 @@ fn authenticity(
             break;
         }
     }
-    let anchored =
-        anchored.ok_or_else(|| NotaryError::UntrustedChain { stores: stores.iter().map(|s| s.to_string()).collect() })?;
+    let anchored = anchored.ok_or_else(|| NotaryError::UntrustedChain {
+        stores: stores.iter().map(|s| s.to_string()).collect(),
+    })?;
     let subject = chain[0].subject_attributes();
-    if !statement.trusted_identities.iter().any(|i| i.matches(&subject)) {
-        return Err(NotaryError::IdentityNotTrusted { subject: chain[0].subject() });
+    if !statement
+        .trusted_identities
+        .iter()
+        .any(|i| i.matches(&subject))
+    {
+        return Err(NotaryError::IdentityNotTrusted {
+            subject: chain[0].subject(),
+        });
     }
     Ok(anchored)
 }
@@ -426,7 +467,10 @@ fn authentic_timestamp(
             Ok(None)
         }
         SigningScheme::X509 => {
-            let tsa_configured = statement.trust_stores.iter().any(|s| s.kind == StoreType::Tsa);
+            let tsa_configured = statement
+                .trust_stores
+                .iter()
+                .any(|s| s.kind == StoreType::Tsa);
             let any_expired = chain.iter().any(|c| now > c.not_after());
             let need_timestamp = tsa_configured
                 && match statement.verify_timestamp {
@@ -434,15 +478,23 @@ fn authentic_timestamp(
                     VerifyTimestamp::AfterCertExpiry => any_expired,
                 };
             if need_timestamp {
-                let token = env.timestamp_signature.as_deref().ok_or(NotaryError::TimestampMissing)?;
+                let token = env
+                    .timestamp_signature
+                    .as_deref()
+                    .ok_or(NotaryError::TimestampMissing)?;
                 let mut roots = Vec::new();
-                for store in statement.trust_stores.iter().filter(|s| s.kind == StoreType::Tsa) {
+                for store in statement
+                    .trust_stores
+                    .iter()
+                    .filter(|s| s.kind == StoreType::Tsa)
+                {
                     let certs = trust_store
                         .certificates(store)
                         .ok_or_else(|| NotaryError::TrustStoreNotFound(store.to_string()))?;
                     roots.extend(certs.iter());
                 }
-                let tt = timestamp::verify(token, &env.signature, &roots).map_err(NotaryError::TimestampInvalid)?;
+                let tt = timestamp::verify(token, &env.signature, &roots)
+                    .map_err(NotaryError::TimestampInvalid)?;
                 // The whole range genTime ± accuracy must lie inside every validity period.
                 for c in chain {
                     if tt.lower < c.not_before() || tt.upper > c.not_after() {
@@ -518,15 +570,23 @@ fn check_target(signed: &SignedDescriptor, expected: &Descriptor) -> Result<(), 
 
 /// `registry/repo[:tag][@digest]` -> `registry/repo`.
 pub(crate) fn repository_of(reference: &str) -> Result<String, NotaryError> {
-    let bad = |reason: &str| NotaryError::InvalidArtifactReference { reference: reference.to_owned(), reason: reason.into() };
+    let bad = |reason: &str| NotaryError::InvalidArtifactReference {
+        reference: reference.to_owned(),
+        reason: reason.into(),
+    };
     let without_digest = reference.split_once('@').map_or(reference, |(r, _)| r);
-    let (registry, path) = without_digest.split_once('/').ok_or_else(|| bad("expected registry/repository"))?;
+    let (registry, path) = without_digest
+        .split_once('/')
+        .ok_or_else(|| bad("expected registry/repository"))?;
     let path = match path.rsplit_once('/') {
         Some((head, last)) => match last.split_once(':') {
             Some((name, _tag)) => format!("{head}/{name}"),
             None => path.to_owned(),
         },
-        None => path.split_once(':').map_or(path, |(name, _)| name).to_owned(),
+        None => path
+            .split_once(':')
+            .map_or(path, |(name, _)| name)
+            .to_owned(),
     };
     if registry.is_empty() || path.is_empty() || path.split('/').any(str::is_empty) {
         return Err(bad("expected registry/repository"));

@@ -25,8 +25,12 @@ pub(crate) struct Cert {
 
 impl Cert {
     pub fn from_der(der: &[u8]) -> Result<Self, String> {
-        let cert = Certificate::from_der(der).map_err(|e| format!("certificate is not valid DER X.509: {e}"))?;
-        Ok(Cert { der: der.to_vec(), cert })
+        let cert = Certificate::from_der(der)
+            .map_err(|e| format!("certificate is not valid DER X.509: {e}"))?;
+        Ok(Cert {
+            der: der.to_vec(),
+            cert,
+        })
     }
 
     pub fn subject(&self) -> String {
@@ -45,22 +49,35 @@ impl Cert {
         self.cert.tbs_certificate.subject == self.cert.tbs_certificate.issuer
     }
 
-    pub(crate) fn extension<T: for<'a> Decode<'a>>(&self, oid: ObjectIdentifier) -> Result<Option<(bool, T)>, String> {
-        let Some(exts) = &self.cert.tbs_certificate.extensions else { return Ok(None) };
+    pub(crate) fn extension<T: for<'a> Decode<'a>>(
+        &self,
+        oid: ObjectIdentifier,
+    ) -> Result<Option<(bool, T)>, String> {
+        let Some(exts) = &self.cert.tbs_certificate.extensions else {
+            return Ok(None);
+        };
         let mut found = None;
         for ext in exts.iter().filter(|e| e.extn_id == oid) {
             if found.is_some() {
-                return Err(format!("certificate {:?} repeats extension {oid}", self.subject()));
+                return Err(format!(
+                    "certificate {:?} repeats extension {oid}",
+                    self.subject()
+                ));
             }
-            let value = T::from_der(ext.extn_value.as_bytes())
-                .map_err(|e| format!("certificate {:?}: bad extension {oid}: {e}", self.subject()))?;
+            let value = T::from_der(ext.extn_value.as_bytes()).map_err(|e| {
+                format!("certificate {:?}: bad extension {oid}: {e}", self.subject())
+            })?;
             found = Some((ext.critical, value));
         }
         Ok(found)
     }
 
     fn has_extension(&self, oid: ObjectIdentifier) -> bool {
-        self.cert.tbs_certificate.extensions.as_ref().is_some_and(|e| e.iter().any(|x| x.extn_id == oid))
+        self.cert
+            .tbs_certificate
+            .extensions
+            .as_ref()
+            .is_some_and(|e| e.iter().any(|x| x.extn_id == oid))
     }
 
     /// Whether the certificate tells a verifier where to check its revocation status
@@ -97,14 +114,19 @@ fn time_of(t: &x509_cert::time::Time) -> Timestamp {
 fn directory_string(any: &der::asn1::Any) -> Option<String> {
     let bytes = any.value();
     match any.tag() {
-        Tag::Utf8String | Tag::PrintableString | Tag::Ia5String | Tag::TeletexString | Tag::VisibleString => {
-            String::from_utf8(bytes.to_vec()).ok()
-        }
+        Tag::Utf8String
+        | Tag::PrintableString
+        | Tag::Ia5String
+        | Tag::TeletexString
+        | Tag::VisibleString => String::from_utf8(bytes.to_vec()).ok(),
         Tag::BmpString => {
             if !bytes.len().is_multiple_of(2) {
                 return None;
             }
-            let units: Vec<u16> = bytes.chunks_exact(2).map(|c| u16::from_be_bytes([c[0], c[1]])).collect();
+            let units: Vec<u16> = bytes
+                .chunks_exact(2)
+                .map(|c| u16::from_be_bytes([c[0], c[1]]))
+                .collect();
             String::from_utf16(&units).ok()
         }
         _ => None,
@@ -162,7 +184,10 @@ const SECP521R1: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.132.0.35")
 impl PublicKey {
     pub fn from_cert(cert: &Cert) -> Result<Self, String> {
         let spki = &cert.cert.tbs_certificate.subject_public_key_info;
-        let raw = spki.subject_public_key.as_bytes().ok_or("public key bit string is not octet-aligned")?;
+        let raw = spki
+            .subject_public_key
+            .as_bytes()
+            .ok_or("public key bit string is not octet-aligned")?;
         match spki.algorithm.oid {
             RSA_ENCRYPTION => {
                 use rsa::pkcs1::DecodeRsaPublicKey;
@@ -179,9 +204,15 @@ impl PublicKey {
                     .ok_or("EC public key without a named curve")?;
                 let bad = |e: signature::Error| format!("invalid EC public key: {e}");
                 match curve {
-                    SECP256R1 => p256::ecdsa::VerifyingKey::from_sec1_bytes(raw).map(PublicKey::P256).map_err(bad),
-                    SECP384R1 => p384::ecdsa::VerifyingKey::from_sec1_bytes(raw).map(PublicKey::P384).map_err(bad),
-                    SECP521R1 => p521::ecdsa::VerifyingKey::from_sec1_bytes(raw).map(PublicKey::P521).map_err(bad),
+                    SECP256R1 => p256::ecdsa::VerifyingKey::from_sec1_bytes(raw)
+                        .map(PublicKey::P256)
+                        .map_err(bad),
+                    SECP384R1 => p384::ecdsa::VerifyingKey::from_sec1_bytes(raw)
+                        .map(PublicKey::P384)
+                        .map_err(bad),
+                    SECP521R1 => p521::ecdsa::VerifyingKey::from_sec1_bytes(raw)
+                        .map(PublicKey::P521)
+                        .map_err(bad),
                     other => Err(format!("unsupported EC curve {other}")),
                 }
             }
@@ -206,7 +237,11 @@ impl PublicKey {
                 Some(2048) => SignatureAlgorithm::Ps256,
                 Some(3072) => SignatureAlgorithm::Ps384,
                 Some(4096) => SignatureAlgorithm::Ps512,
-                Some(bits) => return Err(NotaryError::UnsupportedAlgorithm(format!("RSA key of {bits} bits"))),
+                Some(bits) => {
+                    return Err(NotaryError::UnsupportedAlgorithm(format!(
+                        "RSA key of {bits} bits"
+                    )));
+                }
                 None => unreachable!(),
             },
             PublicKey::P256(_) => SignatureAlgorithm::Es256,
@@ -217,7 +252,12 @@ impl PublicKey {
 
     /// Verifies an envelope signature (JWS/COSE encoding: PSS with salt = hash length,
     /// ECDSA as fixed-size r||s).
-    pub fn verify_envelope(&self, alg: SignatureAlgorithm, msg: &[u8], sig: &[u8]) -> Result<(), String> {
+    pub fn verify_envelope(
+        &self,
+        alg: SignatureAlgorithm,
+        msg: &[u8],
+        sig: &[u8],
+    ) -> Result<(), String> {
         use SignatureAlgorithm::*;
         let bad = |e: signature::Error| e.to_string();
         match (self, alg) {
@@ -241,14 +281,21 @@ impl PublicKey {
     }
 
     /// Verifies an X.509 signature (DER-encoded ECDSA, PKCS#1 v1.5 or PSS for RSA).
-    pub(crate) fn verify_x509(&self, alg: &spki::AlgorithmIdentifierOwned, tbs: &[u8], sig: &[u8]) -> Result<(), String> {
+    pub(crate) fn verify_x509(
+        &self,
+        alg: &spki::AlgorithmIdentifierOwned,
+        tbs: &[u8],
+        sig: &[u8],
+    ) -> Result<(), String> {
         let bad = |e: signature::Error| e.to_string();
         match alg.oid {
             rfc5912::SHA_256_WITH_RSA_ENCRYPTION => self.rsa_pkcs1::<Sha256>(tbs, sig),
             rfc5912::SHA_384_WITH_RSA_ENCRYPTION => self.rsa_pkcs1::<Sha384>(tbs, sig),
             rfc5912::SHA_512_WITH_RSA_ENCRYPTION => self.rsa_pkcs1::<Sha512>(tbs, sig),
             rfc5912::ID_RSASSA_PSS => {
-                let PublicKey::Rsa(k) = self else { return Err("RSASSA-PSS signature by a non-RSA key".into()) };
+                let PublicKey::Rsa(k) = self else {
+                    return Err("RSASSA-PSS signature by a non-RSA key".into());
+                };
                 let params: rsa::pkcs1::RsaPssParams<'_> = alg
                     .parameters
                     .as_ref()
@@ -260,7 +307,10 @@ impl PublicKey {
                 if params.mask_gen.oid != rfc5912::ID_MGF_1
                     || params.mask_gen.parameters.as_ref().map(|p| p.oid) != Some(hash)
                 {
-                    return Err("RSASSA-PSS with a mask generation other than MGF1 over the same hash".into());
+                    return Err(
+                        "RSASSA-PSS with a mask generation other than MGF1 over the same hash"
+                            .into(),
+                    );
                 }
                 let scheme = match hash {
                     rfc5912::ID_SHA_256 => rsa::Pss::new_with_salt::<Sha256>(salt),
@@ -281,20 +331,35 @@ impl PublicKey {
             rfc5912::SHA_1_WITH_RSA_ENCRYPTION | ECDSA_WITH_SHA_1 => {
                 Err("SHA-1 certificate signatures are not allowed".into())
             }
-            other => Err(format!("unsupported certificate signature algorithm {other}")),
+            other => Err(format!(
+                "unsupported certificate signature algorithm {other}"
+            )),
         }
     }
 
-    fn rsa_pkcs1<D: Digest + const_oid::AssociatedOid>(&self, tbs: &[u8], sig: &[u8]) -> Result<(), String> {
-        let PublicKey::Rsa(k) = self else { return Err("RSA signature by a non-RSA key".into()) };
-        k.verify(rsa::Pkcs1v15Sign::new::<D>(), &D::digest(tbs), sig).map_err(|e| e.to_string())
+    fn rsa_pkcs1<D: Digest + const_oid::AssociatedOid>(
+        &self,
+        tbs: &[u8],
+        sig: &[u8],
+    ) -> Result<(), String> {
+        let PublicKey::Rsa(k) = self else {
+            return Err("RSA signature by a non-RSA key".into());
+        };
+        k.verify(rsa::Pkcs1v15Sign::new::<D>(), &D::digest(tbs), sig)
+            .map_err(|e| e.to_string())
     }
 
     fn ecdsa_der(&self, prehash: &[u8], sig: &[u8]) -> Result<(), signature::Error> {
         match self {
-            PublicKey::P256(k) => k.verify_prehash(prehash, &p256::ecdsa::Signature::from_der(sig)?),
-            PublicKey::P384(k) => k.verify_prehash(prehash, &p384::ecdsa::Signature::from_der(sig)?),
-            PublicKey::P521(k) => k.verify_prehash(prehash, &p521::ecdsa::Signature::from_der(sig)?),
+            PublicKey::P256(k) => {
+                k.verify_prehash(prehash, &p256::ecdsa::Signature::from_der(sig)?)
+            }
+            PublicKey::P384(k) => {
+                k.verify_prehash(prehash, &p384::ecdsa::Signature::from_der(sig)?)
+            }
+            PublicKey::P521(k) => {
+                k.verify_prehash(prehash, &p521::ecdsa::Signature::from_der(sig)?)
+            }
             PublicKey::Rsa(_) => Err(signature::Error::new()),
         }
     }
@@ -306,7 +371,8 @@ fn rsa_pss<D: Digest + 'static + Send + Sync + sha2::digest::DynDigest>(
     sig: &[u8],
 ) -> Result<(), String> {
     let salt = <D as Digest>::output_size();
-    k.verify(rsa::Pss::new_with_salt::<D>(salt), &D::digest(msg), sig).map_err(|e| e.to_string())
+    k.verify(rsa::Pss::new_with_salt::<D>(salt), &D::digest(msg), sig)
+        .map_err(|e| e.to_string())
 }
 
 /// The DER of the `tbsCertificate` inside a certificate: the first element of the outer
@@ -326,15 +392,26 @@ pub(crate) fn verify_issued_by(child: &Cert, issuer: &Cert) -> Result<(), String
     let key = PublicKey::from_cert(issuer)
         .map_err(|e| format!("certificate {:?}: {e}", issuer.subject()))?;
     // Verify over the TBS bytes exactly as received, never a re-encoding.
-    let tbs = raw_tbs(&child.der).ok_or_else(|| format!("certificate {:?}: cannot locate tbsCertificate", child.subject()))?;
-    let sig = child
-        .cert
-        .signature
-        .as_bytes()
-        .ok_or_else(|| format!("certificate {:?}: signature is not octet-aligned", child.subject()))?;
-    key.verify_x509(&child.cert.signature_algorithm, tbs, sig).map_err(|e| {
-        format!("signature on certificate {:?} does not verify with the key of {:?}: {e}", child.subject(), issuer.subject())
-    })
+    let tbs = raw_tbs(&child.der).ok_or_else(|| {
+        format!(
+            "certificate {:?}: cannot locate tbsCertificate",
+            child.subject()
+        )
+    })?;
+    let sig = child.cert.signature.as_bytes().ok_or_else(|| {
+        format!(
+            "certificate {:?}: signature is not octet-aligned",
+            child.subject()
+        )
+    })?;
+    key.verify_x509(&child.cert.signature_algorithm, tbs, sig)
+        .map_err(|e| {
+            format!(
+                "signature on certificate {:?} does not verify with the key of {:?}: {e}",
+                child.subject(),
+                issuer.subject()
+            )
+        })
 }
 
 /// Parses the envelope's DER certificates; rejects repeats (chain loops). Parse errors are
@@ -352,7 +429,8 @@ pub(crate) fn parse_chain(ders: &[Vec<u8>]) -> Result<Vec<Cert>, NotaryError> {
         // Same subject and key under a different encoding is still a loop.
         if out.iter().any(|c| {
             c.cert.tbs_certificate.subject == cert.cert.tbs_certificate.subject
-                && c.cert.tbs_certificate.subject_public_key_info == cert.cert.tbs_certificate.subject_public_key_info
+                && c.cert.tbs_certificate.subject_public_key_info
+                    == cert.cert.tbs_certificate.subject_public_key_info
         }) {
             return Err(NotaryError::ChainLoop { index });
         }
@@ -393,35 +471,50 @@ pub(crate) fn validate_chain(chain: &[Cert]) -> Result<(), String> {
     }
     let root = chain.last().expect("non-empty");
     if !root.is_self_issued() {
-        return Err(format!("the chain does not end with a root certificate: {:?} is not self-signed", root.subject()));
+        return Err(format!(
+            "the chain does not end with a root certificate: {:?} is not self-signed",
+            root.subject()
+        ));
     }
     verify_issued_by(root, root)?;
     Ok(())
 }
 
 pub(crate) fn key_size_ok(cert: &Cert) -> Result<(), String> {
-    let key = PublicKey::from_cert(cert).map_err(|e| format!("certificate {:?}: {e}", cert.subject()))?;
+    let key =
+        PublicKey::from_cert(cert).map_err(|e| format!("certificate {:?}: {e}", cert.subject()))?;
     if let Some(bits) = key.rsa_bits()
-        && bits < 2048 {
-            return Err(format!("certificate {:?}: RSA key of {bits} bits is below 2048", cert.subject()));
-        }
+        && bits < 2048
+    {
+        return Err(format!(
+            "certificate {:?}: RSA key of {bits} bits is below 2048",
+            cert.subject()
+        ));
+    }
     Ok(())
 }
 
 fn validate_leaf(cert: &Cert) -> Result<(), String> {
     let s = cert.subject();
     if let Some((_, bc)) = cert.extension::<BasicConstraints>(rfc5280::ID_CE_BASIC_CONSTRAINTS)?
-        && bc.ca {
-            return Err(format!("signing certificate {s:?} is a CA certificate (basicConstraints cA=true)"));
-        }
+        && bc.ca
+    {
+        return Err(format!(
+            "signing certificate {s:?} is a CA certificate (basicConstraints cA=true)"
+        ));
+    }
     let (critical, ku) = cert
         .extension::<KeyUsage>(rfc5280::ID_CE_KEY_USAGE)?
         .ok_or_else(|| format!("signing certificate {s:?} has no keyUsage extension"))?;
     if !critical {
-        return Err(format!("signing certificate {s:?}: keyUsage must be critical"));
+        return Err(format!(
+            "signing certificate {s:?}: keyUsage must be critical"
+        ));
     }
     if !ku.digital_signature() {
-        return Err(format!("signing certificate {s:?}: keyUsage lacks digitalSignature"));
+        return Err(format!(
+            "signing certificate {s:?}: keyUsage lacks digitalSignature"
+        ));
     }
     for (flag, name) in [
         (KeyUsages::KeyEncipherment, "keyEncipherment"),
@@ -433,7 +526,9 @@ fn validate_leaf(cert: &Cert) -> Result<(), String> {
         (KeyUsages::DecipherOnly, "decipherOnly"),
     ] {
         if ku.0.contains(flag) {
-            return Err(format!("signing certificate {s:?}: keyUsage must not include {name}"));
+            return Err(format!(
+                "signing certificate {s:?}: keyUsage must not include {name}"
+            ));
         }
     }
     if let Some((_, eku)) = cert.extension::<ExtendedKeyUsage>(rfc5280::ID_CE_EXT_KEY_USAGE)? {
@@ -445,7 +540,9 @@ fn validate_leaf(cert: &Cert) -> Result<(), String> {
             (rfc5280::ID_KP_TIME_STAMPING, "timeStamping"),
         ] {
             if eku.0.contains(&oid) {
-                return Err(format!("signing certificate {s:?}: extendedKeyUsage must not include {name}"));
+                return Err(format!(
+                    "signing certificate {s:?}: extendedKeyUsage must not include {name}"
+                ));
             }
         }
     }
@@ -458,17 +555,24 @@ pub(crate) fn validate_ca(cert: &Cert, depth_below: usize) -> Result<(), String>
         .extension::<BasicConstraints>(rfc5280::ID_CE_BASIC_CONSTRAINTS)?
         .ok_or_else(|| format!("CA certificate {s:?} has no basicConstraints extension"))?;
     if !critical || !bc.ca {
-        return Err(format!("CA certificate {s:?}: basicConstraints must be critical with cA=true"));
+        return Err(format!(
+            "CA certificate {s:?}: basicConstraints must be critical with cA=true"
+        ));
     }
     if let Some(max) = bc.path_len_constraint
-        && depth_below > usize::from(max) {
-            return Err(format!("CA certificate {s:?}: pathLenConstraint {max} exceeded ({depth_below} CAs below)"));
-        }
+        && depth_below > usize::from(max)
+    {
+        return Err(format!(
+            "CA certificate {s:?}: pathLenConstraint {max} exceeded ({depth_below} CAs below)"
+        ));
+    }
     let (critical, ku) = cert
         .extension::<KeyUsage>(rfc5280::ID_CE_KEY_USAGE)?
         .ok_or_else(|| format!("CA certificate {s:?} has no keyUsage extension"))?;
     if !critical || !ku.key_cert_sign() {
-        return Err(format!("CA certificate {s:?}: keyUsage must be critical and include keyCertSign"));
+        return Err(format!(
+            "CA certificate {s:?}: keyUsage must be critical and include keyCertSign"
+        ));
     }
     key_size_ok(cert)
 }

@@ -18,7 +18,10 @@ const LABEL_X5CHAIN: i128 = 33;
 const RECURSION_LIMIT: usize = 32;
 
 fn malformed(reason: impl Into<String>) -> NotaryError {
-    NotaryError::MalformedEnvelope { format: "COSE", reason: reason.into() }
+    NotaryError::MalformedEnvelope {
+        format: "COSE",
+        reason: reason.into(),
+    }
 }
 
 /// Decodes exactly one CBOR item that must span all of `bytes`.
@@ -27,7 +30,10 @@ fn decode_all(bytes: &[u8], what: &str) -> Result<Value, NotaryError> {
     let value: Value = ciborium::de::from_reader_with_recursion_limit(&mut rest, RECURSION_LIMIT)
         .map_err(|e| malformed(format!("{what} is not valid CBOR: {e}")))?;
     if !rest.is_empty() {
-        return Err(malformed(format!("{} trailing bytes after {what}", rest.len())));
+        return Err(malformed(format!(
+            "{} trailing bytes after {what}",
+            rest.len()
+        )));
     }
     Ok(value)
 }
@@ -41,7 +47,9 @@ fn label_name(v: &Value) -> Result<String, NotaryError> {
 }
 
 fn map_entries(v: Value, what: &str) -> Result<Vec<(Value, Value)>, NotaryError> {
-    let Value::Map(entries) = v else { return Err(malformed(format!("{what} must be a map"))) };
+    let Value::Map(entries) = v else {
+        return Err(malformed(format!("{what} must be a map")));
+    };
     for (i, (k, _)) in entries.iter().enumerate() {
         if entries[..i].iter().any(|(prev, _)| prev == k) {
             return Err(malformed(format!("{what} has duplicate label {k:?}")));
@@ -64,9 +72,13 @@ fn time(name: &str, v: Value) -> Result<Timestamp, NotaryError> {
             Value::Integer(i) => i64::try_from(i128::from(i))
                 .map(Timestamp::from_unix)
                 .map_err(|_| malformed(format!("header {name} is out of range"))),
-            _ => Err(malformed(format!("header {name} must be an integer epoch time"))),
+            _ => Err(malformed(format!(
+                "header {name} must be an integer epoch time"
+            ))),
         },
-        _ => Err(malformed(format!("header {name} must be a tag-1 epoch time"))),
+        _ => Err(malformed(format!(
+            "header {name} must be a tag-1 epoch time"
+        ))),
     }
 }
 
@@ -77,9 +89,12 @@ pub(super) fn parse(bytes: &[u8]) -> Result<Envelope, NotaryError> {
     if tag != TAG_COSE_SIGN1 {
         return Err(malformed(format!("CBOR tag {tag} is not COSE_Sign1 (18)")));
     }
-    let Value::Array(items) = *inner else { return Err(malformed("COSE_Sign1 must be an array")) };
-    let [protected, unprotected, payload, signature]: [Value; 4] =
-        items.try_into().map_err(|_| malformed("COSE_Sign1 must have 4 elements"))?;
+    let Value::Array(items) = *inner else {
+        return Err(malformed("COSE_Sign1 must be an array"));
+    };
+    let [protected, unprotected, payload, signature]: [Value; 4] = items
+        .try_into()
+        .map_err(|_| malformed("COSE_Sign1 must have 4 elements"))?;
     let Value::Bytes(protected_bytes) = protected else {
         return Err(malformed("protected header must be a byte string"));
     };
@@ -93,29 +108,40 @@ pub(super) fn parse(bytes: &[u8]) -> Result<Envelope, NotaryError> {
         return Err(malformed("protected header is empty"));
     }
 
-    let entries = map_entries(decode_all(&protected_bytes, "protected header")?, "protected header")?;
+    let entries = map_entries(
+        decode_all(&protected_bytes, "protected header")?,
+        "protected header",
+    )?;
     let mut raw = RawProtected {
-        present: entries.iter().map(|(k, _)| label_name(k)).collect::<Result<_, _>>()?,
+        present: entries
+            .iter()
+            .map(|(k, _)| label_name(k))
+            .collect::<Result<_, _>>()?,
         ..Default::default()
     };
     for (k, v) in entries {
         match k {
             Value::Integer(i) => match i128::from(i) {
                 LABEL_ALG => {
-                    let Value::Integer(a) = v else { return Err(malformed("alg must be an integer")) };
+                    let Value::Integer(a) = v else {
+                        return Err(malformed("alg must be an integer"));
+                    };
                     let a = i128::from(a);
-                    raw.alg = Some(
-                        SignatureAlgorithm::from_cose(a)
-                            .ok_or_else(|| NotaryError::UnsupportedAlgorithm(format!("COSE algorithm {a}")))?,
-                    );
+                    raw.alg = Some(SignatureAlgorithm::from_cose(a).ok_or_else(|| {
+                        NotaryError::UnsupportedAlgorithm(format!("COSE algorithm {a}"))
+                    })?);
                 }
                 LABEL_CRIT => {
-                    let Value::Array(list) = v else { return Err(malformed("crit must be an array")) };
+                    let Value::Array(list) = v else {
+                        return Err(malformed("crit must be an array"));
+                    };
                     raw.crit = Some(list.iter().map(label_name).collect::<Result<_, _>>()?);
                 }
                 LABEL_CONTENT_TYPE => match v {
                     Value::Text(t) => raw.content_type = Some(t),
-                    Value::Integer(i) => raw.content_type = Some(format!("CoAP content format {}", i128::from(i))),
+                    Value::Integer(i) => {
+                        raw.content_type = Some(format!("CoAP content format {}", i128::from(i)))
+                    }
                     _ => return Err(malformed("content type must be text")),
                 },
                 _ => {}
@@ -158,7 +184,9 @@ pub(super) fn parse(bytes: &[u8]) -> Result<Envelope, NotaryError> {
                     _ => return Err(malformed("x5chain must be a byte string or an array")),
                 });
             }
-            Value::Text(name) if name == "io.cncf.notary.signingAgent" => signing_agent = Some(text(&name, v)?),
+            Value::Text(name) if name == "io.cncf.notary.signingAgent" => {
+                signing_agent = Some(text(&name, v)?)
+            }
             Value::Text(name) if name == "io.cncf.notary.timestampSignature" => match v {
                 Value::Bytes(b) => timestamp_signature = Some(b),
                 _ => return Err(malformed("timestamp signature must be a byte string")),
@@ -166,7 +194,8 @@ pub(super) fn parse(bytes: &[u8]) -> Result<Envelope, NotaryError> {
             _ => {}
         }
     }
-    let certificate_chain = chain.ok_or_else(|| malformed("missing x5chain (label 33) certificate chain"))?;
+    let certificate_chain =
+        chain.ok_or_else(|| malformed("missing x5chain (label 33) certificate chain"))?;
     check_chain_len(EnvelopeFormat::Cose, certificate_chain.len())?;
 
     let signed_bytes = sig_structure(&protected_bytes, &payload);

@@ -63,11 +63,15 @@ impl<'de> Deserialize<'de> for UniqueObject {
 }
 
 fn malformed(reason: impl Into<String>) -> NotaryError {
-    NotaryError::MalformedEnvelope { format: "JWS", reason: reason.into() }
+    NotaryError::MalformedEnvelope {
+        format: "JWS",
+        reason: reason.into(),
+    }
 }
 
 pub(super) fn parse(bytes: &[u8]) -> Result<Envelope, NotaryError> {
-    let jws: JwsJson = serde_json::from_slice(bytes).map_err(|e| malformed(format!("not a JWS JSON object: {e}")))?;
+    let jws: JwsJson = serde_json::from_slice(bytes)
+        .map_err(|e| malformed(format!("not a JWS JSON object: {e}")))?;
     let protected_json = URL_SAFE_NO_PAD
         .decode(&jws.protected)
         .map_err(|e| malformed(format!("protected header is not base64url: {e}")))?;
@@ -80,28 +84,41 @@ pub(super) fn parse(bytes: &[u8]) -> Result<Envelope, NotaryError> {
         .decode(&jws.signature)
         .map_err(|e| NotaryError::SignatureInvalid(format!("signature is not base64url: {e}")))?;
 
-    let mut raw = RawProtected { present: header.keys().cloned().collect(), ..Default::default() };
+    let mut raw = RawProtected {
+        present: header.keys().cloned().collect(),
+        ..Default::default()
+    };
     let string = |name: &str, v: &Value| -> Result<String, NotaryError> {
-        v.as_str().map(str::to_owned).ok_or_else(|| malformed(format!("header {name} must be a string")))
+        v.as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| malformed(format!("header {name} must be a string")))
     };
     let time = |name: &str, v: &Value| -> Result<Timestamp, NotaryError> {
         let s = string(name, v)?;
-        Timestamp::parse_rfc3339(&s).ok_or_else(|| malformed(format!("header {name} is not an RFC 3339 time: {s:?}")))
+        Timestamp::parse_rfc3339(&s)
+            .ok_or_else(|| malformed(format!("header {name} is not an RFC 3339 time: {s:?}")))
     };
     for (name, v) in &header {
         match name.as_str() {
             "alg" => {
                 let alg = string(name, v)?;
                 raw.alg = Some(
-                    SignatureAlgorithm::from_jws(&alg).ok_or(NotaryError::UnsupportedAlgorithm(alg))?,
+                    SignatureAlgorithm::from_jws(&alg)
+                        .ok_or(NotaryError::UnsupportedAlgorithm(alg))?,
                 );
             }
             "cty" => raw.content_type = Some(string(name, v)?),
             "crit" => {
-                let list = v.as_array().ok_or_else(|| malformed("crit must be an array"))?;
+                let list = v
+                    .as_array()
+                    .ok_or_else(|| malformed("crit must be an array"))?;
                 raw.crit = Some(
                     list.iter()
-                        .map(|c| c.as_str().map(str::to_owned).ok_or_else(|| malformed("crit entries must be strings")))
+                        .map(|c| {
+                            c.as_str()
+                                .map(str::to_owned)
+                                .ok_or_else(|| malformed("crit entries must be strings"))
+                        })
                         .collect::<Result<_, _>>()?,
                 );
             }
@@ -121,16 +138,28 @@ pub(super) fn parse(bytes: &[u8]) -> Result<Envelope, NotaryError> {
     // "understood standard" critical names here.
     let checked = check_protected(EnvelopeFormat::Jws, &raw, &[])?;
 
-    let unprotected = jws.header.ok_or_else(|| malformed("missing unprotected header"))?;
-    let x5c = unprotected.x5c.ok_or_else(|| malformed("missing x5c certificate chain"))?;
+    let unprotected = jws
+        .header
+        .ok_or_else(|| malformed("missing unprotected header"))?;
+    let x5c = unprotected
+        .x5c
+        .ok_or_else(|| malformed("missing x5c certificate chain"))?;
     check_chain_len(EnvelopeFormat::Jws, x5c.len())?;
     let certificate_chain = x5c
         .iter()
-        .map(|c| STANDARD.decode(c).map_err(|e| malformed(format!("x5c entry is not base64: {e}"))))
+        .map(|c| {
+            STANDARD
+                .decode(c)
+                .map_err(|e| malformed(format!("x5c entry is not base64: {e}")))
+        })
         .collect::<Result<Vec<_>, _>>()?;
     let timestamp_signature = unprotected
         .timestamp_signature
-        .map(|t| STANDARD.decode(t).map_err(|e| malformed(format!("timestamp signature is not base64: {e}"))))
+        .map(|t| {
+            STANDARD
+                .decode(t)
+                .map_err(|e| malformed(format!("timestamp signature is not base64: {e}")))
+        })
         .transpose()?;
 
     let mut signed_bytes = Vec::with_capacity(jws.protected.len() + 1 + jws.payload.len());

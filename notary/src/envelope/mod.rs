@@ -28,7 +28,8 @@ pub(crate) const H_SIGNING_TIME: &str = "io.cncf.notary.signingTime";
 pub(crate) const H_AUTHENTIC_SIGNING_TIME: &str = "io.cncf.notary.authenticSigningTime";
 pub(crate) const H_EXPIRY: &str = "io.cncf.notary.expiry";
 pub(crate) const H_VERIFICATION_PLUGIN: &str = "io.cncf.notary.verificationPlugin";
-pub(crate) const H_VERIFICATION_PLUGIN_MIN_VERSION: &str = "io.cncf.notary.verificationPluginMinVersion";
+pub(crate) const H_VERIFICATION_PLUGIN_MIN_VERSION: &str =
+    "io.cncf.notary.verificationPluginMinVersion";
 
 /// The envelope encoding.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -183,7 +184,10 @@ pub struct Envelope {
 /// integrity-class [`NotaryError`].
 pub fn parse_envelope(bytes: &[u8], media_type: &str) -> Result<Envelope, NotaryError> {
     if bytes.len() > MAX_ENVELOPE_BYTES {
-        return Err(NotaryError::OversizedEnvelope { size: bytes.len(), limit: MAX_ENVELOPE_BYTES });
+        return Err(NotaryError::OversizedEnvelope {
+            size: bytes.len(),
+            limit: MAX_ENVELOPE_BYTES,
+        });
     }
     match EnvelopeFormat::from_media_type(media_type) {
         Some(EnvelopeFormat::Jws) => jws::parse(bytes),
@@ -220,14 +224,20 @@ pub(crate) fn check_protected(
     raw: &RawProtected,
     understood_standard: &[&str],
 ) -> Result<Checked, NotaryError> {
-    let malformed = |reason: String| NotaryError::MalformedEnvelope { format: format.name(), reason };
+    let malformed = |reason: String| NotaryError::MalformedEnvelope {
+        format: format.name(),
+        reason,
+    };
     let algorithm = raw.alg.ok_or_else(|| malformed("missing alg".into()))?;
     match raw.content_type.as_deref() {
         None => return Err(malformed("missing content type (cty)".into())),
         Some(PAYLOAD_CONTENT_TYPE) => {}
         Some(other) => return Err(NotaryError::UnsupportedContentType(other.to_owned())),
     }
-    let crit = raw.crit.clone().ok_or_else(|| malformed("missing crit".into()))?;
+    let crit = raw
+        .crit
+        .clone()
+        .ok_or_else(|| malformed("missing crit".into()))?;
     if crit.is_empty() {
         return Err(malformed("crit is empty".into()));
     }
@@ -236,11 +246,16 @@ pub(crate) fn check_protected(
             return Err(malformed(format!("crit lists {name:?} twice")));
         }
         if !raw.present.contains(name) {
-            return Err(malformed(format!("crit lists {name:?} which is not a protected header")));
+            return Err(malformed(format!(
+                "crit lists {name:?} which is not a protected header"
+            )));
         }
     }
     // Plugins first: an envelope that asks for one is refused with that reason.
-    if crit.iter().any(|c| c == H_VERIFICATION_PLUGIN || c == H_VERIFICATION_PLUGIN_MIN_VERSION) {
+    if crit
+        .iter()
+        .any(|c| c == H_VERIFICATION_PLUGIN || c == H_VERIFICATION_PLUGIN_MIN_VERSION)
+    {
         return Err(NotaryError::VerificationPluginRequired {
             plugin: raw.verification_plugin.clone().unwrap_or_default(),
         });
@@ -261,7 +276,11 @@ pub(crate) fn check_protected(
         Some(other) => return Err(NotaryError::UnsupportedSigningScheme(other.to_owned())),
     };
     let must_be_critical = |name: &str| -> Result<(), NotaryError> {
-        if crit.iter().any(|c| c == name) { Ok(()) } else { Err(NotaryError::HeaderNotCritical(name.to_owned())) }
+        if crit.iter().any(|c| c == name) {
+            Ok(())
+        } else {
+            Err(NotaryError::HeaderNotCritical(name.to_owned()))
+        }
     };
     must_be_critical(H_SIGNING_SCHEME)?;
     if raw.expiry.is_some() {
@@ -270,13 +289,18 @@ pub(crate) fn check_protected(
     let signed_at = match scheme {
         SigningScheme::X509 => {
             if raw.authentic_signing_time.is_some() {
-                return Err(malformed(format!("{H_AUTHENTIC_SIGNING_TIME} is not valid with notary.x509")));
+                return Err(malformed(format!(
+                    "{H_AUTHENTIC_SIGNING_TIME} is not valid with notary.x509"
+                )));
             }
-            raw.signing_time.ok_or_else(|| malformed(format!("missing {H_SIGNING_TIME}")))?
+            raw.signing_time
+                .ok_or_else(|| malformed(format!("missing {H_SIGNING_TIME}")))?
         }
         SigningScheme::X509SigningAuthority => {
             if raw.signing_time.is_some() {
-                return Err(malformed(format!("{H_SIGNING_TIME} is not valid with notary.x509.signingAuthority")));
+                return Err(malformed(format!(
+                    "{H_SIGNING_TIME} is not valid with notary.x509.signingAuthority"
+                )));
             }
             must_be_critical(H_AUTHENTIC_SIGNING_TIME)?;
             raw.authentic_signing_time
@@ -284,10 +308,17 @@ pub(crate) fn check_protected(
         }
     };
     if let Some(expiry) = raw.expiry
-        && expiry <= signed_at {
-            return Err(malformed(format!("expiry {expiry} is not after signing time {signed_at}")));
-        }
-    Ok(Checked { algorithm, signing_scheme: scheme, critical: crit })
+        && expiry <= signed_at
+    {
+        return Err(malformed(format!(
+            "expiry {expiry} is not after signing time {signed_at}"
+        )));
+    }
+    Ok(Checked {
+        algorithm,
+        signing_scheme: scheme,
+        critical: crit,
+    })
 }
 
 /// Fails on a chain that is empty or too long before any certificate is decoded.
@@ -299,7 +330,10 @@ pub(crate) fn check_chain_len(format: EnvelopeFormat, len: usize) -> Result<(), 
         });
     }
     if len > MAX_CHAIN_LEN {
-        return Err(NotaryError::ChainTooLong { len, limit: MAX_CHAIN_LEN });
+        return Err(NotaryError::ChainTooLong {
+            len,
+            limit: MAX_CHAIN_LEN,
+        });
     }
     Ok(())
 }

@@ -6,8 +6,8 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::time::{Duration, UNIX_EPOCH};
 
 use forage_notary::{
-    Descriptor, MEDIA_TYPE_COSE, MEDIA_TYPE_JWS, StoreType, TrustPolicyDocument, TrustStore, Verifier, VerifyRequest,
-    parse_envelope,
+    Descriptor, MEDIA_TYPE_COSE, MEDIA_TYPE_JWS, StoreType, TrustPolicyDocument, TrustStore,
+    Verifier, VerifyRequest, parse_envelope,
 };
 
 use crate::support::signer::*;
@@ -74,8 +74,12 @@ fn adversarial_cbor_and_json_never_panic() {
         // array / map / bstr / text claiming 2^64-1 elements or bytes
         vec![0xd2, 0x9b, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff],
         vec![0xd2, 0xbb, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff],
-        vec![0xd2, 0x84, 0x5b, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff],
-        vec![0xd2, 0x84, 0x7b, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff],
+        vec![
+            0xd2, 0x84, 0x5b, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+        ],
+        vec![
+            0xd2, 0x84, 0x7b, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+        ],
         // indefinite-length items, unterminated
         vec![0xd2, 0x9f, 0x9f, 0x9f],
         vec![0xd2, 0x84, 0x5f, 0x41, 0x00],
@@ -109,11 +113,27 @@ fn adversarial_cbor_and_json_never_panic() {
 fn setup() -> (Verifier, Verifier, Vec<u8>, Vec<u8>) {
     let root = root("Fuzz Root");
     let leaf = leaf(&root, LeafSpec::default());
-    let p = payload("application/vnd.oci.image.manifest.v1+json", &format!("sha256:{}", "ab".repeat(32)), 7);
-    let jws = sign_jws(&leaf.key, &jws_header("2025-01-01T00:00:00Z"), &p, &[&leaf.der, &root.der]);
-    let cose = sign_cose(&leaf.key, cose_header(1_735_689_600), &p, &[&leaf.der, &root.der]);
+    let p = payload(
+        "application/vnd.oci.image.manifest.v1+json",
+        &format!("sha256:{}", "ab".repeat(32)),
+        7,
+    );
+    let jws = sign_jws(
+        &leaf.key,
+        &jws_header("2025-01-01T00:00:00Z"),
+        &p,
+        &[&leaf.der, &root.der],
+    );
+    let cose = sign_cose(
+        &leaf.key,
+        cose_header(1_735_689_600),
+        &p,
+        &[&leaf.der, &root.der],
+    );
     let mut store = TrustStore::new();
-    store.add_certificates(StoreType::Ca, "fuzz", &root.der).unwrap();
+    store
+        .add_certificates(StoreType::Ca, "fuzz", &root.der)
+        .unwrap();
     let policy = TrustPolicyDocument::from_json(
         r#"{"version":"1.0","trustPolicies":[{"name":"f","registryScopes":["*"],
         "signatureVerification":{"level":"audit"},"trustStores":["ca:fuzz"],"trustedIdentities":["*"]}]}"#,
@@ -124,7 +144,12 @@ fn setup() -> (Verifier, Verifier, Vec<u8>, Vec<u8>) {
         "signatureVerification":{"level":"strict"},"trustStores":["ca:fuzz"],"trustedIdentities":["*"]}]}"#,
     )
     .unwrap();
-    (Verifier::new(policy, store.clone()), Verifier::new(strict, store), jws, cose)
+    (
+        Verifier::new(policy, store.clone()),
+        Verifier::new(strict, store),
+        jws,
+        cose,
+    )
 }
 
 #[test]
@@ -137,7 +162,9 @@ fn truncated_and_mutated_envelopes_never_panic_or_verify() {
     };
     let t = UNIX_EPOCH + Duration::from_secs(Y2026);
     let verify_with = |v: &Verifier, env: &[u8], mt: &str| {
-        no_panic("verify", env, || v.verify(&VerifyRequest::new(env, mt, &target, "r.example/x", t)))
+        no_panic("verify", env, || {
+            v.verify(&VerifyRequest::new(env, mt, &target, "r.example/x", t))
+        })
     };
     let verify = |env: &[u8], mt: &str| verify_with(&audit, env, mt);
     for (env, mt) in [(&jws, MEDIA_TYPE_JWS), (&cose, MEDIA_TYPE_COSE)] {
@@ -148,7 +175,11 @@ fn truncated_and_mutated_envelopes_never_panic_or_verify() {
     }
     let mut rng = Rng(0x1234_5678_9abc_def1);
     for round in 0..3000 {
-        let (base, mt) = if round % 2 == 0 { (&jws, MEDIA_TYPE_JWS) } else { (&cose, MEDIA_TYPE_COSE) };
+        let (base, mt) = if round % 2 == 0 {
+            (&jws, MEDIA_TYPE_JWS)
+        } else {
+            (&cose, MEDIA_TYPE_COSE)
+        };
         let mut env = base.clone();
         for _ in 0..1 + rng.below(4) {
             let i = rng.below(env.len());
@@ -171,7 +202,10 @@ fn truncated_and_mutated_envelopes_never_panic_or_verify() {
             let a = parse_envelope(&env, mt).unwrap();
             let b = parse_envelope(base, mt).unwrap();
             assert_eq!(a.payload, b.payload, "mutated payload verified at strict");
-            assert_eq!(a.certificate_chain, b.certificate_chain, "mutated chain verified at strict");
+            assert_eq!(
+                a.certificate_chain, b.certificate_chain,
+                "mutated chain verified at strict"
+            );
         }
     }
 }
@@ -180,9 +214,15 @@ fn truncated_and_mutated_envelopes_never_panic_or_verify() {
 fn mutated_reference_vectors_never_panic() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/notary");
     let files = [
-        ("notation-go/envelopes/ca_valid_sig_env.json", MEDIA_TYPE_JWS),
+        (
+            "notation-go/envelopes/ca_valid_sig_env.json",
+            MEDIA_TYPE_JWS,
+        ),
         ("notation-go/envelopes/cose_signature.sig", MEDIA_TYPE_COSE),
-        ("notation-go/timestamp/coseWithTimestamp.sig", MEDIA_TYPE_COSE),
+        (
+            "notation-go/timestamp/coseWithTimestamp.sig",
+            MEDIA_TYPE_COSE,
+        ),
     ];
     let mut rng = Rng(42);
     for (f, mt) in files {
@@ -203,15 +243,31 @@ fn mutated_timestamp_tokens_never_panic_or_verify() {
     use base64::Engine;
     let b64 = base64::engine::general_purpose::STANDARD;
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/notary");
-    let mut jws: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(dir.join("notation-go/timestamp/jwsWithTimestamp.sig")).unwrap()).unwrap();
-    let token = b64.decode(jws["header"]["io.cncf.notary.timestampSignature"].as_str().unwrap()).unwrap();
+    let mut jws: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(dir.join("notation-go/timestamp/jwsWithTimestamp.sig")).unwrap(),
+    )
+    .unwrap();
+    let token = b64
+        .decode(
+            jws["header"]["io.cncf.notary.timestampSignature"]
+                .as_str()
+                .unwrap(),
+        )
+        .unwrap();
     let mut store = TrustStore::new();
     store
-        .add_file(StoreType::Ca, "ca", &dir.join("notation-go/truststore/x509/ca/valid-trust-store/TestTimestamp.crt"))
+        .add_file(
+            StoreType::Ca,
+            "ca",
+            &dir.join("notation-go/truststore/x509/ca/valid-trust-store/TestTimestamp.crt"),
+        )
         .unwrap();
     store
-        .add_file(StoreType::Tsa, "tsa", &dir.join("notation-go/truststore/x509/tsa/test-timestamp/globalsignRoot.cer"))
+        .add_file(
+            StoreType::Tsa,
+            "tsa",
+            &dir.join("notation-go/truststore/x509/tsa/test-timestamp/globalsignRoot.cer"),
+        )
         .unwrap();
     let policy = TrustPolicyDocument::from_json(
         r#"{"version":"1.0","trustPolicies":[{"name":"f","registryScopes":["*"],
@@ -228,7 +284,15 @@ fn mutated_timestamp_tokens_never_panic_or_verify() {
     let mut run = |tok: &[u8]| {
         jws["header"]["io.cncf.notary.timestampSignature"] = b64.encode(tok).into();
         let env = serde_json::to_vec(&jws).unwrap();
-        no_panic("timestamp", tok, || verifier.verify(&VerifyRequest::new(&env, MEDIA_TYPE_JWS, &target, "r.example/x", t)))
+        no_panic("timestamp", tok, || {
+            verifier.verify(&VerifyRequest::new(
+                &env,
+                MEDIA_TYPE_JWS,
+                &target,
+                "r.example/x",
+                t,
+            ))
+        })
     };
     assert!(run(&token).is_ok(), "baseline must verify");
     let mut rng = Rng(7);

@@ -14,7 +14,9 @@ use p256::ecdsa::{DerSignature, SigningKey, signature::Signer};
 use x509_cert::builder::{Builder, CertificateBuilder, Profile};
 use x509_cert::ext::pkix::crl::dp::DistributionPoint;
 use x509_cert::ext::pkix::name::{DistributionPointName, GeneralName};
-use x509_cert::ext::pkix::{BasicConstraints, CrlDistributionPoints, ExtendedKeyUsage, KeyUsage, KeyUsages};
+use x509_cert::ext::pkix::{
+    BasicConstraints, CrlDistributionPoints, ExtendedKeyUsage, KeyUsage, KeyUsages,
+};
 use x509_cert::name::Name;
 use x509_cert::serial_number::SerialNumber;
 use x509_cert::spki::SubjectPublicKeyInfoOwned;
@@ -65,7 +67,11 @@ pub fn root(cn: &str) -> Issued {
     )
     .unwrap();
     let cert = b.build::<DerSignature>().unwrap();
-    Issued { der: cert.to_der().unwrap(), key, subject }
+    Issued {
+        der: cert.to_der().unwrap(),
+        key,
+        subject,
+    }
 }
 
 /// Intermediate CA under `issuer`.
@@ -73,7 +79,10 @@ pub fn intermediate(issuer: &Issued, cn: &str) -> Issued {
     let key = key();
     let subject = Name::from_str(&format!("CN={cn},O=Forage Test,ST=WA,C=US")).unwrap();
     let b = CertificateBuilder::new(
-        Profile::SubCA { issuer: issuer.subject.clone(), path_len_constraint: Some(0) },
+        Profile::SubCA {
+            issuer: issuer.subject.clone(),
+            path_len_constraint: Some(0),
+        },
         SerialNumber::from(2u32),
         validity(Y2020, Y2040),
         subject.clone(),
@@ -82,7 +91,11 @@ pub fn intermediate(issuer: &Issued, cn: &str) -> Issued {
     )
     .unwrap();
     let cert = b.build::<DerSignature>().unwrap();
-    Issued { der: cert.to_der().unwrap(), key, subject }
+    Issued {
+        der: cert.to_der().unwrap(),
+        key,
+        subject,
+    }
 }
 
 /// How to shape a leaf certificate.
@@ -115,7 +128,9 @@ pub fn leaf(issuer: &Issued, spec: LeafSpec) -> Issued {
     let key = key();
     let subject = Name::from_str(&spec.subject).unwrap();
     let mut b = CertificateBuilder::new(
-        Profile::Manual { issuer: Some(issuer.subject.clone()) },
+        Profile::Manual {
+            issuer: Some(issuer.subject.clone()),
+        },
         SerialNumber::from(3u32),
         validity(spec.not_before, spec.not_after),
         subject.clone(),
@@ -123,25 +138,34 @@ pub fn leaf(issuer: &Issued, spec: LeafSpec) -> Issued {
         &issuer.key,
     )
     .unwrap();
-    b.add_extension(&BasicConstraints { ca: spec.ca, path_len_constraint: None }).unwrap();
+    b.add_extension(&BasicConstraints {
+        ca: spec.ca,
+        path_len_constraint: None,
+    })
+    .unwrap();
     if let Some(ku) = spec.key_usage {
         b.add_extension(&KeyUsage(ku.into())).unwrap();
     }
     if !spec.eku.is_empty() {
-        b.add_extension(&ExtendedKeyUsage(spec.eku.clone())).unwrap();
+        b.add_extension(&ExtendedKeyUsage(spec.eku.clone()))
+            .unwrap();
     }
     if let Some(url) = spec.crl_url {
         b.add_extension(&CrlDistributionPoints(vec![DistributionPoint {
-            distribution_point: Some(DistributionPointName::FullName(vec![GeneralName::UniformResourceIdentifier(
-                Ia5String::new(url).unwrap(),
-            )])),
+            distribution_point: Some(DistributionPointName::FullName(vec![
+                GeneralName::UniformResourceIdentifier(Ia5String::new(url).unwrap()),
+            ])),
             reasons: None,
             crl_issuer: None,
         }]))
         .unwrap();
     }
     let cert = b.build::<DerSignature>().unwrap();
-    Issued { der: cert.to_der().unwrap(), key, subject }
+    Issued {
+        der: cert.to_der().unwrap(),
+        key,
+        subject,
+    }
 }
 
 pub fn root_pem(root: &Issued) -> Vec<u8> {
@@ -201,9 +225,18 @@ pub fn sign_jws(
 pub fn cose_header(signing_time: u64) -> Vec<(Value, Value)> {
     vec![
         (Value::Integer(1.into()), Value::Integer((-7).into())),
-        (Value::Integer(2.into()), Value::Array(vec![Value::Text("io.cncf.notary.signingScheme".into())])),
-        (Value::Integer(3.into()), Value::Text("application/vnd.cncf.notary.payload.v1+json".into())),
-        (Value::Text("io.cncf.notary.signingScheme".into()), Value::Text("notary.x509".into())),
+        (
+            Value::Integer(2.into()),
+            Value::Array(vec![Value::Text("io.cncf.notary.signingScheme".into())]),
+        ),
+        (
+            Value::Integer(3.into()),
+            Value::Text("application/vnd.cncf.notary.payload.v1+json".into()),
+        ),
+        (
+            Value::Text("io.cncf.notary.signingScheme".into()),
+            Value::Text("notary.x509".into()),
+        ),
         (
             Value::Text("io.cncf.notary.signingTime".into()),
             Value::Tag(1, Box::new(Value::Integer(signing_time.into()))),
@@ -218,7 +251,12 @@ fn cbor(v: &Value) -> Vec<u8> {
 }
 
 /// Signs a COSE_Sign1_Tagged envelope.
-pub fn sign_cose(key: &SigningKey, header: Vec<(Value, Value)>, payload: &[u8], chain: &[&[u8]]) -> Vec<u8> {
+pub fn sign_cose(
+    key: &SigningKey,
+    header: Vec<(Value, Value)>,
+    payload: &[u8],
+    chain: &[&[u8]],
+) -> Vec<u8> {
     let protected = cbor(&Value::Map(header));
     let tbs = cbor(&Value::Array(vec![
         Value::Text("Signature1".into()),
