@@ -944,3 +944,67 @@ fn cose_structure_rules() {
         "{r:?}"
     );
 }
+
+#[test]
+fn p384_and_p521_leaves() {
+    use x509_cert::spki::SubjectPublicKeyInfoOwned;
+    let f = Fixture::new();
+    let p = payload(MANIFEST, DIGEST, SIZE);
+    let set_alg = |jws: &str, cose: i64| {
+        let mut h = jws_header(SIGNING_TIME);
+        h.insert("alg".into(), jws.into());
+        let mut c = cose_header(SIGNING_TIME_UNIX);
+        c[0].1 = Value::Integer(cose.into());
+        (h, c)
+    };
+
+    let k384 = p384::ecdsa::SigningKey::random(&mut rand_core::OsRng);
+    let spki384 = SubjectPublicKeyInfoOwned::from_key(*k384.verifying_key()).unwrap();
+    let der = leaf_for_key(&f.root, &LeafSpec::default(), spki384);
+    let sign384 = |m: &[u8]| -> Vec<u8> {
+        let s: p384::ecdsa::Signature = p384::ecdsa::signature::Signer::sign(&k384, m);
+        s.to_bytes().to_vec()
+    };
+    let (h, c) = set_alg("ES384", -35);
+    let env = sign_jws_with(sign384, &h, &p, &[&der, &f.root.der]);
+    assert!(
+        run(strict(), store_with(&f.root), &env, MEDIA_TYPE_JWS)
+            .unwrap()
+            .fully_verified()
+    );
+    let env = sign_cose_with(sign384, c, &p, &[&der, &f.root.der]);
+    assert!(
+        run(strict(), store_with(&f.root), &env, MEDIA_TYPE_COSE)
+            .unwrap()
+            .fully_verified()
+    );
+    // A P-384 key claiming ES256.
+    let env = sign_jws_with(sign384, &jws_header(SIGNING_TIME), &p, &[&der, &f.root.der]);
+    let r = run(strict(), store_with(&f.root), &env, MEDIA_TYPE_JWS);
+    assert!(
+        matches!(r, Err(NotaryError::AlgorithmMismatch { .. })),
+        "{r:?}"
+    );
+
+    let sk521 = p521::SecretKey::random(&mut rand_core::OsRng);
+    let k521 = p521::ecdsa::SigningKey::from_bytes(&sk521.to_bytes()).unwrap();
+    let spki521 = SubjectPublicKeyInfoOwned::from_key(sk521.public_key()).unwrap();
+    let der = leaf_for_key(&f.root, &LeafSpec::default(), spki521);
+    let sign521 = |m: &[u8]| -> Vec<u8> {
+        let s: p521::ecdsa::Signature = p521::ecdsa::signature::Signer::sign(&k521, m);
+        s.to_bytes().to_vec()
+    };
+    let (h, c) = set_alg("ES512", -36);
+    let env = sign_jws_with(sign521, &h, &p, &[&der, &f.root.der]);
+    assert!(
+        run(strict(), store_with(&f.root), &env, MEDIA_TYPE_JWS)
+            .unwrap()
+            .fully_verified()
+    );
+    let env = sign_cose_with(sign521, c, &p, &[&der, &f.root.der]);
+    assert!(
+        run(strict(), store_with(&f.root), &env, MEDIA_TYPE_COSE)
+            .unwrap()
+            .fully_verified()
+    );
+}

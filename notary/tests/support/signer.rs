@@ -127,14 +127,26 @@ impl Default for LeafSpec {
 pub fn leaf(issuer: &Issued, spec: LeafSpec) -> Issued {
     let key = key();
     let subject = Name::from_str(&spec.subject).unwrap();
+    let der = leaf_for_key(issuer, &spec, spki(&key));
+    Issued { der, key, subject }
+}
+
+/// Leaf certificate DER for an arbitrary subject public key (other curves), issued by
+/// `issuer`, shaped by `spec`.
+pub fn leaf_for_key(
+    issuer: &Issued,
+    spec: &LeafSpec,
+    subject_key: SubjectPublicKeyInfoOwned,
+) -> Vec<u8> {
+    let subject = Name::from_str(&spec.subject).unwrap();
     let mut b = CertificateBuilder::new(
         Profile::Manual {
             issuer: Some(issuer.subject.clone()),
         },
         SerialNumber::from(3u32),
         validity(spec.not_before, spec.not_after),
-        subject.clone(),
-        spki(&key),
+        subject,
+        subject_key,
         &issuer.key,
     )
     .unwrap();
@@ -160,12 +172,7 @@ pub fn leaf(issuer: &Issued, spec: LeafSpec) -> Issued {
         }]))
         .unwrap();
     }
-    let cert = b.build::<DerSignature>().unwrap();
-    Issued {
-        der: cert.to_der().unwrap(),
-        key,
-        subject,
-    }
+    b.build::<DerSignature>().unwrap().to_der().unwrap()
 }
 
 pub fn root_pem(root: &Issued) -> Vec<u8> {
@@ -206,9 +213,24 @@ pub fn sign_jws(
     payload: &[u8],
     chain: &[&[u8]],
 ) -> Vec<u8> {
+    let sign = |m: &[u8]| {
+        Signer::<p256::ecdsa::Signature>::sign(key, m)
+            .to_bytes()
+            .to_vec()
+    };
+    sign_jws_with(sign, header, payload, chain)
+}
+
+/// As [`sign_jws`] with any raw (JWS-encoded) signing function.
+pub fn sign_jws_with(
+    sign: impl Fn(&[u8]) -> Vec<u8>,
+    header: &serde_json::Map<String, serde_json::Value>,
+    payload: &[u8],
+    chain: &[&[u8]],
+) -> Vec<u8> {
     let protected = URL_SAFE_NO_PAD.encode(serde_json::to_vec(header).unwrap());
     let payload = URL_SAFE_NO_PAD.encode(payload);
-    let sig: p256::ecdsa::Signature = key.sign(format!("{protected}.{payload}").as_bytes());
+    let sig = sign(format!("{protected}.{payload}").as_bytes());
     serde_json::to_vec(&serde_json::json!({
         "payload": payload,
         "protected": protected,
@@ -216,7 +238,7 @@ pub fn sign_jws(
             "x5c": chain.iter().map(|c| STANDARD.encode(c)).collect::<Vec<_>>(),
             "io.cncf.notary.signingAgent": "forage-notary-tests/0"
         },
-        "signature": URL_SAFE_NO_PAD.encode(sig.to_bytes()),
+        "signature": URL_SAFE_NO_PAD.encode(sig),
     }))
     .unwrap()
 }
@@ -257,6 +279,21 @@ pub fn sign_cose(
     payload: &[u8],
     chain: &[&[u8]],
 ) -> Vec<u8> {
+    let sign = |m: &[u8]| {
+        Signer::<p256::ecdsa::Signature>::sign(key, m)
+            .to_bytes()
+            .to_vec()
+    };
+    sign_cose_with(sign, header, payload, chain)
+}
+
+/// As [`sign_cose`] with any raw (COSE-encoded) signing function.
+pub fn sign_cose_with(
+    sign: impl Fn(&[u8]) -> Vec<u8>,
+    header: Vec<(Value, Value)>,
+    payload: &[u8],
+    chain: &[&[u8]],
+) -> Vec<u8> {
     let protected = cbor(&Value::Map(header));
     let tbs = cbor(&Value::Array(vec![
         Value::Text("Signature1".into()),
@@ -264,7 +301,7 @@ pub fn sign_cose(
         Value::Bytes(vec![]),
         Value::Bytes(payload.to_vec()),
     ]));
-    let sig: p256::ecdsa::Signature = key.sign(&tbs);
+    let sig = sign(&tbs);
     let x5chain = Value::Array(chain.iter().map(|c| Value::Bytes(c.to_vec())).collect());
     cbor(&Value::Tag(
         18,
@@ -272,7 +309,7 @@ pub fn sign_cose(
             Value::Bytes(protected),
             Value::Map(vec![(Value::Integer(33.into()), x5chain)]),
             Value::Bytes(payload.to_vec()),
-            Value::Bytes(sig.to_bytes().to_vec()),
+            Value::Bytes(sig),
         ])),
     ))
 }
