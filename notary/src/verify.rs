@@ -617,3 +617,18 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod thread_safety {
+    use super::*;
+
+    /// The daemon shares one verifier across tasks and sends errors across threads.
+    #[test]
+    fn verifier_and_errors_are_send_sync() {
+        fn assert_send_sync<T: Send + Sync + 'static>() {}
+        assert_send_sync::<Verifier>();
+        assert_send_sync::<NotaryError>();
+        assert_send_sync::<TrustPolicyDocument>();
+        assert_send_sync::<TrustStore>();
+    }
+}
