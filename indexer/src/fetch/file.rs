@@ -1,0 +1,58 @@
+//! Reading a component from a `.wasm` file.
+
+use std::path::Path;
+
+use bytes::Bytes;
+
+use super::{FetchError, FetchLimits, FetchedArtifact, WasmKind, classify, digest_of};
+
+/// Reads, hashes and classifies a `.wasm` file. Its digest is the sha256 of the file, and its
+/// reference the absolute path.
+pub(crate) async fn fetch(path: &Path, limits: &FetchLimits) -> Result<FetchedArtifact, FetchError> {
+    let expanded = expand_home(path);
+    let path = std::path::absolute(&expanded).unwrap_or(expanded);
+    let shown = path.display().to_string();
+    let io = |source| FetchError::Io { path: shown.clone(), source };
+    let meta = tokio::fs::metadata(&path).await.map_err(io)?;
+    if meta.len() > limits.max_blob_bytes {
+        return Err(FetchError::TooLarge {
+            source_name: format!("file {shown}"),
+            what: "component".into(),
+            limit: limits.max_blob_bytes,
+            size: Some(meta.len()),
+        });
+    }
+    let bytes = Bytes::from(tokio::fs::read(&path).await.map_err(io)?);
+    let not_component = |why: String| FetchError::NotAComponent { reference: shown.clone(), what: "the file".into(), why };
+    match classify(bytes.clone()).await.map_err(not_component)? {
+        WasmKind::Component => {}
+        WasmKind::CoreModule => return Err(not_component("is a core wasm module, not a component".into())),
+        WasmKind::WitPackage => return Err(not_component("is a WIT package, not a component".into())),
+        WasmKind::NotWasm => return Err(not_component("is not WebAssembly (no `\\0asm` header)".into())),
+    }
+    let digest = digest_of(bytes.clone()).await;
+    Ok(FetchedArtifact {
+        digest: digest.clone(),
+        reference: shown,
+        tag: None,
+        component: bytes,
+        component_digest: digest,
+        wit_package: None,
+        annotations: Default::default(),
+        manifest: None,
+        manifest_media_type: None,
+        config_media_type: None,
+        config: None,
+        index_digest: None,
+    })
+}
+
+/// `~/x` → `$HOME/x`, as a shell would have done.
+fn expand_home(path: &Path) -> std::path::PathBuf {
+    if let Ok(rest) = path.strip_prefix("~")
+        && let Some(home) = std::env::var_os("HOME")
+    {
+        return std::path::PathBuf::from(home).join(rest);
+    }
+    path.to_path_buf()
+}

@@ -1,0 +1,665 @@
+//! Fetching component bytes from wherever a [`ComponentRef`] points: an OCI registry
+//! ([`oci`]), an OCI image-layout directory ([`layout`]) or a `.wasm` file ([`file`]).
+//!
+//! Invariants every path keeps:
+//!
+//! * **Pinned by digest.** A tag is resolved to a manifest digest exactly once, from the bytes
+//!   actually received; everything after that (blobs, the returned
+//!   [`FetchedArtifact::reference`]) is addressed by that digest.
+//! * **Verified.** Manifest bytes and every blob are hashed here and compared with the digest
+//!   that addressed them; a registry or layout that serves anything else is an error
+//!   ([`FetchError::DigestMismatch`]), whatever headers it sent.
+//! * **Bounded.** Manifests and blobs are capped ([`FetchLimits`]) while they stream in, so an
+//!   oversized blob is refused after at most `limit` bytes, not after it has been buffered.
+//! * **Off the runtime.** Whole-blob hashing and component decoding run in `spawn_blocking`;
+//!   registry streams are hashed chunk by chunk as they arrive (each chunk is small).
+//!
+//! What is recognised as a component: the CNCF wasm artifact layout (config
+//! `application/vnd.wasm.config.v0+json`, layers `application/wasm`, as `wkg` publishes it),
+//! the older wasm OCI layer media types, and a plain OCI artifact/image whose single layer is a
+//! component. When several wasm layers are present they are told apart by decoding them: one is
+//! the component, and a binary-encoded WIT package (as `wkg wit build` writes it) is returned
+//! as [`FetchedArtifact::wit_package`].
+
+pub mod file;
+pub mod layout;
+pub mod oci;
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use bytes::Bytes;
+use forage_policy::Digest;
+use serde::Deserialize;
+
+use crate::reference::{ComponentRef, OciRef};
+
+/// Config media type of the CNCF wasm OCI artifact layout (`wkg` publishes this).
+pub const WASM_CONFIG_MEDIA_TYPE: &str = "application/vnd.wasm.config.v0+json";
+/// Layer media type of the CNCF wasm OCI artifact layout: a component or a WIT package.
+pub const WASM_LAYER_MEDIA_TYPE: &str = "application/wasm";
+/// Older layer media types that also carry a wasm binary (wasm-to-oci, runwasi).
+pub const LEGACY_WASM_LAYER_MEDIA_TYPES: &[&str] = &[
+    "application/vnd.wasm.content.layer.v1+wasm",
+    "application/vnd.module.wasm.content.layer.v1+wasm",
+    "application/vnd.bytecodealliance.wasm.component.layer.v0+wasm",
+];
+/// OCI image manifest media type.
+pub const OCI_MANIFEST_MEDIA_TYPE: &str = "application/vnd.oci.image.manifest.v1+json";
+/// OCI image index media type.
+pub const OCI_INDEX_MEDIA_TYPE: &str = "application/vnd.oci.image.index.v1+json";
+/// Docker schema 2 manifest media type.
+pub const DOCKER_MANIFEST_MEDIA_TYPE: &str = "application/vnd.docker.distribution.manifest.v2+json";
+/// Docker schema 2 manifest list media type.
+pub const DOCKER_MANIFEST_LIST_MEDIA_TYPE: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
+/// The annotation an image layout uses to tag a manifest in `index.json`.
+pub const REF_NAME_ANNOTATION: &str = "org.opencontainers.image.ref.name";
+
+/// Size caps and timeouts for fetching.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FetchLimits {
+    /// Largest manifest (or image index, or `index.json`) accepted, in bytes.
+    pub max_manifest_bytes: u64,
+    /// Largest blob (config, component, WIT package) or `.wasm` file accepted, in bytes.
+    pub max_blob_bytes: u64,
+    /// Time allowed for one registry request to complete (auth, manifest); for blobs, the
+    /// longest the registry may stay silent mid-stream.
+    pub request_timeout: Duration,
+    /// Time allowed to open a connection to a registry.
+    pub connect_timeout: Duration,
+}
+
+impl Default for FetchLimits {
+    fn default() -> Self {
+        Self {
+            max_manifest_bytes: 4 << 20,
+            max_blob_bytes: 256 << 20,
+            request_timeout: Duration::from_secs(60),
+            connect_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// How to authenticate to one registry.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub enum Credentials {
+    /// No credentials (anonymous token from the registry's token service if it has one).
+    #[default]
+    Anonymous,
+    /// Username and password: sent as HTTP basic auth, or exchanged at the registry's token
+    /// service for a bearer token.
+    Basic {
+        /// The user name.
+        username: String,
+        /// The password or access token.
+        password: String,
+    },
+    /// A static bearer token, sent as is.
+    Bearer(String),
+    /// Look the registry up in a docker `config.json` (`auths.<registry>.auth` or
+    /// `username`/`password`); `None` means `$DOCKER_CONFIG/config.json` or
+    /// `~/.docker/config.json`. Credential helpers are not run. No entry means anonymous.
+    DockerConfig(Option<PathBuf>),
+}
+
+impl std::fmt::Debug for Credentials {
+    // Never print secrets.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Anonymous => f.write_str("Anonymous"),
+            Self::Basic { username, .. } => write!(f, "Basic {{ username: {username:?}, password: <redacted> }}"),
+            Self::Bearer(_) => f.write_str("Bearer(<redacted>)"),
+            Self::DockerConfig(p) => write!(f, "DockerConfig({p:?})"),
+        }
+    }
+}
+
+/// Per-registry settings.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RegistrySettings {
+    /// Speak plain HTTP to this registry. An explicit opt-in: without it only HTTPS is used,
+    /// except for loopback registries (`localhost`, `127.0.0.0/8`, `[::1]`) that have no
+    /// settings at all, which use plain HTTP as docker and containerd do.
+    pub insecure: bool,
+    /// How to authenticate.
+    pub credentials: Credentials,
+}
+
+/// Everything a [`Fetcher`] is configured with.
+#[derive(Clone, Debug, Default)]
+pub struct FetcherConfig {
+    /// Caps and timeouts.
+    pub limits: FetchLimits,
+    /// Settings per registry host (`ghcr.io`, `127.0.0.1:5000`), as written in references.
+    pub registries: HashMap<String, RegistrySettings>,
+}
+
+/// A component fetched, verified and ready to be described or loaded.
+#[derive(Clone, Debug)]
+pub struct FetchedArtifact {
+    /// The manifest digest for OCI and layout sources (what a tag resolved to); the sha256 of
+    /// the file for `.wasm` files. This is what gets verified, loaded and recorded.
+    pub digest: Digest,
+    /// The pinned reference: `registry/repo@sha256:…`, `layout:DIR@sha256:…` (absolute DIR) or
+    /// the absolute file path.
+    pub reference: String,
+    /// The tag the digest was resolved from, if the reference named one.
+    pub tag: Option<String>,
+    /// The component binary.
+    pub component: Bytes,
+    /// The digest of [`Self::component`] (its layer digest, or the file digest).
+    pub component_digest: Digest,
+    /// A binary-encoded WIT package carried in the same artifact, if any.
+    pub wit_package: Option<Bytes>,
+    /// The manifest's annotations (empty for files).
+    pub annotations: BTreeMap<String, String>,
+    /// The raw manifest bytes (hash to [`Self::digest`]); `None` for files.
+    pub manifest: Option<Vec<u8>>,
+    /// The manifest media type, when there is a manifest.
+    pub manifest_media_type: Option<String>,
+    /// The config descriptor's media type, when there is a manifest.
+    pub config_media_type: Option<String>,
+    /// The raw config blob (verified), when there is a manifest.
+    pub config: Option<Vec<u8>>,
+    /// When the reference pointed at an image index, the index digest; [`Self::digest`] is
+    /// then the digest of the manifest chosen from it.
+    pub index_digest: Option<Digest>,
+}
+
+/// Why fetching failed. Every variant names the registry, reference, layout or file at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    /// Nothing answered (connection refused, DNS, TLS handshake).
+    #[error(
+        "registry {registry} is unreachable: {detail} (is it running? for a plain-HTTP registry, \
+         set `insecure = true` on its source)"
+    )]
+    Unreachable {
+        /// The registry host.
+        registry: String,
+        /// What the HTTP client said.
+        detail: String,
+    },
+    /// A request took longer than [`FetchLimits::request_timeout`].
+    #[error("registry {registry} timed out after {after:?} while fetching {what}")]
+    Timeout {
+        /// The registry host.
+        registry: String,
+        /// What was being fetched.
+        what: String,
+        /// The limit that was hit.
+        after: Duration,
+    },
+    /// HTTP 401 or 403, or the token service refused the credentials.
+    #[error("authentication failed for registry {registry} (HTTP {status}) fetching {reference}: {detail}")]
+    AuthFailed {
+        /// The registry host.
+        registry: String,
+        /// The reference being fetched.
+        reference: String,
+        /// The HTTP status (401 or 403).
+        status: u16,
+        /// The registry's explanation, or ours.
+        detail: String,
+    },
+    /// HTTP 404 (or a distribution `*_UNKNOWN` error) for a manifest or blob.
+    #[error("{what} not found: registry {registry} has no {target} in repository `{repository}`")]
+    NotFound {
+        /// The registry host.
+        registry: String,
+        /// The repository.
+        repository: String,
+        /// `tag `x`` or `manifest sha256:…` or `blob sha256:…`.
+        target: String,
+        /// What was being fetched (e.g. the full reference).
+        what: String,
+    },
+    /// Any other HTTP failure.
+    #[error("registry {registry} answered HTTP {status} for {what}: {detail}")]
+    Http {
+        /// The registry host.
+        registry: String,
+        /// What was being fetched.
+        what: String,
+        /// The HTTP status.
+        status: u16,
+        /// The body (truncated) or the client's error.
+        detail: String,
+    },
+    /// Bytes did not hash to the digest that addressed them.
+    #[error("digest mismatch in {source_name}: {what} should be {expected} but the bytes served hash to {actual}")]
+    DigestMismatch {
+        /// The registry, layout or file.
+        source_name: String,
+        /// Which manifest or blob.
+        what: String,
+        /// The digest it was addressed by.
+        expected: String,
+        /// The digest of what was received.
+        actual: String,
+    },
+    /// A manifest or blob exceeds its cap.
+    #[error("{what} from {source_name} is larger than the {limit}-byte limit{}", size.map(|s| format!(" ({s} bytes)")).unwrap_or_default())]
+    TooLarge {
+        /// The registry, layout or file.
+        source_name: String,
+        /// Which manifest or blob.
+        what: String,
+        /// The cap in force.
+        limit: u64,
+        /// The size, when it was announced.
+        size: Option<u64>,
+    },
+    /// The artifact holds no component: a core module, a WIT package only, or not wasm.
+    #[error("{reference}: {what} {why}")]
+    NotAComponent {
+        /// The reference being fetched.
+        reference: String,
+        /// Which layer or file.
+        what: String,
+        /// E.g. "is a core wasm module, not a component".
+        why: String,
+    },
+    /// The artifact's manifest has no layer that could hold a component.
+    #[error("{reference}: no wasm layer in the manifest (layer media types: {media_types})")]
+    NoWasmLayer {
+        /// The reference being fetched.
+        reference: String,
+        /// The media types that were there.
+        media_types: String,
+    },
+    /// A manifest, index or `index.json` that does not parse or breaks the spec.
+    #[error("{source_name}: invalid {what}: {detail}")]
+    InvalidManifest {
+        /// The registry, layout or file.
+        source_name: String,
+        /// Which document.
+        what: String,
+        /// What is wrong.
+        detail: String,
+    },
+    /// A layout has no manifest for the requested tag, or several where one was expected.
+    #[error("layout {dir}: {detail}")]
+    LayoutSelection {
+        /// The layout directory.
+        dir: String,
+        /// What was asked and what is there.
+        detail: String,
+    },
+    /// Reading a file or layout failed.
+    #[error("cannot read {path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The fetcher could not be set up (TLS roots, docker config).
+    #[error("fetcher setup for {what}: {detail}")]
+    Setup {
+        /// The registry or file concerned.
+        what: String,
+        /// What went wrong.
+        detail: String,
+    },
+}
+
+/// Fetches components from registries, layouts and files. Cheap to share (`Arc` it); keeps a
+/// client (and its token cache) per registry.
+pub struct Fetcher {
+    config: FetcherConfig,
+    http: reqwest::Client,
+    /// One oci-client per registry, created on first use: it does the auth handshake.
+    oci_clients: Mutex<HashMap<String, oci_client::Client>>,
+}
+
+impl Default for Fetcher {
+    fn default() -> Self {
+        Self::new(FetcherConfig::default()).expect("default fetcher")
+    }
+}
+
+impl Fetcher {
+    /// A fetcher with the given limits and per-registry settings.
+    pub fn new(config: FetcherConfig) -> Result<Self, FetchError> {
+        let http = reqwest::Client::builder()
+            .user_agent(concat!("forage/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(config.limits.connect_timeout)
+            .read_timeout(config.limits.request_timeout)
+            .build()
+            .map_err(|e| FetchError::Setup { what: "HTTP client".into(), detail: e.to_string() })?;
+        Ok(Self { config, http, oci_clients: Mutex::new(HashMap::new()) })
+    }
+
+    /// The limits in force.
+    pub fn limits(&self) -> &FetchLimits {
+        &self.config.limits
+    }
+
+    /// The settings used for `registry`: its own, or the defaults (plain HTTP for loopback).
+    pub fn settings_for(&self, registry: &str) -> RegistrySettings {
+        self.config.registries.get(registry).cloned().unwrap_or_else(|| RegistrySettings {
+            insecure: is_loopback(registry),
+            credentials: Credentials::Anonymous,
+        })
+    }
+
+    /// Fetches and verifies the component `reference` points at.
+    pub async fn fetch(&self, reference: &ComponentRef) -> Result<FetchedArtifact, FetchError> {
+        match reference {
+            ComponentRef::Oci(r) => self.fetch_oci(r).await,
+            ComponentRef::Layout(l) => layout::fetch(l, &self.config.limits).await,
+            ComponentRef::File(p) => file::fetch(p, &self.config.limits).await,
+        }
+    }
+
+    /// Fetches and verifies a component from a registry.
+    pub async fn fetch_oci(&self, reference: &OciRef) -> Result<FetchedArtifact, FetchError> {
+        oci::fetch(self, reference).await
+    }
+
+    /// Resolves `reference` to the digest of the manifest it names now (for a digest reference,
+    /// checks the registry has it). Fetches and verifies the manifest, no blobs.
+    pub async fn resolve(&self, reference: &OciRef) -> Result<Digest, FetchError> {
+        oci::resolve(self, reference).await
+    }
+
+    /// Lists the tags of `registry/repository` (for crawlers).
+    pub async fn list_tags(&self, registry: &str, repository: &str) -> Result<Vec<String>, FetchError> {
+        oci::list_tags(self, registry, repository).await
+    }
+
+    pub(crate) fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
+    pub(crate) fn oci_client(&self, registry: &str, insecure: bool) -> oci_client::Client {
+        let mut clients = self.oci_clients.lock().unwrap_or_else(|e| e.into_inner());
+        clients
+            .entry(registry.to_string())
+            .or_insert_with(|| {
+                oci_client::Client::new(oci_client::client::ClientConfig {
+                    protocol: if insecure {
+                        oci_client::client::ClientProtocol::Http
+                    } else {
+                        oci_client::client::ClientProtocol::Https
+                    },
+                    read_timeout: Some(self.config.limits.request_timeout),
+                    connect_timeout: Some(self.config.limits.connect_timeout),
+                    platform_resolver: None,
+                    ..Default::default()
+                })
+            })
+            .clone()
+    }
+}
+
+/// `localhost`, `127.0.0.0/8` or `[::1]`, with any port.
+pub fn is_loopback(registry: &str) -> bool {
+    let host = if let Some(rest) = registry.strip_prefix('[') {
+        rest.split(']').next().unwrap_or_default()
+    } else {
+        registry.split(':').next().unwrap_or_default()
+    };
+    host == "localhost"
+        || host == "::1"
+        || host.parse::<std::net::Ipv4Addr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Manifests and the choice of layers, shared by the registry and layout paths.
+
+/// An OCI content descriptor, as far as forage reads it.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Descriptor {
+    #[serde(default)]
+    pub media_type: String,
+    pub digest: String,
+    pub size: u64,
+    #[serde(default)]
+    pub annotations: BTreeMap<String, String>,
+    #[serde(default)]
+    pub platform: Option<Platform>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub(crate) struct Platform {
+    #[serde(default)]
+    pub os: String,
+    #[serde(default)]
+    pub architecture: String,
+}
+
+/// A manifest or an index: both parse into this, `manifests` tells them apart.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct ManifestDoc {
+    #[serde(default)]
+    pub schema_version: Option<u32>,
+    #[serde(default)]
+    pub media_type: Option<String>,
+    #[serde(default)]
+    pub config: Option<Descriptor>,
+    #[serde(default)]
+    pub layers: Vec<Descriptor>,
+    #[serde(default)]
+    pub manifests: Option<Vec<Descriptor>>,
+    #[serde(default)]
+    pub annotations: BTreeMap<String, String>,
+}
+
+impl ManifestDoc {
+    pub(crate) fn parse(source_name: &str, what: &str, bytes: &[u8]) -> Result<Self, FetchError> {
+        let invalid = |detail: String| FetchError::InvalidManifest {
+            source_name: source_name.to_string(),
+            what: what.to_string(),
+            detail,
+        };
+        let doc: ManifestDoc = serde_json::from_slice(bytes).map_err(|e| invalid(e.to_string()))?;
+        if doc.schema_version.is_some_and(|v| v != 2) {
+            return Err(invalid(format!("schemaVersion {} (only 2 is supported)", doc.schema_version.unwrap_or_default())));
+        }
+        Ok(doc)
+    }
+
+    pub(crate) fn is_index(&self) -> bool {
+        self.manifests.is_some()
+            || matches!(self.media_type.as_deref(), Some(OCI_INDEX_MEDIA_TYPE | DOCKER_MANIFEST_LIST_MEDIA_TYPE))
+    }
+
+    /// The manifest to follow in an index: the only one, else the one for wasm/wasi.
+    pub(crate) fn choose_from_index(&self, source_name: &str) -> Result<Descriptor, FetchError> {
+        let entries = self.manifests.as_deref().unwrap_or_default();
+        let pick = if entries.len() == 1 {
+            entries.first()
+        } else {
+            entries.iter().find(|d| {
+                d.platform
+                    .as_ref()
+                    .is_some_and(|p| p.architecture == "wasm" || p.os.starts_with("wasi"))
+            })
+        };
+        pick.cloned().ok_or_else(|| FetchError::InvalidManifest {
+            source_name: source_name.to_string(),
+            what: "image index".into(),
+            detail: format!(
+                "{} manifests and none for platform wasm/wasi; reference one of them by digest",
+                entries.len()
+            ),
+        })
+    }
+}
+
+impl Descriptor {
+    pub(crate) fn digest(&self, source_name: &str) -> Result<Digest, FetchError> {
+        self.digest.parse().map_err(|e: forage_policy::DigestError| FetchError::InvalidManifest {
+            source_name: source_name.to_string(),
+            what: "descriptor".into(),
+            detail: e.to_string(),
+        })
+    }
+}
+
+/// Where blobs come from: a registry repository or a layout directory.
+pub(crate) trait BlobSource {
+    /// Names the source in errors (`registry 127.0.0.1:5000`, `layout /srv/x`).
+    fn source_name(&self) -> String;
+    /// Fetches a blob by digest, verified and capped at `limit` bytes.
+    async fn blob(&self, what: &str, digest: &Digest, size: u64, limit: u64) -> Result<Bytes, FetchError>;
+}
+
+/// What a wasm binary is, from its header and, for component-model binaries, decoding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum WasmKind {
+    Component,
+    WitPackage,
+    CoreModule,
+    NotWasm,
+}
+
+/// Classifies `bytes` off the async runtime (decoding a large component is real work).
+pub(crate) async fn classify(bytes: Bytes) -> Result<WasmKind, String> {
+    match sniff(&bytes) {
+        WasmKind::Component => {}
+        other => return Ok(other),
+    }
+    tokio::task::spawn_blocking(move || match wit_component::decode(&bytes) {
+        Ok(wit_component::DecodedWasm::Component(..)) => Ok(WasmKind::Component),
+        Ok(wit_component::DecodedWasm::WitPackage(..)) => Ok(WasmKind::WitPackage),
+        Err(e) => Err(format!("is not a valid component: {e:#}")),
+    })
+    .await
+    .map_err(|e| format!("decoding panicked: {e}"))?
+}
+
+/// Header-level check: `\0asm` then version 1 (core module) or the component-model layer.
+/// Both components and WIT packages report `Component` here.
+pub(crate) fn sniff(bytes: &[u8]) -> WasmKind {
+    match bytes {
+        [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, ..] => WasmKind::CoreModule,
+        [0x00, 0x61, 0x73, 0x6d, _, _, 0x01, 0x00, ..] => WasmKind::Component,
+        _ => WasmKind::NotWasm,
+    }
+}
+
+/// Hashes `bytes` off the async runtime when they are big enough for it to matter.
+pub(crate) async fn digest_of(bytes: Bytes) -> Digest {
+    if bytes.len() < 64 * 1024 {
+        return Digest::of(&bytes);
+    }
+    tokio::task::spawn_blocking(move || Digest::of(&bytes))
+        .await
+        .expect("hashing does not panic")
+}
+
+fn is_wasm_layer(media_type: &str) -> bool {
+    media_type == WASM_LAYER_MEDIA_TYPE || LEGACY_WASM_LAYER_MEDIA_TYPES.contains(&media_type)
+}
+
+/// Which layers to fetch: the wasm-typed ones, else a manifest's single layer of any type
+/// that is not a tarball (a plain artifact whose layer is the component).
+pub(crate) fn candidate_layers<'a>(reference: &str, doc: &'a ManifestDoc) -> Result<Vec<&'a Descriptor>, FetchError> {
+    let wasm: Vec<&Descriptor> = doc.layers.iter().filter(|l| is_wasm_layer(&l.media_type)).collect();
+    if !wasm.is_empty() {
+        return Ok(wasm);
+    }
+    if let [only] = doc.layers.as_slice()
+        && !only.media_type.contains("tar")
+    {
+        return Ok(vec![only]);
+    }
+    Err(FetchError::NoWasmLayer {
+        reference: reference.to_string(),
+        media_types: if doc.layers.is_empty() {
+            "none".into()
+        } else {
+            doc.layers.iter().map(|l| l.media_type.as_str()).collect::<Vec<_>>().join(", ")
+        },
+    })
+}
+
+/// The parts of an artifact taken from an image manifest: the manifest itself is verified
+/// by the caller.
+pub(crate) struct Assembled {
+    pub component: Bytes,
+    pub component_digest: Digest,
+    pub wit_package: Option<Bytes>,
+    pub config: Option<Vec<u8>>,
+    pub config_media_type: Option<String>,
+}
+
+/// Fetches the config and candidate layers of an image manifest and picks out the component
+/// and the WIT package.
+pub(crate) async fn assemble(
+    source: &impl BlobSource,
+    reference: &str,
+    doc: &ManifestDoc,
+    limits: &FetchLimits,
+) -> Result<Assembled, FetchError> {
+    let source_name = source.source_name();
+    let (config, config_media_type) = match &doc.config {
+        Some(desc) => {
+            let digest = desc.digest(&source_name)?;
+            // Configs are small JSON documents; the manifest cap is the right scale for them.
+            let bytes = source.blob("config", &digest, desc.size, limits.max_manifest_bytes).await?;
+            (Some(bytes.to_vec()), Some(desc.media_type.clone()))
+        }
+        None => (None, None),
+    };
+
+    let mut component: Option<(Bytes, Digest)> = None;
+    let mut wit_package = None;
+    let mut rejected: Vec<(String, String)> = Vec::new();
+    for layer in candidate_layers(reference, doc)? {
+        let digest = layer.digest(&source_name)?;
+        let what = format!("layer {digest}");
+        let bytes = source.blob(&what, &digest, layer.size, limits.max_blob_bytes).await?;
+        match classify(bytes.clone()).await {
+            Ok(WasmKind::Component) if component.is_none() => component = Some((bytes, digest)),
+            Ok(WasmKind::Component) => {
+                tracing::warn!(reference, layer = %digest, "more than one component layer; using the first")
+            }
+            Ok(WasmKind::WitPackage) if wit_package.is_none() => wit_package = Some(bytes),
+            Ok(WasmKind::WitPackage) => {
+                tracing::warn!(reference, layer = %digest, "more than one WIT package layer; using the first")
+            }
+            Ok(WasmKind::CoreModule) => rejected.push((what, "is a core wasm module, not a component".into())),
+            Ok(WasmKind::NotWasm) => rejected.push((what, "is not WebAssembly (no `\\0asm` header)".into())),
+            Err(why) => rejected.push((what, why)),
+        }
+    }
+    let Some((component, component_digest)) = component else {
+        let (what, why) = match rejected.into_iter().next() {
+            Some(r) => r,
+            None => ("the artifact".into(), "holds only a WIT package, not a component".into()),
+        };
+        return Err(FetchError::NotAComponent { reference: reference.to_string(), what, why });
+    };
+    Ok(Assembled { component, component_digest, wit_package, config, config_media_type })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sniffs_headers() {
+        assert_eq!(sniff(b"\0asm\x01\0\0\0rest"), WasmKind::CoreModule);
+        assert_eq!(sniff(b"\0asm\x0d\0\x01\0"), WasmKind::Component);
+        assert_eq!(sniff(b"{\"json\": 1}"), WasmKind::NotWasm);
+        assert_eq!(sniff(b""), WasmKind::NotWasm);
+    }
+
+    #[test]
+    fn loopback_hosts() {
+        assert!(is_loopback("localhost:5000"));
+        assert!(is_loopback("127.0.0.1:5000"));
+        assert!(is_loopback("127.1.2.3"));
+        assert!(is_loopback("[::1]:5000"));
+        assert!(!is_loopback("ghcr.io"));
+        assert!(!is_loopback("10.0.0.1:5000"));
+    }
+}

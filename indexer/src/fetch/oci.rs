@@ -1,0 +1,513 @@
+//! Pulling a component from an OCI distribution registry.
+//!
+//! `oci-client` does the auth handshake (reading the `WWW-Authenticate` challenge, asking the
+//! token service for a pull token, caching it); the manifest and blob requests themselves are
+//! made here, so that size caps apply while bytes stream in and every byte is hashed by us, not
+//! trusted from a `Docker-Content-Digest` header.
+
+use std::time::Duration;
+
+use base64::Engine as _;
+use bytes::{Bytes, BytesMut};
+use forage_policy::Digest;
+use oci_client::RegistryOperation;
+use oci_client::errors::OciDistributionError;
+use oci_client::secrets::RegistryAuth;
+use reqwest::StatusCode;
+use reqwest::header::{ACCEPT, AUTHORIZATION, HeaderValue};
+use sha2::{Digest as _, Sha256};
+
+use super::{
+    BlobSource, Credentials, DOCKER_MANIFEST_LIST_MEDIA_TYPE, DOCKER_MANIFEST_MEDIA_TYPE, FetchError,
+    FetchedArtifact, Fetcher, ManifestDoc, OCI_INDEX_MEDIA_TYPE, OCI_MANIFEST_MEDIA_TYPE, assemble,
+};
+use crate::reference::{OciRef, Target};
+
+/// Every manifest type forage reads, in order of preference.
+const MANIFEST_ACCEPT: &str = "application/vnd.oci.image.manifest.v1+json, \
+    application/vnd.oci.image.index.v1+json, \
+    application/vnd.docker.distribution.manifest.v2+json, \
+    application/vnd.docker.distribution.manifest.list.v2+json";
+
+/// Fetches, verifies and classifies the component `reference` names.
+pub(crate) async fn fetch(fetcher: &Fetcher, reference: &OciRef) -> Result<FetchedArtifact, FetchError> {
+    let session = Session::open(fetcher, reference).await?;
+    let shown = reference.to_string();
+    let (manifest, mut digest, media_type) = session.manifest(reference.target(), &shown).await?;
+    let mut doc = ManifestDoc::parse(&session.source_name(), "manifest", &manifest)?;
+    let mut manifest = manifest;
+    let mut media_type = media_type;
+    let mut index_digest = None;
+    if doc.is_index() {
+        let child = doc.choose_from_index(&session.source_name())?;
+        let child_digest = child.digest(&session.source_name())?;
+        let (child_bytes, _, child_type) = session.manifest(&Target::Digest(child_digest.clone()), &shown).await?;
+        doc = ManifestDoc::parse(&session.source_name(), "manifest", &child_bytes)?;
+        if doc.is_index() {
+            return Err(FetchError::InvalidManifest {
+                source_name: session.source_name(),
+                what: format!("image index for {shown}"),
+                detail: "nested image indexes are not supported".into(),
+            });
+        }
+        index_digest = Some(std::mem::replace(&mut digest, child_digest));
+        manifest = child_bytes;
+        media_type = child_type;
+    }
+    let pinned = reference.pinned(digest.clone()).to_string();
+    let parts = assemble(&session, &pinned, &doc, fetcher.limits()).await?;
+    Ok(FetchedArtifact {
+        digest,
+        reference: pinned,
+        tag: reference.tag().map(str::to_string),
+        component: parts.component,
+        component_digest: parts.component_digest,
+        wit_package: parts.wit_package,
+        annotations: doc.annotations.clone(),
+        manifest: Some(manifest.to_vec()),
+        manifest_media_type: media_type.or(doc.media_type.clone()),
+        config_media_type: parts.config_media_type,
+        config: parts.config,
+        index_digest,
+    })
+}
+
+/// Resolves a reference to the digest of the manifest (or index) it names, verifying it.
+pub(crate) async fn resolve(fetcher: &Fetcher, reference: &OciRef) -> Result<Digest, FetchError> {
+    let session = Session::open(fetcher, reference).await?;
+    let (_, digest, _) = session.manifest(reference.target(), &reference.to_string()).await?;
+    Ok(digest)
+}
+
+/// Lists a repository's tags (first page only; distribution returns all tags by default).
+pub(crate) async fn list_tags(fetcher: &Fetcher, registry: &str, repository: &str) -> Result<Vec<String>, FetchError> {
+    let reference = OciRef::new(registry, repository, Target::Tag(crate::reference::DEFAULT_TAG.into()))
+        .map_err(|e| FetchError::Setup { what: format!("{registry}/{repository}"), detail: e.to_string() })?;
+    let session = Session::open(fetcher, &reference).await?;
+    let url = format!("{}/v2/{}/tags/list", session.base, repository);
+    let what = format!("the tag list of {registry}/{repository}");
+    let resp = session.get(&url, None, &what).await?;
+    let resp = session.check_status(resp, &what, "repository").await?;
+    let (body, _) = read_capped(resp, fetcher.limits().max_manifest_bytes, &session.source_name(), &what, fetcher.limits().request_timeout).await?;
+    #[derive(serde::Deserialize)]
+    struct Tags {
+        #[serde(default)]
+        tags: Option<Vec<String>>,
+    }
+    let tags: Tags = serde_json::from_slice(&body).map_err(|e| FetchError::InvalidManifest {
+        source_name: session.source_name(),
+        what: "tag list".into(),
+        detail: e.to_string(),
+    })?;
+    Ok(tags.tags.unwrap_or_default())
+}
+
+/// An authenticated conversation with one repository of one registry.
+struct Session<'a> {
+    fetcher: &'a Fetcher,
+    registry: String,
+    repository: String,
+    /// `http(s)://host[:port]`.
+    base: String,
+    authorization: Option<HeaderValue>,
+    timeout: Duration,
+}
+
+impl<'a> Session<'a> {
+    async fn open(fetcher: &'a Fetcher, reference: &OciRef) -> Result<Self, FetchError> {
+        let registry = reference.registry().to_string();
+        let settings = fetcher.settings_for(&registry);
+        let credentials = resolve_credentials(&settings.credentials, &registry).await?;
+        let oci_ref = match reference.target() {
+            Target::Tag(t) => oci_client::Reference::with_tag(registry.clone(), reference.repository().into(), t.clone()),
+            Target::Digest(d) => {
+                oci_client::Reference::with_digest(registry.clone(), reference.repository().into(), d.to_string())
+            }
+        };
+        // oci-client maps `docker.io` to the host that actually serves the API.
+        let host = oci_ref.resolve_registry().to_string();
+        let base = format!("{}://{}", if settings.insecure { "http" } else { "https" }, host);
+        let auth = match &credentials {
+            Credentials::Basic { username, password } => RegistryAuth::Basic(username.clone(), password.clone()),
+            Credentials::Bearer(token) => RegistryAuth::Bearer(token.clone()),
+            Credentials::Anonymous | Credentials::DockerConfig(_) => RegistryAuth::Anonymous,
+        };
+        let client = fetcher.oci_client(&registry, settings.insecure);
+        let timeout = fetcher.limits().request_timeout;
+        let shown = reference.to_string();
+        let token = tokio::time::timeout(timeout, client.auth(&oci_ref, &auth, RegistryOperation::Pull))
+            .await
+            .map_err(|_| FetchError::Timeout { registry: registry.clone(), what: format!("authentication for {shown}"), after: timeout })?
+            .map_err(|e| map_oci_error(e, &registry, &shown))?;
+        let authorization = match (token, &credentials) {
+            (Some(token), _) => Some(format!("Bearer {token}")),
+            // No bearer challenge: basic credentials go on every request.
+            (None, Credentials::Basic { username, password }) => Some(format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD.encode(format!("{username}:{password}"))
+            )),
+            (None, _) => None,
+        };
+        let authorization = authorization
+            .map(|v| {
+                let mut v = HeaderValue::from_str(&v).map_err(|e| FetchError::Setup {
+                    what: format!("credentials for registry {registry}"),
+                    detail: e.to_string(),
+                })?;
+                v.set_sensitive(true);
+                Ok::<_, FetchError>(v)
+            })
+            .transpose()?;
+        Ok(Self { fetcher, registry, repository: reference.repository().to_string(), base, authorization, timeout })
+    }
+
+    fn source_name(&self) -> String {
+        format!("registry {}", self.registry)
+    }
+
+    async fn get(&self, url: &str, accept: Option<&str>, what: &str) -> Result<reqwest::Response, FetchError> {
+        let mut req = self.fetcher.http().get(url);
+        if let Some(accept) = accept {
+            req = req.header(ACCEPT, accept);
+        }
+        if let Some(auth) = &self.authorization {
+            req = req.header(AUTHORIZATION, auth.clone());
+        }
+        // The whole-response timeout is applied by the callers that read small bodies; a blob
+        // stream is bounded by the client's read (idle) timeout instead.
+        tokio::time::timeout(self.timeout, req.send())
+            .await
+            .map_err(|_| FetchError::Timeout { registry: self.registry.clone(), what: what.to_string(), after: self.timeout })?
+            .map_err(|e| map_reqwest_error(e, &self.registry, what, self.timeout))
+    }
+
+    /// Turns a non-success status into the error that says what happened.
+    async fn check_status(&self, resp: reqwest::Response, what: &str, target: &str) -> Result<reqwest::Response, FetchError> {
+        let status = resp.status();
+        if status.is_success() {
+            return Ok(resp);
+        }
+        let body = resp.bytes().await.unwrap_or_default();
+        let detail = registry_error_detail(&body);
+        Err(match status {
+            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => FetchError::AuthFailed {
+                registry: self.registry.clone(),
+                reference: what.to_string(),
+                status: status.as_u16(),
+                detail: if detail.is_empty() {
+                    "the registry refused the credentials configured for it (or none were configured)".into()
+                } else {
+                    detail
+                },
+            },
+            StatusCode::NOT_FOUND => FetchError::NotFound {
+                registry: self.registry.clone(),
+                repository: self.repository.clone(),
+                target: target.to_string(),
+                what: what.to_string(),
+            },
+            _ => FetchError::Http { registry: self.registry.clone(), what: what.to_string(), status: status.as_u16(), detail },
+        })
+    }
+
+    /// GETs a manifest by tag or digest; returns its bytes, their digest and the media type
+    /// the registry gave. The digest is computed here, and must equal a requested digest.
+    async fn manifest(&self, target: &Target, shown: &str) -> Result<(Bytes, Digest, Option<String>), FetchError> {
+        let (path, target_text) = match target {
+            Target::Tag(t) => (t.clone(), format!("tag `{t}`")),
+            Target::Digest(d) => (d.to_string(), format!("manifest {d}")),
+        };
+        let what = match target {
+            Target::Tag(_) => format!("manifest of {shown}"),
+            Target::Digest(d) => format!("manifest {d} of {shown}"),
+        };
+        let url = format!("{}/v2/{}/manifests/{}", self.base, self.repository, path);
+        let resp = self.get(&url, Some(MANIFEST_ACCEPT), &what).await?;
+        let resp = self.check_status(resp, shown, &target_text).await?;
+        let media_type = resp
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(|s| s.split(';').next().unwrap_or(s).trim().to_string())
+            .filter(|s| {
+                [OCI_MANIFEST_MEDIA_TYPE, OCI_INDEX_MEDIA_TYPE, DOCKER_MANIFEST_MEDIA_TYPE, DOCKER_MANIFEST_LIST_MEDIA_TYPE]
+                    .contains(&s.as_str())
+            });
+        let header_digest = resp
+            .headers()
+            .get("docker-content-digest")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let limits = self.fetcher.limits();
+        let (bytes, digest) = tokio::time::timeout(
+            self.timeout,
+            read_capped(resp, limits.max_manifest_bytes, &self.source_name(), &what, self.timeout),
+        )
+        .await
+        .map_err(|_| FetchError::Timeout { registry: self.registry.clone(), what: what.clone(), after: self.timeout })??;
+        if let Target::Digest(expected) = target
+            && *expected != digest
+        {
+            return Err(FetchError::DigestMismatch {
+                source_name: self.source_name(),
+                what,
+                expected: expected.to_string(),
+                actual: digest.to_string(),
+            });
+        }
+        // A registry that announces one digest and serves other bytes is broken or lying.
+        if let Some(header) = header_digest
+            && header.starts_with("sha256:")
+            && header != digest.to_string()
+        {
+            return Err(FetchError::DigestMismatch {
+                source_name: self.source_name(),
+                what: format!("{what} (Docker-Content-Digest header)"),
+                expected: header,
+                actual: digest.to_string(),
+            });
+        }
+        Ok((bytes, digest, media_type))
+    }
+}
+
+impl BlobSource for Session<'_> {
+    fn source_name(&self) -> String {
+        Session::source_name(self)
+    }
+
+    async fn blob(&self, what: &str, digest: &Digest, size: u64, limit: u64) -> Result<Bytes, FetchError> {
+        let what = format!("{what} of {}/{}", self.registry, self.repository);
+        if size > limit {
+            return Err(FetchError::TooLarge { source_name: self.source_name(), what, limit, size: Some(size) });
+        }
+        let url = format!("{}/v2/{}/blobs/{}", self.base, self.repository, digest);
+        let resp = self.get(&url, None, &what).await?;
+        let resp = self.check_status(resp, &what, &format!("blob {digest}")).await?;
+        let (bytes, actual) = read_capped(resp, limit, &self.source_name(), &what, self.timeout).await?;
+        if actual != *digest {
+            return Err(FetchError::DigestMismatch {
+                source_name: self.source_name(),
+                what,
+                expected: digest.to_string(),
+                actual: actual.to_string(),
+            });
+        }
+        Ok(bytes)
+    }
+}
+
+/// Reads a response body, refusing it as soon as it passes `limit` bytes, hashing as it goes.
+/// Chunks are small (a few KiB), so hashing each one inline costs microseconds of runtime time
+/// and saves a second pass over the blob.
+async fn read_capped(
+    mut resp: reqwest::Response,
+    limit: u64,
+    source_name: &str,
+    what: &str,
+    timeout: Duration,
+) -> Result<(Bytes, Digest), FetchError> {
+    let too_large = |size| FetchError::TooLarge { source_name: source_name.to_string(), what: what.to_string(), limit, size };
+    let announced = resp.content_length();
+    if let Some(len) = announced
+        && len > limit
+    {
+        return Err(too_large(Some(len)));
+    }
+    let registry = source_name.strip_prefix("registry ").unwrap_or(source_name).to_string();
+    let mut buf = BytesMut::with_capacity(announced.unwrap_or(0).min(limit) as usize);
+    let mut hasher = Sha256::new();
+    while let Some(chunk) = resp.chunk().await.map_err(|e| map_reqwest_error(e, &registry, what, timeout))? {
+        if (buf.len() + chunk.len()) as u64 > limit {
+            return Err(too_large(announced));
+        }
+        hasher.update(&chunk);
+        buf.extend_from_slice(&chunk);
+    }
+    let digest: Digest = format!("sha256:{}", hex::encode(hasher.finalize())).parse().expect("sha256 hex is a digest");
+    Ok((buf.freeze(), digest))
+}
+
+/// Pulls the human part out of a distribution error body (`{"errors":[{code,message}]}`).
+fn registry_error_detail(body: &[u8]) -> String {
+    #[derive(serde::Deserialize)]
+    struct Envelope {
+        errors: Vec<Entry>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Entry {
+        #[serde(default)]
+        code: String,
+        #[serde(default)]
+        message: String,
+    }
+    if let Ok(env) = serde_json::from_slice::<Envelope>(body) {
+        return env
+            .errors
+            .iter()
+            .map(|e| if e.message.is_empty() { e.code.clone() } else { format!("{}: {}", e.code, e.message) })
+            .collect::<Vec<_>>()
+            .join("; ");
+    }
+    let text = String::from_utf8_lossy(body);
+    let text = text.trim();
+    text.chars().take(300).collect()
+}
+
+/// The error chain of `e`, one cause after another: reqwest hides the interesting part
+/// ("Connection refused") in its sources.
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        source = s.source();
+    }
+    out
+}
+
+fn map_reqwest_error(e: reqwest::Error, registry: &str, what: &str, timeout: Duration) -> FetchError {
+    if e.is_timeout() {
+        FetchError::Timeout { registry: registry.to_string(), what: what.to_string(), after: timeout }
+    } else if e.is_connect() {
+        FetchError::Unreachable { registry: registry.to_string(), detail: chain(&e) }
+    } else {
+        FetchError::Http { registry: registry.to_string(), what: what.to_string(), status: 0, detail: chain(&e) }
+    }
+}
+
+fn map_oci_error(e: OciDistributionError, registry: &str, shown: &str) -> FetchError {
+    match e {
+        OciDistributionError::RequestError(e) => {
+            map_reqwest_error(e, registry, &format!("authentication for {shown}"), Duration::ZERO)
+        }
+        OciDistributionError::AuthenticationFailure(detail) => FetchError::AuthFailed {
+            registry: registry.to_string(),
+            reference: shown.to_string(),
+            status: 401,
+            detail: format!("the token service refused the credentials: {}", registry_error_detail(detail.as_bytes())),
+        },
+        OciDistributionError::UnauthorizedError { .. } => FetchError::AuthFailed {
+            registry: registry.to_string(),
+            reference: shown.to_string(),
+            status: 401,
+            detail: "unauthorized".into(),
+        },
+        other => FetchError::Http {
+            registry: registry.to_string(),
+            what: format!("authentication for {shown}"),
+            status: 0,
+            detail: chain(&other),
+        },
+    }
+}
+
+/// Turns [`Credentials::DockerConfig`] into basic credentials (or anonymous).
+async fn resolve_credentials(credentials: &Credentials, registry: &str) -> Result<Credentials, FetchError> {
+    let Credentials::DockerConfig(path) = credentials else {
+        return Ok(credentials.clone());
+    };
+    let path = match path {
+        Some(p) => p.clone(),
+        None => match std::env::var_os("DOCKER_CONFIG") {
+            Some(dir) => std::path::PathBuf::from(dir).join("config.json"),
+            None => match std::env::var_os("HOME") {
+                Some(home) => std::path::PathBuf::from(home).join(".docker/config.json"),
+                None => return Ok(Credentials::Anonymous),
+            },
+        },
+    };
+    let text = match tokio::fs::read(&path).await {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Credentials::Anonymous),
+        Err(source) => return Err(FetchError::Io { path: path.display().to_string(), source }),
+    };
+    docker_config_lookup(&text, registry).map_err(|detail| FetchError::Setup {
+        what: format!("docker config {} for registry {registry}", path.display()),
+        detail,
+    })
+}
+
+/// Finds `registry` in a docker `config.json` (`auths` keyed by host, or by URL for Hub).
+pub(crate) fn docker_config_lookup(json: &[u8], registry: &str) -> Result<Credentials, String> {
+    #[derive(serde::Deserialize)]
+    struct Config {
+        #[serde(default)]
+        auths: std::collections::HashMap<String, Entry>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Entry {
+        #[serde(default)]
+        auth: Option<String>,
+        #[serde(default)]
+        username: Option<String>,
+        #[serde(default)]
+        password: Option<String>,
+        #[serde(default)]
+        identitytoken: Option<String>,
+    }
+    let config: Config = serde_json::from_slice(json).map_err(|e| e.to_string())?;
+    let wanted = if registry == "docker.io" { "index.docker.io" } else { registry };
+    let host_of = |key: &str| {
+        let k = key.trim_start_matches("https://").trim_start_matches("http://");
+        k.split('/').next().unwrap_or(k).to_string()
+    };
+    let Some(entry) = config.auths.iter().find(|(k, _)| host_of(k) == wanted).map(|(_, v)| v) else {
+        return Ok(Credentials::Anonymous);
+    };
+    if let (Some(u), Some(p)) = (&entry.username, &entry.password) {
+        return Ok(Credentials::Basic { username: u.clone(), password: p.clone() });
+    }
+    if let Some(auth) = &entry.auth {
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(auth.trim())
+            .map_err(|e| format!("`auth` is not base64: {e}"))?;
+        let decoded = String::from_utf8(decoded).map_err(|_| "`auth` is not UTF-8".to_string())?;
+        let (u, p) = decoded.split_once(':').ok_or("`auth` is not `user:password`")?;
+        return Ok(Credentials::Basic { username: u.into(), password: p.into() });
+    }
+    if let Some(token) = &entry.identitytoken {
+        // An identity token is a refresh token for the token service; docker sends it as the
+        // password of the `<token>` user.
+        return Ok(Credentials::Basic { username: "<token>".into(), password: token.clone() });
+    }
+    Ok(Credentials::Anonymous)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn docker_config_entries() {
+        let json = br#"{"auths": {
+            "127.0.0.1:5000": {"auth": "dXNlcjpwYXNz"},
+            "https://index.docker.io/v1/": {"username": "hub", "password": "pw"},
+            "ghcr.io": {}
+        }}"#;
+        assert_eq!(
+            docker_config_lookup(json, "127.0.0.1:5000").unwrap(),
+            Credentials::Basic { username: "user".into(), password: "pass".into() }
+        );
+        assert_eq!(
+            docker_config_lookup(json, "docker.io").unwrap(),
+            Credentials::Basic { username: "hub".into(), password: "pw".into() }
+        );
+        assert_eq!(docker_config_lookup(json, "ghcr.io").unwrap(), Credentials::Anonymous);
+        assert_eq!(docker_config_lookup(json, "quay.io").unwrap(), Credentials::Anonymous);
+        assert!(docker_config_lookup(b"not json", "quay.io").is_err());
+    }
+
+    #[test]
+    fn error_bodies() {
+        assert_eq!(
+            registry_error_detail(br#"{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown"}]}"#),
+            "MANIFEST_UNKNOWN: manifest unknown"
+        );
+        assert_eq!(registry_error_detail(b"plain text\n"), "plain text");
+    }
+}
