@@ -6,5 +6,6 @@
 //! `forage-runtime`'s job, and wiring to MCP is `forage`'s (the daemon).
 #![deny(missing_docs)]
 
+pub mod describe;
 pub mod fetch;
 pub mod reference;

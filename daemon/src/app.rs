@@ -1,0 +1,517 @@
+//! The daemon's core, shared by MCP and the CLI: fetch → describe → compile → expose, calls,
+//! unloads, and restoring installed components after a restart.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use bytes::Bytes;
+use forage_indexer::describe::{ComponentInfo, describe};
+use forage_indexer::fetch::{FetchError, Fetcher};
+use forage_indexer::reference::{ComponentRef, ReferenceError};
+use forage_policy::Digest;
+use forage_runtime::{CallError, CallOutcome, LoadError, LoadedComponent, Runtime, SandboxGrants};
+use forage_store::{Store, StoreError, Table};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use tokio::sync::broadcast;
+
+use crate::catalog;
+use crate::config::Config;
+
+/// Why a daemon operation failed. Every message names the input at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// The reference does not parse.
+    #[error(transparent)]
+    Reference(#[from] ReferenceError),
+    /// No embedded catalog entry of that name.
+    #[error("`builtin:{0}` is not in the embedded catalog (it has: {1})")]
+    UnknownBuiltin(String, String),
+    /// Fetching failed.
+    #[error(transparent)]
+    Fetch(#[from] FetchError),
+    /// The component's WIT could not be read.
+    #[error("{what}: {message}")]
+    Describe {
+        /// The reference.
+        what: String,
+        /// Why.
+        message: String,
+    },
+    /// Compiling or linking failed.
+    #[error(transparent)]
+    Load(#[from] LoadError),
+    /// No loaded component has this id.
+    #[error("no loaded component `{0}` (load_tool returns the component id)")]
+    UnknownComponent(String),
+    /// No loaded tool has this name.
+    #[error("no tool named `{0}`; call load_tool first, or list tools again")]
+    UnknownTool(String),
+    /// The call failed.
+    #[error("{tool}: {source}")]
+    Call {
+        /// The tool.
+        tool: String,
+        /// Why.
+        source: CallError,
+    },
+    /// The state store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A local file operation failed.
+    #[error("{path}: {message}")]
+    Io {
+        /// The path.
+        path: PathBuf,
+        /// Why.
+        message: String,
+    },
+}
+
+/// A component's bytes and metadata, from any kind of source, before compilation.
+#[derive(Clone)]
+pub struct Artifact {
+    /// What gets verified, loaded and recorded (manifest digest, or file digest).
+    pub digest: Digest,
+    /// The reference pinned by digest.
+    pub reference: String,
+    /// The component binary.
+    pub component: Bytes,
+    /// A WIT package shipped with it, if any.
+    pub wit_package: Option<Bytes>,
+    /// OCI annotations.
+    pub annotations: BTreeMap<String, String>,
+    /// A short name to fall back on when the WIT has no package name.
+    pub name_hint: String,
+}
+
+/// One function exposed as an MCP tool.
+#[derive(Debug, Clone, Serialize)]
+pub struct ToolDef {
+    /// The MCP tool name.
+    pub name: String,
+    /// Description for the model: WIT docs, else the signature.
+    pub description: String,
+    /// JSON Schema of the arguments.
+    pub input_schema: Value,
+    /// JSON Schema of the structured result.
+    pub output_schema: Option<Value>,
+    /// Exported interface, if any.
+    pub interface: Option<String>,
+    /// WIT function name.
+    pub function: String,
+    /// WIT-style signature.
+    pub signature: String,
+}
+
+/// A loaded component.
+pub struct Installed {
+    /// The id `grant`, `revoke` and `unload_tool` take.
+    pub id: String,
+    /// Pinned reference.
+    pub reference: String,
+    /// Digest loaded.
+    pub digest: Digest,
+    /// What the WIT says about it.
+    pub info: ComponentInfo,
+    /// Its tools.
+    pub tools: Vec<ToolDef>,
+    /// Exports refused (with reasons).
+    pub skipped: Vec<String>,
+    component: LoadedComponent,
+}
+
+/// What `load` reports.
+pub struct LoadReport {
+    /// The component.
+    pub installed: Arc<Installed>,
+    /// True when it was already loaded (nothing changed).
+    pub already_loaded: bool,
+    /// Time to compile or deserialise.
+    pub compile: Duration,
+    /// True when the compiled artifact came from the cache.
+    pub cache_hit: bool,
+}
+
+/// The persisted record of an installed component.
+#[derive(Serialize, Deserialize)]
+struct InstalledRecord {
+    id: String,
+    reference: String,
+    digest: Digest,
+    name_hint: String,
+    annotations: BTreeMap<String, String>,
+}
+
+#[derive(Default)]
+struct Loaded {
+    components: BTreeMap<String, Arc<Installed>>,
+    tools: BTreeMap<String, (String, usize)>,
+}
+
+/// The daemon's shared state.
+pub struct App {
+    /// Configuration in force.
+    pub config: Config,
+    runtime: Arc<Runtime>,
+    fetcher: Fetcher,
+    store: Arc<dyn Store>,
+    blob_dir: PathBuf,
+    loaded: RwLock<Loaded>,
+    changes: broadcast::Sender<()>,
+}
+
+impl App {
+    /// Builds the app over `data_dir` (state store, blob copies, compile cache).
+    pub fn new(config: Config, data_dir: &Path, store: Arc<dyn Store>) -> anyhow::Result<Arc<Self>> {
+        let runtime = Runtime::new(config.runtime(data_dir.join("compiled")))?;
+        let fetcher = Fetcher::new(config.fetcher()?)?;
+        let (changes, _) = broadcast::channel(64);
+        Ok(Arc::new(Self {
+            config,
+            runtime: Arc::new(runtime),
+            fetcher,
+            store,
+            blob_dir: data_dir.join("blobs"),
+            loaded: RwLock::new(Loaded::default()),
+            changes,
+        }))
+    }
+
+    /// Receives a message whenever the tool list changes.
+    pub fn subscribe(&self) -> broadcast::Receiver<()> {
+        self.changes.subscribe()
+    }
+
+    /// The runtime (for benchmarks and inspection).
+    pub fn runtime(&self) -> &Arc<Runtime> {
+        &self.runtime
+    }
+
+    /// Fetches what `reference` names: a REF from the contract, or `builtin:NAME`.
+    pub async fn fetch(&self, reference: &str) -> Result<Artifact, AppError> {
+        let reference = reference.trim();
+        if let Some(name) = reference.strip_prefix("builtin:") {
+            let name = name.split('@').next().unwrap_or(name);
+            let e = catalog::get(name).ok_or_else(|| {
+                AppError::UnknownBuiltin(name.to_string(), catalog::names().collect::<Vec<_>>().join(", "))
+            })?;
+            let digest = Digest::of(e.component);
+            return Ok(Artifact {
+                reference: format!("builtin:{name}@{digest}"),
+                digest,
+                component: Bytes::from_static(e.component),
+                wit_package: Some(Bytes::from_static(e.wit)),
+                annotations: BTreeMap::from([(
+                    "org.opencontainers.image.title".to_string(),
+                    format!("forage starter catalog: {name}"),
+                )]),
+                name_hint: name.to_string(),
+            });
+        }
+        let r: ComponentRef = reference.parse()?;
+        let name_hint = match &r {
+            ComponentRef::Oci(o) => o.repository().rsplit('/').next().unwrap_or("component").to_string(),
+            ComponentRef::File(p) => p.file_stem().and_then(|s| s.to_str()).unwrap_or("component").to_string(),
+            ComponentRef::Layout(l) => l.dir.file_name().and_then(|s| s.to_str()).unwrap_or("component").to_string(),
+        };
+        let mut a = self.fetcher.fetch(&r).await?;
+        // A `.wasm` file may have its WIT package beside it as `NAME.wit.wasm` (the fixture
+        // publisher's convention), the file-system twin of an artifact's WIT layer.
+        if let ComponentRef::File(p) = &r
+            && a.wit_package.is_none()
+        {
+            let sidecar = p.with_extension("wit.wasm");
+            if let Ok(b) = tokio::fs::read(&sidecar).await {
+                a.wit_package = Some(Bytes::from(b));
+            }
+        }
+        Ok(Artifact {
+            digest: a.digest,
+            reference: a.reference,
+            component: a.component,
+            wit_package: a.wit_package,
+            annotations: a.annotations,
+            name_hint,
+        })
+    }
+
+    /// Reads an artifact's interface without compiling it.
+    pub async fn describe(&self, a: &Artifact) -> Result<ComponentInfo, AppError> {
+        let (c, w, ann, what) = (a.component.clone(), a.wit_package.clone(), a.annotations.clone(), a.reference.clone());
+        tokio::task::spawn_blocking(move || describe(&c, w.as_deref(), &ann))
+            .await
+            .expect("describe task panicked")
+            .map_err(|e| AppError::Describe {
+                what,
+                message: e.to_string(),
+            })
+    }
+
+    /// Fetches, compiles and exposes `reference`; persists it so a restart restores it.
+    pub async fn load(&self, reference: &str) -> Result<LoadReport, AppError> {
+        let a = self.fetch(reference).await?;
+        let report = self.install(a, true).await?;
+        if !report.already_loaded {
+            let _ = self.changes.send(());
+        }
+        Ok(report)
+    }
+
+    async fn install(&self, a: Artifact, persist: bool) -> Result<LoadReport, AppError> {
+        if let Some(existing) = self.find_by_digest(&a.digest) {
+            return Ok(LoadReport {
+                installed: existing,
+                already_loaded: true,
+                compile: Duration::ZERO,
+                cache_hit: true,
+            });
+        }
+        let info = self.describe(&a).await?;
+        let rt = self.runtime.clone();
+        let (what, digest, bytes) = (a.reference.clone(), a.digest.clone(), a.component.clone());
+        let (component, stats) = tokio::task::spawn_blocking(move || rt.load(&what, &digest, &bytes))
+            .await
+            .expect("compile task panicked")?;
+        let short = info
+            .package
+            .as_deref()
+            .and_then(|p| p.split(':').nth(1))
+            .unwrap_or(&a.name_hint)
+            .to_string();
+        let id = format!("{}-{}", sanitize(&short), &a.digest.hex()[..12]);
+        let tools = build_tools(&short, &a.digest, &info, &component);
+        let installed = Arc::new(Installed {
+            id: id.clone(),
+            reference: a.reference.clone(),
+            digest: a.digest.clone(),
+            info,
+            tools,
+            skipped: component.skipped.to_vec(),
+            component,
+        });
+        if persist {
+            self.persist(&a, &id).await?;
+        }
+        {
+            let mut l = self.loaded.write().unwrap();
+            for (i, t) in installed.tools.iter().enumerate() {
+                l.tools.insert(t.name.clone(), (id.clone(), i));
+            }
+            l.components.insert(id, installed.clone());
+        }
+        Ok(LoadReport {
+            installed,
+            already_loaded: false,
+            compile: stats.compile,
+            cache_hit: stats.cache_hit,
+        })
+    }
+
+    async fn persist(&self, a: &Artifact, id: &str) -> Result<(), AppError> {
+        let dir = self.blob_dir.clone();
+        let hex = a.digest.hex();
+        let (c, w) = (a.component.clone(), a.wit_package.clone());
+        let io = |p: &Path, e: std::io::Error| AppError::Io {
+            path: p.to_path_buf(),
+            message: e.to_string(),
+        };
+        tokio::fs::create_dir_all(&dir).await.map_err(|e| io(&dir, e))?;
+        write_atomic(&dir.join(format!("{hex}.wasm")), &c).await.map_err(|e| io(&dir, e))?;
+        if let Some(w) = w {
+            write_atomic(&dir.join(format!("{hex}.wit.wasm")), &w).await.map_err(|e| io(&dir, e))?;
+        }
+        let rec = InstalledRecord {
+            id: id.to_string(),
+            reference: a.reference.clone(),
+            digest: a.digest.clone(),
+            name_hint: a.name_hint.clone(),
+            annotations: a.annotations.clone(),
+        };
+        let store = self.store.clone();
+        let key = id.to_string();
+        let value = serde_json::to_vec(&rec).expect("record serialises");
+        tokio::task::spawn_blocking(move || store.put(Table::Installed, &key, &value))
+            .await
+            .expect("store task panicked")?;
+        Ok(())
+    }
+
+    /// Restores every installed component from the local blob copies (no network), in the
+    /// background of a starting server. Failures are logged and the record kept.
+    pub async fn restore(&self) -> usize {
+        let store = self.store.clone();
+        let records = match tokio::task::spawn_blocking(move || store.scan(Table::Installed)).await {
+            Ok(Ok(r)) => r,
+            Ok(Err(e)) => {
+                tracing::error!(error = %e, "cannot read installed components");
+                return 0;
+            }
+            Err(_) => return 0,
+        };
+        let mut restored = 0;
+        for (key, value) in records {
+            let rec: InstalledRecord = match serde_json::from_slice(&value) {
+                Ok(r) => r,
+                Err(e) => {
+                    tracing::error!(key, error = %e, "skipping unreadable installed-component record");
+                    continue;
+                }
+            };
+            let hex = rec.digest.hex();
+            let wasm = self.blob_dir.join(format!("{hex}.wasm"));
+            let component = match tokio::fs::read(&wasm).await {
+                Ok(b) => Bytes::from(b),
+                Err(e) => {
+                    tracing::error!(component = rec.id, path = %wasm.display(), error = %e, "cannot restore component");
+                    continue;
+                }
+            };
+            let wit_package = tokio::fs::read(self.blob_dir.join(format!("{hex}.wit.wasm"))).await.ok().map(Bytes::from);
+            let a = Artifact {
+                digest: rec.digest.clone(),
+                reference: rec.reference.clone(),
+                component,
+                wit_package,
+                annotations: rec.annotations.clone(),
+                name_hint: rec.name_hint.clone(),
+            };
+            match self.install(a, false).await {
+                Ok(_) => restored += 1,
+                Err(e) => tracing::error!(component = rec.id, error = %e, "cannot restore component"),
+            }
+        }
+        if restored > 0 {
+            let _ = self.changes.send(());
+        }
+        restored
+    }
+
+    /// Removes a component's tools and forgets it.
+    pub async fn unload(&self, id: &str) -> Result<Arc<Installed>, AppError> {
+        let removed = {
+            let mut l = self.loaded.write().unwrap();
+            let c = l.components.remove(id).ok_or_else(|| AppError::UnknownComponent(id.to_string()))?;
+            l.tools.retain(|_, (cid, _)| cid != id);
+            c
+        };
+        let store = self.store.clone();
+        let key = id.to_string();
+        tokio::task::spawn_blocking(move || store.delete(Table::Installed, &key))
+            .await
+            .expect("store task panicked")?;
+        let _ = self.changes.send(());
+        Ok(removed)
+    }
+
+    /// Every loaded component.
+    pub fn components(&self) -> Vec<Arc<Installed>> {
+        self.loaded.read().unwrap().components.values().cloned().collect()
+    }
+
+    /// Every loaded tool, with its component.
+    pub fn tools(&self) -> Vec<(Arc<Installed>, usize)> {
+        let l = self.loaded.read().unwrap();
+        l.tools
+            .values()
+            .filter_map(|(cid, i)| l.components.get(cid).map(|c| (c.clone(), *i)))
+            .collect()
+    }
+
+    fn find_by_digest(&self, d: &Digest) -> Option<Arc<Installed>> {
+        self.loaded.read().unwrap().components.values().find(|c| &c.digest == d).cloned()
+    }
+
+    /// Looks up a loaded tool by name.
+    pub fn tool(&self, name: &str) -> Option<(Arc<Installed>, usize)> {
+        let l = self.loaded.read().unwrap();
+        let (cid, i) = l.tools.get(name)?;
+        Some((l.components.get(cid)?.clone(), *i))
+    }
+
+    /// Calls a loaded tool with JSON arguments.
+    pub async fn call(&self, name: &str, args: &Map<String, Value>) -> Result<CallOutcome, AppError> {
+        let (c, i) = self.tool(name).ok_or_else(|| AppError::UnknownTool(name.to_string()))?;
+        let t = &c.tools[i];
+        // Grants plug in here: the sandbox is built from what is granted to this digest.
+        let grants = SandboxGrants::default();
+        self.runtime
+            .call(&c.component, t.interface.as_deref(), &t.function, args, &grants)
+            .await
+            .map_err(|source| AppError::Call {
+                tool: name.to_string(),
+                source,
+            })
+    }
+}
+
+async fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    tokio::fs::write(&tmp, bytes).await?;
+    tokio::fs::rename(&tmp, path).await
+}
+
+/// Keeps `[a-zA-Z0-9_-]`, maps anything else to `-`.
+fn sanitize(s: &str) -> String {
+    s.chars()
+        .map(|c| if c.is_ascii_alphanumeric() || c == '_' || c == '-' { c } else { '-' })
+        .collect()
+}
+
+/// Tool names: `{package}_{function}_{digest6}`, with the interface name added when two
+/// exported interfaces of one component share a function name. The digest suffix makes names
+/// unique across loaded components (two versions of one package included) and stable across
+/// restarts; the whole name matches `^[a-zA-Z0-9_-]{1,64}$`.
+fn build_tools(short: &str, digest: &Digest, info: &ComponentInfo, component: &LoadedComponent) -> Vec<ToolDef> {
+    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    for f in component.functions.iter() {
+        *counts.entry(f.name.as_str()).or_default() += 1;
+    }
+    let suffix = &digest.hex()[..6];
+    component
+        .functions
+        .iter()
+        .map(|f| {
+            let doc = info
+                .functions
+                .iter()
+                .find(|d| d.name == f.name && d.interface == f.interface);
+            let base = match (&f.interface, counts[f.name.as_str()] > 1) {
+                (Some(i), true) => {
+                    let iname = i.split('/').nth(1).unwrap_or(i).split('@').next().unwrap_or(i);
+                    format!("{short}_{iname}_{}", f.name)
+                }
+                _ => format!("{short}_{}", f.name),
+            };
+            let mut base = sanitize(&base);
+            base.truncate(64 - 1 - suffix.len());
+            let signature = doc.map(|d| d.signature.clone()).unwrap_or_else(|| f.signature.clone());
+            let description = match doc.and_then(|d| d.docs.clone()) {
+                Some(d) => d,
+                None => format!("WIT `{signature}` (no doc comment published)"),
+            };
+            ToolDef {
+                name: format!("{base}_{suffix}"),
+                description,
+                input_schema: f.input_schema.clone(),
+                output_schema: f.output_schema.clone(),
+                interface: f.interface.clone(),
+                function: f.name.clone(),
+                signature,
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sanitize_keeps_tool_name_alphabet() {
+        assert_eq!(sanitize("a:b/c@1.0"), "a-b-c-1-0");
+        assert_eq!(sanitize("ok_name-1"), "ok_name-1");
+    }
+}

@@ -1,0 +1,306 @@
+//! The operator's configuration file (TOML), parsed once into typed values.
+//!
+//! Unknown keys are errors, so a typo never silently weakens a setting. The schema is
+//! documented in `docs/CONFIG.md`.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use forage_indexer::fetch::{Credentials, FetchLimits, FetcherConfig, RegistrySettings};
+use serde::Deserialize;
+
+/// Why the configuration could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("config {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML for this schema.
+    #[error("config {path}: {message}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// toml's message, which names the line and key.
+        message: String,
+    },
+    /// A value is well-formed but unusable.
+    #[error("config {path}: {message}")]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong, naming the key.
+        message: String,
+    },
+}
+
+/// The whole configuration.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Registries and layout directories.
+    #[serde(default, rename = "source")]
+    pub sources: Vec<Source>,
+    /// Per-call limits and engine settings.
+    #[serde(default)]
+    pub limits: Limits,
+    /// Fetch caps.
+    #[serde(default)]
+    pub fetch: Fetch,
+    /// MCP server settings.
+    #[serde(default)]
+    pub server: Server,
+    /// Where this config came from (for messages); `None` for the embedded default.
+    #[serde(skip)]
+    pub path: Option<PathBuf>,
+}
+
+/// One `[[source]]`: an OCI registry or an image-layout directory.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Source {
+    /// A name for logs and summaries.
+    pub name: String,
+    /// Registry host (`127.0.0.1:5000`, `ghcr.io`).
+    pub registry: Option<String>,
+    /// Image-layout directory.
+    pub layout: Option<PathBuf>,
+    /// Plain HTTP / self-signed: an explicit opt-in.
+    #[serde(default)]
+    pub insecure: bool,
+    /// Repository allowlist globs.
+    #[serde(default)]
+    pub repositories: Vec<String>,
+    /// Credentials.
+    pub auth: Option<Auth>,
+}
+
+/// Credentials for a registry source. Secrets come from the environment, never the file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Auth {
+    /// Env var holding the user name (basic auth).
+    pub username_env: Option<String>,
+    /// Env var holding the password (basic auth).
+    pub password_env: Option<String>,
+    /// Env var holding a static bearer token.
+    pub token_env: Option<String>,
+    /// Use a docker `config.json` (true: the default location; or a path).
+    pub docker_config: Option<DockerConfig>,
+}
+
+/// `docker_config = true` or `docker_config = "/path/config.json"`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum DockerConfig {
+    /// Default location.
+    Default(bool),
+    /// Explicit path.
+    Path(PathBuf),
+}
+
+/// `[limits]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    /// Wall-clock limit of one call, in milliseconds.
+    pub call_timeout_ms: u64,
+    /// Linear-memory limit of one call, in MiB.
+    pub memory_mib: u64,
+    /// Largest result, in KiB.
+    pub max_output_kib: u64,
+    /// Use the pooling allocator.
+    pub pooling: bool,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            call_timeout_ms: 10_000,
+            memory_mib: 256,
+            max_output_kib: 4096,
+            pooling: true,
+        }
+    }
+}
+
+/// `[fetch]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Fetch {
+    /// Largest blob, in MiB.
+    pub max_blob_mib: u64,
+    /// Largest manifest, in KiB.
+    pub max_manifest_kib: u64,
+    /// Per-request timeout, in seconds.
+    pub timeout_secs: u64,
+}
+
+impl Default for Fetch {
+    fn default() -> Self {
+        Self {
+            max_blob_mib: 256,
+            max_manifest_kib: 4096,
+            timeout_secs: 60,
+        }
+    }
+}
+
+/// `[server]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Server {
+    /// Env var holding the bearer token HTTP clients must send (required for non-loopback
+    /// binds). Defaults to `FORAGE_HTTP_TOKEN`.
+    pub http_token_env: Option<String>,
+    /// Extra `Host` header values accepted over HTTP (loopback names are always accepted).
+    #[serde(default)]
+    pub allowed_hosts: Vec<String>,
+    /// Browser origins accepted over HTTP; requests with any other `Origin` are refused.
+    #[serde(default)]
+    pub allowed_origins: Vec<String>,
+}
+
+impl Config {
+    /// Loads `path`, or the embedded default when `path` is `None`.
+    pub fn load(path: Option<&Path>) -> Result<Self, ConfigError> {
+        let Some(path) = path else { return Ok(Self::default()) };
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::parse(&text, path)
+    }
+
+    /// Parses TOML text; `path` is only used in messages.
+    pub fn parse(text: &str, path: &Path) -> Result<Self, ConfigError> {
+        let mut c: Config = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: path.to_path_buf(),
+            message: e.to_string().trim_end().replace('\n', " "),
+        })?;
+        c.path = Some(path.to_path_buf());
+        for (i, s) in c.sources.iter().enumerate() {
+            match (&s.registry, &s.layout) {
+                (Some(_), None) | (None, Some(_)) => {}
+                _ => {
+                    return Err(ConfigError::Invalid {
+                        path: path.to_path_buf(),
+                        message: format!("source[{i}] `{}`: set exactly one of `registry` or `layout`", s.name),
+                    });
+                }
+            }
+        }
+        if c.limits.memory_mib == 0 || c.limits.call_timeout_ms == 0 {
+            return Err(ConfigError::Invalid {
+                path: path.to_path_buf(),
+                message: "limits: `memory_mib` and `call_timeout_ms` must be positive".into(),
+            });
+        }
+        Ok(c)
+    }
+
+    /// Runtime settings derived from `[limits]`.
+    pub fn runtime(&self, cache_dir: PathBuf) -> forage_runtime::RuntimeConfig {
+        forage_runtime::RuntimeConfig {
+            cache_dir: Some(cache_dir),
+            deadline: Duration::from_millis(self.limits.call_timeout_ms),
+            memory_limit: (self.limits.memory_mib as usize) << 20,
+            max_output_bytes: (self.limits.max_output_kib as usize) << 10,
+            log_capture_bytes: 64 << 10,
+            pooling: self.limits.pooling,
+        }
+    }
+
+    /// Fetcher settings: caps, and per-registry TLS and credentials from `[[source]]`.
+    pub fn fetcher(&self) -> Result<FetcherConfig, ConfigError> {
+        let mut registries = HashMap::new();
+        for s in &self.sources {
+            let Some(reg) = &s.registry else { continue };
+            let credentials = match &s.auth {
+                None => Credentials::Anonymous,
+                Some(a) => self.credentials(&s.name, a)?,
+            };
+            registries.insert(
+                reg.clone(),
+                RegistrySettings {
+                    insecure: s.insecure,
+                    credentials,
+                },
+            );
+        }
+        Ok(FetcherConfig {
+            limits: FetchLimits {
+                max_manifest_bytes: self.fetch.max_manifest_kib << 10,
+                max_blob_bytes: self.fetch.max_blob_mib << 20,
+                request_timeout: Duration::from_secs(self.fetch.timeout_secs),
+                ..FetchLimits::default()
+            },
+            registries,
+        })
+    }
+
+    fn credentials(&self, source: &str, a: &Auth) -> Result<Credentials, ConfigError> {
+        let env = |var: &str| {
+            std::env::var(var).map_err(|_| ConfigError::Invalid {
+                path: self.path.clone().unwrap_or_default(),
+                message: format!("source `{source}`: environment variable `{var}` (named in auth) is not set"),
+            })
+        };
+        Ok(match a {
+            Auth { username_env: Some(u), password_env: Some(p), .. } => Credentials::Basic {
+                username: env(u)?,
+                password: env(p)?,
+            },
+            Auth { token_env: Some(t), .. } => Credentials::Bearer(env(t)?),
+            Auth { docker_config: Some(DockerConfig::Path(p)), .. } => Credentials::DockerConfig(Some(p.clone())),
+            Auth { docker_config: Some(DockerConfig::Default(true)), .. } => Credentials::DockerConfig(None),
+            _ => {
+                return Err(ConfigError::Invalid {
+                    path: self.path.clone().unwrap_or_default(),
+                    message: format!(
+                        "source `{source}`: auth needs `username_env` and `password_env`, or `token_env`, or `docker_config`"
+                    ),
+                });
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_contract_sketch_and_rejects_typos() {
+        let c = Config::parse(
+            r#"
+[[source]]
+name = "local"
+registry = "127.0.0.1:5000"
+insecure = true
+repositories = ["components/*"]
+
+[[source]]
+name = "bundled"
+layout = "/srv/components"
+
+[limits]
+call_timeout_ms = 500
+"#,
+            Path::new("t.toml"),
+        )
+        .unwrap();
+        assert_eq!(c.sources.len(), 2);
+        assert_eq!(c.limits.call_timeout_ms, 500);
+        assert_eq!(c.limits.memory_mib, 256);
+        let e = Config::parse("[limits]\ncall_timout_ms = 1\n", Path::new("t.toml")).unwrap_err();
+        assert!(e.to_string().contains("call_timout_ms"), "{e}");
+        let e = Config::parse("[[source]]\nname = \"x\"\n", Path::new("t.toml")).unwrap_err();
+        assert!(e.to_string().contains("exactly one of"), "{e}");
+    }
+}

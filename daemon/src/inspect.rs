@@ -1,0 +1,68 @@
+//! `forage inspect REF`: what a component offers and needs, as a user sees it.
+
+use serde_json::json;
+
+use crate::app::App;
+
+/// Fetches and compiles `reference` (without exposing it) and prints its tools.
+pub async fn run(app: &App, reference: &str, as_json: bool) -> anyhow::Result<()> {
+    let a = app.fetch(reference).await?;
+    let info = app.describe(&a).await?;
+    let rt = app.runtime().clone();
+    let (what, digest, bytes) = (a.reference.clone(), a.digest.clone(), a.component.clone());
+    let (loaded, _) = tokio::task::spawn_blocking(move || rt.load(&what, &digest, &bytes)).await??;
+    let tools: Vec<_> = loaded
+        .functions
+        .iter()
+        .map(|f| {
+            let d = info.functions.iter().find(|d| d.name == f.name && d.interface == f.interface);
+            json!({
+                "interface": f.interface,
+                "function": f.name,
+                "signature": d.map(|d| d.signature.clone()).unwrap_or_else(|| f.signature.clone()),
+                "description": d.and_then(|d| d.docs.clone()),
+                "input_schema": f.input_schema,
+            })
+        })
+        .collect();
+    let out = json!({
+        "reference": a.reference,
+        "digest": a.digest.to_string(),
+        "package": info.package,
+        "version": info.version,
+        "description": info.description,
+        "docs_source": info.docs_source,
+        "capabilities": info.capabilities,
+        "imports": info.imports,
+        "tools": tools,
+        "skipped": *loaded.skipped,
+        "verification": {"verdict": "unverified", "reason": "no trust policy configured"},
+    });
+    if as_json {
+        println!("{}", serde_json::to_string_pretty(&out)?);
+        return Ok(());
+    }
+    println!("{}", a.reference);
+    println!("  package:      {} {}", info.package.as_deref().unwrap_or("-"), info.version.as_deref().unwrap_or(""));
+    if let Some(d) = &info.description {
+        println!("  description:  {}", d.lines().next().unwrap_or(""));
+    }
+    println!("  docs from:    {}", serde_json::to_value(info.docs_source)?.as_str().unwrap_or(""));
+    println!(
+        "  capabilities: {}",
+        if info.capabilities.is_empty() { "none".to_string() } else { info.capabilities.join(", ") }
+    );
+    println!("  verification: unverified (no trust policy configured)");
+    println!("  tools:");
+    for t in &tools {
+        println!("    {}", t["signature"].as_str().unwrap_or(""));
+        if let Some(d) = t["description"].as_str() {
+            println!("      {}", d.lines().next().unwrap_or(""));
+        }
+        println!("      input: {}", t["input_schema"]);
+    }
+    for s in loaded.skipped.iter() {
+        println!("  skipped: {s}");
+    }
+    Ok(())
+}

@@ -1,0 +1,311 @@
+//! The MCP face of the daemon: meta-tools plus one MCP tool per loaded component function.
+//!
+//! Tool-list changes reach clients in the way their protocol generation expects: sessions
+//! that began with `initialize` (2025-11-25 and older) get a plain
+//! `notifications/tools/list_changed`; stateless 2026-07-28 clients get it on their
+//! `subscriptions/listen` stream.
+
+use std::sync::{Arc, Mutex};
+
+use rmcp::model::{
+    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation, InitializeResult,
+    JsonObject, ListToolsResult, PaginatedRequestParams, ServerCapabilities, SubscriptionFilter, Tool,
+};
+use rmcp::service::{NotificationContext, RequestContext, SubscriptionContext};
+use rmcp::{ErrorData as McpError, Peer, RoleServer, ServerHandler};
+use serde_json::{Map, Value, json};
+
+use crate::app::{App, AppError, Installed};
+
+/// One MCP server instance. Cheap to clone: streamable HTTP makes one per request.
+#[derive(Clone)]
+pub struct ForageServer {
+    app: Arc<App>,
+    peers: Arc<Mutex<Vec<Peer<RoleServer>>>>,
+}
+
+impl ForageServer {
+    /// A server over `app`. Spawns the task that forwards tool-list changes to sessions, so
+    /// call it inside a tokio runtime, once per process (clone it for more instances).
+    pub fn new(app: Arc<App>) -> Self {
+        let peers: Arc<Mutex<Vec<Peer<RoleServer>>>> = Arc::default();
+        let mut rx = app.subscribe();
+        let p = peers.clone();
+        tokio::spawn(async move {
+            loop {
+                match rx.recv().await {
+                    Ok(()) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+                }
+                let targets: Vec<_> = p.lock().unwrap().clone();
+                let mut dead = Vec::new();
+                for (i, peer) in targets.iter().enumerate() {
+                    if peer.is_transport_closed() || peer.notify_tool_list_changed().await.is_err() {
+                        dead.push(i);
+                    }
+                }
+                if !dead.is_empty() {
+                    let mut g = p.lock().unwrap();
+                    g.retain(|peer| !peer.is_transport_closed());
+                }
+            }
+        });
+        Self { app, peers }
+    }
+}
+
+fn schema(v: Value) -> Arc<JsonObject> {
+    match v {
+        Value::Object(m) => Arc::new(m),
+        _ => Arc::new(Map::new()),
+    }
+}
+
+/// The meta-tools. Descriptions are short on purpose: every client pays for them in tokens.
+fn meta_tools() -> Vec<Tool> {
+    let obj = |props: Value, required: &[&str]| {
+        schema(json!({"type": "object", "properties": props, "required": required, "additionalProperties": false}))
+    };
+    vec![
+        Tool::new(
+            "load_tool",
+            "Load a WebAssembly component (OCI ref, layout:DIR, .wasm path, or builtin:NAME); its functions become tools.",
+            obj(json!({"reference": {"type": "string"}}), &["reference"]),
+        )
+        .with_raw_output_schema(schema(json!({"type": "object", "properties": {
+            "component": {"type": "string"}, "digest": {"type": "string"}, "reference": {"type": "string"},
+            "tools": {"type": "array"}, "capabilities_ungranted": {"type": "array"}},
+            "required": ["component", "digest", "tools"]}))),
+        Tool::new(
+            "call_tool",
+            "Call a loaded tool by name (for clients that do not refresh their tool list).",
+            obj(json!({"name": {"type": "string"}, "arguments": {"type": "object"}}), &["name"]),
+        ),
+        Tool::new(
+            "unload_tool",
+            "Unload a component and remove its tools.",
+            obj(json!({"component": {"type": "string"}}), &["component"]),
+        )
+        .with_raw_output_schema(schema(json!({"type": "object", "properties": {
+            "component": {"type": "string"}, "removed_tools": {"type": "array", "items": {"type": "string"}}},
+            "required": ["component", "removed_tools"]}))),
+    ]
+}
+
+fn text_result(structured: Value, text: String, is_error: bool) -> CallToolResult {
+    let mut r = if is_error {
+        CallToolResult::error(vec![ContentBlock::text(text)])
+    } else {
+        CallToolResult::success(vec![ContentBlock::text(text)])
+    };
+    r.structured_content = Some(structured);
+    r
+}
+
+fn error_result(e: &AppError) -> CallToolResult {
+    let msg = e.to_string();
+    text_result(json!({"error": msg}), msg, true)
+}
+
+fn str_arg<'a>(args: &'a Map<String, Value>, key: &str) -> Result<&'a str, CallToolResult> {
+    args.get(key).and_then(Value::as_str).ok_or_else(|| {
+        let msg = format!("$.{key}: expected string, got {}", args.get(key).map_or("nothing", json_kind));
+        text_result(json!({"error": msg}), msg, true)
+    })
+}
+
+fn json_kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
+}
+
+/// The compact line a model reads for a loaded component.
+fn describe_load(c: &Installed) -> String {
+    let mut s = format!(
+        "Loaded {} ({}{}) as component `{}`.\nTools:",
+        c.reference,
+        c.info.package.as_deref().unwrap_or("unnamed package"),
+        c.info.version.as_deref().map(|v| format!("@{v}")).unwrap_or_default(),
+        c.id
+    );
+    for t in &c.tools {
+        s.push_str(&format!("\n- {}: {}", t.name, first_line(&t.description)));
+    }
+    let caps = ungranted(c);
+    if !caps.is_empty() {
+        s.push_str(&format!("\nImports not granted (calls using them are denied until `grant`): {}", caps.join(", ")));
+    }
+    s
+}
+
+fn first_line(s: &str) -> &str {
+    s.lines().next().unwrap_or("")
+}
+
+/// Capabilities a component imports that a grant could cover (clocks and random are always
+/// provided, so they are not listed).
+fn ungranted(c: &Installed) -> Vec<String> {
+    c.info
+        .capabilities
+        .iter()
+        .filter(|k| !matches!(k.as_str(), "clocks" | "random"))
+        .cloned()
+        .collect()
+}
+
+impl ForageServer {
+    async fn load_tool(&self, args: &Map<String, Value>) -> CallToolResult {
+        let reference = match str_arg(args, "reference") {
+            Ok(r) => r,
+            Err(e) => return e,
+        };
+        match self.app.load(reference).await {
+            Ok(rep) => {
+                let c = &rep.installed;
+                let tools: Vec<Value> = c
+                    .tools
+                    .iter()
+                    .map(|t| json!({"name": t.name, "description": t.description, "signature": t.signature, "input_schema": t.input_schema}))
+                    .collect();
+                let v = json!({
+                    "component": c.id,
+                    "digest": c.digest.to_string(),
+                    "reference": c.reference,
+                    "package": c.info.package,
+                    "version": c.info.version,
+                    "docs_source": c.info.docs_source,
+                    "tools": tools,
+                    "capabilities_ungranted": ungranted(c),
+                    "skipped": c.skipped,
+                    "already_loaded": rep.already_loaded,
+                });
+                text_result(v, describe_load(c), false)
+            }
+            Err(e) => error_result(&e),
+        }
+    }
+
+    async fn unload_tool(&self, args: &Map<String, Value>) -> CallToolResult {
+        let id = match str_arg(args, "component") {
+            Ok(r) => r,
+            Err(e) => return e,
+        };
+        match self.app.unload(id).await {
+            Ok(c) => {
+                let names: Vec<&str> = c.tools.iter().map(|t| t.name.as_str()).collect();
+                let text = format!("Unloaded `{}`; removed {} tools.", c.id, names.len());
+                text_result(json!({"component": c.id, "removed_tools": names}), text, false)
+            }
+            Err(e) => error_result(&e),
+        }
+    }
+
+    async fn call_loaded(&self, name: &str, args: &Map<String, Value>) -> Result<CallToolResult, McpError> {
+        if self.app.tool(name).is_none() {
+            return Err(McpError::invalid_params(
+                format!("unknown tool `{name}`: call load_tool first, or list tools again"),
+                None,
+            ));
+        }
+        Ok(match self.app.call(name, args).await {
+            Ok(out) => {
+                let text = if !out.denied.is_empty() {
+                    let d: Vec<String> = out.denied.iter().map(|c| c.to_string()).collect();
+                    format!("{} (sandbox denied: {})", out.structured, d.join(", "))
+                } else {
+                    out.structured.to_string()
+                };
+                text_result(out.structured, text, out.is_error)
+            }
+            Err(e) => error_result(&e),
+        })
+    }
+}
+
+impl ServerHandler for ForageServer {
+    fn get_info(&self) -> InitializeResult {
+        InitializeResult::new(ServerCapabilities::builder().enable_tools().enable_tool_list_changed().build())
+            .with_server_info(Implementation::new("forage", env!("CARGO_PKG_VERSION")))
+            .with_instructions(
+                "forage finds and runs sandboxed WebAssembly tools. load_tool a component, then call its tools.",
+            )
+    }
+
+    async fn on_initialized(&self, context: NotificationContext<RoleServer>) {
+        self.peers.lock().unwrap().push(context.peer.clone());
+    }
+
+    fn accepted_subscription_filter(&self, _requested: &SubscriptionFilter) -> Option<SubscriptionFilter> {
+        Some(SubscriptionFilter::builder().tools_list_changed().build())
+    }
+
+    async fn listen(&self, context: SubscriptionContext) -> Result<(), McpError> {
+        let mut rx = self.app.subscribe();
+        loop {
+            tokio::select! {
+                _ = context.cancelled() => return Ok(()),
+                r = rx.recv() => match r {
+                    Ok(()) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                        if context.sink().notify_tool_list_changed().await.is_err() {
+                            return Ok(());
+                        }
+                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return Ok(()),
+                },
+            }
+        }
+    }
+
+    async fn list_tools(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListToolsResult, McpError> {
+        let mut tools = meta_tools();
+        for (c, i) in self.app.tools() {
+            let t = &c.tools[i];
+            let mut tool = Tool::new(t.name.clone(), t.description.clone(), schema(t.input_schema.clone()));
+            if let Some(o) = &t.output_schema {
+                tool = tool.with_raw_output_schema(schema(o.clone()));
+            }
+            tools.push(tool);
+        }
+        // The list changes as components load; clients must not cache it.
+        Ok(ListToolsResult::with_all_items(tools).with_ttl_ms(0))
+    }
+
+    async fn call_tool(
+        &self,
+        request: CallToolRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, McpError> {
+        let args = request.arguments.unwrap_or_default();
+        let result = match request.name.as_ref() {
+            "load_tool" => self.load_tool(&args).await,
+            "unload_tool" => self.unload_tool(&args).await,
+            "call_tool" => {
+                let name = match str_arg(&args, "name") {
+                    Ok(n) => n.to_string(),
+                    Err(e) => return Ok(CallToolResponse::Complete(e)),
+                };
+                let inner = match args.get("arguments") {
+                    None | Some(Value::Null) => Map::new(),
+                    Some(Value::Object(m)) => m.clone(),
+                    Some(v) => {
+                        let msg = format!("$.arguments: expected object, got {}", json_kind(v));
+                        return Ok(CallToolResponse::Complete(text_result(json!({"error": msg}), msg, true)));
+                    }
+                };
+                self.call_loaded(&name, &inner).await?
+            }
+            name => self.call_loaded(name, &args).await?,
+        };
+        Ok(CallToolResponse::Complete(result))
+    }
+}

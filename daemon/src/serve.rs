@@ -1,0 +1,111 @@
+//! `forage serve`: MCP over stdio (default) or streamable HTTP at `/mcp`.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use axum::extract::Request;
+use axum::http::StatusCode;
+use axum::middleware::Next;
+use axum::response::IntoResponse;
+use rmcp::ServiceExt as _;
+use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
+use rmcp::transport::{StreamableHttpServerConfig, StreamableHttpService};
+
+use crate::app::App;
+use crate::mcp::ForageServer;
+
+/// Restores installed components in the background, so `initialize` is answered at once.
+fn restore_in_background(app: &Arc<App>) {
+    let app = app.clone();
+    tokio::spawn(async move {
+        let started = std::time::Instant::now();
+        let n = app.restore().await;
+        if n > 0 {
+            tracing::info!(components = n, elapsed_ms = started.elapsed().as_millis() as u64, "restored installed components");
+        }
+    });
+}
+
+/// Serves MCP on stdin/stdout until stdin closes.
+pub async fn stdio(app: Arc<App>) -> anyhow::Result<()> {
+    let server = ForageServer::new(app.clone());
+    restore_in_background(&app);
+    let running = server
+        .serve(rmcp::transport::stdio())
+        .await
+        .context("MCP session over stdio did not start")?;
+    let reason = running.waiting().await?;
+    tracing::info!(?reason, "stdio session ended");
+    Ok(())
+}
+
+/// Serves MCP streamable HTTP at `http://ADDR/mcp`.
+///
+/// A non-loopback bind needs a bearer token (env `FORAGE_HTTP_TOKEN`, or the variable named by
+/// `server.http_token_env`); with a token set, every request must carry it. `Host` must be a
+/// loopback name or one of `server.allowed_hosts` (DNS-rebinding defence), and a request with
+/// an `Origin` must match `server.allowed_origins`.
+pub async fn http(app: Arc<App>, addr: SocketAddr) -> anyhow::Result<()> {
+    let token_env = app.config.server.http_token_env.clone().unwrap_or_else(|| "FORAGE_HTTP_TOKEN".into());
+    let token = std::env::var(&token_env).ok().filter(|t| !t.is_empty());
+    if !addr.ip().is_loopback() && token.is_none() {
+        anyhow::bail!(
+            "--http {addr}: binding a non-loopback address requires a bearer token in ${token_env}"
+        );
+    }
+    let mut hosts: Vec<String> = vec!["localhost".into(), "127.0.0.1".into(), "::1".into(), "[::1]".into()];
+    hosts.extend(app.config.server.allowed_hosts.iter().cloned());
+    if !addr.ip().is_loopback() && !addr.ip().is_unspecified() {
+        hosts.push(addr.ip().to_string());
+    }
+    let mut cfg = StreamableHttpServerConfig::default().with_allowed_hosts(hosts);
+    cfg = cfg.with_allowed_origins(app.config.server.allowed_origins.clone());
+    if app.config.server.allowed_origins.is_empty() {
+        // No browser origin is trusted unless the operator names one.
+        cfg = cfg.enforce_origin_validation();
+    }
+    let server = ForageServer::new(app.clone());
+    let service = StreamableHttpService::new(
+        move || Ok(server.clone()),
+        Arc::new(LocalSessionManager::default()),
+        cfg,
+    );
+    let mut router = axum::Router::new().nest_service("/mcp", service);
+    if let Some(token) = token {
+        let expected: Arc<str> = Arc::from(format!("Bearer {token}"));
+        router = router.layer(axum::middleware::from_fn(move |req: Request, next: Next| {
+            let expected = expected.clone();
+            async move {
+                let ok = req
+                    .headers()
+                    .get(axum::http::header::AUTHORIZATION)
+                    .and_then(|v| v.to_str().ok())
+                    .is_some_and(|v| constant_time_eq(v.as_bytes(), expected.as_bytes()));
+                if ok {
+                    next.run(req).await
+                } else {
+                    (StatusCode::UNAUTHORIZED, "forage: missing or wrong bearer token\n").into_response()
+                }
+            }
+        }));
+    }
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("--http {addr}: cannot bind"))?;
+    let local = listener.local_addr()?;
+    // Scripts and tests read the bound address (useful with port 0) from the log.
+    tracing::info!(%local, "serving MCP streamable HTTP at http://{local}/mcp");
+    eprintln!("forage: listening on http://{local}/mcp");
+    restore_in_background(&app);
+    axum::serve(listener, router)
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await?;
+    Ok(())
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}

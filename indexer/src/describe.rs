@@ -1,0 +1,305 @@
+//! What a component offers and needs, read from its binary and, for docs, from the WIT
+//! package its publisher shipped beside it.
+//!
+//! Toolchains (wit-bindgen, componentize-py, jco) keep parameter names and types in the
+//! component but drop WIT doc comments, so docs come from the first source that has them, in
+//! the contract's order: a WIT-package layer in the same artifact, then OCI annotations and
+//! wasm-metadata, then names and types alone. [`DocsSource`] says which one was used.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Serialize;
+use wit_parser::decoding::{DecodedWasm, decode};
+use wit_parser::{Function, Resolve, Type, TypeDefKind, WorldItem};
+
+/// Where a component's documentation came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DocsSource {
+    /// A binary-encoded WIT package shipped with the component.
+    WitPackage,
+    /// OCI annotations or wasm-metadata (component-level text only).
+    Annotations,
+    /// Names and types alone.
+    NamesOnly,
+}
+
+/// One exported function as an agent should see it.
+#[derive(Debug, Clone, Serialize)]
+pub struct FunctionInfo {
+    /// The exported interface (`ns:pkg/iface@version`), `None` for world-level functions.
+    pub interface: Option<String>,
+    /// WIT function name (kebab-case).
+    pub name: String,
+    /// WIT doc comment, if any source had one.
+    pub docs: Option<String>,
+    /// WIT-style signature, e.g. `convert-time: func(time: string, to-zone: string) -> string`.
+    pub signature: String,
+    /// Parameter names and WIT types.
+    pub params: Vec<(String, String)>,
+    /// Per-parameter docs are not a WIT concept; type docs of named parameter types are kept
+    /// here (type name → docs) because they carry enum-case and field meaning.
+    pub type_docs: BTreeMap<String, String>,
+}
+
+/// A component's interface, docs and required capabilities.
+#[derive(Debug, Clone, Serialize)]
+pub struct ComponentInfo {
+    /// WIT package `namespace:name`, without version, when known.
+    pub package: Option<String>,
+    /// Package version, when known.
+    pub version: Option<String>,
+    /// Package- or component-level description.
+    pub description: Option<String>,
+    /// Exported functions (toolchain plumbing removed).
+    pub functions: Vec<FunctionInfo>,
+    /// Imported interfaces, as written (`wasi:http/outgoing-handler@0.2.0`).
+    pub imports: Vec<String>,
+    /// Capability classes those imports amount to: `filesystem`, `http`, `sockets`,
+    /// `environment`, `clocks`, `random`.
+    pub capabilities: Vec<String>,
+    /// Which source the docs came from.
+    pub docs_source: DocsSource,
+}
+
+/// Why a component's interface could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum DescribeError {
+    /// The bytes are not a component whose types decode.
+    #[error("cannot decode the component's WIT: {0}")]
+    Component(String),
+    /// The bytes decode, but as a WIT package rather than a component.
+    #[error("expected a component but found a WIT package")]
+    NotAComponent,
+}
+
+/// Is `bytes` a binary-encoded WIT package (as opposed to a component or anything else)?
+pub fn is_wit_package(bytes: &[u8]) -> bool {
+    matches!(decode(bytes), Ok(DecodedWasm::WitPackage(..)))
+}
+
+/// Toolchain plumbing exports that are never tools.
+pub fn is_plumbing_export(name: &str) -> bool {
+    name.starts_with("componentize-py#") || name.starts_with("wasi:cli/run") || name == "init"
+}
+
+/// Capability class of an imported interface, if it is one a grant can cover or a user
+/// should know about.
+pub fn capability_of_import(name: &str) -> Option<&'static str> {
+    let base = name.split('@').next().unwrap_or(name);
+    match base {
+        b if b.starts_with("wasi:filesystem/") => Some("filesystem"),
+        b if b.starts_with("wasi:http/") => Some("http"),
+        b if b.starts_with("wasi:sockets/") => Some("sockets"),
+        "wasi:cli/environment" => Some("environment"),
+        b if b.starts_with("wasi:clocks/") => Some("clocks"),
+        b if b.starts_with("wasi:random/") => Some("random"),
+        _ => None,
+    }
+}
+
+/// Reads `component`'s exports and imports, taking docs from `wit_package` when given and
+/// `annotations` (OCI) for the component-level description.
+pub fn describe(
+    component: &[u8],
+    wit_package: Option<&[u8]>,
+    annotations: &BTreeMap<String, String>,
+) -> Result<ComponentInfo, DescribeError> {
+    let (resolve, world) = match decode(component).map_err(|e| DescribeError::Component(format!("{e:#}")))? {
+        DecodedWasm::Component(r, w) => (r, w),
+        DecodedWasm::WitPackage(..) => return Err(DescribeError::NotAComponent),
+    };
+    let docs = wit_package.and_then(|b| match decode(b) {
+        Ok(DecodedWasm::WitPackage(r, p)) => Some((r, p)),
+        _ => None,
+    });
+    let w = &resolve.worlds[world];
+
+    let mut functions = Vec::new();
+    let mut exported_pkg: Option<(String, Option<String>)> = None;
+    for (key, item) in &w.exports {
+        match item {
+            WorldItem::Function(f) => {
+                if is_plumbing_export(&f.name) {
+                    continue;
+                }
+                let d = docs.as_ref().and_then(|(r, p)| world_function_docs(r, *p, &f.name));
+                functions.push(function_info(&resolve, None, f, d, docs.as_ref().map(|x| &x.0)));
+            }
+            WorldItem::Interface { id, .. } => {
+                let name = resolve.name_world_key(key);
+                if is_plumbing_export(&name) {
+                    continue;
+                }
+                let iface = &resolve.interfaces[*id];
+                if exported_pkg.is_none()
+                    && let Some(pid) = iface.package
+                {
+                    let pn = &resolve.packages[pid].name;
+                    exported_pkg = Some((format!("{}:{}", pn.namespace, pn.name), pn.version.as_ref().map(|v| v.to_string())));
+                }
+                let doc_iface = docs.as_ref().and_then(|(r, p)| {
+                    let iname = iface.name.as_deref()?;
+                    let pkg = &r.packages[*p];
+                    let pn = iface.package.map(|pid| &resolve.packages[pid].name)?;
+                    (pkg.name.namespace == pn.namespace && pkg.name.name == pn.name)
+                        .then(|| pkg.interfaces.get(iname).copied())
+                        .flatten()
+                });
+                for (fname, f) in &iface.functions {
+                    let d = docs
+                        .as_ref()
+                        .zip(doc_iface)
+                        .and_then(|((r, _), di)| r.interfaces[di].functions.get(fname))
+                        .and_then(|df| df.docs.contents.clone());
+                    functions.push(function_info(&resolve, Some(name.clone()), f, d, docs.as_ref().map(|x| &x.0)));
+                }
+            }
+            WorldItem::Type { .. } => {}
+        }
+    }
+
+    let mut imports = Vec::new();
+    let mut caps = BTreeSet::new();
+    for (key, item) in &w.imports {
+        if let WorldItem::Interface { .. } = item {
+            let name = resolve.name_world_key(key);
+            if let Some(c) = capability_of_import(&name) {
+                caps.insert(c.to_string());
+            }
+            imports.push(name);
+        }
+    }
+
+    let (mut package, mut version, mut description) = (None, None, None);
+    let mut docs_source = DocsSource::NamesOnly;
+    if let Some((r, p)) = &docs {
+        let pkg = &r.packages[*p];
+        package = Some(format!("{}:{}", pkg.name.namespace, pkg.name.name));
+        version = pkg.name.version.as_ref().map(|v| v.to_string());
+        description = pkg.docs.contents.clone();
+        docs_source = DocsSource::WitPackage;
+    } else if let Some((p, v)) = exported_pkg {
+        package = Some(p);
+        version = v;
+    }
+    let ann_desc = annotations.get("org.opencontainers.image.description").cloned();
+    if description.is_none() && ann_desc.is_some() {
+        description = ann_desc;
+        if docs_source == DocsSource::NamesOnly {
+            docs_source = DocsSource::Annotations;
+        }
+    }
+    if version.is_none() {
+        version = annotations.get("org.opencontainers.image.version").cloned();
+    }
+    Ok(ComponentInfo {
+        package,
+        version,
+        description,
+        functions,
+        imports,
+        capabilities: caps.into_iter().collect(),
+        docs_source,
+    })
+}
+
+/// Docs of a world-level function `name` in any world of the WIT package.
+fn world_function_docs(r: &Resolve, pkg: wit_parser::PackageId, name: &str) -> Option<String> {
+    r.packages[pkg].worlds.values().find_map(|w| {
+        r.worlds[*w].exports.iter().find_map(|(_, item)| match item {
+            WorldItem::Function(f) if f.name == name => f.docs.contents.clone(),
+            _ => None,
+        })
+    })
+}
+
+fn function_info(
+    resolve: &Resolve,
+    interface: Option<String>,
+    f: &Function,
+    docs: Option<String>,
+    doc_resolve: Option<&Resolve>,
+) -> FunctionInfo {
+    let params: Vec<(String, String)> = f.params.iter().map(|p| (p.name.clone(), type_name(resolve, &p.ty))).collect();
+    let mut signature = format!(
+        "{}: func({})",
+        f.name,
+        params.iter().map(|(n, t)| format!("{n}: {t}")).collect::<Vec<_>>().join(", ")
+    );
+    if let Some(r) = &f.result {
+        signature.push_str(" -> ");
+        signature.push_str(&type_name(resolve, r));
+    }
+    // Named types used by the parameters: their docs (from the WIT package, matched by name).
+    let mut type_docs = BTreeMap::new();
+    if let Some(dr) = doc_resolve {
+        for p in &f.params {
+            if let Type::Id(id) = p.ty
+                && let Some(tn) = &resolve.types[id].name
+                && let Some(d) = dr.types.iter().find(|(_, t)| t.name.as_deref() == Some(tn)).and_then(|(_, t)| t.docs.contents.clone())
+            {
+                type_docs.insert(tn.clone(), d);
+            }
+        }
+    }
+    FunctionInfo {
+        interface,
+        name: f.name.clone(),
+        docs,
+        signature,
+        params,
+        type_docs,
+    }
+}
+
+/// A WIT-syntax name for `ty`: named types by name, anonymous ones by structure.
+pub fn type_name(resolve: &Resolve, ty: &Type) -> String {
+    match ty {
+        Type::Bool => "bool".into(),
+        Type::U8 => "u8".into(),
+        Type::U16 => "u16".into(),
+        Type::U32 => "u32".into(),
+        Type::U64 => "u64".into(),
+        Type::S8 => "s8".into(),
+        Type::S16 => "s16".into(),
+        Type::S32 => "s32".into(),
+        Type::S64 => "s64".into(),
+        Type::F32 => "f32".into(),
+        Type::F64 => "f64".into(),
+        Type::Char => "char".into(),
+        Type::String => "string".into(),
+        Type::ErrorContext => "error-context".into(),
+        Type::Id(id) => {
+            let t = &resolve.types[*id];
+            if let Some(n) = &t.name {
+                return n.clone();
+            }
+            match &t.kind {
+                TypeDefKind::List(t) => format!("list<{}>", type_name(resolve, t)),
+                TypeDefKind::Option(t) => format!("option<{}>", type_name(resolve, t)),
+                TypeDefKind::Result(r) => match (&r.ok, &r.err) {
+                    (None, None) => "result".into(),
+                    (Some(o), None) => format!("result<{}>", type_name(resolve, o)),
+                    (None, Some(e)) => format!("result<_, {}>", type_name(resolve, e)),
+                    (Some(o), Some(e)) => format!("result<{}, {}>", type_name(resolve, o), type_name(resolve, e)),
+                },
+                TypeDefKind::Tuple(t) => format!(
+                    "tuple<{}>",
+                    t.types.iter().map(|t| type_name(resolve, t)).collect::<Vec<_>>().join(", ")
+                ),
+                TypeDefKind::Handle(wit_parser::Handle::Own(r)) => {
+                    format!("own<{}>", resolve.types[*r].name.clone().unwrap_or_default())
+                }
+                TypeDefKind::Handle(wit_parser::Handle::Borrow(r)) => {
+                    format!("borrow<{}>", resolve.types[*r].name.clone().unwrap_or_default())
+                }
+                TypeDefKind::Type(t) => type_name(resolve, t),
+                TypeDefKind::Future(_) => "future".into(),
+                TypeDefKind::Stream(_) => "stream".into(),
+                _ => "type".into(),
+            }
+        }
+    }
+}
+
