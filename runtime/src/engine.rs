@@ -440,10 +440,10 @@ impl Runtime {
                 };
                 (serde_json::json!({ "error": v }), true)
             }
-            vals => {
-                let v = wit_json::results_to_json(vals, &f.func).map_err(|e| CallError::Result(e.to_string()))?;
-                (serde_json::json!({ "result": v }), false)
-            }
+            vals => (
+                wit_json::results_to_json(vals, &f.func).map_err(|e| CallError::Result(e.to_string()))?,
+                false,
+            ),
         };
         let size = serde_json::to_vec(&structured).map(|v| v.len()).unwrap_or(usize::MAX);
         if size > self.config.max_output_bytes {
