@@ -496,13 +496,12 @@ fn single_key<'v>(
     keys: &[&'static str],
     what: &str,
 ) -> Result<(&'static str, &'v Value), ConvertError> {
-    if let Value::Object(object) = value {
-        if object.len() == 1 {
-            let (key, payload) = object.iter().next().expect("one entry");
-            if let Some(key) = keys.iter().copied().find(|k| *k == key.as_str()) {
-                return Ok((key, payload));
-            }
-        }
+    if let Value::Object(object) = value
+        && let Some((key, payload)) = object.iter().next()
+        && object.len() == 1
+        && let Some(key) = keys.iter().copied().find(|k| *k == key.as_str())
+    {
+        return Ok((key, payload));
     }
     Err(path.error(format!("expected {what}, got {}", shown(value))))
 }
