@@ -156,6 +156,21 @@ fn plural(noun: &str) -> String {
     }
 }
 
+fn article(noun: &str) -> &'static str {
+    if noun.starts_with(['a', 'e', 'i', 'o', 'u']) { "an" } else { "a" }
+}
+
+/// FNV-1a, to derive a stable seed from a name.
+fn fnv(s: &str) -> u64 {
+    s.bytes()
+        .fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
+}
+
+/// `massive-dynamic` -> `Massive Dynamic`.
+fn title(kebab: &str) -> String {
+    kebab.split('-').map(capitalise).collect::<Vec<_>>().join(" ")
+}
+
 fn capitalise(s: &str) -> String {
     let mut c = s.chars();
     c.next()
@@ -201,7 +216,7 @@ fn generate_wit(rng: &mut Rng, index: usize, count: usize, used: &mut BTreeSet<S
         wit,
         "/// {} by {}: {}.\npackage {package};\n",
         capitalise(domain.name),
-        capitalise(vendor),
+        title(vendor),
         domain.about
     );
 
@@ -223,29 +238,95 @@ fn generate_wit(rng: &mut Rng, index: usize, count: usize, used: &mut BTreeSet<S
     } else {
         vec![pairs]
     };
-    let mut iface_names = Vec::new();
+    let mut iface_names: Vec<String> = Vec::new();
     for (h, half) in halves.iter().enumerate() {
-        let main_noun = domain.nouns[half.first().map_or(0, |p| p.1)].0;
-        let mut iface = plural(main_noun);
+        // Name the interface after the first of its nouns not already taken.
+        let iface_noun = half
+            .iter()
+            .map(|p| p.1)
+            .find(|&n| !iface_names.contains(&plural(domain.nouns[n].0)))
+            .unwrap_or(half.first().map_or(0, |p| p.1));
+        let mut iface = plural(domain.nouns[iface_noun].0);
         if iface_names.contains(&iface) {
-            iface = format!("{iface}-admin");
+            iface = format!("{}-admin", domain.name);
         }
+
+        // Functions first, to learn which types they use.
+        let mut funcs: Vec<(String, &Verb, &str, &str)> = Vec::new();
+        for &(v, n) in half {
+            let verb = &VERBS[v];
+            let (noun, human) = domain.nouns[n];
+            let fname = if verb.plural {
+                format!("{}-{}", verb.verb, plural(noun))
+            } else {
+                format!("{}-{noun}", verb.verb)
+            };
+            funcs.push((fname, verb, noun, human));
+        }
+        // Numbered variants only when a tiny domain cannot supply enough distinct shapes.
+        while extra > 0 && h == halves.len() - 1 {
+            let v = rng.below(VERBS.len());
+            let (noun, human) = *rng.pick(domain.nouns);
+            let fname = format!("{}-{noun}-v{}", VERBS[v].verb, extra + 1);
+            funcs.push((fname, &VERBS[v], noun, human));
+            extra -= 1;
+        }
+        let mut records: Vec<(&str, &str)> = Vec::new();
+        let mut uses = |ty: &str, noun: &'static str, human: &'static str| {
+            if ty.contains('@') && !records.iter().any(|(n, _)| *n == noun) {
+                records.push((noun, human));
+            }
+        };
+        let mut text_of_funcs = String::new();
+        let mut all_types = String::new();
+        for (fname, verb, noun, human) in &funcs {
+            let doc = verb
+                .doc
+                .replace("{n}s", &plural(human))
+                .replace("a {n}", &format!("{} {human}", article(human)))
+                .replace("{n}", human);
+            let params: Vec<String> = verb
+                .params
+                .iter()
+                .map(|(p, t)| {
+                    uses(t, noun, human);
+                    all_types.push_str(t);
+                    format!("{p}: {}", t.replace('@', noun).replace('!', "unit"))
+                })
+                .collect();
+            let result = verb
+                .result
+                .map(|r| {
+                    uses(r, noun, human);
+                    all_types.push_str(r);
+                    format!(" -> {}", r.replace('@', noun))
+                })
+                .unwrap_or_default();
+            let _ = write!(text_of_funcs, "\n    /// {doc}\n    {fname}: func({}){result};\n", params.join(", "));
+        }
+
         let _ = writeln!(
             wit,
             "/// Operations on {} {}.\ninterface {iface} {{",
             if h == 0 { "the" } else { "more" },
-            plural(domain.nouns[half.first().map_or(0, |p| p.1)].1)
+            plural(domain.nouns[iface_noun].1)
         );
-        // Types used by this interface.
-        let nouns: BTreeSet<usize> = half.iter().map(|p| p.1).collect();
-        for &n in &nouns {
-            let (noun, human) = domain.nouns[n];
-            let _ = writeln!(wit, "    /// A {human}.\n    record {noun} {{");
+        let mut first = true;
+        let mut sep = |wit: &mut String| {
+            if !std::mem::take(&mut first) {
+                wit.push('\n');
+            }
+        };
+        for (noun, human) in records {
+            sep(&mut wit);
+            let _ = writeln!(wit, "    /// {} {human}.\n    record {noun} {{", capitalise(article(human)));
             let _ = writeln!(wit, "        /// Stable identifier.\n        id: string,");
             let _ = writeln!(wit, "        /// Display name.\n        name: string,");
+            // Fields depend on the vendor and noun only, so a record looks the same wherever it appears.
+            let mut field_rng = Rng(fnv(&format!("{vendor}/{noun}")));
             let mut fields: Vec<usize> = Vec::new();
-            for _ in 0..1 + rng.below(3) {
-                let f = rng.below(FIELDS.len());
+            for _ in 0..1 + field_rng.below(3) {
+                let f = field_rng.below(FIELDS.len());
                 if !fields.contains(&f) {
                     fields.push(f);
                 }
@@ -255,48 +336,25 @@ fn generate_wit(rng: &mut Rng, index: usize, count: usize, used: &mut BTreeSet<S
                 let (fname, fty, fdoc) = FIELDS[f];
                 let _ = writeln!(wit, "        /// {fdoc}\n        {fname}: {fty},");
             }
-            let _ = writeln!(wit, "    }}\n");
+            let _ = writeln!(wit, "    }}");
         }
-        let _ = writeln!(wit, "    /// A unit of measure.\n    enum unit {{");
-        for u in domain.units {
-            let _ = writeln!(wit, "        /// {}.\n        {u},", u.replace('-', " "));
+        if all_types.contains('!') {
+            sep(&mut wit);
+            let _ = writeln!(wit, "    /// A unit of measure.\n    enum unit {{");
+            for u in domain.units {
+                let _ = writeln!(wit, "        /// {}.\n        {u},", capitalise(&u.replace('-', " ")));
+            }
+            let _ = writeln!(wit, "    }}");
         }
-        let _ = writeln!(wit, "    }}\n");
-        let _ = writeln!(wit, "    /// Processing status.\n    enum status {{\n        /// Waiting to start.\n        pending,\n        /// In progress.\n        active,\n        /// Finished successfully.\n        completed,\n        /// Finished with an error.\n        failed,\n    }}\n");
-        let _ = writeln!(wit, "    /// Output format for exports.\n    enum export-format {{\n        /// Comma-separated values with a header row.\n        csv,\n        /// A JSON array of objects.\n        json,\n    }}\n");
-
-        let mut emitted = Vec::new();
-        for &(v, n) in half {
-            let verb = &VERBS[v];
-            let (noun, human) = domain.nouns[n];
-            let fname = if verb.plural {
-                format!("{}-{}", verb.verb, plural(noun))
-            } else {
-                format!("{}-{noun}", verb.verb)
-            };
-            emitted.push((fname, verb, noun, human));
+        if all_types.contains("status") {
+            sep(&mut wit);
+            let _ = writeln!(wit, "    /// Processing status.\n    enum status {{\n        /// Waiting to start.\n        pending,\n        /// In progress.\n        active,\n        /// Finished successfully.\n        completed,\n        /// Finished with an error.\n        failed,\n    }}");
         }
-        // Numbered variants only when a tiny domain cannot supply enough distinct shapes.
-        while extra > 0 && h == halves.len() - 1 {
-            let v = rng.below(VERBS.len());
-            let (noun, human) = *rng.pick(domain.nouns);
-            let fname = format!("{}-{noun}-v{}", VERBS[v].verb, extra + 1);
-            emitted.push((fname, &VERBS[v], noun, human));
-            extra -= 1;
+        if all_types.contains("export-format") {
+            sep(&mut wit);
+            let _ = writeln!(wit, "    /// Output format for exports.\n    enum export-format {{\n        /// Comma-separated values with a header row.\n        csv,\n        /// A JSON array of objects.\n        json,\n    }}");
         }
-        for (fname, verb, noun, human) in emitted {
-            let doc = verb.doc.replace("{n}", human);
-            let params: Vec<String> = verb
-                .params
-                .iter()
-                .map(|(p, t)| format!("{p}: {}", t.replace('@', noun).replace('!', "unit")))
-                .collect();
-            let result = verb
-                .result
-                .map(|r| format!(" -> {}", r.replace('@', noun)))
-                .unwrap_or_default();
-            let _ = writeln!(wit, "    /// {doc}\n    {fname}: func({}){result};\n", params.join(", "));
-        }
+        wit.push_str(&text_of_funcs);
         let _ = writeln!(wit, "}}\n");
         iface_names.push(iface);
     }
@@ -310,7 +368,13 @@ fn generate_wit(rng: &mut Rng, index: usize, count: usize, used: &mut BTreeSet<S
         imports.push("wasi:clocks/wall-clock@0.2.0");
     }
 
-    let _ = writeln!(wit, "/// The {vendor} {} component.\nworld {} {{", domain.name, pkg_name);
+    // A world may not share a name with an interface of its package.
+    let world_name = if iface_names.contains(&pkg_name) {
+        format!("{pkg_name}-service")
+    } else {
+        pkg_name.clone()
+    };
+    let _ = writeln!(wit, "/// The {} {} component.\nworld {world_name} {{", title(vendor), domain.name);
     for import in &imports {
         let _ = writeln!(wit, "    import {import};");
     }
@@ -388,12 +452,13 @@ pub fn generate(functions: usize, per_component: usize, seed: u64) -> Result<Vec
 /// `cargo xtask gen-corpus`.
 pub fn run(opts: &Options) -> Result<()> {
     let corpus = generate(opts.functions, opts.per_component, opts.seed)?;
-    fs::create_dir_all(&opts.out).with_context(|| format!("creating {}", opts.out.display()))?;
+    fs::create_dir_all(opts.out.join("wit")).with_context(|| format!("creating {}", opts.out.display()))?;
     let mut index = String::from("name\tpackage\tfunctions\tsha256\tsize\tmanifest_digest\n");
     for built in &corpus {
         let g = &built.generated;
         fs::write(opts.out.join(format!("{}.wasm", g.name)), &built.component)?;
         fs::write(opts.out.join(format!("{}.wit.wasm", g.name)), &built.wit_package)?;
+        fs::write(opts.out.join("wit").join(format!("{}.wit", g.name)), &g.wit)?;
         let manifest_digest = if opts.layout {
             let (name, version) = g.package.split_once('@').expect("packages are versioned");
             oci::write_layout(

@@ -466,6 +466,10 @@ fn compare(
                         &old.sha256[..12],
                         &new.sha256[..12]
                     ));
+                } else if source_now != old.source_sha256 {
+                    // Same bytes from edited sources (a comment, say): the component is fine,
+                    // but the manifest no longer describes what it was built from.
+                    stale.push(format!("{name}: identical rebuild, but source_sha256 in MANIFEST.tsv is out of date"));
                 } else {
                     println!("ok {name}: identical rebuild ({} bytes)", new.size);
                 }

@@ -81,6 +81,7 @@ pub fn component_export_names(bytes: &[u8]) -> Result<BTreeSet<String>> {
 }
 
 /// The export names of each world in an encoded WIT package, by world name.
+#[cfg_attr(not(test), allow(dead_code))]
 pub fn package_world_exports(bytes: &[u8]) -> Result<Vec<(String, BTreeSet<String>)>> {
     match wit_component::decode(bytes).context("decoding WIT package")? {
         DecodedWasm::WitPackage(resolve, pkg) => Ok(resolve.packages[pkg]

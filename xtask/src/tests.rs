@@ -1,0 +1,183 @@
+//! Tests: the generator writes valid components, and every committed fixture is a
+//! component whose exports match its WIT package.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs;
+
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use crate::corpus;
+use crate::fixtures::{self, FIXTURES};
+use crate::oci;
+use crate::wit;
+
+/// Exports that toolchains add for their own plumbing; forage does not treat them as tools.
+/// componentize-py exports an instance named `exports` holding `init` (its
+/// wizer-style pre-initialisation hook).
+const PLUMBING: &[&str] = &["exports#init"];
+
+fn without_plumbing(names: BTreeSet<String>) -> BTreeSet<String> {
+    names
+        .into_iter()
+        .filter(|n| !PLUMBING.contains(&n.as_str()))
+        .collect()
+}
+
+#[test]
+fn generated_components_validate_and_match_their_wit() {
+    let corpus = corpus::generate(60, 7, 3).unwrap();
+    assert_eq!(corpus.len(), 9, "60 functions at 7 per component");
+    let mut total = 0;
+    let mut packages = BTreeSet::new();
+    for built in &corpus {
+        let name = &built.generated.name;
+        wit::validate_component(&built.component).unwrap_or_else(|e| panic!("{name}: {e:#}"));
+        let exports = wit::component_export_names(&built.component).unwrap();
+        assert_eq!(exports.len(), built.generated.functions, "{name}");
+        total += exports.len();
+        let worlds = wit::package_world_exports(&built.wit_package).unwrap();
+        assert_eq!(worlds.len(), 1, "{name}: one world per package");
+        assert_eq!(worlds[0].1, exports, "{name}: WIT package and component disagree");
+        assert!(packages.insert(built.generated.package.clone()), "duplicate package {}", built.generated.package);
+        assert!(built.generated.wit.contains("/// "), "{name}: generated WIT has docs");
+    }
+    assert_eq!(total, 60);
+}
+
+#[test]
+fn generator_is_deterministic_and_seed_sensitive() {
+    let a = corpus::generate(20, 5, 7).unwrap();
+    let b = corpus::generate(20, 5, 7).unwrap();
+    let c = corpus::generate(20, 5, 8).unwrap();
+    let bytes = |v: &[corpus::Built]| v.iter().map(|b| b.component.clone()).collect::<Vec<_>>();
+    assert_eq!(bytes(&a), bytes(&b));
+    assert_ne!(bytes(&a), bytes(&c));
+}
+
+#[test]
+fn generator_handles_more_functions_than_a_domain_has_shapes() {
+    // 150 functions in one component is more than the 110 verb x noun shapes of a domain.
+    let corpus = corpus::generate(150, 150, 11).unwrap();
+    assert_eq!(corpus.len(), 1);
+    wit::validate_component(&corpus[0].component).unwrap();
+    assert_eq!(wit::component_export_names(&corpus[0].component).unwrap().len(), 150);
+}
+
+#[test]
+fn generator_imports_wasi_in_some_components() {
+    let corpus = corpus::generate(200, 4, 1).unwrap();
+    assert!(corpus.iter().any(|b| !b.generated.imports.is_empty()));
+    assert!(corpus.iter().any(|b| b.generated.imports.is_empty()));
+}
+
+#[test]
+fn oci_layout_holds_component_and_wit_layers() {
+    let built = corpus::generate(3, 3, 5).unwrap().remove(0);
+    let dir = tempfile::tempdir().unwrap();
+    let digest = oci::write_layout(
+        dir.path(),
+        &oci::Artifact {
+            component: &built.component,
+            wit_package: Some(&built.wit_package),
+            tag: "1.2.3",
+            created: "2025-01-01T00:00:00Z",
+            annotations: vec![("org.opencontainers.image.title", "demo".into())],
+            exports: vec!["demo".into()],
+            imports: vec![],
+        },
+    )
+    .unwrap();
+    let blob = |digest: &str| {
+        let hex = digest.strip_prefix("sha256:").unwrap();
+        let bytes = fs::read(dir.path().join("blobs/sha256").join(hex)).unwrap();
+        assert_eq!(hex::encode(Sha256::digest(&bytes)), hex, "blob content matches its name");
+        bytes
+    };
+    let layout: Value = serde_json::from_slice(&fs::read(dir.path().join("oci-layout")).unwrap()).unwrap();
+    assert_eq!(layout["imageLayoutVersion"], "1.0.0");
+    let index: Value = serde_json::from_slice(&fs::read(dir.path().join("index.json")).unwrap()).unwrap();
+    let desc = &index["manifests"][0];
+    assert_eq!(desc["digest"], digest.as_str());
+    assert_eq!(desc["annotations"]["org.opencontainers.image.ref.name"], "1.2.3");
+    let manifest: Value = serde_json::from_slice(&blob(&digest)).unwrap();
+    assert_eq!(manifest["config"]["mediaType"], oci::CONFIG_MEDIA_TYPE);
+    let config: Value = serde_json::from_slice(&blob(manifest["config"]["digest"].as_str().unwrap())).unwrap();
+    assert_eq!(config["architecture"], "wasm");
+    let layers = manifest["layers"].as_array().unwrap();
+    assert_eq!(layers.len(), 2);
+    assert!(layers.iter().all(|l| l["mediaType"] == oci::WASM_MEDIA_TYPE));
+    assert_eq!(blob(layers[0]["digest"].as_str().unwrap()), built.component);
+    assert_eq!(blob(layers[1]["digest"].as_str().unwrap()), built.wit_package);
+    // Both layers are component-shaped binaries; decoding tells them apart, as forage does.
+    assert!(wit::component_export_names(&built.component).is_ok());
+    assert!(wit::component_export_names(&built.wit_package).is_err());
+    assert!(wit::package_world_exports(&built.wit_package).is_ok());
+}
+
+#[test]
+fn committed_fixtures_are_components_whose_exports_match_their_wit() {
+    let root = fixtures::fixtures_dir();
+    let manifest = fixtures::read_manifest(&root.join("built/MANIFEST.tsv")).unwrap();
+    let mut seen = BTreeMap::new();
+    for fixture in FIXTURES {
+        let name = fixture.name;
+        let bytes = fs::read(root.join("built").join(format!("{name}.wasm"))).unwrap();
+        wit::validate_component(&bytes).unwrap_or_else(|e| panic!("{name}: {e:#}"));
+        let row = manifest.get(name).unwrap_or_else(|| panic!("{name} missing from MANIFEST.tsv"));
+        assert_eq!(row.sha256, hex::encode(Sha256::digest(&bytes)), "{name}: MANIFEST sha256");
+        assert_eq!(row.size, bytes.len() as u64, "{name}: MANIFEST size");
+        assert_eq!(row.source, fixture.source);
+
+        let exports = without_plumbing(wit::component_export_names(&bytes).unwrap());
+        assert!(!exports.is_empty(), "{name} exports nothing");
+        let wit_bytes = fs::read(root.join("built").join(format!("{name}.wit.wasm"))).unwrap();
+        let worlds = wit::package_world_exports(&wit_bytes).unwrap();
+        assert!(
+            worlds.iter().any(|(_, w)| *w == exports),
+            "{name}: component exports {exports:?} match no world of its WIT package {worlds:?}"
+        );
+        seen.insert(name, exports.len());
+    }
+    assert_eq!(seen.len(), manifest.len(), "MANIFEST.tsv lists exactly the fixtures");
+}
+
+#[test]
+fn committed_wit_packages_match_their_sources() {
+    // Needs no wasm toolchain, so this runs everywhere and catches a WIT edit
+    // that was not followed by `cargo xtask fixtures`.
+    let root = fixtures::fixtures_dir();
+    let manifest = fixtures::read_manifest(&root.join("built/MANIFEST.tsv")).unwrap();
+    for fixture in FIXTURES {
+        let pkg = wit::encode_dir(&root.join(fixture.source).join("wit")).unwrap();
+        let committed = fs::read(root.join("built").join(format!("{}.wit.wasm", fixture.name))).unwrap();
+        assert!(committed == pkg.bytes, "{}: built WIT package is stale; run `cargo xtask fixtures`", fixture.name);
+        assert_eq!(manifest[fixture.name].package, pkg.name);
+    }
+}
+
+#[test]
+fn committed_fixture_sources_match_the_manifest() {
+    let root = fixtures::fixtures_dir();
+    let manifest = fixtures::read_manifest(&root.join("built/MANIFEST.tsv")).unwrap();
+    for fixture in FIXTURES {
+        assert_eq!(
+            fixtures::source_sha256(&root, fixture).unwrap(),
+            manifest[fixture.name].source_sha256,
+            "{}: sources changed since fixtures/built was made; run `cargo xtask fixtures`",
+            fixture.name
+        );
+    }
+}
+
+#[test]
+fn wit_docs_survive_in_the_encoded_packages() {
+    let root = fixtures::fixtures_dir();
+    let bytes = fs::read(root.join("built/clock.wit.wasm")).unwrap();
+    let wit_component::DecodedWasm::WitPackage(resolve, pkg) = wit_component::decode(&bytes).unwrap() else {
+        panic!("not a WIT package");
+    };
+    let iface = resolve.packages[pkg].interfaces["time"];
+    let docs = resolve.interfaces[iface].functions["convert-time"].docs.contents.as_deref();
+    assert!(docs.unwrap_or_default().contains("Convert a local date-time"), "{docs:?}");
+}
