@@ -19,6 +19,9 @@ use super::*;
 static ENGINE: LazyLock<Engine> = LazyLock::new(|| {
     let mut config = Config::new();
     config.wasm_component_model(true);
+    // Gated type constructors, so that their encodings are tested too.
+    config.wasm_component_model_map(true);
+    config.wasm_component_model_fixed_length_lists(true);
     Engine::new(&config).expect("engine")
 });
 
@@ -656,6 +659,56 @@ fn list_of_u8_is_an_array_of_integers() {
     let all: Vec<u8> = (0..=255).collect();
     let val = json_to_val(&json!(all), &bytes).unwrap();
     assert_eq!(val_to_json(&val).unwrap(), json!(all));
+}
+
+#[test]
+fn fixed_length_lists() {
+    check(
+        &ty("", "(list u8 3)"),
+        &["[1, 2, 3]"],
+        &[
+            (
+                "[1, 2]",
+                "$: expected an array of 3 elements, got 2 elements",
+            ),
+            (
+                "[1, 2, 3, 4]",
+                "$: expected an array of 3 elements, got 4 elements",
+            ),
+            ("[1, 2, -3]", "$[2]: expected u8 (0..=255), got -3"),
+        ],
+    );
+}
+
+#[test]
+fn maps_are_arrays_of_pairs() {
+    check(
+        &ty("", "(map string u32)"),
+        &["[]", r#"[["a", 1], ["b", 2]]"#],
+        &[
+            (
+                r#"{"a": 1}"#,
+                "$: expected map (an array of [key, value] pairs), got object",
+            ),
+            (
+                r#"[["a"]]"#,
+                "$[0]: expected a [key, value] pair, got array",
+            ),
+            (
+                r#"[["a", 1, 2]]"#,
+                "$[0]: expected a [key, value] pair, got array",
+            ),
+            (
+                r#"[["a", -1]]"#,
+                "$[0][1]: expected u32 (0..=4294967295), got -1",
+            ),
+        ],
+    );
+    check(
+        &ty("", "(map u8 (option string))"),
+        &[r#"[[1, null], [2, "x"]]"#],
+        &[],
+    );
 }
 
 #[test]
