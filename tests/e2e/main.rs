@@ -1,3 +1,4 @@
 mod support;
 mod mcp;
 mod registry;
+mod registry;

@@ -373,11 +373,21 @@ fn chain(e: &dyn std::error::Error) -> String {
 fn map_reqwest_error(e: reqwest::Error, registry: &str, what: &str, timeout: Duration) -> FetchError {
     if e.is_timeout() {
         FetchError::Timeout { registry: registry.to_string(), what: what.to_string(), after: timeout }
-    } else if e.is_connect() {
+    } else if e.is_connect() || connection_dropped(&e) {
         FetchError::Unreachable { registry: registry.to_string(), detail: chain(&e) }
     } else {
         FetchError::Http { registry: registry.to_string(), what: what.to_string(), status: 0, detail: chain(&e) }
     }
+}
+
+/// A pooled keep-alive connection the registry closed (it stopped or restarted): as far as
+/// the user is concerned the registry went away, like a refused connection.
+fn connection_dropped(e: &reqwest::Error) -> bool {
+    if !e.is_request() || e.status().is_some() {
+        return false;
+    }
+    let text = chain(e).to_ascii_lowercase();
+    ["connection closed", "connection reset", "broken pipe"].iter().any(|m| text.contains(m))
 }
 
 fn map_oci_error(e: OciDistributionError, registry: &str, shown: &str) -> FetchError {
