@@ -5,6 +5,8 @@
 //! [`Val`]s and the returned [`Val`]s become `structuredContent`. This module owns that mapping
 //! and nothing else: it never instantiates or calls a component.
 //!
+//! [`Val`]: wasmtime::component::Val
+//!
 //! The schema generator ([`type_schema`]) and the converters ([`json_to_val`], [`val_to_json`])
 //! implement one encoding, and the tests prove that a JSON value is accepted by the schema
 //! exactly when the converter accepts it. Schemas use JSON Schema draft 2020-12 (the MCP
