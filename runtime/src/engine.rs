@@ -133,6 +133,15 @@ pub struct LoadedComponent {
     pre: InstancePre<HostState>,
 }
 
+impl std::fmt::Debug for LoadedComponent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoadedComponent")
+            .field("digest", &self.digest)
+            .field("functions", &self.functions.len())
+            .finish_non_exhaustive()
+    }
+}
+
 /// The outcome of a call that ran to completion.
 #[derive(Debug, Clone)]
 pub struct CallOutcome {

@@ -1,4 +1,4 @@
 mod support;
 mod mcp;
 mod registry;
-mod registry;
+mod sandbox;
