@@ -304,8 +304,8 @@ enum Outcome {
     Skipped,
 }
 
-/// `cargo xtask fixtures [--check] [--only NAME...]`.
-pub fn run(check: bool, only: &[String]) -> Result<()> {
+/// `cargo xtask fixtures [--check] [--force] [--only NAME...]`.
+pub fn run(check: bool, force: bool, only: &[String]) -> Result<()> {
     let root = fixtures_dir();
     let built = root.join("built");
     for name in only {
@@ -365,6 +365,20 @@ pub fn run(check: bool, only: &[String]) -> Result<()> {
         let Kind::Python { world, module } = fixture.kind else {
             unreachable!()
         };
+        let unchanged = committed.get(fixture.name).is_some_and(|row| {
+            source_sha256(&root, fixture).is_ok_and(|h| h == row.source_sha256)
+                && fs::read(built.join(format!("{}.wasm", fixture.name)))
+                    .is_ok_and(|b| sha256_hex(&b) == row.sha256)
+        });
+        if !check && !force && unchanged {
+            // Not byte-reproducible: rebuilding unchanged sources would only add
+            // another 18 MB blob to the git history.
+            println!(
+                "keeping {}: sources unchanged since the committed build (--force rebuilds it)",
+                fixture.name
+            );
+            continue;
+        }
         match &version {
             Some(v) => {
                 if v != COMPONENTIZE_PY_VERSION {

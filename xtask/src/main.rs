@@ -31,6 +31,9 @@ enum Command {
         /// Rebuild into a temporary directory and fail if a committed fixture is stale.
         #[arg(long)]
         check: bool,
+        /// Rebuild Python fixtures even when their sources are unchanged.
+        #[arg(long)]
+        force: bool,
         /// Only these fixtures (by name); all when omitted.
         #[arg(long = "only", value_name = "NAME")]
         only: Vec<String>,
@@ -58,7 +61,7 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Fixtures { check, only } => fixtures::run(check, &only),
+        Command::Fixtures { check, force, only } => fixtures::run(check, force, &only),
         Command::GenCorpus {
             functions,
             out,
