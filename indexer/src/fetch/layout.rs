@@ -204,3 +204,95 @@ impl BlobSource for Layout {
         Ok(bytes)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::testutil::{blob, fixture, layout, manifest};
+    use super::super::{FetchError, FetchLimits, OCI_INDEX_MEDIA_TYPE, WASM_LAYER_MEDIA_TYPE};
+    use super::*;
+
+    async fn get(s: &str, limits: &FetchLimits) -> Result<FetchedArtifact, FetchError> {
+        fetch(&s.parse::<LayoutRef>().unwrap(), limits).await
+    }
+
+    #[tokio::test]
+    async fn selects_by_tag_only_manifest_and_digest() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("l");
+        let component = fixture("types.wasm");
+        let wit = fixture("types.wit.wasm");
+        let annotations = serde_json::json!({"org.opencontainers.image.title": "types"});
+        let m1 = manifest(&dir, &[(WASM_LAYER_MEDIA_TYPE, &wit), (WASM_LAYER_MEDIA_TYPE, &component)], annotations);
+        let limits = FetchLimits::default();
+
+        let digests = layout(&dir, &[(&m1, Some("1.0"))]);
+        let only = get(&format!("layout:{}", dir.display()), &limits).await.unwrap();
+        assert_eq!(only.digest.to_string(), digests[0]);
+        assert_eq!(only.component.as_ref(), component.as_slice());
+        assert_eq!(only.wit_package.as_deref(), Some(wit.as_slice()));
+        assert_eq!(only.annotations["org.opencontainers.image.title"], "types");
+        assert_eq!(only.manifest.as_deref(), Some(m1.as_slice()));
+        assert_eq!(only.reference, format!("layout:{}@{}", dir.display(), digests[0]));
+
+        let m2 = manifest(&dir, &[("application/vnd.wasm.content.layer.v1+wasm", &component)], serde_json::json!({}));
+        let digests = layout(&dir, &[(&m1, Some("1.0")), (&m2, Some("2.0")), (&m1, None)]);
+        let err = get(&format!("layout:{}", dir.display()), &limits).await.unwrap_err();
+        assert!(matches!(err, FetchError::LayoutSelection { .. }), "{err}");
+        let two = get(&format!("layout:{}:2.0", dir.display()), &limits).await.unwrap();
+        assert_eq!(two.digest.to_string(), digests[1]);
+        assert!(two.wit_package.is_none());
+        let pinned = get(&format!("layout:{}@{}", dir.display(), digests[0]), &limits).await.unwrap();
+        assert_eq!(pinned.digest.to_string(), digests[0]);
+        let err = get(&format!("layout:{}:3.0", dir.display()), &limits).await.unwrap_err();
+        assert!(err.to_string().contains("no manifest tagged `3.0`") && err.to_string().contains("1.0, 2.0"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn follows_an_index_and_refuses_bad_content() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("l");
+        let component = fixture("types.wasm");
+        let m = manifest(&dir, &[(WASM_LAYER_MEDIA_TYPE, &component)], serde_json::json!({}));
+        let (md, ms) = blob(&dir, &m);
+        let index = serde_json::to_vec(&serde_json::json!({
+            "schemaVersion": 2, "mediaType": OCI_INDEX_MEDIA_TYPE,
+            "manifests": [{"mediaType": super::super::OCI_MANIFEST_MEDIA_TYPE, "digest": md, "size": ms,
+                           "platform": {"os": "wasip2", "architecture": "wasm"}}]
+        }))
+        .unwrap();
+        let digests = layout(&dir, &[(&index, Some("multi"))]);
+        let got = get(&format!("layout:{}:multi", dir.display()), &FetchLimits::default()).await.unwrap();
+        assert_eq!(got.digest.to_string(), md);
+        assert_eq!(got.index_digest.map(|d| d.to_string()), Some(digests[0].clone()));
+
+        // Caps: a blob over the limit is refused before it is read.
+        let small = FetchLimits { max_blob_bytes: 100, ..FetchLimits::default() };
+        let err = get(&format!("layout:{}:multi", dir.display()), &small).await.unwrap_err();
+        assert!(matches!(err, FetchError::TooLarge { limit: 100, .. }), "{err}");
+
+        // Core module, and a corrupted blob.
+        let core = b"\0asm\x01\0\0\0".as_slice();
+        let mc = manifest(&dir, &[(WASM_LAYER_MEDIA_TYPE, core)], serde_json::json!({}));
+        layout(&dir, &[(&mc, Some("core")), (&m, Some("ok"))]);
+        let err = get(&format!("layout:{}:core", dir.display()), &FetchLimits::default()).await.unwrap_err();
+        assert!(err.to_string().contains("is a core wasm module, not a component"), "{err}");
+        let layer = Digest::of(&component);
+        let path = dir.join("blobs/sha256").join(layer.hex());
+        let mut bytes = std::fs::read(&path).unwrap();
+        bytes[0] = b'X';
+        std::fs::write(&path, bytes).unwrap();
+        let err = get(&format!("layout:{}:ok", dir.display()), &FetchLimits::default()).await.unwrap_err();
+        assert!(matches!(err, FetchError::DigestMismatch { .. }), "{err}");
+        assert!(err.to_string().contains(&layer.to_string()), "{err}");
+
+        // An image with a tar layer is not a component.
+        let img = manifest(&dir, &[("application/vnd.oci.image.layer.v1.tar+gzip", b"tar")], serde_json::json!({}));
+        layout(&dir, &[(&img, Some("img"))]);
+        let err = get(&format!("layout:{}:img", dir.display()), &FetchLimits::default()).await.unwrap_err();
+        assert!(matches!(err, FetchError::NoWasmLayer { .. }), "{err}");
+
+        // Not a layout at all.
+        let err = get(&format!("layout:{}", tmp.path().display()), &FetchLimits::default()).await.unwrap_err();
+        assert!(matches!(err, FetchError::Io { .. }), "{err}");
+    }
+}

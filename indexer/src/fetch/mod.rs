@@ -663,3 +663,67 @@ mod tests {
         assert!(!is_loopback("10.0.0.1:5000"));
     }
 }
+
+/// Helpers shared by the fetch tests: a minimal image-layout writer and the fixture component.
+#[cfg(test)]
+pub(crate) mod testutil {
+    use std::path::Path;
+
+    use forage_policy::Digest;
+
+    /// `fixtures/built/<name>` from the workspace.
+    pub fn fixture(name: &str) -> Vec<u8> {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/built").join(name);
+        std::fs::read(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
+    }
+
+    /// Writes `bytes` as a blob of the layout at `dir`; returns its descriptor fields.
+    pub fn blob(dir: &Path, bytes: &[u8]) -> (String, usize) {
+        let d = Digest::of(bytes);
+        std::fs::create_dir_all(dir.join("blobs/sha256")).unwrap();
+        std::fs::write(dir.join("blobs/sha256").join(d.hex()), bytes).unwrap();
+        (d.to_string(), bytes.len())
+    }
+
+    /// A wasm-artifact manifest over `layers` (each `(media type, bytes)`), blobs written to `dir`.
+    pub fn manifest(dir: &Path, layers: &[(&str, &[u8])], annotations: serde_json::Value) -> Vec<u8> {
+        let (cd, cs) = blob(dir, br#"{"architecture":"wasm","os":"wasip2"}"#);
+        let layers: Vec<_> = layers
+            .iter()
+            .map(|(mt, bytes)| {
+                let (d, s) = blob(dir, bytes);
+                serde_json::json!({"mediaType": mt, "digest": d, "size": s})
+            })
+            .collect();
+        serde_json::to_vec(&serde_json::json!({
+            "schemaVersion": 2,
+            "mediaType": super::OCI_MANIFEST_MEDIA_TYPE,
+            "config": {"mediaType": super::WASM_CONFIG_MEDIA_TYPE, "digest": cd, "size": cs},
+            "layers": layers,
+            "annotations": annotations,
+        }))
+        .unwrap()
+    }
+
+    /// Writes a layout at `dir` whose `index.json` lists `entries` (manifest bytes, optional tag).
+    pub fn layout(dir: &Path, entries: &[(&[u8], Option<&str>)]) -> Vec<String> {
+        std::fs::create_dir_all(dir).unwrap();
+        std::fs::write(dir.join("oci-layout"), r#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
+        let mut digests = Vec::new();
+        let manifests: Vec<_> = entries
+            .iter()
+            .map(|(bytes, tag)| {
+                let (d, s) = blob(dir, bytes);
+                digests.push(d.clone());
+                let mut e = serde_json::json!({"mediaType": super::OCI_MANIFEST_MEDIA_TYPE, "digest": d, "size": s});
+                if let Some(t) = tag {
+                    e["annotations"] = serde_json::json!({ super::REF_NAME_ANNOTATION: t });
+                }
+                e
+            })
+            .collect();
+        std::fs::write(dir.join("index.json"), serde_json::to_vec(&serde_json::json!({"schemaVersion": 2, "manifests": manifests})).unwrap())
+            .unwrap();
+        digests
+    }
+}

@@ -521,3 +521,175 @@ mod tests {
         assert_eq!(registry_error_detail(b"plain text\n"), "plain text");
     }
 }
+
+/// Misbehaving registries the real one will not imitate: no `Content-Length`, lying
+/// descriptors and headers, silence.
+#[cfg(test)]
+mod fake_registry_tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+    use super::super::testutil::fixture;
+    use super::super::{FetchLimits, Fetcher, FetcherConfig, OCI_MANIFEST_MEDIA_TYPE, WASM_LAYER_MEDIA_TYPE};
+    use super::*;
+
+    enum Reply {
+        Full { status: u16, headers: Vec<(String, String)>, body: Vec<u8> },
+        /// Chunked transfer (no Content-Length) of `total` bytes of `b'a'`.
+        Chunked { total: usize },
+        /// Accept the request and never answer.
+        Hang,
+    }
+
+    /// Serves `route(path)` for each request on a loopback port.
+    async fn serve(route: impl Fn(&str) -> Reply + Send + Sync + 'static) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let route = Arc::new(route);
+        tokio::spawn(async move {
+            loop {
+                let Ok((mut s, _)) = listener.accept().await else { return };
+                let route = route.clone();
+                tokio::spawn(async move {
+                    let mut buf = Vec::new();
+                    let mut chunk = [0u8; 1024];
+                    while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+                        match s.read(&mut chunk).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                        }
+                    }
+                    let head = String::from_utf8_lossy(&buf).to_string();
+                    let path = head.split(' ').nth(1).unwrap_or("/").to_string();
+                    match route(&path) {
+                        Reply::Full { status, headers, body } => {
+                            let mut out = format!("HTTP/1.1 {status} X\r\nContent-Length: {}\r\nConnection: close\r\n", body.len());
+                            for (k, v) in headers {
+                                out.push_str(&format!("{k}: {v}\r\n"));
+                            }
+                            out.push_str("\r\n");
+                            let _ = s.write_all(out.as_bytes()).await;
+                            let _ = s.write_all(&body).await;
+                        }
+                        Reply::Chunked { total } => {
+                            let _ = s
+                                .write_all(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n")
+                                .await;
+                            let piece = vec![b'a'; 16 * 1024];
+                            let mut sent = 0;
+                            while sent < total {
+                                let n = piece.len().min(total - sent);
+                                let frame = [format!("{n:x}\r\n").as_bytes(), &piece[..n], b"\r\n"].concat();
+                                if s.write_all(&frame).await.is_err() {
+                                    return; // the client gave up, as it should
+                                }
+                                sent += n;
+                            }
+                            let _ = s.write_all(b"0\r\n\r\n").await;
+                        }
+                        Reply::Hang => {
+                            tokio::time::sleep(Duration::from_secs(30)).await;
+                        }
+                    }
+                    let _ = s.shutdown().await;
+                });
+            }
+        });
+        addr.to_string()
+    }
+
+    fn json(status: u16, body: &[u8], extra: &[(&str, &str)]) -> Reply {
+        let mut headers = vec![("Content-Type".to_string(), OCI_MANIFEST_MEDIA_TYPE.to_string())];
+        headers.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        Reply::Full { status, headers, body: body.to_vec() }
+    }
+
+    fn manifest_over(layer_digest: &str, layer_size: u64) -> Vec<u8> {
+        let config = br#"{}"#;
+        serde_json::to_vec(&serde_json::json!({
+            "schemaVersion": 2,
+            "mediaType": OCI_MANIFEST_MEDIA_TYPE,
+            "config": {"mediaType": "application/vnd.wasm.config.v0+json", "digest": Digest::of(config).to_string(), "size": 2},
+            "layers": [{"mediaType": WASM_LAYER_MEDIA_TYPE, "digest": layer_digest, "size": layer_size}],
+        }))
+        .unwrap()
+    }
+
+    fn fetcher(limits: FetchLimits) -> Fetcher {
+        Fetcher::new(FetcherConfig { limits, ..Default::default() }).unwrap()
+    }
+
+    #[tokio::test]
+    async fn caps_a_blob_while_it_streams() {
+        // The descriptor claims 100 bytes; the registry streams 64 MiB without a length.
+        let m = manifest_over(&Digest::of(b"x").to_string(), 100);
+        let host = serve(move |path| match path {
+            "/v2/" => json(200, b"{}", &[]),
+            p if p.contains("/manifests/") => json(200, &m, &[]),
+            p if p.ends_with(&Digest::of(b"{}").to_string()) => json(200, b"{}", &[]),
+            _ => Reply::Chunked { total: 64 << 20 },
+        })
+        .await;
+        let r: OciRef = format!("{host}/acme/big:1").parse().unwrap();
+        let started = std::time::Instant::now();
+        let err = fetcher(FetchLimits { max_blob_bytes: 1 << 20, ..Default::default() }).fetch_oci(&r).await.unwrap_err();
+        assert!(matches!(err, FetchError::TooLarge { limit: 1048576, size: None, .. }), "{err}");
+        assert!(started.elapsed() < Duration::from_secs(20));
+    }
+
+    #[tokio::test]
+    async fn distrusts_digest_headers_and_checks_pinned_manifests() {
+        let component = fixture("types.wasm");
+        let m = manifest_over(&Digest::of(&component).to_string(), component.len() as u64);
+        let m_digest = Digest::of(&m);
+        let liar = Digest::of(b"something else").to_string();
+        let m2 = m.clone();
+        let host = serve(move |path| match path {
+            "/v2/" => json(200, b"{}", &[]),
+            "/v2/acme/x/manifests/lying-header" => json(200, &m2, &[("Docker-Content-Digest", &liar)]),
+            p if p.contains("/manifests/") => json(200, &m2, &[]),
+            _ => Reply::Full { status: 404, headers: vec![], body: br#"{"errors":[{"code":"BLOB_UNKNOWN","message":"blob unknown"}]}"#.to_vec() },
+        })
+        .await;
+        let f = fetcher(FetchLimits::default());
+
+        let r: OciRef = format!("{host}/acme/x:lying-header").parse().unwrap();
+        let err = f.resolve(&r).await.unwrap_err();
+        assert!(matches!(err, FetchError::DigestMismatch { .. }) && err.to_string().contains("Docker-Content-Digest"), "{err}");
+
+        // A digest reference whose manifest hashes to something else.
+        let other = Digest::of(b"other");
+        let r: OciRef = format!("{host}/acme/x@{other}").parse().unwrap();
+        let err = f.resolve(&r).await.unwrap_err();
+        assert!(matches!(err, FetchError::DigestMismatch { .. }), "{err}");
+        assert!(err.to_string().contains(&m_digest.to_string()), "{err}");
+
+        // Honest manifest, missing blobs.
+        let r: OciRef = format!("{host}/acme/x:1").parse().unwrap();
+        assert_eq!(f.resolve(&r).await.unwrap(), m_digest);
+        let err = f.fetch_oci(&r).await.unwrap_err();
+        assert!(matches!(err, FetchError::NotFound { .. }) && err.to_string().contains("blob sha256:"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn times_out_and_reports_forbidden() {
+        let host = serve(|path| match path {
+            "/v2/" => json(200, b"{}", &[]),
+            "/v2/acme/slow/manifests/1" => Reply::Hang,
+            _ => json(403, br#"{"errors":[{"code":"DENIED","message":"requested access to the resource is denied"}]}"#, &[]),
+        })
+        .await;
+        let f = fetcher(FetchLimits { request_timeout: Duration::from_millis(300), ..Default::default() });
+        let r: OciRef = format!("{host}/acme/slow:1").parse().unwrap();
+        let err = f.fetch_oci(&r).await.unwrap_err();
+        assert!(matches!(err, FetchError::Timeout { .. }), "{err}");
+        assert!(err.to_string().contains(&host), "{err}");
+
+        let r: OciRef = format!("{host}/acme/private:1").parse().unwrap();
+        let err = f.fetch_oci(&r).await.unwrap_err();
+        assert!(matches!(err, FetchError::AuthFailed { status: 403, .. }), "{err}");
+        assert!(err.to_string().contains("DENIED"), "{err}");
+    }
+}
