@@ -52,9 +52,26 @@ impl Rng {
 }
 
 const VENDORS: &[&str] = &[
-    "acme", "contoso", "globex", "initech", "umbrella", "hooli", "stark", "wayne", "tyrell",
-    "cyberdyne", "vandelay", "wonka", "oscorp", "aperture", "soylent", "dunder", "pied-piper",
-    "massive-dynamic", "gringotts", "monarch",
+    "acme",
+    "contoso",
+    "globex",
+    "initech",
+    "umbrella",
+    "hooli",
+    "stark",
+    "wayne",
+    "tyrell",
+    "cyberdyne",
+    "vandelay",
+    "wonka",
+    "oscorp",
+    "aperture",
+    "soylent",
+    "dunder",
+    "pied-piper",
+    "massive-dynamic",
+    "gringotts",
+    "monarch",
 ];
 
 /// A business domain: package name, what it is about, its nouns (kebab, human) and units.
@@ -66,30 +83,294 @@ struct Domain {
 }
 
 const DOMAINS: &[Domain] = &[
-    Domain { name: "weather", about: "weather forecasts, observations and alerts", nouns: &[("forecast", "weather forecast"), ("observation", "weather observation"), ("alert", "severe-weather alert"), ("station", "weather station"), ("precipitation", "precipitation report")], units: &["celsius", "fahrenheit", "kelvin"] },
-    Domain { name: "invoices", about: "invoicing and accounts receivable", nouns: &[("invoice", "invoice"), ("payment", "incoming payment"), ("customer", "billing customer"), ("credit-note", "credit note"), ("tax-rate", "tax rate")], units: &["eur", "usd", "gbp", "jpy"] },
-    Domain { name: "geo", about: "geocoding, routing and places", nouns: &[("address", "postal address"), ("coordinate", "geographic coordinate"), ("route", "driving route"), ("place", "point of interest"), ("boundary", "administrative boundary")], units: &["meter", "kilometer", "mile", "foot"] },
-    Domain { name: "calendar", about: "calendars, meetings and room booking", nouns: &[("event", "calendar event"), ("reminder", "reminder"), ("attendee", "meeting attendee"), ("room-booking", "meeting-room booking"), ("availability", "free/busy slot")], units: &["minute", "hour", "day"] },
-    Domain { name: "inventory", about: "stock, warehouses and purchasing", nouns: &[("product", "product"), ("stock-level", "stock level"), ("warehouse", "warehouse"), ("supplier", "supplier"), ("purchase-order", "purchase order")], units: &["piece", "box", "pallet"] },
-    Domain { name: "crm", about: "customer relationship management", nouns: &[("contact", "contact"), ("lead", "sales lead"), ("deal", "deal in the pipeline"), ("account", "customer account"), ("note", "call note")], units: &["eur", "usd"] },
-    Domain { name: "payroll", about: "employees, leave and payroll", nouns: &[("employee", "employee"), ("leave-request", "leave request"), ("payslip", "payslip"), ("review", "performance review"), ("position", "open position")], units: &["hour", "day", "week"] },
-    Domain { name: "shipping", about: "parcels, labels and carrier tracking", nouns: &[("shipment", "shipment"), ("parcel", "parcel"), ("label", "shipping label"), ("tracking-event", "tracking event"), ("carrier", "carrier")], units: &["gram", "kilogram", "pound", "ounce"] },
-    Domain { name: "translate", about: "machine translation and glossaries", nouns: &[("translation", "translation"), ("glossary", "terminology glossary"), ("language", "supported language"), ("phrase", "phrase"), ("dictionary-entry", "dictionary entry")], units: &["character", "word"] },
-    Domain { name: "metrics", about: "time-series metrics and alerting", nouns: &[("metric", "metric"), ("dashboard", "dashboard"), ("alert-rule", "alert rule"), ("time-series", "time series"), ("threshold", "threshold")], units: &["second", "millisecond", "microsecond"] },
-    Domain { name: "wiki", about: "documents, pages and revisions", nouns: &[("document", "document"), ("page", "wiki page"), ("comment", "comment"), ("revision", "page revision"), ("template", "page template")], units: &["byte", "kilobyte", "megabyte"] },
-    Domain { name: "payments", about: "card payments, refunds and subscriptions", nouns: &[("charge", "card charge"), ("refund", "refund"), ("payout", "payout"), ("card", "stored card"), ("subscription", "subscription")], units: &["eur", "usd", "chf"] },
-    Domain { name: "helpdesk", about: "support tickets and incident response", nouns: &[("ticket", "support ticket"), ("incident", "incident"), ("escalation", "escalation"), ("sla", "service-level agreement"), ("queue", "support queue")], units: &["minute", "hour"] },
-    Domain { name: "recipes", about: "recipes, meal plans and nutrition", nouns: &[("recipe", "recipe"), ("ingredient", "ingredient"), ("meal-plan", "weekly meal plan"), ("shopping-list", "shopping list"), ("nutrition-fact", "nutrition fact")], units: &["gram", "cup", "tablespoon", "ounce"] },
-    Domain { name: "travel", about: "flights, hotels and itineraries", nouns: &[("flight", "flight"), ("hotel", "hotel"), ("itinerary", "trip itinerary"), ("booking", "booking"), ("fare", "fare")], units: &["kilometer", "mile"] },
-    Domain { name: "music", about: "music catalogues and playlists", nouns: &[("track", "track"), ("playlist", "playlist"), ("album", "album"), ("artist", "artist"), ("lyric", "song lyric")], units: &["second", "minute"] },
-    Domain { name: "vcs", about: "source repositories, reviews and releases", nouns: &[("commit", "commit"), ("branch", "branch"), ("pull-request", "pull request"), ("issue", "issue"), ("release", "release")], units: &["line", "file"] },
-    Domain { name: "dns", about: "DNS zones, records and certificates", nouns: &[("dns-record", "DNS record"), ("zone", "DNS zone"), ("domain", "registered domain"), ("certificate", "TLS certificate"), ("nameserver", "name server")], units: &["second", "hour", "day"] },
-    Domain { name: "energy", about: "meters, tariffs and consumption", nouns: &[("meter-reading", "meter reading"), ("tariff", "energy tariff"), ("consumption", "energy consumption"), ("solar-output", "solar output"), ("battery-state", "battery state")], units: &["watt-hour", "kilowatt-hour", "megajoule"] },
-    Domain { name: "clinic", about: "appointments, prescriptions and lab results", nouns: &[("appointment", "appointment"), ("prescription", "prescription"), ("vital-sign", "vital sign"), ("lab-result", "lab result"), ("patient", "patient")], units: &["milligram", "milliliter"] },
-    Domain { name: "courses", about: "courses, lessons and grading", nouns: &[("course", "course"), ("lesson", "lesson"), ("quiz", "quiz"), ("grade", "grade"), ("student", "student")], units: &["point", "percent"] },
-    Domain { name: "property", about: "real-estate listings and valuations", nouns: &[("listing", "property listing"), ("valuation", "valuation"), ("mortgage", "mortgage quote"), ("viewing", "viewing appointment"), ("parcel-plot", "land plot")], units: &["square-meter", "square-foot", "acre"] },
-    Domain { name: "mlops", about: "models, datasets and predictions", nouns: &[("model", "trained model"), ("dataset", "dataset"), ("prediction", "prediction"), ("embedding", "embedding vector"), ("training-run", "training run")], units: &["sample", "batch", "epoch"] },
-    Domain { name: "secops", about: "vulnerabilities, secrets and audit trails", nouns: &[("vulnerability", "vulnerability"), ("secret", "stored secret"), ("audit-event", "audit event"), ("policy", "access policy"), ("scan", "security scan")], units: &["finding", "host"] },
+    Domain {
+        name: "weather",
+        about: "weather forecasts, observations and alerts",
+        nouns: &[
+            ("forecast", "weather forecast"),
+            ("observation", "weather observation"),
+            ("alert", "severe-weather alert"),
+            ("station", "weather station"),
+            ("precipitation", "precipitation report"),
+        ],
+        units: &["celsius", "fahrenheit", "kelvin"],
+    },
+    Domain {
+        name: "invoices",
+        about: "invoicing and accounts receivable",
+        nouns: &[
+            ("invoice", "invoice"),
+            ("payment", "incoming payment"),
+            ("customer", "billing customer"),
+            ("credit-note", "credit note"),
+            ("tax-rate", "tax rate"),
+        ],
+        units: &["eur", "usd", "gbp", "jpy"],
+    },
+    Domain {
+        name: "geo",
+        about: "geocoding, routing and places",
+        nouns: &[
+            ("address", "postal address"),
+            ("coordinate", "geographic coordinate"),
+            ("route", "driving route"),
+            ("place", "point of interest"),
+            ("boundary", "administrative boundary"),
+        ],
+        units: &["meter", "kilometer", "mile", "foot"],
+    },
+    Domain {
+        name: "calendar",
+        about: "calendars, meetings and room booking",
+        nouns: &[
+            ("event", "calendar event"),
+            ("reminder", "reminder"),
+            ("attendee", "meeting attendee"),
+            ("room-booking", "meeting-room booking"),
+            ("availability", "free/busy slot"),
+        ],
+        units: &["minute", "hour", "day"],
+    },
+    Domain {
+        name: "inventory",
+        about: "stock, warehouses and purchasing",
+        nouns: &[
+            ("product", "product"),
+            ("stock-level", "stock level"),
+            ("warehouse", "warehouse"),
+            ("supplier", "supplier"),
+            ("purchase-order", "purchase order"),
+        ],
+        units: &["piece", "box", "pallet"],
+    },
+    Domain {
+        name: "crm",
+        about: "customer relationship management",
+        nouns: &[
+            ("contact", "contact"),
+            ("lead", "sales lead"),
+            ("deal", "deal in the pipeline"),
+            ("account", "customer account"),
+            ("note", "call note"),
+        ],
+        units: &["eur", "usd"],
+    },
+    Domain {
+        name: "payroll",
+        about: "employees, leave and payroll",
+        nouns: &[
+            ("employee", "employee"),
+            ("leave-request", "leave request"),
+            ("payslip", "payslip"),
+            ("review", "performance review"),
+            ("position", "open position"),
+        ],
+        units: &["hour", "day", "week"],
+    },
+    Domain {
+        name: "shipping",
+        about: "parcels, labels and carrier tracking",
+        nouns: &[
+            ("shipment", "shipment"),
+            ("parcel", "parcel"),
+            ("label", "shipping label"),
+            ("tracking-event", "tracking event"),
+            ("carrier", "carrier"),
+        ],
+        units: &["gram", "kilogram", "pound", "ounce"],
+    },
+    Domain {
+        name: "translate",
+        about: "machine translation and glossaries",
+        nouns: &[
+            ("translation", "translation"),
+            ("glossary", "terminology glossary"),
+            ("language", "supported language"),
+            ("phrase", "phrase"),
+            ("dictionary-entry", "dictionary entry"),
+        ],
+        units: &["character", "word"],
+    },
+    Domain {
+        name: "metrics",
+        about: "time-series metrics and alerting",
+        nouns: &[
+            ("metric", "metric"),
+            ("dashboard", "dashboard"),
+            ("alert-rule", "alert rule"),
+            ("time-series", "time series"),
+            ("threshold", "threshold"),
+        ],
+        units: &["second", "millisecond", "microsecond"],
+    },
+    Domain {
+        name: "wiki",
+        about: "documents, pages and revisions",
+        nouns: &[
+            ("document", "document"),
+            ("page", "wiki page"),
+            ("comment", "comment"),
+            ("revision", "page revision"),
+            ("template", "page template"),
+        ],
+        units: &["byte", "kilobyte", "megabyte"],
+    },
+    Domain {
+        name: "payments",
+        about: "card payments, refunds and subscriptions",
+        nouns: &[
+            ("charge", "card charge"),
+            ("refund", "refund"),
+            ("payout", "payout"),
+            ("card", "stored card"),
+            ("subscription", "subscription"),
+        ],
+        units: &["eur", "usd", "chf"],
+    },
+    Domain {
+        name: "helpdesk",
+        about: "support tickets and incident response",
+        nouns: &[
+            ("ticket", "support ticket"),
+            ("incident", "incident"),
+            ("escalation", "escalation"),
+            ("sla", "service-level agreement"),
+            ("queue", "support queue"),
+        ],
+        units: &["minute", "hour"],
+    },
+    Domain {
+        name: "recipes",
+        about: "recipes, meal plans and nutrition",
+        nouns: &[
+            ("recipe", "recipe"),
+            ("ingredient", "ingredient"),
+            ("meal-plan", "weekly meal plan"),
+            ("shopping-list", "shopping list"),
+            ("nutrition-fact", "nutrition fact"),
+        ],
+        units: &["gram", "cup", "tablespoon", "ounce"],
+    },
+    Domain {
+        name: "travel",
+        about: "flights, hotels and itineraries",
+        nouns: &[
+            ("flight", "flight"),
+            ("hotel", "hotel"),
+            ("itinerary", "trip itinerary"),
+            ("booking", "booking"),
+            ("fare", "fare"),
+        ],
+        units: &["kilometer", "mile"],
+    },
+    Domain {
+        name: "music",
+        about: "music catalogues and playlists",
+        nouns: &[
+            ("track", "track"),
+            ("playlist", "playlist"),
+            ("album", "album"),
+            ("artist", "artist"),
+            ("lyric", "song lyric"),
+        ],
+        units: &["second", "minute"],
+    },
+    Domain {
+        name: "vcs",
+        about: "source repositories, reviews and releases",
+        nouns: &[
+            ("commit", "commit"),
+            ("branch", "branch"),
+            ("pull-request", "pull request"),
+            ("issue", "issue"),
+            ("release", "release"),
+        ],
+        units: &["line", "file"],
+    },
+    Domain {
+        name: "dns",
+        about: "DNS zones, records and certificates",
+        nouns: &[
+            ("dns-record", "DNS record"),
+            ("zone", "DNS zone"),
+            ("domain", "registered domain"),
+            ("certificate", "TLS certificate"),
+            ("nameserver", "name server"),
+        ],
+        units: &["second", "hour", "day"],
+    },
+    Domain {
+        name: "energy",
+        about: "meters, tariffs and consumption",
+        nouns: &[
+            ("meter-reading", "meter reading"),
+            ("tariff", "energy tariff"),
+            ("consumption", "energy consumption"),
+            ("solar-output", "solar output"),
+            ("battery-state", "battery state"),
+        ],
+        units: &["watt-hour", "kilowatt-hour", "megajoule"],
+    },
+    Domain {
+        name: "clinic",
+        about: "appointments, prescriptions and lab results",
+        nouns: &[
+            ("appointment", "appointment"),
+            ("prescription", "prescription"),
+            ("vital-sign", "vital sign"),
+            ("lab-result", "lab result"),
+            ("patient", "patient"),
+        ],
+        units: &["milligram", "milliliter"],
+    },
+    Domain {
+        name: "courses",
+        about: "courses, lessons and grading",
+        nouns: &[
+            ("course", "course"),
+            ("lesson", "lesson"),
+            ("quiz", "quiz"),
+            ("grade", "grade"),
+            ("student", "student"),
+        ],
+        units: &["point", "percent"],
+    },
+    Domain {
+        name: "property",
+        about: "real-estate listings and valuations",
+        nouns: &[
+            ("listing", "property listing"),
+            ("valuation", "valuation"),
+            ("mortgage", "mortgage quote"),
+            ("viewing", "viewing appointment"),
+            ("parcel-plot", "land plot"),
+        ],
+        units: &["square-meter", "square-foot", "acre"],
+    },
+    Domain {
+        name: "mlops",
+        about: "models, datasets and predictions",
+        nouns: &[
+            ("model", "trained model"),
+            ("dataset", "dataset"),
+            ("prediction", "prediction"),
+            ("embedding", "embedding vector"),
+            ("training-run", "training run"),
+        ],
+        units: &["sample", "batch", "epoch"],
+    },
+    Domain {
+        name: "secops",
+        about: "vulnerabilities, secrets and audit trails",
+        nouns: &[
+            ("vulnerability", "vulnerability"),
+            ("secret", "stored secret"),
+            ("audit-event", "audit event"),
+            ("policy", "access policy"),
+            ("scan", "security scan"),
+        ],
+        units: &["finding", "host"],
+    },
 ];
 
 /// A function shape: name verb, doc template (`{n}` = the noun in words), WIT params and result.
@@ -103,28 +384,164 @@ struct Verb {
 }
 
 const VERBS: &[Verb] = &[
-    Verb { verb: "get", plural: false, doc: "Fetch one {n} by its identifier.", params: &[("id", "string")], result: Some("result<@, string>") },
-    Verb { verb: "list", plural: true, doc: "List {n}s, newest first. `limit` caps how many are returned.", params: &[("filter", "option<string>"), ("limit", "u32")], result: Some("list<@>") },
-    Verb { verb: "search", plural: true, doc: "Search {n}s by a free-text query and return the best matches.", params: &[("query", "string"), ("limit", "option<u32>")], result: Some("list<@>") },
-    Verb { verb: "create", plural: false, doc: "Create a new {n} and return its identifier.", params: &[("name", "string"), ("tags", "list<string>")], result: Some("result<string, string>") },
-    Verb { verb: "update", plural: false, doc: "Update fields of an existing {n}, given as (field, value) pairs.", params: &[("id", "string"), ("changes", "list<tuple<string, string>>")], result: Some("result<_, string>") },
-    Verb { verb: "delete", plural: false, doc: "Delete a {n}. Fails when no {n} has that identifier.", params: &[("id", "string")], result: Some("result<_, string>") },
-    Verb { verb: "count", plural: true, doc: "Count the {n}s that match an optional filter.", params: &[("filter", "option<string>")], result: Some("u64") },
-    Verb { verb: "validate", plural: false, doc: "Check that a {n} is well-formed and list the problems found (empty when valid).", params: &[("input", "string")], result: Some("list<string>") },
-    Verb { verb: "convert", plural: false, doc: "Convert a {n} amount from one unit to another.", params: &[("value", "f64"), ("from-unit", "!"), ("to-unit", "!")], result: Some("f64") },
-    Verb { verb: "summarize", plural: true, doc: "Summarize {n} activity over the last `days` days as a short paragraph.", params: &[("days", "u32")], result: Some("string") },
-    Verb { verb: "export", plural: true, doc: "Export every {n} as CSV or JSON text.", params: &[("format", "export-format"), ("since", "option<string>")], result: Some("result<string, string>") },
-    Verb { verb: "estimate", plural: false, doc: "Estimate the {n} for a quantity, optionally for one region.", params: &[("quantity", "f64"), ("unit", "!"), ("region", "option<string>")], result: Some("f64") },
-    Verb { verb: "lookup", plural: false, doc: "Look up a {n} by its exact name.", params: &[("name", "string")], result: Some("option<@>") },
-    Verb { verb: "compare", plural: true, doc: "Compare two {n}s and describe each difference in one line.", params: &[("left", "string"), ("right", "string")], result: Some("list<string>") },
-    Verb { verb: "schedule", plural: false, doc: "Schedule work on a {n} at an ISO 8601 time; returns the job identifier.", params: &[("id", "string"), ("at", "string")], result: Some("result<string, string>") },
-    Verb { verb: "parse", plural: false, doc: "Parse a {n} from its text form.", params: &[("text", "string")], result: Some("result<@, string>") },
-    Verb { verb: "format", plural: false, doc: "Render a {n} as human-readable text in the given locale (default en-US).", params: &[("item", "@"), ("locale", "option<string>")], result: Some("string") },
-    Verb { verb: "check", plural: false, doc: "Report the processing status of a {n}.", params: &[("id", "string")], result: Some("status") },
-    Verb { verb: "archive", plural: false, doc: "Archive a {n} so it no longer shows up in listings.", params: &[("id", "string"), ("reason", "option<string>")], result: None },
-    Verb { verb: "tag", plural: false, doc: "Attach tags to a {n}; returns the full tag set.", params: &[("id", "string"), ("tags", "list<string>")], result: Some("result<list<string>, string>") },
-    Verb { verb: "rank", plural: true, doc: "Rank {n}s by score, highest first, returning (identifier, score) pairs.", params: &[("ids", "list<string>")], result: Some("list<tuple<string, f32>>") },
-    Verb { verb: "watch", plural: false, doc: "Subscribe to changes of a {n}; returns false when already watched.", params: &[("id", "string"), ("notify", "bool")], result: Some("bool") },
+    Verb {
+        verb: "get",
+        plural: false,
+        doc: "Fetch one {n} by its identifier.",
+        params: &[("id", "string")],
+        result: Some("result<@, string>"),
+    },
+    Verb {
+        verb: "list",
+        plural: true,
+        doc: "List {n}s, newest first. `limit` caps how many are returned.",
+        params: &[("filter", "option<string>"), ("limit", "u32")],
+        result: Some("list<@>"),
+    },
+    Verb {
+        verb: "search",
+        plural: true,
+        doc: "Search {n}s by a free-text query and return the best matches.",
+        params: &[("query", "string"), ("limit", "option<u32>")],
+        result: Some("list<@>"),
+    },
+    Verb {
+        verb: "create",
+        plural: false,
+        doc: "Create a new {n} and return its identifier.",
+        params: &[("name", "string"), ("tags", "list<string>")],
+        result: Some("result<string, string>"),
+    },
+    Verb {
+        verb: "update",
+        plural: false,
+        doc: "Update fields of an existing {n}, given as (field, value) pairs.",
+        params: &[("id", "string"), ("changes", "list<tuple<string, string>>")],
+        result: Some("result<_, string>"),
+    },
+    Verb {
+        verb: "delete",
+        plural: false,
+        doc: "Delete a {n}. Fails when no {n} has that identifier.",
+        params: &[("id", "string")],
+        result: Some("result<_, string>"),
+    },
+    Verb {
+        verb: "count",
+        plural: true,
+        doc: "Count the {n}s that match an optional filter.",
+        params: &[("filter", "option<string>")],
+        result: Some("u64"),
+    },
+    Verb {
+        verb: "validate",
+        plural: false,
+        doc: "Check that a {n} is well-formed and list the problems found (empty when valid).",
+        params: &[("input", "string")],
+        result: Some("list<string>"),
+    },
+    Verb {
+        verb: "convert",
+        plural: false,
+        doc: "Convert a {n} amount from one unit to another.",
+        params: &[("value", "f64"), ("from-unit", "!"), ("to-unit", "!")],
+        result: Some("f64"),
+    },
+    Verb {
+        verb: "summarize",
+        plural: true,
+        doc: "Summarize {n} activity over the last `days` days as a short paragraph.",
+        params: &[("days", "u32")],
+        result: Some("string"),
+    },
+    Verb {
+        verb: "export",
+        plural: true,
+        doc: "Export every {n} as CSV or JSON text.",
+        params: &[("format", "export-format"), ("since", "option<string>")],
+        result: Some("result<string, string>"),
+    },
+    Verb {
+        verb: "estimate",
+        plural: false,
+        doc: "Estimate the {n} for a quantity, optionally for one region.",
+        params: &[
+            ("quantity", "f64"),
+            ("unit", "!"),
+            ("region", "option<string>"),
+        ],
+        result: Some("f64"),
+    },
+    Verb {
+        verb: "lookup",
+        plural: false,
+        doc: "Look up a {n} by its exact name.",
+        params: &[("name", "string")],
+        result: Some("option<@>"),
+    },
+    Verb {
+        verb: "compare",
+        plural: true,
+        doc: "Compare two {n}s and describe each difference in one line.",
+        params: &[("left", "string"), ("right", "string")],
+        result: Some("list<string>"),
+    },
+    Verb {
+        verb: "schedule",
+        plural: false,
+        doc: "Schedule work on a {n} at an ISO 8601 time; returns the job identifier.",
+        params: &[("id", "string"), ("at", "string")],
+        result: Some("result<string, string>"),
+    },
+    Verb {
+        verb: "parse",
+        plural: false,
+        doc: "Parse a {n} from its text form.",
+        params: &[("text", "string")],
+        result: Some("result<@, string>"),
+    },
+    Verb {
+        verb: "format",
+        plural: false,
+        doc: "Render a {n} as human-readable text in the given locale (default en-US).",
+        params: &[("item", "@"), ("locale", "option<string>")],
+        result: Some("string"),
+    },
+    Verb {
+        verb: "check",
+        plural: false,
+        doc: "Report the processing status of a {n}.",
+        params: &[("id", "string")],
+        result: Some("status"),
+    },
+    Verb {
+        verb: "archive",
+        plural: false,
+        doc: "Archive a {n} so it no longer shows up in listings.",
+        params: &[("id", "string"), ("reason", "option<string>")],
+        result: None,
+    },
+    Verb {
+        verb: "tag",
+        plural: false,
+        doc: "Attach tags to a {n}; returns the full tag set.",
+        params: &[("id", "string"), ("tags", "list<string>")],
+        result: Some("result<list<string>, string>"),
+    },
+    Verb {
+        verb: "rank",
+        plural: true,
+        doc: "Rank {n}s by score, highest first, returning (identifier, score) pairs.",
+        params: &[("ids", "list<string>")],
+        result: Some("list<tuple<string, f32>>"),
+    },
+    Verb {
+        verb: "watch",
+        plural: false,
+        doc: "Subscribe to changes of a {n}; returns false when already watched.",
+        params: &[("id", "string"), ("notify", "bool")],
+        result: Some("bool"),
+    },
 ];
 
 /// Extra record fields, beyond `id` and `name`.
@@ -135,7 +552,11 @@ const FIELDS: &[(&str, &str, &str)] = &[
     ("tags", "list<string>", "Free-form labels."),
     ("active", "bool", "Whether it is currently active."),
     ("notes", "option<string>", "Optional free-text notes."),
-    ("score", "f32", "Relevance or quality score between 0 and 1."),
+    (
+        "score",
+        "f32",
+        "Relevance or quality score between 0 and 1.",
+    ),
     ("priority", "u8", "Priority from 0 (lowest) to 9."),
     ("owner", "option<string>", "Who is responsible for it."),
     ("revision", "u64", "Monotonic revision number."),
@@ -149,7 +570,10 @@ const WASI_CLOCKS: &str = "package wasi:clocks@0.2.0;\n\ninterface wall-clock {\
 fn plural(noun: &str) -> String {
     if noun.ends_with('s') || noun.ends_with('x') || noun.ends_with("ch") {
         format!("{noun}es")
-    } else if let Some(stem) = noun.strip_suffix('y').filter(|s| !s.ends_with(['a', 'e', 'o', 'u'])) {
+    } else if let Some(stem) = noun
+        .strip_suffix('y')
+        .filter(|s| !s.ends_with(['a', 'e', 'o', 'u']))
+    {
         format!("{stem}ies")
     } else {
         format!("{noun}s")
@@ -157,18 +581,27 @@ fn plural(noun: &str) -> String {
 }
 
 fn article(noun: &str) -> &'static str {
-    if noun.starts_with(['a', 'e', 'i', 'o', 'u']) { "an" } else { "a" }
+    if noun.starts_with(['a', 'e', 'i', 'o', 'u']) {
+        "an"
+    } else {
+        "a"
+    }
 }
 
 /// FNV-1a, to derive a stable seed from a name.
 fn fnv(s: &str) -> u64 {
-    s.bytes()
-        .fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
+    s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
 }
 
 /// `massive-dynamic` -> `Massive Dynamic`.
 fn title(kebab: &str) -> String {
-    kebab.split('-').map(capitalise).collect::<Vec<_>>().join(" ")
+    kebab
+        .split('-')
+        .map(capitalise)
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn capitalise(s: &str) -> String {
@@ -193,7 +626,12 @@ pub struct Generated {
 }
 
 /// Generate the WIT for one component with `count` functions.
-fn generate_wit(rng: &mut Rng, index: usize, count: usize, used: &mut BTreeSet<String>) -> Generated {
+fn generate_wit(
+    rng: &mut Rng,
+    index: usize,
+    count: usize,
+    used: &mut BTreeSet<String>,
+) -> Generated {
     let domain = &DOMAINS[(index + rng.below(3)) % DOMAINS.len()];
     let vendor = *rng.pick(VENDORS);
     let mut pkg_name = domain.name.to_string();
@@ -302,7 +740,11 @@ fn generate_wit(rng: &mut Rng, index: usize, count: usize, used: &mut BTreeSet<S
                     format!(" -> {}", r.replace('@', noun))
                 })
                 .unwrap_or_default();
-            let _ = write!(text_of_funcs, "\n    /// {doc}\n    {fname}: func({}){result};\n", params.join(", "));
+            let _ = write!(
+                text_of_funcs,
+                "\n    /// {doc}\n    {fname}: func({}){result};\n",
+                params.join(", ")
+            );
         }
 
         let _ = writeln!(
@@ -319,7 +761,11 @@ fn generate_wit(rng: &mut Rng, index: usize, count: usize, used: &mut BTreeSet<S
         };
         for (noun, human) in records {
             sep(&mut wit);
-            let _ = writeln!(wit, "    /// {} {human}.\n    record {noun} {{", capitalise(article(human)));
+            let _ = writeln!(
+                wit,
+                "    /// {} {human}.\n    record {noun} {{",
+                capitalise(article(human))
+            );
             let _ = writeln!(wit, "        /// Stable identifier.\n        id: string,");
             let _ = writeln!(wit, "        /// Display name.\n        name: string,");
             // Fields depend on the vendor and noun only, so a record looks the same wherever it appears.
@@ -342,17 +788,27 @@ fn generate_wit(rng: &mut Rng, index: usize, count: usize, used: &mut BTreeSet<S
             sep(&mut wit);
             let _ = writeln!(wit, "    /// A unit of measure.\n    enum unit {{");
             for u in domain.units {
-                let _ = writeln!(wit, "        /// {}.\n        {u},", capitalise(&u.replace('-', " ")));
+                let _ = writeln!(
+                    wit,
+                    "        /// {}.\n        {u},",
+                    capitalise(&u.replace('-', " "))
+                );
             }
             let _ = writeln!(wit, "    }}");
         }
         if all_types.contains("status") {
             sep(&mut wit);
-            let _ = writeln!(wit, "    /// Processing status.\n    enum status {{\n        /// Waiting to start.\n        pending,\n        /// In progress.\n        active,\n        /// Finished successfully.\n        completed,\n        /// Finished with an error.\n        failed,\n    }}");
+            let _ = writeln!(
+                wit,
+                "    /// Processing status.\n    enum status {{\n        /// Waiting to start.\n        pending,\n        /// In progress.\n        active,\n        /// Finished successfully.\n        completed,\n        /// Finished with an error.\n        failed,\n    }}"
+            );
         }
         if all_types.contains("export-format") {
             sep(&mut wit);
-            let _ = writeln!(wit, "    /// Output format for exports.\n    enum export-format {{\n        /// Comma-separated values with a header row.\n        csv,\n        /// A JSON array of objects.\n        json,\n    }}");
+            let _ = writeln!(
+                wit,
+                "    /// Output format for exports.\n    enum export-format {{\n        /// Comma-separated values with a header row.\n        csv,\n        /// A JSON array of objects.\n        json,\n    }}"
+            );
         }
         wit.push_str(&text_of_funcs);
         let _ = writeln!(wit, "}}\n");
@@ -374,7 +830,12 @@ fn generate_wit(rng: &mut Rng, index: usize, count: usize, used: &mut BTreeSet<S
     } else {
         pkg_name.clone()
     };
-    let _ = writeln!(wit, "/// The {} {} component.\nworld {world_name} {{", title(vendor), domain.name);
+    let _ = writeln!(
+        wit,
+        "/// The {} {} component.\nworld {world_name} {{",
+        title(vendor),
+        domain.name
+    );
     for import in &imports {
         let _ = writeln!(wit, "    import {import};");
     }
@@ -413,9 +874,15 @@ pub fn build(generated: Generated) -> Result<Built> {
     resolve.push_str("wasi-clocks.wit", WASI_CLOCKS)?;
     let pkg = resolve
         .push_str(format!("{}.wit", generated.name), &generated.wit)
-        .with_context(|| format!("generated WIT for {} does not parse:\n{}", generated.name, generated.wit))?;
+        .with_context(|| {
+            format!(
+                "generated WIT for {} does not parse:\n{}",
+                generated.name, generated.wit
+            )
+        })?;
     let world = resolve.select_world(&[pkg], None)?;
-    let mut module = wit_component::dummy_module(&resolve, world, ManglingAndAbi::Legacy(LiftLowerAbi::Sync));
+    let mut module =
+        wit_component::dummy_module(&resolve, world, ManglingAndAbi::Legacy(LiftLowerAbi::Sync));
     wit_component::embed_component_metadata(&mut module, &resolve, world, StringEncoding::UTF8)?;
     let component = ComponentEncoder::default()
         .module(&module)?
@@ -452,12 +919,16 @@ pub fn generate(functions: usize, per_component: usize, seed: u64) -> Result<Vec
 /// `cargo xtask gen-corpus`.
 pub fn run(opts: &Options) -> Result<()> {
     let corpus = generate(opts.functions, opts.per_component, opts.seed)?;
-    fs::create_dir_all(opts.out.join("wit")).with_context(|| format!("creating {}", opts.out.display()))?;
+    fs::create_dir_all(opts.out.join("wit"))
+        .with_context(|| format!("creating {}", opts.out.display()))?;
     let mut index = String::from("name\tpackage\tfunctions\tsha256\tsize\tmanifest_digest\n");
     for built in &corpus {
         let g = &built.generated;
         fs::write(opts.out.join(format!("{}.wasm", g.name)), &built.component)?;
-        fs::write(opts.out.join(format!("{}.wit.wasm", g.name)), &built.wit_package)?;
+        fs::write(
+            opts.out.join(format!("{}.wit.wasm", g.name)),
+            &built.wit_package,
+        )?;
         fs::write(opts.out.join("wit").join(format!("{}.wit", g.name)), &g.wit)?;
         let manifest_digest = if opts.layout {
             let (name, version) = g.package.split_once('@').expect("packages are versioned");
@@ -471,10 +942,18 @@ pub fn run(opts: &Options) -> Result<()> {
                     annotations: vec![
                         ("org.opencontainers.image.title", name.to_string()),
                         ("org.opencontainers.image.version", version.to_string()),
-                        ("org.opencontainers.image.description", first_doc_line(&g.wit)),
-                        ("org.opencontainers.image.created", "2025-01-01T00:00:00Z".to_string()),
+                        (
+                            "org.opencontainers.image.description",
+                            first_doc_line(&g.wit),
+                        ),
+                        (
+                            "org.opencontainers.image.created",
+                            "2025-01-01T00:00:00Z".to_string(),
+                        ),
                     ],
-                    exports: wit::component_export_names(&built.component)?.into_iter().collect(),
+                    exports: wit::component_export_names(&built.component)?
+                        .into_iter()
+                        .collect(),
                     imports: g.imports.iter().map(|s| s.to_string()).collect(),
                 },
             )?
@@ -497,7 +976,11 @@ pub fn run(opts: &Options) -> Result<()> {
         corpus.len(),
         opts.functions,
         opts.out.display(),
-        if opts.layout { " (with OCI layouts under layouts/)" } else { "" }
+        if opts.layout {
+            " (with OCI layouts under layouts/)"
+        } else {
+            ""
+        }
     );
     Ok(())
 }

@@ -153,8 +153,8 @@ pub fn read_manifest(path: &Path) -> Result<BTreeMap<String, ManifestRow>> {
         if line.trim().is_empty() {
             continue;
         }
-        let row = ManifestRow::parse(line)
-            .with_context(|| format!("{}:{}", path.display(), i + 1))?;
+        let row =
+            ManifestRow::parse(line).with_context(|| format!("{}:{}", path.display(), i + 1))?;
         rows.insert(row.name.clone(), row);
     }
     Ok(rows)
@@ -206,7 +206,11 @@ fn collect_files(root: &Path, dir: &Path, out: &mut Vec<String>) -> Result<()> {
         let path = entry.path();
         let name = entry.file_name();
         let name = name.to_string_lossy();
-        if name == "target" || name == "__pycache__" || name.ends_with(".pyc") || name.starts_with('.') {
+        if name == "target"
+            || name == "__pycache__"
+            || name.ends_with(".pyc")
+            || name.starts_with('.')
+        {
             continue;
         }
         if entry.file_type()?.is_dir() {
@@ -240,12 +244,20 @@ fn wasm_target_available(root: &Path) -> bool {
 
 /// The installed componentize-py version, if any.
 fn componentize_py_version() -> Option<String> {
-    let out = Command::new("componentize-py").arg("--version").output().ok()?;
+    let out = Command::new("componentize-py")
+        .arg("--version")
+        .output()
+        .ok()?;
     if !out.status.success() {
         return None;
     }
     let text = String::from_utf8_lossy(&out.stdout);
-    Some(text.trim().trim_start_matches("componentize-py").trim().to_string())
+    Some(
+        text.trim()
+            .trim_start_matches("componentize-py")
+            .trim()
+            .to_string(),
+    )
 }
 
 /// Build all Rust fixtures in one cargo invocation; return the target directory.
@@ -265,7 +277,13 @@ fn build_rust(root: &Path, packages: &[&str]) -> Result<PathBuf> {
     );
     let mut cmd = Command::new(cargo);
     cmd.current_dir(root)
-        .args(["build", "--release", "--locked", "--target", "wasm32-wasip2"])
+        .args([
+            "build",
+            "--release",
+            "--locked",
+            "--target",
+            "wasm32-wasip2",
+        ])
         .arg("--target-dir")
         .arg(&target_dir)
         .env("CARGO_INCREMENTAL", "0")
@@ -277,18 +295,37 @@ fn build_rust(root: &Path, packages: &[&str]) -> Result<PathBuf> {
     for package in packages {
         cmd.args(["-p", package]);
     }
-    let status = cmd.status().context("running cargo for the fixtures workspace")?;
+    let status = cmd
+        .status()
+        .context("running cargo for the fixtures workspace")?;
     if !status.success() {
         bail!("cargo build of the Rust fixtures failed ({status})");
     }
     Ok(target_dir.join("wasm32-wasip2/release"))
 }
 
-fn build_python(root: &Path, fixture: &Fixture, world: &str, module: &str, out: &Path) -> Result<()> {
+fn build_python(
+    root: &Path,
+    fixture: &Fixture,
+    world: &str,
+    module: &str,
+    out: &Path,
+) -> Result<()> {
     let dir = root.join(fixture.source);
     let status = Command::new("componentize-py")
         .current_dir(&dir)
-        .args(["-q", "-d", "wit", "-w", world, "componentize", "-p", ".", module, "-o"])
+        .args([
+            "-q",
+            "-d",
+            "wit",
+            "-w",
+            world,
+            "componentize",
+            "-p",
+            ".",
+            module,
+            "-o",
+        ])
         .arg(out)
         .status()
         .context("running componentize-py")?;
@@ -320,7 +357,11 @@ pub fn run(check: bool, force: bool, only: &[String]) -> Result<()> {
     let committed = read_manifest(&built.join("MANIFEST.tsv"))?;
 
     let temp = tempfile::tempdir().context("creating a temporary directory")?;
-    let out_dir = if check { temp.path().to_path_buf() } else { built.clone() };
+    let out_dir = if check {
+        temp.path().to_path_buf()
+    } else {
+        built.clone()
+    };
     fs::create_dir_all(&out_dir).with_context(|| format!("creating {}", out_dir.display()))?;
 
     let mut outcomes: BTreeMap<&str, Outcome> = BTreeMap::new();
@@ -346,7 +387,10 @@ pub fn run(check: bool, force: bool, only: &[String]) -> Result<()> {
                 let dest = out_dir.join(format!("{}.wasm", fixture.name));
                 fs::copy(&artifact, &dest)
                     .with_context(|| format!("copying {}", artifact.display()))?;
-                outcomes.insert(fixture.name, Outcome::Built(finish(&root, fixture, &out_dir)?));
+                outcomes.insert(
+                    fixture.name,
+                    Outcome::Built(finish(&root, fixture, &out_dir)?),
+                );
             }
         } else {
             for fixture in &rust {
@@ -361,7 +405,10 @@ pub fn run(check: bool, force: bool, only: &[String]) -> Result<()> {
 
     // Python: componentize-py, if installed.
     let version = componentize_py_version();
-    for fixture in selected.iter().filter(|f| matches!(f.kind, Kind::Python { .. })) {
+    for fixture in selected
+        .iter()
+        .filter(|f| matches!(f.kind, Kind::Python { .. }))
+    {
         let Kind::Python { world, module } = fixture.kind else {
             unreachable!()
         };
@@ -389,7 +436,10 @@ pub fn run(check: bool, force: bool, only: &[String]) -> Result<()> {
                 }
                 let dest = out_dir.join(format!("{}.wasm", fixture.name));
                 build_python(&root, fixture, world, module, &dest)?;
-                outcomes.insert(fixture.name, Outcome::Built(finish(&root, fixture, &out_dir)?));
+                outcomes.insert(
+                    fixture.name,
+                    Outcome::Built(finish(&root, fixture, &out_dir)?),
+                );
             }
             None => {
                 println!(
@@ -409,7 +459,12 @@ pub fn run(check: bool, force: bool, only: &[String]) -> Result<()> {
     let mut rows = committed;
     for (name, outcome) in outcomes {
         if let Outcome::Built(row) = outcome {
-            println!("built {name}: {} ({} bytes, {})", row.package, row.size, &row.sha256[..12]);
+            println!(
+                "built {name}: {} ({} bytes, {})",
+                row.package,
+                row.size,
+                &row.sha256[..12]
+            );
             rows.insert(name.to_string(), row);
         }
     }
@@ -432,7 +487,10 @@ fn finish(root: &Path, fixture: &Fixture, out_dir: &Path) -> Result<ManifestRow>
     let wasm = fs::read(out_dir.join(format!("{}.wasm", fixture.name)))?;
     wit::validate_component(&wasm).with_context(|| format!("fixture {}", fixture.name))?;
     let pkg = wit::encode_dir(&root.join(fixture.source).join("wit"))?;
-    fs::write(out_dir.join(format!("{}.wit.wasm", fixture.name)), &pkg.bytes)?;
+    fs::write(
+        out_dir.join(format!("{}.wit.wasm", fixture.name)),
+        &pkg.bytes,
+    )?;
     Ok(ManifestRow {
         name: fixture.name.to_string(),
         package: pkg.name,
@@ -462,14 +520,19 @@ fn compare(
         // The committed files must be what the manifest says.
         match fs::read(built.join(format!("{name}.wasm"))) {
             Ok(bytes) if sha256_hex(&bytes) == old.sha256 => {}
-            Ok(_) => stale.push(format!("{name}: built/{name}.wasm does not match MANIFEST.tsv")),
+            Ok(_) => stale.push(format!(
+                "{name}: built/{name}.wasm does not match MANIFEST.tsv"
+            )),
             Err(_) => stale.push(format!("{name}: built/{name}.wasm is missing")),
         }
         // The WIT package needs no toolchain, so it is always checked.
         let pkg = wit::encode_dir(&root.join(fixture.source).join("wit"))?;
         let committed_wit = fs::read(built.join(format!("{name}.wit.wasm"))).unwrap_or_default();
         if committed_wit != pkg.bytes || sha256_hex(&pkg.bytes) != old.wit_sha256 {
-            stale.push(format!("{name}: built/{name}.wit.wasm differs from the WIT in {}/wit", fixture.source));
+            stale.push(format!(
+                "{name}: built/{name}.wit.wasm differs from the WIT in {}/wit",
+                fixture.source
+            ));
         }
         let source_now = source_sha256(root, fixture)?;
         match (fixture.kind, outcomes.get(name)) {
@@ -490,16 +553,25 @@ fn compare(
             }
             (Kind::Python { .. }, outcome) => {
                 if source_now != old.source_sha256 {
-                    stale.push(format!("{name}: sources changed since the committed build (source_sha256)"));
+                    stale.push(format!(
+                        "{name}: sources changed since the committed build (source_sha256)"
+                    ));
                 } else if let Some(Outcome::Built(_)) = outcome {
                     // Not byte-reproducible: compare what the component exports instead.
-                    let fresh = wit::component_export_names(&fs::read(out_dir.join(format!("{name}.wasm")))?)?;
-                    let old_exports =
-                        wit::component_export_names(&fs::read(built.join(format!("{name}.wasm")))?)?;
+                    let fresh = wit::component_export_names(&fs::read(
+                        out_dir.join(format!("{name}.wasm")),
+                    )?)?;
+                    let old_exports = wit::component_export_names(&fs::read(
+                        built.join(format!("{name}.wasm")),
+                    )?)?;
                     if fresh != old_exports {
-                        stale.push(format!("{name}: rebuilt component exports differ from the committed one"));
+                        stale.push(format!(
+                            "{name}: rebuilt component exports differ from the committed one"
+                        ));
                     } else {
-                        println!("ok {name}: sources unchanged, rebuild exports the same functions");
+                        println!(
+                            "ok {name}: sources unchanged, rebuild exports the same functions"
+                        );
                     }
                 } else {
                     println!("ok {name}: sources unchanged (source_sha256)");
@@ -508,7 +580,9 @@ fn compare(
             (Kind::Rust { .. }, _) => {
                 // Skipped: without the toolchain the best we can say is whether the sources moved.
                 if source_now != old.source_sha256 {
-                    println!("warning {name}: sources changed since the committed build, but cannot rebuild here");
+                    println!(
+                        "warning {name}: sources changed since the committed build, but cannot rebuild here"
+                    );
                 }
             }
         }
@@ -520,7 +594,10 @@ fn compare(
         for line in &stale {
             eprintln!("stale: {line}");
         }
-        bail!("{} fixture problem(s); run `cargo xtask fixtures` and commit fixtures/built", stale.len())
+        bail!(
+            "{} fixture problem(s); run `cargo xtask fixtures` and commit fixtures/built",
+            stale.len()
+        )
     }
 }
 

@@ -55,7 +55,10 @@ fn write_blob(dir: &Path, bytes: &[u8]) -> Result<()> {
 pub fn write_layout(dir: &Path, artifact: &Artifact<'_>) -> Result<String> {
     fs::create_dir_all(dir.join("blobs/sha256"))
         .with_context(|| format!("creating {}", dir.display()))?;
-    fs::write(dir.join("oci-layout"), b"{\"imageLayoutVersion\":\"1.0.0\"}")?;
+    fs::write(
+        dir.join("oci-layout"),
+        b"{\"imageLayoutVersion\":\"1.0.0\"}",
+    )?;
 
     let mut layers = vec![descriptor(WASM_MEDIA_TYPE, artifact.component)];
     write_blob(dir, artifact.component)?;
@@ -104,5 +107,8 @@ pub fn write_layout(dir: &Path, artifact: &Artifact<'_>) -> Result<String> {
         "manifests": [manifest_desc],
     });
     fs::write(dir.join("index.json"), serde_json::to_vec_pretty(&index)?)?;
-    Ok(manifest_desc["digest"].as_str().unwrap_or_default().to_string())
+    Ok(manifest_desc["digest"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string())
 }

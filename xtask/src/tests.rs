@@ -38,9 +38,19 @@ fn generated_components_validate_and_match_their_wit() {
         total += exports.len();
         let worlds = wit::package_world_exports(&built.wit_package).unwrap();
         assert_eq!(worlds.len(), 1, "{name}: one world per package");
-        assert_eq!(worlds[0].1, exports, "{name}: WIT package and component disagree");
-        assert!(packages.insert(built.generated.package.clone()), "duplicate package {}", built.generated.package);
-        assert!(built.generated.wit.contains("/// "), "{name}: generated WIT has docs");
+        assert_eq!(
+            worlds[0].1, exports,
+            "{name}: WIT package and component disagree"
+        );
+        assert!(
+            packages.insert(built.generated.package.clone()),
+            "duplicate package {}",
+            built.generated.package
+        );
+        assert!(
+            built.generated.wit.contains("/// "),
+            "{name}: generated WIT has docs"
+        );
     }
     assert_eq!(total, 60);
 }
@@ -61,7 +71,12 @@ fn generator_handles_more_functions_than_a_domain_has_shapes() {
     let corpus = corpus::generate(150, 150, 11).unwrap();
     assert_eq!(corpus.len(), 1);
     wit::validate_component(&corpus[0].component).unwrap();
-    assert_eq!(wit::component_export_names(&corpus[0].component).unwrap().len(), 150);
+    assert_eq!(
+        wit::component_export_names(&corpus[0].component)
+            .unwrap()
+            .len(),
+        150
+    );
 }
 
 #[test]
@@ -91,24 +106,41 @@ fn oci_layout_holds_component_and_wit_layers() {
     let blob = |digest: &str| {
         let hex = digest.strip_prefix("sha256:").unwrap();
         let bytes = fs::read(dir.path().join("blobs/sha256").join(hex)).unwrap();
-        assert_eq!(hex::encode(Sha256::digest(&bytes)), hex, "blob content matches its name");
+        assert_eq!(
+            hex::encode(Sha256::digest(&bytes)),
+            hex,
+            "blob content matches its name"
+        );
         bytes
     };
-    let layout: Value = serde_json::from_slice(&fs::read(dir.path().join("oci-layout")).unwrap()).unwrap();
+    let layout: Value =
+        serde_json::from_slice(&fs::read(dir.path().join("oci-layout")).unwrap()).unwrap();
     assert_eq!(layout["imageLayoutVersion"], "1.0.0");
-    let index: Value = serde_json::from_slice(&fs::read(dir.path().join("index.json")).unwrap()).unwrap();
+    let index: Value =
+        serde_json::from_slice(&fs::read(dir.path().join("index.json")).unwrap()).unwrap();
     let desc = &index["manifests"][0];
     assert_eq!(desc["digest"], digest.as_str());
-    assert_eq!(desc["annotations"]["org.opencontainers.image.ref.name"], "1.2.3");
+    assert_eq!(
+        desc["annotations"]["org.opencontainers.image.ref.name"],
+        "1.2.3"
+    );
     let manifest: Value = serde_json::from_slice(&blob(&digest)).unwrap();
     assert_eq!(manifest["config"]["mediaType"], oci::CONFIG_MEDIA_TYPE);
-    let config: Value = serde_json::from_slice(&blob(manifest["config"]["digest"].as_str().unwrap())).unwrap();
+    let config: Value =
+        serde_json::from_slice(&blob(manifest["config"]["digest"].as_str().unwrap())).unwrap();
     assert_eq!(config["architecture"], "wasm");
     let layers = manifest["layers"].as_array().unwrap();
     assert_eq!(layers.len(), 2);
-    assert!(layers.iter().all(|l| l["mediaType"] == oci::WASM_MEDIA_TYPE));
+    assert!(
+        layers
+            .iter()
+            .all(|l| l["mediaType"] == oci::WASM_MEDIA_TYPE)
+    );
     assert_eq!(blob(layers[0]["digest"].as_str().unwrap()), built.component);
-    assert_eq!(blob(layers[1]["digest"].as_str().unwrap()), built.wit_package);
+    assert_eq!(
+        blob(layers[1]["digest"].as_str().unwrap()),
+        built.wit_package
+    );
     // Both layers are component-shaped binaries; decoding tells them apart, as forage does.
     assert!(wit::component_export_names(&built.component).is_ok());
     assert!(wit::component_export_names(&built.wit_package).is_err());
@@ -124,8 +156,14 @@ fn committed_fixtures_are_components_whose_exports_match_their_wit() {
         let name = fixture.name;
         let bytes = fs::read(root.join("built").join(format!("{name}.wasm"))).unwrap();
         wit::validate_component(&bytes).unwrap_or_else(|e| panic!("{name}: {e:#}"));
-        let row = manifest.get(name).unwrap_or_else(|| panic!("{name} missing from MANIFEST.tsv"));
-        assert_eq!(row.sha256, hex::encode(Sha256::digest(&bytes)), "{name}: MANIFEST sha256");
+        let row = manifest
+            .get(name)
+            .unwrap_or_else(|| panic!("{name} missing from MANIFEST.tsv"));
+        assert_eq!(
+            row.sha256,
+            hex::encode(Sha256::digest(&bytes)),
+            "{name}: MANIFEST sha256"
+        );
         assert_eq!(row.size, bytes.len() as u64, "{name}: MANIFEST size");
         assert_eq!(row.source, fixture.source);
 
@@ -139,7 +177,11 @@ fn committed_fixtures_are_components_whose_exports_match_their_wit() {
         );
         seen.insert(name, exports.len());
     }
-    assert_eq!(seen.len(), manifest.len(), "MANIFEST.tsv lists exactly the fixtures");
+    assert_eq!(
+        seen.len(),
+        manifest.len(),
+        "MANIFEST.tsv lists exactly the fixtures"
+    );
 }
 
 #[test]
@@ -150,8 +192,16 @@ fn committed_wit_packages_match_their_sources() {
     let manifest = fixtures::read_manifest(&root.join("built/MANIFEST.tsv")).unwrap();
     for fixture in FIXTURES {
         let pkg = wit::encode_dir(&root.join(fixture.source).join("wit")).unwrap();
-        let committed = fs::read(root.join("built").join(format!("{}.wit.wasm", fixture.name))).unwrap();
-        assert!(committed == pkg.bytes, "{}: built WIT package is stale; run `cargo xtask fixtures`", fixture.name);
+        let committed = fs::read(
+            root.join("built")
+                .join(format!("{}.wit.wasm", fixture.name)),
+        )
+        .unwrap();
+        assert!(
+            committed == pkg.bytes,
+            "{}: built WIT package is stale; run `cargo xtask fixtures`",
+            fixture.name
+        );
         assert_eq!(manifest[fixture.name].package, pkg.name);
     }
 }
@@ -174,10 +224,19 @@ fn committed_fixture_sources_match_the_manifest() {
 fn wit_docs_survive_in_the_encoded_packages() {
     let root = fixtures::fixtures_dir();
     let bytes = fs::read(root.join("built/clock.wit.wasm")).unwrap();
-    let wit_component::DecodedWasm::WitPackage(resolve, pkg) = wit_component::decode(&bytes).unwrap() else {
+    let wit_component::DecodedWasm::WitPackage(resolve, pkg) =
+        wit_component::decode(&bytes).unwrap()
+    else {
         panic!("not a WIT package");
     };
     let iface = resolve.packages[pkg].interfaces["time"];
-    let docs = resolve.interfaces[iface].functions["convert-time"].docs.contents.as_deref();
-    assert!(docs.unwrap_or_default().contains("Convert a local date-time"), "{docs:?}");
+    let docs = resolve.interfaces[iface].functions["convert-time"]
+        .docs
+        .contents
+        .as_deref();
+    assert!(
+        docs.unwrap_or_default()
+            .contains("Convert a local date-time"),
+        "{docs:?}"
+    );
 }

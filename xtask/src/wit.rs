@@ -92,4 +92,3 @@ pub fn package_world_exports(bytes: &[u8]) -> Result<Vec<(String, BTreeSet<Strin
         DecodedWasm::Component(..) => bail!("this is a component, not a WIT package"),
     }
 }
-
