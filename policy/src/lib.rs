@@ -10,8 +10,10 @@
 //! exist, so the arrows point one way: `policy` ← `indexer` ← `daemon`.
 #![deny(missing_docs)]
 
+pub mod audit;
 pub mod capability;
 pub mod digest;
+pub mod trust;
 
 pub use capability::{Capability, CapabilityError, StorageAccess};
 pub use digest::{Digest, DigestError};
