@@ -15,7 +15,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
-use der::{Decode, DecodePem, Encode};
+use der::{Decode, Encode};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256, Sha384};
 use signature::hazmat::PrehashVerifier;
@@ -339,11 +339,35 @@ impl PublicKey {
     }
 }
 
-/// Parses one or more PEM `CERTIFICATE` blocks.
+/// Parses one or more PEM `CERTIFICATE` blocks (at most 16). Written here rather than with
+/// `Certificate::load_pem_chain`, which panics on some malformed input (x509-cert 0.2.5, an
+/// arithmetic overflow found by `tests/trust.rs`'s hostile-input test).
 pub(crate) fn parse_certificates(bytes: &[u8]) -> Result<Vec<Certificate>, String> {
-    let certs = Certificate::load_pem_chain(bytes).map_err(|e| format!("not PEM certificates: {e}"))?;
+    const BEGIN: &str = "-----BEGIN CERTIFICATE-----";
+    const END: &str = "-----END CERTIFICATE-----";
+    let text = std::str::from_utf8(bytes).map_err(|_| "not UTF-8 PEM".to_string())?;
+    let mut certs = Vec::new();
+    let mut rest = text;
+    while let Some(start) = rest.find(BEGIN) {
+        let after = &rest[start..];
+        let end = after
+            .find(END)
+            .ok_or_else(|| "unterminated PEM CERTIFICATE block".to_string())?;
+        let block = &after[..end + END.len()];
+        let (label, der) =
+            der::pem::decode_vec(block.as_bytes()).map_err(|e| format!("certificate #{}: bad PEM: {e}", certs.len()))?;
+        if label != "CERTIFICATE" {
+            return Err(format!("certificate #{}: PEM label {label:?}", certs.len()));
+        }
+        let cert = Certificate::from_der(&der).map_err(|e| format!("certificate #{}: {e}", certs.len()))?;
+        certs.push(cert);
+        if certs.len() > 16 {
+            return Err("more than 16 certificates".into());
+        }
+        rest = &after[end + END.len()..];
+    }
     if certs.is_empty() {
-        return Err("no certificate found".into());
+        return Err("no PEM CERTIFICATE block found".into());
     }
     Ok(certs)
 }
@@ -525,7 +549,7 @@ pub(crate) fn verify(
             let t = verify_set(policy, bundle, layer.payload, &sig, SignedBy::Key(key), verification_time)?;
             passed.push((Check::Transparency, format!("Rekor SET verified, integratedTime {t}")));
         }
-        signer = format!("cosign key {} (sha256:{})", key.label, &key.fingerprint()[..16]);
+        signer = format!("{} (sha256:{})", key.label, &key.fingerprint()[..16]);
     }
 
     // Only now, with the payload authenticated, interpret it.
@@ -647,9 +671,10 @@ fn verify_set(
         .map_err(|_| mismatch("the entry's public key is not base64".into()))?;
     let same = match signed_by {
         SignedBy::Key(k) => PublicKey::from_pem(&pem, "rekor entry").is_ok_and(|e| e.spki_der == k.spki_der),
-        SignedBy::Certificate(der) => Certificate::from_pem(&pem)
+        SignedBy::Certificate(der) => parse_certificates(&pem)
             .ok()
-            .and_then(|c| c.to_der().ok())
+            .filter(|c| c.len() == 1)
+            .and_then(|c| c[0].to_der().ok())
             .is_some_and(|d| d == der),
     };
     if !same {
@@ -704,8 +729,9 @@ fn verify_chain(policy: &CosignPolicy, leaf: &Certificate, chain: &[Certificate]
     }
     if !anchored {
         return Err(bad(format!(
-            "no path from {:?} to a configured Fulcio root (chain annotation has {} certificate(s))",
-            leaf.tbs_certificate.subject.to_string(),
+            "no path from the signing certificate (issuer {:?}) to a configured Fulcio root \
+             (chain annotation has {} certificate(s))",
+            leaf.tbs_certificate.issuer.to_string(),
             chain.len()
         )));
     }

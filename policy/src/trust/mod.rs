@@ -219,6 +219,10 @@ impl FoundSignature {
 pub struct Reason {
     /// The row of the level table that failed.
     pub check: Check,
+    /// The fine-grained step within it: `payload type`, `signature`, `manifest digest`,
+    /// `docker-reference identity`, `Rekor SET`, `Fulcio chain`, … for cosign; the Notary
+    /// check name for Notary; `no signature` / `no checkable signature` when unverified.
+    pub step: String,
     /// What happened, naming the signature and the fine-grained check.
     pub message: String,
 }
@@ -455,6 +459,7 @@ pub fn verify(
                         checks.push(row(e.check(), failed_status(e.check()), e.to_string()));
                         failures.push(Reason {
                             check: e.check(),
+                            step: e.check_name().to_owned(),
                             message: format!("cosign signature #{i}: {e}"),
                         });
                     }
@@ -484,6 +489,7 @@ pub fn verify(
                         checks.push(row(reason.check, failed_status(reason.check), reason.message.clone()));
                         failures.push(Reason {
                             check: reason.check,
+                            step: reason.step.clone(),
                             message: format!("notary signature #{i}: {}", reason.message),
                         });
                     }
@@ -532,6 +538,7 @@ pub fn verify(
         });
         VerdictKind::Unverified(Reason {
             check: Check::SignaturePresent,
+            step: if signatures.is_empty() { "no signature" } else { "no checkable signature" }.to_owned(),
             message,
         })
     };
@@ -570,6 +577,7 @@ fn verify_notary(
             return Err((
                 Reason {
                     check,
+                    step: check.as_str().to_owned(),
                     message: format!("{check}: {e}"),
                 },
                 Vec::new(),
@@ -587,6 +595,7 @@ fn verify_notary(
                 if matches!(c, Check::Integrity | Check::Authenticity) && hard_failure.is_none() {
                     hard_failure = Some(Reason {
                         check: c,
+                        step: c.as_str().to_owned(),
                         message: format!("{c}: {e}"),
                     });
                 }
