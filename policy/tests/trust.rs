@@ -14,8 +14,8 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use forage_policy::Digest;
 use forage_policy::trust::{
-    self, Check, CheckStatus, FoundSignature, KeylessIdentity, Level, PolicyConfig, ReferenceMatch, SubjectRef,
-    TrustConfig, TrustPolicy, Verdict, VerdictKind,
+    self, Check, CheckStatus, FoundSignature, KeylessIdentity, Level, PolicyConfig, ReferenceMatch,
+    SubjectRef, TrustConfig, TrustPolicy, Verdict, VerdictKind,
 };
 use serde_json::Value;
 
@@ -65,7 +65,9 @@ fn split_reference(r: &str) -> (String, String, Option<String>) {
         _ => (r, None),
     };
     match name.split_once('/') {
-        Some((first, rest)) if first.contains('.') || first.contains(':') || first == "localhost" => {
+        Some((first, rest))
+            if first.contains('.') || first.contains(':') || first == "localhost" =>
+        {
             (first.to_string(), rest.to_string(), tag)
         }
         _ => ("docker.io".to_string(), name.to_string(), tag),
@@ -74,7 +76,13 @@ fn split_reference(r: &str) -> (String, String, Option<String>) {
 
 fn subject_for(reference: &str, manifest: &[u8]) -> SubjectRef {
     let (registry, repository, tag) = split_reference(reference);
-    let mut s = SubjectRef::new(registry, repository, Digest::of(manifest), MANIFEST_MT, manifest.len() as u64);
+    let mut s = SubjectRef::new(
+        registry,
+        repository,
+        Digest::of(manifest),
+        MANIFEST_MT,
+        manifest.len() as u64,
+    );
     s.tag = tag;
     s
 }
@@ -82,7 +90,9 @@ fn subject_for(reference: &str, manifest: &[u8]) -> SubjectRef {
 /// A containers/image "sigstore-json" file → the layer the indexer would hand over.
 fn load_sigstore_json(path: &Path) -> FoundSignature {
     let bytes = std::fs::read(path).unwrap();
-    let json = bytes.strip_prefix(b"\x00sigstore-json\n").expect("sigstore-json prefix");
+    let json = bytes
+        .strip_prefix(b"\x00sigstore-json\n")
+        .expect("sigstore-json prefix");
     let v: Value = serde_json::from_slice(json).unwrap();
     let ann = |k: &str| v["annotations"][k].as_str().map(str::to_string);
     FoundSignature::Cosign {
@@ -110,7 +120,10 @@ impl Tally {
             v.verdict,
             v.checks
         );
-        println!("  verified  {case}  (signer: {})", v.signer.as_deref().unwrap_or("-"));
+        println!(
+            "  verified  {case}  (signer: {})",
+            v.signer.as_deref().unwrap_or("-")
+        );
         self.verified += 1;
     }
 
@@ -120,7 +133,10 @@ impl Tally {
         };
         assert_eq!(r.step, step, "{case}: wrong failing step; reason: {r}");
         assert!(!v.allows_load(), "{case}: strict must refuse");
-        assert!(r.message.contains(step), "{case}: message must name the check: {r}");
+        assert!(
+            r.message.contains(step),
+            "{case}: message must name the check: {r}"
+        );
         println!("  refused   {case}  ({r})");
         self.refused += 1;
     }
@@ -162,7 +178,8 @@ mod cosign_vectors {
     #[test]
     fn cosign_reference_vectors() {
         let dir = cosign_dir();
-        let doc: Value = serde_json::from_slice(&std::fs::read(dir.join("vectors.json")).unwrap()).unwrap();
+        let doc: Value =
+            serde_json::from_slice(&std::fs::read(dir.join("vectors.json")).unwrap()).unwrap();
         let mut t = Tally::default();
         println!("cosign vectors ({}):", dir.display());
         for v in doc["vectors"].as_array().unwrap() {
@@ -176,14 +193,24 @@ mod cosign_vectors {
                 p.cosign_keys = vec!["containers-image/cosign.pub".into()];
                 let verdict = trust::verify(
                     &compile(vec![p], &dir),
-                    &SubjectRef::new("example.com", "x", v["artifact_digest"].as_str().unwrap().parse().unwrap(), MANIFEST_MT, 1),
+                    &SubjectRef::new(
+                        "example.com",
+                        "x",
+                        v["artifact_digest"].as_str().unwrap().parse().unwrap(),
+                        MANIFEST_MT,
+                        1,
+                    ),
                     &[FoundSignature::SigstoreBundle {
                         bundle,
                         media_type: trust::SIGSTORE_BUNDLE_V03_MEDIA_TYPE.into(),
                     }],
                     t2026(),
                 );
-                assert!(matches!(verdict.verdict, VerdictKind::Unverified(_)), "{id}: {:?}", verdict.verdict);
+                assert!(
+                    matches!(verdict.verdict, VerdictKind::Unverified(_)),
+                    "{id}: {:?}",
+                    verdict.verdict
+                );
                 assert!(!verdict.allows_load());
                 t.skip(id, why);
                 for case in v["also_expected"].as_object().into_iter().flatten() {
@@ -193,31 +220,65 @@ mod cosign_vectors {
             }
             let manifest = std::fs::read(dir.join(v["image_manifest"].as_str().unwrap())).unwrap();
             if let Some(d) = v["expected_manifest_digest"].as_str() {
-                assert_eq!(Digest::of(&manifest).to_string(), d, "{id}: manifest digest");
+                assert_eq!(
+                    Digest::of(&manifest).to_string(),
+                    d,
+                    "{id}: manifest digest"
+                );
             }
             let reference = v["expected_docker_reference"]
                 .as_str()
                 .unwrap_or("192.168.64.2:5000/cosign-signed-single-sample");
             let subject = subject_for(reference, &manifest);
             let sig_paths: Vec<&str> = match v.get("signatures") {
-                Some(list) => list.as_array().unwrap().iter().map(|s| s.as_str().unwrap()).collect(),
+                Some(list) => list
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|s| s.as_str().unwrap())
+                    .collect(),
                 None => vec![v["signature"].as_str().unwrap()],
             };
-            let sigs: Vec<FoundSignature> = sig_paths.iter().map(|p| load_sigstore_json(&dir.join(p))).collect();
+            let sigs: Vec<FoundSignature> = sig_paths
+                .iter()
+                .map(|p| load_sigstore_json(&dir.join(p)))
+                .collect();
             // The derived convenience files must be exactly what the layer carries.
-            if let (Some(p), FoundSignature::Cosign { payload, signature_b64, bundle, .. }) =
-                (v["payload"].as_str(), &sigs[0])
+            if let (
+                Some(p),
+                FoundSignature::Cosign {
+                    payload,
+                    signature_b64,
+                    bundle,
+                    ..
+                },
+            ) = (v["payload"].as_str(), &sigs[0])
             {
-                assert_eq!(&std::fs::read(dir.join(p)).unwrap(), payload, "{id}: derived payload");
+                assert_eq!(
+                    &std::fs::read(dir.join(p)).unwrap(),
+                    payload,
+                    "{id}: derived payload"
+                );
                 if let Some(b) = v["signature_b64"].as_str() {
-                    assert_eq!(std::fs::read_to_string(dir.join(b)).unwrap().trim(), signature_b64.trim());
+                    assert_eq!(
+                        std::fs::read_to_string(dir.join(b)).unwrap().trim(),
+                        signature_b64.trim()
+                    );
                 }
                 if let Some(b) = v["rekor_bundle"].as_str() {
-                    assert_eq!(std::fs::read_to_string(dir.join(b)).unwrap().trim(), bundle.as_deref().unwrap().trim());
+                    assert_eq!(
+                        std::fs::read_to_string(dir.join(b)).unwrap().trim(),
+                        bundle.as_deref().unwrap().trim()
+                    );
                 }
             }
             let keys: Vec<&str> = match v.get("public_keys") {
-                Some(list) => list.as_array().unwrap().iter().map(|s| s.as_str().unwrap()).collect(),
+                Some(list) => list
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|s| s.as_str().unwrap())
+                    .collect(),
                 None => v["public_key"].as_str().into_iter().collect(),
             };
             let policy = strict_policy(v, &keys, reference);
@@ -234,34 +295,63 @@ mod cosign_vectors {
                 "cosign-keyed-valid-any-of-two-keys" => {
                     let rev: Vec<&str> = keys.iter().rev().copied().collect();
                     let p = strict_policy(v, &rev, reference);
-                    t.expect_verified(&format!("{id} / keys reversed"), &trust::verify(&p, &subject, &sigs, t2026()));
+                    t.expect_verified(
+                        &format!("{id} / keys reversed"),
+                        &trust::verify(&p, &subject, &sigs, t2026()),
+                    );
                 }
                 "cosign-mixed-invalid-then-valid" => {
                     let verdict = trust::verify(&policy, &subject, &sigs[..1], t2026());
                     t.expect_refused(&format!("{id} / signature-1 alone"), &verdict, "signature");
                     // The failing signature stays visible as evidence next to the verified one.
                     let all = trust::verify(&policy, &subject, &sigs, t2026());
-                    assert!(all.checks.iter().any(|c| c.signature == Some(0) && c.status == CheckStatus::Failed));
+                    assert!(
+                        all.checks
+                            .iter()
+                            .any(|c| c.signature == Some(0) && c.status == CheckStatus::Failed)
+                    );
                 }
                 "cosign-signed-by-containers-image" => {
                     let other = "192.168.64.2:5000/skopeo-signed:othertag";
                     let p = strict_policy(v, &keys, other);
                     let verdict = trust::verify(&p, &subject_for(other, &manifest), &sigs, t2026());
-                    t.expect_refused(&format!("{id} / expected_docker_reference=:othertag"), &verdict, "docker-reference identity");
+                    t.expect_refused(
+                        &format!("{id} / expected_docker_reference=:othertag"),
+                        &verdict,
+                        "docker-reference identity",
+                    );
                     // Default (repository) matching accepts any tag of the repository.
                     let mut pc = policy_cfg("repo", Level::Strict);
                     pc.cosign_keys = keys.iter().map(|k| k.to_string()).collect();
-                    let verdict = trust::verify(&compile(vec![pc], &dir), &subject_for(other, &manifest), &sigs, t2026());
-                    t.expect_verified(&format!("{id} / reference_match=repository, :othertag"), &verdict);
+                    let verdict = trust::verify(
+                        &compile(vec![pc], &dir),
+                        &subject_for(other, &manifest),
+                        &sigs,
+                        t2026(),
+                    );
+                    t.expect_verified(
+                        &format!("{id} / reference_match=repository, :othertag"),
+                        &verdict,
+                    );
                 }
                 "cosign-fulcio-rekor-valid" => {
                     for (case, step, f) in [
-                        ("without dev.sigstore.cosign/bundle annotation", "Rekor SET", 0),
+                        (
+                            "without dev.sigstore.cosign/bundle annotation",
+                            "Rekor SET",
+                            0,
+                        ),
                         ("without certificate annotation", "Fulcio certificate", 1),
                         ("without chain annotation", "Fulcio chain", 2),
                     ] {
                         let s = with(&sigs[0], |s| {
-                            if let FoundSignature::Cosign { bundle, certificate, chain, .. } = s {
+                            if let FoundSignature::Cosign {
+                                bundle,
+                                certificate,
+                                chain,
+                                ..
+                            } = s
+                            {
                                 match f {
                                     0 => *bundle = None,
                                     1 => *certificate = None,
@@ -276,15 +366,21 @@ mod cosign_vectors {
                     let mut other = v.clone();
                     other["expected_subject_email"] = "someone-else@example.com".into();
                     let p = strict_policy(&other, &keys, reference);
-                    t.expect_refused(&format!("{id} / other keyless identity"), &trust::verify(&p, &subject, &sigs, t2026()), "keyless identity");
+                    t.expect_refused(
+                        &format!("{id} / other keyless identity"),
+                        &trust::verify(&p, &subject, &sigs, t2026()),
+                        "keyless identity",
+                    );
                 }
                 _ => {}
             }
         }
 
         // Upstream's mutation tests (README "Suggested mutation tests").
-        let valid = load_sigstore_json(&dir.join("containers-image/dir-img-cosign-valid/signature-1"));
-        let manifest = std::fs::read(dir.join("containers-image/dir-img-cosign-valid/manifest.json")).unwrap();
+        let valid =
+            load_sigstore_json(&dir.join("containers-image/dir-img-cosign-valid/signature-1"));
+        let manifest =
+            std::fs::read(dir.join("containers-image/dir-img-cosign-valid/manifest.json")).unwrap();
         let subject = subject_for("192.168.64.2:5000/cosign-signed-single-sample", &manifest);
         let mut p = policy_cfg("m", Level::Strict);
         p.cosign_keys = vec!["containers-image/cosign.pub".into()];
@@ -294,38 +390,74 @@ mod cosign_vectors {
                 *signature_b64 = B64.encode("invalid signature");
             }
         });
-        t.expect_refused("mutation / signature = base64(\"invalid signature\")", &trust::verify(&policy, &subject, &[s], t2026()), "signature");
+        t.expect_refused(
+            "mutation / signature = base64(\"invalid signature\")",
+            &trust::verify(&policy, &subject, &[s], t2026()),
+            "signature",
+        );
 
-        let key_rekor = load_sigstore_json(&dir.join("containers-image/dir-img-cosign-key-rekor-valid/signature-1"));
-        let fulcio = load_sigstore_json(&dir.join("containers-image/dir-img-cosign-fulcio-rekor-valid/signature-1"));
-        let kr_manifest = std::fs::read(dir.join("containers-image/dir-img-cosign-key-rekor-valid/manifest.json")).unwrap();
+        let key_rekor = load_sigstore_json(
+            &dir.join("containers-image/dir-img-cosign-key-rekor-valid/signature-1"),
+        );
+        let fulcio = load_sigstore_json(
+            &dir.join("containers-image/dir-img-cosign-fulcio-rekor-valid/signature-1"),
+        );
+        let kr_manifest = std::fs::read(
+            dir.join("containers-image/dir-img-cosign-key-rekor-valid/manifest.json"),
+        )
+        .unwrap();
         let kr_subject = subject_for("192.168.64.2:5000/cosign-signed/key-1", &kr_manifest);
         let mut p = policy_cfg("kr", Level::Strict);
         p.cosign_keys = vec!["containers-image/cosign2.pub".into()];
         p.rekor_keys = vec!["containers-image/rekor.pub".into()];
         let kr_policy = compile(vec![p], &dir);
-        let FoundSignature::Cosign { bundle: Some(kr_bundle), .. } = &key_rekor else { unreachable!() };
+        let FoundSignature::Cosign {
+            bundle: Some(kr_bundle),
+            ..
+        } = &key_rekor
+        else {
+            unreachable!()
+        };
         let mut set: Value = serde_json::from_str(kr_bundle).unwrap();
-        set["Payload"]["integratedTime"] = (set["Payload"]["integratedTime"].as_i64().unwrap() + 1).into();
+        set["Payload"]["integratedTime"] =
+            (set["Payload"]["integratedTime"].as_i64().unwrap() + 1).into();
         let s = with(&key_rekor, |s| {
             if let FoundSignature::Cosign { bundle, .. } = s {
                 *bundle = Some(set.to_string());
             }
         });
-        t.expect_refused("mutation / key+Rekor with a modified SET payload", &trust::verify(&kr_policy, &kr_subject, &[s], t2026()), "Rekor SET");
-        let FoundSignature::Cosign { bundle: fulcio_bundle, .. } = &fulcio else { unreachable!() };
+        t.expect_refused(
+            "mutation / key+Rekor with a modified SET payload",
+            &trust::verify(&kr_policy, &kr_subject, &[s], t2026()),
+            "Rekor SET",
+        );
+        let FoundSignature::Cosign {
+            bundle: fulcio_bundle,
+            ..
+        } = &fulcio
+        else {
+            unreachable!()
+        };
         let s = with(&key_rekor, |s| {
             if let FoundSignature::Cosign { bundle, .. } = s {
                 *bundle = fulcio_bundle.clone();
             }
         });
-        t.expect_refused("mutation / SET of another signature", &trust::verify(&kr_policy, &kr_subject, &[s], t2026()), "Rekor SET");
+        t.expect_refused(
+            "mutation / SET of another signature",
+            &trust::verify(&kr_policy, &kr_subject, &[s], t2026()),
+            "Rekor SET",
+        );
         let s = with(&key_rekor, |s| {
             if let FoundSignature::Cosign { bundle, .. } = s {
                 *bundle = None;
             }
         });
-        t.expect_refused("mutation / key+Rekor policy, bundle removed", &trust::verify(&kr_policy, &kr_subject, &[s], t2026()), "Rekor SET");
+        t.expect_refused(
+            "mutation / key+Rekor policy, bundle removed",
+            &trust::verify(&kr_policy, &kr_subject, &[s], t2026()),
+            "Rekor SET",
+        );
 
         println!(
             "cosign vectors: verified {}   refused {}   skipped {}",
@@ -336,7 +468,11 @@ mod cosign_vectors {
         for (case, why) in &t.skipped {
             println!("  skipped: {case}: {why}");
         }
-        assert_eq!(t.skipped.len(), 3, "only the Sigstore bundle vector (and its 2 extra verdicts) is skipped");
+        assert_eq!(
+            t.skipped.len(),
+            3,
+            "only the Sigstore bundle vector (and its 2 extra verdicts) is skipped"
+        );
         assert!(t.verified >= 8 && t.refused >= 6);
     }
 }
@@ -350,7 +486,8 @@ mod runtime_signing {
     pub(crate) const REF: &str = "127.0.0.1:5000/components/clock";
 
     pub(crate) fn manifest(n: u8) -> Vec<u8> {
-        format!(r#"{{"schemaVersion":2,"mediaType":"{MANIFEST_MT}","layers":[],"n":{n}}}"#).into_bytes()
+        format!(r#"{{"schemaVersion":2,"mediaType":"{MANIFEST_MT}","layers":[],"n":{n}}}"#)
+            .into_bytes()
     }
 
     pub(crate) fn payload(reference: &str, digest: &Digest) -> Vec<u8> {
@@ -382,7 +519,10 @@ mod runtime_signing {
             }
         }
         pub(crate) fn pem(&self) -> String {
-            self.sk.verifying_key().to_public_key_pem(LineEnding::LF).unwrap()
+            self.sk
+                .verifying_key()
+                .to_public_key_pem(LineEnding::LF)
+                .unwrap()
         }
         pub(crate) fn sign(&self, msg: &[u8]) -> Vec<u8> {
             let s: p256::ecdsa::Signature = self.sk.sign(msg);
@@ -414,7 +554,12 @@ mod runtime_signing {
 
         let v = trust::verify(&policy, &subject, std::slice::from_ref(&good), t2026());
         assert!(v.is_verified() && v.allows_load(), "{:?}", v.verdict);
-        assert!(v.signer.as_deref().unwrap().starts_with("cosign key (inline PEM)"));
+        assert!(
+            v.signer
+                .as_deref()
+                .unwrap()
+                .starts_with("cosign key (inline PEM)")
+        );
         assert_eq!(v.scope, "*");
         assert_eq!(v.policy, "runtime");
 
@@ -422,35 +567,80 @@ mod runtime_signing {
         let mut tampered = good_payload.clone();
         let pos = tampered.windows(5).position(|w| w == b"clock").unwrap();
         tampered[pos] = b'b';
-        let v = trust::verify(&policy, &subject, &[layer(tampered, &key.sign(&good_payload))], t2026());
+        let v = trust::verify(
+            &policy,
+            &subject,
+            &[layer(tampered, &key.sign(&good_payload))],
+            t2026(),
+        );
         assert_eq!(failing_step(&v), "signature");
         assert!(!v.allows_load());
 
         // A genuine signature over another digest.
         let other = payload(REF, &Digest::of(&manifest(2)));
-        let v = trust::verify(&policy, &subject, &[layer(other.clone(), &key.sign(&other))], t2026());
+        let v = trust::verify(
+            &policy,
+            &subject,
+            &[layer(other.clone(), &key.sign(&other))],
+            t2026(),
+        );
         assert_eq!(failing_step(&v), "manifest digest");
-        assert!(v.reason().unwrap().message.contains(&subject.manifest_digest.to_string()));
+        assert!(
+            v.reason()
+                .unwrap()
+                .message
+                .contains(&subject.manifest_digest.to_string())
+        );
 
         // Signed by a key the policy does not trust.
         let stranger = P256Key::generate();
-        let v = trust::verify(&policy, &subject, &[layer(good_payload.clone(), &stranger.sign(&good_payload))], t2026());
+        let v = trust::verify(
+            &policy,
+            &subject,
+            &[layer(good_payload.clone(), &stranger.sign(&good_payload))],
+            t2026(),
+        );
         assert_eq!(failing_step(&v), "signature");
 
         // Signed for another repository.
         let wrong = payload("127.0.0.1:5000/components/evil", &subject.manifest_digest);
-        let v = trust::verify(&policy, &subject, &[layer(wrong.clone(), &key.sign(&wrong))], t2026());
+        let v = trust::verify(
+            &policy,
+            &subject,
+            &[layer(wrong.clone(), &key.sign(&wrong))],
+            t2026(),
+        );
         assert_eq!(failing_step(&v), "docker-reference identity");
         assert_eq!(v.reason().unwrap().check, Check::Authenticity);
 
         // Wrong critical.type.
-        let typed = String::from_utf8(good_payload.clone()).unwrap().replace("cosign container image signature", "something else");
-        let v = trust::verify(&policy, &subject, &[layer(typed.clone().into_bytes(), &key.sign(typed.as_bytes()))], t2026());
+        let typed = String::from_utf8(good_payload.clone())
+            .unwrap()
+            .replace("cosign container image signature", "something else");
+        let v = trust::verify(
+            &policy,
+            &subject,
+            &[layer(
+                typed.clone().into_bytes(),
+                &key.sign(typed.as_bytes()),
+            )],
+            t2026(),
+        );
         assert_eq!(failing_step(&v), "payload type");
 
         // Unknown field in `critical` is refused (it might carry a constraint we do not know).
-        let extra = String::from_utf8(good_payload.clone()).unwrap().replace("\"critical\":{", "\"critical\":{\"extra\":1,");
-        let v = trust::verify(&policy, &subject, &[layer(extra.clone().into_bytes(), &key.sign(extra.as_bytes()))], t2026());
+        let extra = String::from_utf8(good_payload.clone())
+            .unwrap()
+            .replace("\"critical\":{", "\"critical\":{\"extra\":1,");
+        let v = trust::verify(
+            &policy,
+            &subject,
+            &[layer(
+                extra.clone().into_bytes(),
+                &key.sign(extra.as_bytes()),
+            )],
+            t2026(),
+        );
         assert_eq!(failing_step(&v), "payload type");
 
         // Another attachment type with a valid signature is still not a signature.
@@ -465,11 +655,18 @@ mod runtime_signing {
         let v = trust::verify(
             &policy,
             &subject,
-            &[layer(good_payload.clone(), &stranger.sign(&good_payload)), good.clone()],
+            &[
+                layer(good_payload.clone(), &stranger.sign(&good_payload)),
+                good.clone(),
+            ],
             t2026(),
         );
         assert!(v.is_verified());
-        assert!(v.checks.iter().any(|c| c.signature == Some(0) && c.status == CheckStatus::Failed));
+        assert!(
+            v.checks
+                .iter()
+                .any(|c| c.signature == Some(0) && c.status == CheckStatus::Failed)
+        );
     }
 
     #[test]
@@ -484,7 +681,9 @@ mod runtime_signing {
         // strict + no signature: refused, with its own reason (not a signature failure).
         let strict = policy_with_key(Level::Strict, &key.pem());
         let v = trust::verify(&strict, &subject, &[], t2026());
-        let VerdictKind::Unverified(r) = &v.verdict else { panic!("{:?}", v.verdict) };
+        let VerdictKind::Unverified(r) = &v.verdict else {
+            panic!("{:?}", v.verdict)
+        };
         assert_eq!(r.check, Check::SignaturePresent);
         assert_eq!(r.step, "no signature");
         assert!(r.message.contains("strict"), "{r}");
@@ -492,7 +691,12 @@ mod runtime_signing {
 
         let expect = |level: Level, sigs: &[FoundSignature], kind: &str, loads: bool| {
             let v = trust::verify(&policy_with_key(level, &key.pem()), &subject, sigs, t2026());
-            assert_eq!(v.kind_str(), kind, "{level} with {} signature(s)", sigs.len());
+            assert_eq!(
+                v.kind_str(),
+                kind,
+                "{level} with {} signature(s)",
+                sigs.len()
+            );
             assert_eq!(v.allows_load(), loads, "{level}: {:?}", v.verdict);
             assert_eq!(v.level, level);
             v
@@ -501,18 +705,43 @@ mod runtime_signing {
         expect(Level::Strict, std::slice::from_ref(&good), "verified", true);
         expect(Level::Strict, &[], "unverified", false);
         expect(Level::Strict, std::slice::from_ref(&bad), "failed", false);
-        expect(Level::Permissive, std::slice::from_ref(&good), "verified", true);
+        expect(
+            Level::Permissive,
+            std::slice::from_ref(&good),
+            "verified",
+            true,
+        );
         let v = expect(Level::Permissive, &[], "unverified", true);
-        assert!(!v.warnings().is_empty(), "permissive warns when loading unsigned");
-        expect(Level::Permissive, std::slice::from_ref(&bad), "failed", false);
+        assert!(
+            !v.warnings().is_empty(),
+            "permissive warns when loading unsigned"
+        );
+        expect(
+            Level::Permissive,
+            std::slice::from_ref(&bad),
+            "failed",
+            false,
+        );
         expect(Level::Audit, std::slice::from_ref(&good), "verified", true);
         expect(Level::Audit, &[], "unverified", true);
         let v = expect(Level::Audit, std::slice::from_ref(&bad), "failed", true);
-        assert!(v.checks.iter().any(|c| c.status == CheckStatus::Logged), "audit logs rather than enforces");
-        assert!(v.warnings().iter().any(|w| w.contains("loaded at level audit")));
+        assert!(
+            v.checks.iter().any(|c| c.status == CheckStatus::Logged),
+            "audit logs rather than enforces"
+        );
+        assert!(
+            v.warnings()
+                .iter()
+                .any(|w| w.contains("loaded at level audit"))
+        );
         let mut skip = policy_cfg("skip", Level::Skip);
         skip.cosign_keys = vec![key.pem()];
-        let v = trust::verify(&compile(vec![skip], Path::new(".")), &subject, std::slice::from_ref(&bad), t2026());
+        let v = trust::verify(
+            &compile(vec![skip], Path::new(".")),
+            &subject,
+            std::slice::from_ref(&bad),
+            t2026(),
+        );
         assert_eq!(v.verdict, VerdictKind::Skipped);
         assert!(v.allows_load());
 
@@ -521,19 +750,32 @@ mod runtime_signing {
         notary_only.trust_stores = vec!["ca:e2e".into()];
         notary_only.trusted_identities = vec!["*".into()];
         let cfg = TrustConfig {
-            trust_stores: BTreeMap::from([("ca:e2e".into(), vec!["notary/notation-e2e/config/localkeys/e2e.crt".into()])]),
+            trust_stores: BTreeMap::from([(
+                "ca:e2e".into(),
+                vec!["notary/notation-e2e/config/localkeys/e2e.crt".into()],
+            )]),
             policies: vec![notary_only],
             ..TrustConfig::default()
         };
-        let v = trust::verify(&TrustPolicy::from_config(&cfg, &data()).unwrap(), &subject, std::slice::from_ref(&good), t2026());
-        let VerdictKind::Unverified(r) = &v.verdict else { panic!("{:?}", v.verdict) };
+        let v = trust::verify(
+            &TrustPolicy::from_config(&cfg, &data()).unwrap(),
+            &subject,
+            std::slice::from_ref(&good),
+            t2026(),
+        );
+        let VerdictKind::Unverified(r) = &v.verdict else {
+            panic!("{:?}", v.verdict)
+        };
         assert_eq!(r.step, "no checkable signature");
         assert!(r.message.contains("no cosign_keys"), "{r}");
         assert!(!v.allows_load());
 
         // No configured policy at all: the permissive default.
         let v = trust::verify(&TrustPolicy::default(), &subject, &[], t2026());
-        assert_eq!((v.level, v.policy.as_str(), v.scope.as_str()), (Level::Permissive, "default", "*"));
+        assert_eq!(
+            (v.level, v.policy.as_str(), v.scope.as_str()),
+            (Level::Permissive, "default", "*")
+        );
         assert!(v.allows_load());
     }
 
@@ -545,37 +787,71 @@ mod runtime_signing {
         let p = payload(REF, &subject.manifest_digest);
 
         let sk384 = p384::ecdsa::SigningKey::random(&mut rand_core::OsRng);
-        let pem384 = sk384.verifying_key().to_public_key_pem(LineEnding::LF).unwrap();
+        let pem384 = sk384
+            .verifying_key()
+            .to_public_key_pem(LineEnding::LF)
+            .unwrap();
         let sig: p384::ecdsa::Signature = sk384.sign(&p);
-        let v = trust::verify(&policy_with_key(Level::Strict, &pem384), &subject, &[layer(p.clone(), sig.to_der().as_bytes())], t2026());
+        let v = trust::verify(
+            &policy_with_key(Level::Strict, &pem384),
+            &subject,
+            &[layer(p.clone(), sig.to_der().as_bytes())],
+            t2026(),
+        );
         assert!(v.is_verified(), "P-384: {:?}", v.verdict);
 
         let ed = ed25519_dalek::SigningKey::from_bytes(&[7u8; 32]);
         let mut spki = hex::decode("302a300506032b6570032100").unwrap();
         spki.extend_from_slice(ed.verifying_key().as_bytes());
-        let pem_ed = der::pem::encode_string("PUBLIC KEY", der::pem::LineEnding::LF, &spki).unwrap();
+        let pem_ed =
+            der::pem::encode_string("PUBLIC KEY", der::pem::LineEnding::LF, &spki).unwrap();
         let sig = ed.sign(&p);
         let policy = policy_with_key(Level::Strict, &pem_ed);
-        let v = trust::verify(&policy, &subject, &[layer(p.clone(), &sig.to_bytes())], t2026());
+        let v = trust::verify(
+            &policy,
+            &subject,
+            &[layer(p.clone(), &sig.to_bytes())],
+            t2026(),
+        );
         assert!(v.is_verified(), "Ed25519: {:?}", v.verdict);
         let mut bad = sig.to_bytes();
         bad[3] ^= 1;
-        assert!(!trust::verify(&policy, &subject, &[layer(p.clone(), &bad)], t2026()).is_verified());
+        assert!(
+            !trust::verify(&policy, &subject, &[layer(p.clone(), &bad)], t2026()).is_verified()
+        );
 
         let rsa_key = rsa::RsaPrivateKey::new(&mut rand_core::OsRng, 2048).unwrap();
-        let pem_rsa = rsa::RsaPublicKey::from(&rsa_key).to_public_key_pem(LineEnding::LF).unwrap();
+        let pem_rsa = rsa::RsaPublicKey::from(&rsa_key)
+            .to_public_key_pem(LineEnding::LF)
+            .unwrap();
         let signer = rsa::pkcs1v15::SigningKey::<sha2::Sha256>::new(rsa_key);
         let sig: rsa::pkcs1v15::Signature = signer.sign(&p);
         let policy = policy_with_key(Level::Strict, &pem_rsa);
-        let v = trust::verify(&policy, &subject, &[layer(p.clone(), &Box::<[u8]>::from(sig.clone()))], t2026());
+        let v = trust::verify(
+            &policy,
+            &subject,
+            &[layer(p.clone(), &Box::<[u8]>::from(sig.clone()))],
+            t2026(),
+        );
         assert!(v.is_verified(), "RSA: {:?}", v.verdict);
         let other = payload(REF, &Digest::of(b"x"));
-        let v = trust::verify(&policy, &subject, &[layer(p.clone(), &Box::<[u8]>::from(signer.sign(&other)))], t2026());
+        let v = trust::verify(
+            &policy,
+            &subject,
+            &[layer(p.clone(), &Box::<[u8]>::from(signer.sign(&other)))],
+            t2026(),
+        );
         assert!(!v.is_verified());
     }
 
     /// A Rekor SET from a test log key, over a hashedrekord entry for this signature.
-    pub(crate) fn rekor_bundle(log: &P256Key, payload: &[u8], sig: &[u8], key_pem: &str, integrated: i64) -> String {
+    pub(crate) fn rekor_bundle(
+        log: &P256Key,
+        payload: &[u8],
+        sig: &[u8],
+        key_pem: &str,
+        integrated: i64,
+    ) -> String {
         let body = serde_json::json!({
             "apiVersion": "0.0.1", "kind": "hashedrekord",
             "spec": {
@@ -617,19 +893,48 @@ mod runtime_signing {
             }
             l
         };
-        let v = trust::verify(&policy, &subject, &[with_bundle(rekor_bundle(&log, &p, &sig, &key.pem(), now - 60))], t2026());
+        let v = trust::verify(
+            &policy,
+            &subject,
+            &[with_bundle(rekor_bundle(
+                &log,
+                &p,
+                &sig,
+                &key.pem(),
+                now - 60,
+            ))],
+            t2026(),
+        );
         assert!(v.is_verified(), "{:?}", v.verdict);
-        assert!(v.checks.iter().any(|c| c.check == Check::Transparency && c.status == CheckStatus::Passed));
+        assert!(
+            v.checks
+                .iter()
+                .any(|c| c.check == Check::Transparency && c.status == CheckStatus::Passed)
+        );
 
-        let step = |b: String| match trust::verify(&policy, &subject, &[with_bundle(b)], t2026()).verdict {
+        let step = |b: String| match trust::verify(&policy, &subject, &[with_bundle(b)], t2026())
+            .verdict
+        {
             VerdictKind::Failed(r) => (r.step, r.message),
             other => panic!("{other:?}"),
         };
         // Signed by another log.
-        let (s, _) = step(rekor_bundle(&P256Key::generate(), &p, &sig, &key.pem(), now));
+        let (s, _) = step(rekor_bundle(
+            &P256Key::generate(),
+            &p,
+            &sig,
+            &key.pem(),
+            now,
+        ));
         assert_eq!(s, "Rekor SET");
         // Entry for another key.
-        let (s, m) = step(rekor_bundle(&log, &p, &sig, &P256Key::generate().pem(), now));
+        let (s, m) = step(rekor_bundle(
+            &log,
+            &p,
+            &sig,
+            &P256Key::generate().pem(),
+            now,
+        ));
         assert_eq!(s, "Rekor SET");
         assert!(m.contains("different key"), "{m}");
         // Entry for another payload.
@@ -657,7 +962,10 @@ mod notary_through_driver {
         p.trust_stores = vec!["ca:e2e".into()];
         p.trusted_identities = identities.iter().map(|s| s.to_string()).collect();
         let cfg = TrustConfig {
-            trust_stores: BTreeMap::from([("ca:e2e".into(), vec![format!("notary/notation-e2e/config/localkeys/{cert}")])]),
+            trust_stores: BTreeMap::from([(
+                "ca:e2e".into(),
+                vec![format!("notary/notation-e2e/config/localkeys/{cert}")],
+            )]),
             policies: vec![p],
             ..TrustConfig::default()
         };
@@ -665,7 +973,13 @@ mod notary_through_driver {
     }
 
     fn subject(digest: &str) -> SubjectRef {
-        SubjectRef::new("localhost:5000", "e2e", digest.parse().unwrap(), MANIFEST_MT, 517)
+        SubjectRef::new(
+            "localhost:5000",
+            "e2e",
+            digest.parse().unwrap(),
+            MANIFEST_MT,
+            517,
+        )
     }
 
     fn envelope(path: &str, media_type: &str) -> FoundSignature {
@@ -683,35 +997,104 @@ mod notary_through_driver {
         let p = policy(Level::Strict, "e2e.crt", &["*"]);
         let v = trust::verify(&p, &subject(TARGET), std::slice::from_ref(&valid), t2026());
         t.expect_verified("e2e-valid-signature (strict)", &v);
-        assert!(v.signer.as_deref().unwrap().contains("CN=e2e"), "{:?}", v.signer);
+        assert!(
+            v.signer.as_deref().unwrap().contains("CN=e2e"),
+            "{:?}",
+            v.signer
+        );
         assert_eq!(v.scope, "localhost:5000/e2e");
 
         let id = "x509.subject: C=US, ST=WA, L=Seattle, O=Notary, CN=e2e";
-        t.expect_verified("e2e-valid-signature, trusted identity by subject", &trust::verify(&policy(Level::Strict, "e2e.crt", &[id]), &subject(TARGET), std::slice::from_ref(&valid), t2026()));
+        t.expect_verified(
+            "e2e-valid-signature, trusted identity by subject",
+            &trust::verify(
+                &policy(Level::Strict, "e2e.crt", &[id]),
+                &subject(TARGET),
+                std::slice::from_ref(&valid),
+                t2026(),
+            ),
+        );
         let other_id = "x509.subject: C=US, ST=WA, O=Someone Else";
-        t.expect_refused("e2e-valid-signature, other trusted identity", &trust::verify(&policy(Level::Strict, "e2e.crt", &[other_id]), &subject(TARGET), std::slice::from_ref(&valid), t2026()), "authenticity");
+        t.expect_refused(
+            "e2e-valid-signature, other trusted identity",
+            &trust::verify(
+                &policy(Level::Strict, "e2e.crt", &[other_id]),
+                &subject(TARGET),
+                std::slice::from_ref(&valid),
+                t2026(),
+            ),
+            "authenticity",
+        );
 
         let untrusted = policy(Level::Strict, "new_e2e.crt", &["*"]);
-        t.expect_refused("e2e-valid-signature-untrusted-store", &trust::verify(&untrusted, &subject(TARGET), std::slice::from_ref(&valid), t2026()), "authenticity");
+        t.expect_refused(
+            "e2e-valid-signature-untrusted-store",
+            &trust::verify(
+                &untrusted,
+                &subject(TARGET),
+                std::slice::from_ref(&valid),
+                t2026(),
+            ),
+            "authenticity",
+        );
         // permissive enforces authenticity too; audit loads and records.
-        assert!(!trust::verify(&policy(Level::Permissive, "new_e2e.crt", &["*"]), &subject(TARGET), std::slice::from_ref(&valid), t2026()).allows_load());
-        let v = trust::verify(&policy(Level::Audit, "new_e2e.crt", &["*"]), &subject(TARGET), std::slice::from_ref(&valid), t2026());
+        assert!(
+            !trust::verify(
+                &policy(Level::Permissive, "new_e2e.crt", &["*"]),
+                &subject(TARGET),
+                std::slice::from_ref(&valid),
+                t2026()
+            )
+            .allows_load()
+        );
+        let v = trust::verify(
+            &policy(Level::Audit, "new_e2e.crt", &["*"]),
+            &subject(TARGET),
+            std::slice::from_ref(&valid),
+            t2026(),
+        );
         assert_eq!(v.kind_str(), "failed");
         assert!(v.allows_load());
 
         let other = "sha256:0000000000000000000000000000000000000000000000000000000000000001";
-        t.expect_refused("e2e-valid-signature for another digest", &trust::verify(&p, &subject(other), std::slice::from_ref(&valid), t2026()), "integrity");
+        t.expect_refused(
+            "e2e-valid-signature for another digest",
+            &trust::verify(&p, &subject(other), std::slice::from_ref(&valid), t2026()),
+            "integrity",
+        );
 
         let expired = envelope(EXPIRED, "application/jose+json");
-        t.expect_refused("e2e-expired-signature (strict)", &trust::verify(&p, &subject(TARGET), std::slice::from_ref(&expired), t2026()), "expiry");
+        t.expect_refused(
+            "e2e-expired-signature (strict)",
+            &trust::verify(
+                &p,
+                &subject(TARGET),
+                std::slice::from_ref(&expired),
+                t2026(),
+            ),
+            "expiry",
+        );
         // Permissive logs expiry: verified, with the warning kept.
-        let v = trust::verify(&policy(Level::Permissive, "e2e.crt", &["*"]), &subject(TARGET), std::slice::from_ref(&expired), t2026());
+        let v = trust::verify(
+            &policy(Level::Permissive, "e2e.crt", &["*"]),
+            &subject(TARGET),
+            std::slice::from_ref(&expired),
+            t2026(),
+        );
         t.expect_verified("e2e-expired-signature (permissive: expiry logged)", &v);
-        assert!(v.checks.iter().any(|c| c.check == Check::Expiry && c.status == CheckStatus::Logged));
+        assert!(
+            v.checks
+                .iter()
+                .any(|c| c.check == Check::Expiry && c.status == CheckStatus::Logged)
+        );
         assert!(!v.warnings().is_empty());
 
         let invalid = envelope(INVALID, "application/vnd.oci.image.layer.v1.tar");
-        t.expect_refused("e2e-invalid-signature", &trust::verify(&p, &subject(TARGET), &[invalid], t2026()), "integrity");
+        t.expect_refused(
+            "e2e-invalid-signature",
+            &trust::verify(&p, &subject(TARGET), &[invalid], t2026()),
+            "integrity",
+        );
 
         // Notary and cosign side by side: either kind can verify the component.
         let mixed = trust::verify(
@@ -723,10 +1106,24 @@ mod notary_through_driver {
         assert!(mixed.is_verified());
 
         // Outside the policy's scope, the notary material does not apply.
-        let v = trust::verify(&p, &SubjectRef::new("localhost:5000", "elsewhere", TARGET.parse().unwrap(), MANIFEST_MT, 517), std::slice::from_ref(&valid), t2026());
+        let v = trust::verify(
+            &p,
+            &SubjectRef::new(
+                "localhost:5000",
+                "elsewhere",
+                TARGET.parse().unwrap(),
+                MANIFEST_MT,
+                517,
+            ),
+            std::slice::from_ref(&valid),
+            t2026(),
+        );
         assert_eq!(v.policy, "default");
         assert_eq!(v.kind_str(), "unverified");
-        println!("notary through the driver: verified {}   refused {}   skipped 0", t.verified, t.refused);
+        println!(
+            "notary through the driver: verified {}   refused {}   skipped 0",
+            t.verified, t.refused
+        );
     }
 }
 
@@ -783,20 +1180,45 @@ level = "skip"
             (p.name.clone(), s.as_str().to_string())
         };
         // Most specific wins: exact name > longer literal prefix > `*`.
-        assert_eq!(pick("127.0.0.1:5000", "components/clock"), ("clock".into(), "127.0.0.1:5000/components/clock".into()));
-        assert_eq!(pick("127.0.0.1:5000", "components/text"), ("local".into(), "127.0.0.1:5000/components/*".into()));
-        assert_eq!(pick("127.0.0.1:5000", "components/a/b"), ("everything".into(), "*".into()), "`*` stays within one segment");
-        assert_eq!(pick("GHCR.io", "acme/tool"), ("ghcr".into(), "ghcr.io".into()), "registry compared case-insensitively");
+        assert_eq!(
+            pick("127.0.0.1:5000", "components/clock"),
+            ("clock".into(), "127.0.0.1:5000/components/clock".into())
+        );
+        assert_eq!(
+            pick("127.0.0.1:5000", "components/text"),
+            ("local".into(), "127.0.0.1:5000/components/*".into())
+        );
+        assert_eq!(
+            pick("127.0.0.1:5000", "components/a/b"),
+            ("everything".into(), "*".into()),
+            "`*` stays within one segment"
+        );
+        assert_eq!(
+            pick("GHCR.io", "acme/tool"),
+            ("ghcr".into(), "ghcr.io".into()),
+            "registry compared case-insensitively"
+        );
         assert_eq!(pick("example.com", "x"), ("everything".into(), "*".into()));
         assert!(policy.policies()[1].checks_notary() && policy.policies()[1].checks_cosign());
 
         assert!(policy.allows("127.0.0.1:5000", "components/a/b").is_ok());
         assert!(policy.allows("ghcr.io", "acme/tool").is_ok());
         let e = policy.allows("ghcr.io", "acme/experimental").unwrap_err();
-        assert!(e.to_string().contains("outside the operator's allowlist") && e.to_string().contains("denied by"), "{e}");
+        assert!(
+            e.to_string().contains("outside the operator's allowlist")
+                && e.to_string().contains("denied by"),
+            "{e}"
+        );
         let e = policy.allows("docker.io", "library/alpine").unwrap_err();
-        assert!(e.to_string().contains("matches none of the allowed patterns"), "{e}");
-        assert!(policy.allows("ghcr.io", "acme/a/b").is_err(), "`*` does not cross `/`");
+        assert!(
+            e.to_string()
+                .contains("matches none of the allowed patterns"),
+            "{e}"
+        );
+        assert!(
+            policy.allows("ghcr.io", "acme/a/b").is_err(),
+            "`*` does not cross `/`"
+        );
 
         // Unknown keys are refused, at every level of the table.
         for bad in [
@@ -812,22 +1234,39 @@ level = "skip"
     #[test]
     fn invalid_configurations_name_their_culprit() {
         let err = |text: &str| match parse(text) {
-            Ok(cfg) => TrustPolicy::from_config(&cfg, &data()).unwrap_err().to_string(),
+            Ok(cfg) => TrustPolicy::from_config(&cfg, &data())
+                .unwrap_err()
+                .to_string(),
             Err(e) => panic!("TOML refused: {e}"),
         };
         let e = err("[[policy]]\nname = \"a\"\nregistry_scopes = [\"*\"]\nlevel = \"strict\"");
-        assert!(e.contains("\"a\"") && e.contains("needs verification material"), "{e}");
-        let e = err("[[policy]]\nname = \"a\"\nregistry_scopes = [\"*\"]\nlevel = \"strict\"\ncosign_keys = [\"nope.pub\"]");
+        assert!(
+            e.contains("\"a\"") && e.contains("needs verification material"),
+            "{e}"
+        );
+        let e = err(
+            "[[policy]]\nname = \"a\"\nregistry_scopes = [\"*\"]\nlevel = \"strict\"\ncosign_keys = [\"nope.pub\"]",
+        );
         assert!(e.contains("nope.pub"), "{e}");
-        let e = err("[[policy]]\nname = \"a\"\nregistry_scopes = [\"*\"]\nlevel = \"strict\"\ncosign_keys = [\"cosign/containers-image/fulcio_v1.crt.pem\"]");
+        let e = err(
+            "[[policy]]\nname = \"a\"\nregistry_scopes = [\"*\"]\nlevel = \"strict\"\ncosign_keys = [\"cosign/containers-image/fulcio_v1.crt.pem\"]",
+        );
         assert!(e.contains("cosign key") && e.contains("PUBLIC KEY"), "{e}");
-        let e = err("[[policy]]\nname = \"a\"\nregistry_scopes = [\"*\"]\nlevel = \"strict\"\nfulcio_roots = [\"cosign/containers-image/fulcio_v1.crt.pem\"]\nkeyless_identities = [{ issuer = \"i\", subject = \"s\" }]");
+        let e = err(
+            "[[policy]]\nname = \"a\"\nregistry_scopes = [\"*\"]\nlevel = \"strict\"\nfulcio_roots = [\"cosign/containers-image/fulcio_v1.crt.pem\"]\nkeyless_identities = [{ issuer = \"i\", subject = \"s\" }]",
+        );
         assert!(e.contains("rekor_keys"), "{e}");
-        let e = err("[[policy]]\nname = \"a\"\nregistry_scopes = [\"*\"]\nlevel = \"skip\"\n[[policy]]\nname = \"b\"\nregistry_scopes = [\"*\"]\nlevel = \"skip\"");
+        let e = err(
+            "[[policy]]\nname = \"a\"\nregistry_scopes = [\"*\"]\nlevel = \"skip\"\n[[policy]]\nname = \"b\"\nregistry_scopes = [\"*\"]\nlevel = \"skip\"",
+        );
         assert!(e.contains("more than one policy"), "{e}");
-        let e = err("[[policy]]\nname = \"a\"\nregistry_scopes = [\"*\"]\nlevel = \"strict\"\ntrust_stores = [\"ca:missing\"]\ntrusted_identities = [\"*\"]");
+        let e = err(
+            "[[policy]]\nname = \"a\"\nregistry_scopes = [\"*\"]\nlevel = \"strict\"\ntrust_stores = [\"ca:missing\"]\ntrusted_identities = [\"*\"]",
+        );
         assert!(e.contains("ca:missing"), "{e}");
-        let e = err("[[policy]]\nname = \"a\"\nregistry_scopes = [\"*\"]\nlevel = \"strict\"\ntrust_stores = [\"ca:e2e\"]\ntrusted_identities = [\"CN=x\"]\n[trust_stores]\n\"ca:e2e\" = [\"notary/notation-e2e/config/localkeys/e2e.crt\"]");
+        let e = err(
+            "[[policy]]\nname = \"a\"\nregistry_scopes = [\"*\"]\nlevel = \"strict\"\ntrust_stores = [\"ca:e2e\"]\ntrusted_identities = [\"CN=x\"]\n[trust_stores]\n\"ca:e2e\" = [\"notary/notation-e2e/config/localkeys/e2e.crt\"]",
+        );
         assert!(e.contains("x509.subject"), "{e}");
         let e = err("[allowlist]\nallow = [\"ghcr.io/a b\"]");
         assert!(e.contains("trust.allowlist.allow"), "{e}");
@@ -835,7 +1274,12 @@ level = "skip"
 
     #[test]
     fn verdict_serialises_for_the_cache_and_search_results() {
-        let v = trust::verify(&TrustPolicy::default(), &SubjectRef::new("r.example", "x", Digest::of(b"m"), MANIFEST_MT, 1), &[], t2026());
+        let v = trust::verify(
+            &TrustPolicy::default(),
+            &SubjectRef::new("r.example", "x", Digest::of(b"m"), MANIFEST_MT, 1),
+            &[],
+            t2026(),
+        );
         let json = serde_json::to_value(&v).unwrap();
         assert_eq!(json["verdict"], "unverified");
         assert_eq!(json["reason"]["check"], "signaturePresent");
@@ -843,13 +1287,21 @@ level = "skip"
         let back: Verdict = serde_json::from_value(json).unwrap();
         assert_eq!(back, v);
         let s = serde_json::to_value(v.summary()).unwrap();
-        assert_eq!(s, serde_json::json!({"verdict": "unverified", "signer": null, "scope": "*"}));
+        assert_eq!(
+            s,
+            serde_json::json!({"verdict": "unverified", "signer": null, "scope": "*"})
+        );
 
         let key = runtime_signing::P256Key::generate();
         let m = runtime_signing::manifest(9);
         let subject = subject_for(runtime_signing::REF, &m);
         let p = runtime_signing::payload(runtime_signing::REF, &subject.manifest_digest);
-        let v = trust::verify(&runtime_signing::policy_with_key(Level::Strict, &key.pem()), &subject, &[runtime_signing::layer(p.clone(), &key.sign(&p))], t2026());
+        let v = trust::verify(
+            &runtime_signing::policy_with_key(Level::Strict, &key.pem()),
+            &subject,
+            &[runtime_signing::layer(p.clone(), &key.sign(&p))],
+            t2026(),
+        );
         let json = serde_json::to_value(&v).unwrap();
         assert_eq!(json["verdict"], "verified");
         assert!(json.get("reason").is_none());
@@ -877,8 +1329,13 @@ mod hostile {
     #[test]
     fn garbage_truncations_and_mutations() {
         let dir = cosign_dir();
-        let fulcio = load_sigstore_json(&dir.join("containers-image/dir-img-cosign-fulcio-rekor-valid/signature-1"));
-        let manifest = std::fs::read(dir.join("containers-image/dir-img-cosign-fulcio-rekor-valid/manifest.json")).unwrap();
+        let fulcio = load_sigstore_json(
+            &dir.join("containers-image/dir-img-cosign-fulcio-rekor-valid/signature-1"),
+        );
+        let manifest = std::fs::read(
+            dir.join("containers-image/dir-img-cosign-fulcio-rekor-valid/manifest.json"),
+        )
+        .unwrap();
         let subject = subject_for("192.168.64.2:5000/cosign-signed/fulcio-rekor-1", &manifest);
         let mut p = policy_cfg("h", Level::Strict);
         p.cosign_keys = vec!["containers-image/cosign.pub".into()];
@@ -893,13 +1350,28 @@ mod hostile {
         pc.trust_stores = vec!["ca:e2e".into()];
         pc.trusted_identities = vec!["*".into()];
         let cfg = TrustConfig {
-            trust_stores: BTreeMap::from([("ca:e2e".into(), vec!["../notary/notation-e2e/config/localkeys/e2e.crt".into()])]),
+            trust_stores: BTreeMap::from([(
+                "ca:e2e".into(),
+                vec!["../notary/notation-e2e/config/localkeys/e2e.crt".into()],
+            )]),
             policies: vec![p, pc],
             ..TrustConfig::default()
         };
         let policy = TrustPolicy::from_config(&cfg, &dir).unwrap();
-        assert!(trust::verify(&policy, &subject, std::slice::from_ref(&fulcio), t2026()).is_verified());
-        let FoundSignature::Cosign { payload, signature_b64, bundle, certificate, chain, media_type } = fulcio else { unreachable!() };
+        assert!(
+            trust::verify(&policy, &subject, std::slice::from_ref(&fulcio), t2026()).is_verified()
+        );
+        let FoundSignature::Cosign {
+            payload,
+            signature_b64,
+            bundle,
+            certificate,
+            chain,
+            media_type,
+        } = fulcio
+        else {
+            unreachable!()
+        };
         let fields = [
             payload.clone(),
             signature_b64.clone().into_bytes(),
@@ -935,7 +1407,10 @@ mod hostile {
                 let benign = field[n..].iter().all(u8::is_ascii_whitespace)
                     || (i == 3 && kept(&field[..n]) == 1)
                     || (i == 4 && kept(&field[..n]) >= 1);
-                assert!(!v.is_verified() || benign, "field {i} truncated to {n} verified");
+                assert!(
+                    !v.is_verified() || benign,
+                    "field {i} truncated to {n} verified"
+                );
                 cases += 1;
             }
             for _ in 0..150 {
@@ -965,12 +1440,27 @@ mod hostile {
                     chain: Some(gs.clone()),
                     media_type: trust::cosign::SIMPLE_SIGNING_MEDIA_TYPE.into(),
                 },
-                FoundSignature::Notary { envelope: g.clone(), media_type: "application/jose+json".into() },
-                FoundSignature::Notary { envelope: g.clone(), media_type: "application/cose".into() },
-                FoundSignature::SigstoreBundle { bundle: g.clone(), media_type: gs.clone() },
+                FoundSignature::Notary {
+                    envelope: g.clone(),
+                    media_type: "application/jose+json".into(),
+                },
+                FoundSignature::Notary {
+                    envelope: g.clone(),
+                    media_type: "application/cose".into(),
+                },
+                FoundSignature::SigstoreBundle {
+                    bundle: g.clone(),
+                    media_type: gs.clone(),
+                },
             ] {
-                assert!(!trust::verify(&policy, &subject, std::slice::from_ref(&sig), t2026()).is_verified());
-                assert!(!trust::verify(&policy, &nsubject, std::slice::from_ref(&sig), t2026()).is_verified());
+                assert!(
+                    !trust::verify(&policy, &subject, std::slice::from_ref(&sig), t2026())
+                        .is_verified()
+                );
+                assert!(
+                    !trust::verify(&policy, &nsubject, std::slice::from_ref(&sig), t2026())
+                        .is_verified()
+                );
                 cases += 2;
             }
         }

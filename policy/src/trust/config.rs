@@ -201,7 +201,7 @@ pub enum TrustConfigError {
         /// Policy name.
         policy: String,
         /// forage-notary's validation error.
-        source: forage_notary::NotaryError,
+        source: Box<forage_notary::NotaryError>,
     },
 }
 
@@ -233,7 +233,9 @@ impl ScopePattern {
             });
         }
         if t.is_empty() || t.chars().any(|c| c.is_whitespace() || c == '@') {
-            return Err(bad("must be `*`, REGISTRY or REGISTRY/REPOSITORY-GLOB without spaces or digests"));
+            return Err(bad(
+                "must be `*`, REGISTRY or REGISTRY/REPOSITORY-GLOB without spaces or digests",
+            ));
         }
         let (registry, repo) = match t.split_once('/') {
             Some((r, p)) => (r, p),
@@ -445,7 +447,9 @@ impl TrustPolicy {
             if p.name.trim().is_empty() || p.name == DEFAULT_POLICY_NAME {
                 return Err(TrustConfigError::Incomplete {
                     policy: p.name.clone(),
-                    reason: format!("a policy needs a non-empty name other than {DEFAULT_POLICY_NAME:?}"),
+                    reason: format!(
+                        "a policy needs a non-empty name other than {DEFAULT_POLICY_NAME:?}"
+                    ),
                 });
             }
             if !names.insert(p.name.clone()) {
@@ -531,14 +535,15 @@ fn compile_policy(
         .map(|s| ScopePattern::parse(s, &ctx))
         .collect::<Result<Vec<_>, _>>()?;
 
-    let material = |list: &[String], what: &str| -> Result<Vec<(String, Vec<u8>)>, TrustConfigError> {
-        list.iter()
-            .map(|entry| {
-                read_material(entry, base_dir, &p.name)
-                    .map(|b| (format!("{what} {}", label(entry)), b))
-            })
-            .collect()
-    };
+    let material =
+        |list: &[String], what: &str| -> Result<Vec<(String, Vec<u8>)>, TrustConfigError> {
+            list.iter()
+                .map(|entry| {
+                    read_material(entry, base_dir, &p.name)
+                        .map(|b| (format!("{what} {}", label(entry)), b))
+                })
+                .collect()
+        };
     let parse_keys = |list: &[String], what: &str| -> Result<Vec<PublicKey>, TrustConfigError> {
         material(list, what)?
             .into_iter()
@@ -590,43 +595,44 @@ fn compile_policy(
         reference_match: p.reference_match,
     };
 
-    let notary = if p.level == Level::Skip || (p.trust_stores.is_empty() && p.trusted_identities.is_empty()) {
-        None
-    } else {
-        let doc = serde_json::json!({
-            "version": "1.0",
-            "trustPolicies": [{
-                "name": p.name,
-                // Scope selection is ours (globs, most specific wins); the Notary document
-                // holds one statement that applies to whatever we hand it.
-                "registryScopes": ["*"],
-                "signatureVerification": { "level": p.level.as_str() },
-                "trustStores": p.trust_stores,
-                "trustedIdentities": p.trusted_identities,
-            }]
-        });
-        let doc = forage_notary::TrustPolicyDocument::from_json(&doc.to_string()).map_err(
-            |source| TrustConfigError::Notary {
-                policy: p.name.clone(),
-                source,
-            },
-        )?;
-        for s in &p.trust_stores {
-            let sref = forage_notary::StoreRef::parse(s).map_err(|reason| {
-                incomplete(format!("trust store {s:?}: {reason}"))
-            })?;
-            if !store.has_store(&sref) {
-                return Err(incomplete(format!(
-                    "trust store {s:?} is not defined in [trust.trust_stores]"
-                )));
+    let notary =
+        if p.level == Level::Skip || (p.trust_stores.is_empty() && p.trusted_identities.is_empty())
+        {
+            None
+        } else {
+            let doc = serde_json::json!({
+                "version": "1.0",
+                "trustPolicies": [{
+                    "name": p.name,
+                    // Scope selection is ours (globs, most specific wins); the Notary document
+                    // holds one statement that applies to whatever we hand it.
+                    "registryScopes": ["*"],
+                    "signatureVerification": { "level": p.level.as_str() },
+                    "trustStores": p.trust_stores,
+                    "trustedIdentities": p.trusted_identities,
+                }]
+            });
+            let doc = forage_notary::TrustPolicyDocument::from_json(&doc.to_string()).map_err(
+                |source| TrustConfigError::Notary {
+                    policy: p.name.clone(),
+                    source: Box::new(source),
+                },
+            )?;
+            for s in &p.trust_stores {
+                let sref = forage_notary::StoreRef::parse(s)
+                    .map_err(|reason| incomplete(format!("trust store {s:?}: {reason}")))?;
+                if !store.has_store(&sref) {
+                    return Err(incomplete(format!(
+                        "trust store {s:?} is not defined in [trust.trust_stores]"
+                    )));
+                }
             }
-        }
-        let mode = match cfg.unknown_revocation {
-            UnknownRevocation::Fail => forage_notary::UnknownRevocation::Fail,
-            UnknownRevocation::Warn => forage_notary::UnknownRevocation::Warn,
+            let mode = match cfg.unknown_revocation {
+                UnknownRevocation::Fail => forage_notary::UnknownRevocation::Fail,
+                UnknownRevocation::Warn => forage_notary::UnknownRevocation::Warn,
+            };
+            Some(forage_notary::Verifier::new(doc, store.clone()).with_unknown_revocation(mode))
         };
-        Some(forage_notary::Verifier::new(doc, store.clone()).with_unknown_revocation(mode))
-    };
 
     if p.level != Level::Skip && !cosign.is_configured() && notary.is_none() {
         return Err(incomplete(format!(

@@ -193,9 +193,10 @@ impl CosignError {
     pub fn check_name(&self) -> &'static str {
         use CosignError::*;
         match self {
-            NotSimpleSigning { .. } | PayloadTooLarge { .. } | MalformedPayload(_) | WrongType(_) => {
-                "payload type"
-            }
+            NotSimpleSigning { .. }
+            | PayloadTooLarge { .. }
+            | MalformedPayload(_)
+            | WrongType(_) => "payload type",
             SignatureEncoding(_) | SignatureInvalid(_) => "signature",
             ManifestDigestMismatch { .. } => "manifest digest",
             ReferenceMismatch { .. } => "docker-reference identity",
@@ -232,7 +233,8 @@ impl PublicKey {
     /// Parses one PEM `PUBLIC KEY` (SubjectPublicKeyInfo). `label` names it in messages.
     pub fn from_pem(pem: &[u8], label: &str) -> Result<Self, String> {
         let text = std::str::from_utf8(pem).map_err(|_| "not UTF-8 PEM".to_string())?;
-        let (tag, der) = der::pem::decode_vec(text.trim().as_bytes()).map_err(|e| format!("not PEM: {e}"))?;
+        let (tag, der) =
+            der::pem::decode_vec(text.trim().as_bytes()).map_err(|e| format!("not PEM: {e}"))?;
         if tag != "PUBLIC KEY" {
             return Err(format!("PEM label is {tag:?}, expected \"PUBLIC KEY\""));
         }
@@ -241,7 +243,8 @@ impl PublicKey {
 
     /// Parses a DER SubjectPublicKeyInfo.
     pub fn from_spki_der(der: &[u8], label: &str) -> Result<Self, String> {
-        let spki = spki::SubjectPublicKeyInfoRef::from_der(der).map_err(|e| format!("not a SubjectPublicKeyInfo: {e}"))?;
+        let spki = spki::SubjectPublicKeyInfoRef::from_der(der)
+            .map_err(|e| format!("not a SubjectPublicKeyInfo: {e}"))?;
         let alg = spki.algorithm.oid.to_string();
         let bits = spki
             .subject_public_key
@@ -256,21 +259,33 @@ impl PublicKey {
                     .to_string();
                 match curve.as_str() {
                     OID_P256 => KeyKind::P256(
-                        p256::ecdsa::VerifyingKey::from_sec1_bytes(bits).map_err(|e| format!("bad P-256 point: {e}"))?,
+                        p256::ecdsa::VerifyingKey::from_sec1_bytes(bits)
+                            .map_err(|e| format!("bad P-256 point: {e}"))?,
                     ),
                     OID_P384 => KeyKind::P384(
-                        p384::ecdsa::VerifyingKey::from_sec1_bytes(bits).map_err(|e| format!("bad P-384 point: {e}"))?,
+                        p384::ecdsa::VerifyingKey::from_sec1_bytes(bits)
+                            .map_err(|e| format!("bad P-384 point: {e}"))?,
                     ),
-                    other => return Err(format!("unsupported EC curve {other} (P-256 and P-384 are)")),
+                    other => {
+                        return Err(format!(
+                            "unsupported EC curve {other} (P-256 and P-384 are)"
+                        ));
+                    }
                 }
             }
             OID_ED25519 => {
-                let bytes: [u8; 32] = bits.try_into().map_err(|_| "Ed25519 key is not 32 bytes".to_string())?;
-                KeyKind::Ed25519(ed25519_dalek::VerifyingKey::from_bytes(&bytes).map_err(|e| format!("bad Ed25519 key: {e}"))?)
+                let bytes: [u8; 32] = bits
+                    .try_into()
+                    .map_err(|_| "Ed25519 key is not 32 bytes".to_string())?;
+                KeyKind::Ed25519(
+                    ed25519_dalek::VerifyingKey::from_bytes(&bytes)
+                        .map_err(|e| format!("bad Ed25519 key: {e}"))?,
+                )
             }
             OID_RSA => {
                 use rsa::pkcs8::DecodePublicKey;
-                let key = rsa::RsaPublicKey::from_public_key_der(der).map_err(|e| format!("bad RSA key: {e}"))?;
+                let key = rsa::RsaPublicKey::from_public_key_der(der)
+                    .map_err(|e| format!("bad RSA key: {e}"))?;
                 if rsa::traits::PublicKeyParts::size(&key) < 256 {
                     return Err("RSA keys under 2048 bits are refused".into());
                 }
@@ -301,24 +316,31 @@ impl PublicKey {
     pub fn verify(&self, msg: &[u8], sig: &[u8]) -> Result<(), String> {
         match &self.kind {
             KeyKind::P256(k) => {
-                let s = p256::ecdsa::Signature::from_der(sig).map_err(|e| format!("bad ECDSA signature: {e}"))?;
-                k.verify_prehash(&Sha256::digest(msg), &s).map_err(|_| "ECDSA P-256 verification failed".into())
+                let s = p256::ecdsa::Signature::from_der(sig)
+                    .map_err(|e| format!("bad ECDSA signature: {e}"))?;
+                k.verify_prehash(&Sha256::digest(msg), &s)
+                    .map_err(|_| "ECDSA P-256 verification failed".into())
             }
             KeyKind::P384(k) => {
-                let s = p384::ecdsa::Signature::from_der(sig).map_err(|e| format!("bad ECDSA signature: {e}"))?;
+                let s = p384::ecdsa::Signature::from_der(sig)
+                    .map_err(|e| format!("bad ECDSA signature: {e}"))?;
                 k.verify_prehash(&Sha384::digest(msg), &s)
                     .or_else(|_| k.verify_prehash(&Sha256::digest(msg), &s))
                     .map_err(|_| "ECDSA P-384 verification failed".into())
             }
             KeyKind::Ed25519(k) => {
-                let s = ed25519_dalek::Signature::from_slice(sig).map_err(|e| format!("bad Ed25519 signature: {e}"))?;
-                k.verify_strict(msg, &s).map_err(|_| "Ed25519 verification failed".into())
+                let s = ed25519_dalek::Signature::from_slice(sig)
+                    .map_err(|e| format!("bad Ed25519 signature: {e}"))?;
+                k.verify_strict(msg, &s)
+                    .map_err(|_| "Ed25519 verification failed".into())
             }
             KeyKind::Rsa(k) => {
                 use signature::Verifier as _;
                 let vk = rsa::pkcs1v15::VerifyingKey::<Sha256>::new(k.clone());
-                let s = rsa::pkcs1v15::Signature::try_from(sig).map_err(|e| format!("bad RSA signature: {e}"))?;
-                vk.verify(msg, &s).map_err(|_| "RSA PKCS#1 v1.5 SHA-256 verification failed".into())
+                let s = rsa::pkcs1v15::Signature::try_from(sig)
+                    .map_err(|e| format!("bad RSA signature: {e}"))?;
+                vk.verify(msg, &s)
+                    .map_err(|_| "RSA PKCS#1 v1.5 SHA-256 verification failed".into())
             }
         }
     }
@@ -328,14 +350,26 @@ impl PublicKey {
         let digest: Vec<u8> = match alg {
             OID_ECDSA_SHA256 => Sha256::digest(tbs).to_vec(),
             OID_ECDSA_SHA384 => Sha384::digest(tbs).to_vec(),
-            other => return Err(format!("unsupported certificate signature algorithm {other}")),
+            other => {
+                return Err(format!(
+                    "unsupported certificate signature algorithm {other}"
+                ));
+            }
         };
         let ok = match &self.kind {
-            KeyKind::P256(k) => p256::ecdsa::Signature::from_der(sig).ok().is_some_and(|s| k.verify_prehash(&digest, &s).is_ok()),
-            KeyKind::P384(k) => p384::ecdsa::Signature::from_der(sig).ok().is_some_and(|s| k.verify_prehash(&digest, &s).is_ok()),
+            KeyKind::P256(k) => p256::ecdsa::Signature::from_der(sig)
+                .ok()
+                .is_some_and(|s| k.verify_prehash(&digest, &s).is_ok()),
+            KeyKind::P384(k) => p384::ecdsa::Signature::from_der(sig)
+                .ok()
+                .is_some_and(|s| k.verify_prehash(&digest, &s).is_ok()),
             _ => return Err("issuer key is not ECDSA".into()),
         };
-        if ok { Ok(()) } else { Err("certificate signature does not verify".into()) }
+        if ok {
+            Ok(())
+        } else {
+            Err("certificate signature does not verify".into())
+        }
     }
 }
 
@@ -354,12 +388,13 @@ pub(crate) fn parse_certificates(bytes: &[u8]) -> Result<Vec<Certificate>, Strin
             .find(END)
             .ok_or_else(|| "unterminated PEM CERTIFICATE block".to_string())?;
         let block = &after[..end + END.len()];
-        let (label, der) =
-            der::pem::decode_vec(block.as_bytes()).map_err(|e| format!("certificate #{}: bad PEM: {e}", certs.len()))?;
+        let (label, der) = der::pem::decode_vec(block.as_bytes())
+            .map_err(|e| format!("certificate #{}: bad PEM: {e}", certs.len()))?;
         if label != "CERTIFICATE" {
             return Err(format!("certificate #{}: PEM label {label:?}", certs.len()));
         }
-        let cert = Certificate::from_der(&der).map_err(|e| format!("certificate #{}: {e}", certs.len()))?;
+        let cert = Certificate::from_der(&der)
+            .map_err(|e| format!("certificate #{}: {e}", certs.len()))?;
         certs.push(cert);
         if certs.len() > 16 {
             return Err("more than 16 certificates".into());
@@ -485,30 +520,46 @@ pub(crate) fn verify(
             size: layer.payload.len(),
         });
     }
-    let sig = B64
-        .decode(layer.signature_b64.trim())
-        .map_err(|e| CosignError::SignatureEncoding(format!("signature annotation is not base64: {e}")))?;
+    let sig = B64.decode(layer.signature_b64.trim()).map_err(|e| {
+        CosignError::SignatureEncoding(format!("signature annotation is not base64: {e}"))
+    })?;
     if sig.is_empty() {
-        return Err(CosignError::SignatureEncoding("the signature is empty".into()));
+        return Err(CosignError::SignatureEncoding(
+            "the signature is empty".into(),
+        ));
     }
 
     let keyless = layer.certificate.is_some() && !policy.fulcio_roots.is_empty();
-    let signer;
-    if keyless {
+    let signer = if keyless {
         let cert_pem = layer.certificate.unwrap_or_default();
         let leaf = parse_certificates(cert_pem.as_bytes())
             .map_err(|e| CosignError::CertificateMalformed(format!("certificate annotation: {e}")))?
             .remove(0);
-        let leaf_der = leaf.to_der().map_err(|e| CosignError::CertificateMalformed(e.to_string()))?;
+        let leaf_der = leaf
+            .to_der()
+            .map_err(|e| CosignError::CertificateMalformed(e.to_string()))?;
         let leaf_key = cert_key(&leaf).map_err(CosignError::CertificateMalformed)?;
-        leaf_key
-            .verify(layer.payload, &sig)
-            .map_err(|e| CosignError::SignatureInvalid(format!("the Fulcio certificate key ({e})")))?;
-        passed.push((Check::Integrity, "signature verifies with the certificate key".to_string()));
+        leaf_key.verify(layer.payload, &sig).map_err(|e| {
+            CosignError::SignatureInvalid(format!("the Fulcio certificate key ({e})"))
+        })?;
+        passed.push((
+            Check::Integrity,
+            "signature verifies with the certificate key".to_string(),
+        ));
 
         let bundle = layer.bundle.ok_or(CosignError::RekorMissing)?;
-        let integrated = verify_set(policy, bundle, layer.payload, &sig, SignedBy::Certificate(&leaf_der), verification_time)?;
-        passed.push((Check::Transparency, format!("Rekor SET verified, integratedTime {integrated}")));
+        let integrated = verify_set(
+            policy,
+            bundle,
+            layer.payload,
+            &sig,
+            SignedBy::Certificate(&leaf_der),
+            verification_time,
+        )?;
+        passed.push((
+            Check::Transparency,
+            format!("Rekor SET verified, integratedTime {integrated}"),
+        ));
 
         let chain = match layer.chain {
             Some(c) => parse_certificates(c.as_bytes())
@@ -517,14 +568,21 @@ pub(crate) fn verify(
         };
         verify_chain(policy, &leaf, &chain, integrated)?;
         let (subj, issuer) = keyless_identity(&leaf);
-        if !policy.keyless_identities.iter().any(|i| i.subject == subj && i.issuer == issuer) {
-            return Err(CosignError::KeylessIdentityMismatch { subject: subj, issuer });
+        if !policy
+            .keyless_identities
+            .iter()
+            .any(|i| i.subject == subj && i.issuer == issuer)
+        {
+            return Err(CosignError::KeylessIdentityMismatch {
+                subject: subj,
+                issuer,
+            });
         }
         passed.push((
             Check::Authenticity,
             "certificate chains to a configured Fulcio root, valid at integratedTime, trusted identity".to_string(),
         ));
-        signer = format!("cosign keyless {subj} (issuer {issuer})");
+        format!("cosign keyless {subj} (issuer {issuer})")
     } else {
         if policy.keys.is_empty() {
             return Err(CosignError::CertificateMissing);
@@ -537,23 +595,48 @@ pub(crate) fn verify(
                 CosignError::SignatureInvalid(format!(
                     "any of the {} trusted cosign key(s) [{}]",
                     policy.keys.len(),
-                    policy.keys.iter().map(|k| k.label.as_str()).collect::<Vec<_>>().join(", ")
+                    policy
+                        .keys
+                        .iter()
+                        .map(|k| k.label.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ))
             })?;
-        passed.push((Check::Integrity, format!("signature verifies with {}", key.label)));
-        passed.push((Check::Authenticity, format!("signed by trusted key {}", key.label)));
+        passed.push((
+            Check::Integrity,
+            format!("signature verifies with {}", key.label),
+        ));
+        passed.push((
+            Check::Authenticity,
+            format!("signed by trusted key {}", key.label),
+        ));
         if policy.rekor_keys.is_empty() {
-            skipped.push((Check::Transparency, "no rekor_keys configured; Rekor SET not checked".to_string()));
+            skipped.push((
+                Check::Transparency,
+                "no rekor_keys configured; Rekor SET not checked".to_string(),
+            ));
         } else {
             let bundle = layer.bundle.ok_or(CosignError::RekorMissing)?;
-            let t = verify_set(policy, bundle, layer.payload, &sig, SignedBy::Key(key), verification_time)?;
-            passed.push((Check::Transparency, format!("Rekor SET verified, integratedTime {t}")));
+            let t = verify_set(
+                policy,
+                bundle,
+                layer.payload,
+                &sig,
+                SignedBy::Key(key),
+                verification_time,
+            )?;
+            passed.push((
+                Check::Transparency,
+                format!("Rekor SET verified, integratedTime {t}"),
+            ));
         }
-        signer = format!("{} (sha256:{})", key.label, &key.fingerprint()[..16]);
-    }
+        format!("{} (sha256:{})", key.label, &key.fingerprint()[..16])
+    };
 
     // Only now, with the payload authenticated, interpret it.
-    let doc: SimpleSigning = serde_json::from_slice(layer.payload).map_err(|e| CosignError::MalformedPayload(e.to_string()))?;
+    let doc: SimpleSigning = serde_json::from_slice(layer.payload)
+        .map_err(|e| CosignError::MalformedPayload(e.to_string()))?;
     if doc.critical.kind != COSIGN_SIGNATURE_TYPE {
         return Err(CosignError::WrongType(doc.critical.kind));
     }
@@ -565,24 +648,38 @@ pub(crate) fn verify(
         });
     }
     passed.push((Check::Integrity, format!("payload names {expected}")));
-    check_reference(policy.reference_match, subject, &doc.critical.identity.docker_reference)?;
+    check_reference(
+        policy.reference_match,
+        subject,
+        &doc.critical.identity.docker_reference,
+    )?;
     passed.push((
         Check::Authenticity,
-        format!("docker-reference {} matches", doc.critical.identity.docker_reference),
+        format!(
+            "docker-reference {} matches",
+            doc.critical.identity.docker_reference
+        ),
     ));
-    Ok(CosignSigner { signer, passed, skipped })
+    Ok(CosignSigner {
+        signer,
+        passed,
+        skipped,
+    })
 }
 
-fn check_reference(mode: ReferenceMatch, subject: &SubjectRef, signed: &str) -> Result<(), CosignError> {
+fn check_reference(
+    mode: ReferenceMatch,
+    subject: &SubjectRef,
+    signed: &str,
+) -> Result<(), CosignError> {
     let (registry, repository, tag) = normalize_reference(signed);
-    let (want_registry, want_repository) = super::config::normalize(&subject.registry, &subject.repository);
+    let (want_registry, want_repository) =
+        super::config::normalize(&subject.registry, &subject.repository);
     let mut expected = format!("{want_registry}/{want_repository}");
     let mut ok = registry == want_registry && repository == want_repository;
-    if mode == ReferenceMatch::Exact {
-        if let Some(want_tag) = &subject.tag {
-            expected = format!("{expected}:{want_tag}");
-            ok &= tag.as_deref() == Some(want_tag.as_str());
-        }
+    if let (ReferenceMatch::Exact, Some(want_tag)) = (mode, &subject.tag) {
+        expected = format!("{expected}:{want_tag}");
+        ok &= tag.as_deref() == Some(want_tag.as_str());
     }
     if ok {
         Ok(())
@@ -612,20 +709,25 @@ fn verify_set(
     if bundle.len() > MAX_PAYLOAD_BYTES * 4 {
         return Err(CosignError::RekorMalformed("bundle too large".into()));
     }
-    let b: RekorBundle = serde_json::from_str(bundle).map_err(|e| CosignError::RekorMalformed(e.to_string()))?;
+    let b: RekorBundle =
+        serde_json::from_str(bundle).map_err(|e| CosignError::RekorMalformed(e.to_string()))?;
     let log_id = b.payload.log_id.to_ascii_lowercase();
     let key = policy
         .rekor_keys
         .iter()
         .find(|k| k.fingerprint() == log_id)
-        .ok_or_else(|| CosignError::RekorUnknownLog { log_id: b.payload.log_id.clone() })?;
-    let set = B64
-        .decode(b.set.trim())
-        .map_err(|e| CosignError::RekorMalformed(format!("SignedEntryTimestamp is not base64: {e}")))?;
+        .ok_or_else(|| CosignError::RekorUnknownLog {
+            log_id: b.payload.log_id.clone(),
+        })?;
+    let set = B64.decode(b.set.trim()).map_err(|e| {
+        CosignError::RekorMalformed(format!("SignedEntryTimestamp is not base64: {e}"))
+    })?;
     // The SET signs the canonical (RFC 8785) JSON of the four payload fields; serde_json
     // writes struct fields in declaration order, which is already the sorted key order.
-    let canonical = serde_json::to_vec(&b.payload).map_err(|e| CosignError::RekorMalformed(e.to_string()))?;
-    key.verify(&canonical, &set).map_err(CosignError::RekorSetInvalid)?;
+    let canonical =
+        serde_json::to_vec(&b.payload).map_err(|e| CosignError::RekorMalformed(e.to_string()))?;
+    key.verify(&canonical, &set)
+        .map_err(CosignError::RekorSetInvalid)?;
 
     let now = verification_time
         .duration_since(UNIX_EPOCH)
@@ -647,8 +749,8 @@ fn verify_set(
     let body = B64
         .decode(body_b64)
         .map_err(|e| CosignError::RekorMalformed(format!("Payload.body is not base64: {e}")))?;
-    let body: serde_json::Value =
-        serde_json::from_slice(&body).map_err(|e| CosignError::RekorMalformed(format!("Payload.body: {e}")))?;
+    let body: serde_json::Value = serde_json::from_slice(&body)
+        .map_err(|e| CosignError::RekorMalformed(format!("Payload.body: {e}")))?;
     let mismatch = |m: String| CosignError::RekorEntryMismatch(m);
     let field = |p: &str| body.pointer(p).and_then(|v| v.as_str()).unwrap_or("");
     if field("/kind") != "hashedrekord" || field("/apiVersion") != "0.0.1" {
@@ -659,9 +761,12 @@ fn verify_set(
         )));
     }
     if field("/spec/data/hash/algorithm") != "sha256"
-        || !field("/spec/data/hash/value").eq_ignore_ascii_case(&hex::encode(Sha256::digest(payload)))
+        || !field("/spec/data/hash/value")
+            .eq_ignore_ascii_case(&hex::encode(Sha256::digest(payload)))
     {
-        return Err(mismatch("the entry's hash is not the sha256 of this payload".into()));
+        return Err(mismatch(
+            "the entry's hash is not the sha256 of this payload".into(),
+        ));
     }
     if B64.decode(field("/spec/signature/content")).ok().as_deref() != Some(sig) {
         return Err(mismatch("the entry records a different signature".into()));
@@ -670,7 +775,9 @@ fn verify_set(
         .decode(field("/spec/signature/publicKey/content"))
         .map_err(|_| mismatch("the entry's public key is not base64".into()))?;
     let same = match signed_by {
-        SignedBy::Key(k) => PublicKey::from_pem(&pem, "rekor entry").is_ok_and(|e| e.spki_der == k.spki_der),
+        SignedBy::Key(k) => {
+            PublicKey::from_pem(&pem, "rekor entry").is_ok_and(|e| e.spki_der == k.spki_der)
+        }
         SignedBy::Certificate(der) => parse_certificates(&pem)
             .ok()
             .filter(|c| c.len() == 1)
@@ -678,7 +785,9 @@ fn verify_set(
             .is_some_and(|d| d == der),
     };
     if !same {
-        return Err(mismatch("the entry records a different key or certificate".into()));
+        return Err(mismatch(
+            "the entry records a different key or certificate".into(),
+        ));
     }
     Ok(b.payload.integrated_time)
 }
@@ -697,13 +806,22 @@ fn unix(t: x509_cert::time::Time) -> i64 {
 }
 
 /// leaf → chain… → a configured Fulcio root; every certificate valid at `at`.
-fn verify_chain(policy: &CosignPolicy, leaf: &Certificate, chain: &[Certificate], at: i64) -> Result<(), CosignError> {
+fn verify_chain(
+    policy: &CosignPolicy,
+    leaf: &Certificate,
+    chain: &[Certificate],
+    at: i64,
+) -> Result<(), CosignError> {
     use x509_cert::ext::pkix::{BasicConstraints, ExtendedKeyUsage};
     let bad = |m: String| CosignError::ChainInvalid(m);
     if chain.len() > 8 {
         return Err(bad("chain has more than 8 certificates".into()));
     }
-    let roots_der: Vec<Vec<u8>> = policy.fulcio_roots.iter().filter_map(|r| r.to_der().ok()).collect();
+    let roots_der: Vec<Vec<u8>> = policy
+        .fulcio_roots
+        .iter()
+        .filter_map(|r| r.to_der().ok())
+        .collect();
 
     let mut path: Vec<&Certificate> = vec![leaf];
     let mut anchored = false;
@@ -718,11 +836,9 @@ fn verify_chain(policy: &CosignPolicy, leaf: &Certificate, chain: &[Certificate]
     if !anchored {
         // The chain may stop below the root: accept a configured root that issued its top.
         let top = *path.last().unwrap_or(&leaf);
-        if let Some(root) = policy
-            .fulcio_roots
-            .iter()
-            .find(|r| r.tbs_certificate.subject == top.tbs_certificate.issuer && issued_by(top, r).is_ok())
-        {
+        if let Some(root) = policy.fulcio_roots.iter().find(|r| {
+            r.tbs_certificate.subject == top.tbs_certificate.issuer && issued_by(top, r).is_ok()
+        }) {
             path.push(root);
             anchored = true;
         }
@@ -744,7 +860,12 @@ fn verify_chain(policy: &CosignPolicy, leaf: &Certificate, chain: &[Certificate]
                 parent.tbs_certificate.subject.to_string()
             )));
         }
-        issued_by(child, parent).map_err(|e| bad(format!("{:?}: {e}", child.tbs_certificate.subject.to_string())))?;
+        issued_by(child, parent).map_err(|e| {
+            bad(format!(
+                "{:?}: {e}",
+                child.tbs_certificate.subject.to_string()
+            ))
+        })?;
         let ca = parent
             .tbs_certificate
             .get::<BasicConstraints>()
@@ -752,7 +873,10 @@ fn verify_chain(policy: &CosignPolicy, leaf: &Certificate, chain: &[Certificate]
             .flatten()
             .is_some_and(|(_, bc)| bc.ca);
         if !ca {
-            return Err(bad(format!("issuer {:?} is not a CA", parent.tbs_certificate.subject.to_string())));
+            return Err(bad(format!(
+                "issuer {:?} is not a CA",
+                parent.tbs_certificate.subject.to_string()
+            )));
         }
     }
     for c in &path {
@@ -774,7 +898,9 @@ fn verify_chain(policy: &CosignPolicy, leaf: &Certificate, chain: &[Certificate]
         .flatten()
         .is_some_and(|(_, eku)| eku.0.iter().any(|o| o.to_string() == OID_EKU_CODE_SIGNING));
     if !code_signing {
-        return Err(bad("the signing certificate lacks the codeSigning extended key usage".into()));
+        return Err(bad(
+            "the signing certificate lacks the codeSigning extended key usage".into(),
+        ));
     }
     Ok(())
 }

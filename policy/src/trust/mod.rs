@@ -54,8 +54,9 @@ use serde::{Deserialize, Serialize};
 use crate::Digest;
 
 pub use config::{
-    Allowlist, AllowlistConfig, DEFAULT_POLICY_NAME, Level, NotAllowed, PolicyConfig, ReferenceMatch, ScopePattern,
-    ScopePolicy, TrustConfig, TrustConfigError, TrustPolicy, UnknownRevocation,
+    Allowlist, AllowlistConfig, DEFAULT_POLICY_NAME, Level, NotAllowed, PolicyConfig,
+    ReferenceMatch, ScopePattern, ScopePolicy, TrustConfig, TrustConfigError, TrustPolicy,
+    UnknownRevocation,
 };
 pub use cosign::{CosignError, KeylessIdentity, PublicKey};
 
@@ -121,7 +122,10 @@ impl Level {
     pub fn enforces(self, check: Check) -> bool {
         match self {
             Level::Strict => true,
-            Level::Permissive => matches!(check, Check::Integrity | Check::Authenticity | Check::Transparency),
+            Level::Permissive => matches!(
+                check,
+                Check::Integrity | Check::Authenticity | Check::Transparency
+            ),
             Level::Audit | Level::Skip => false,
         }
     }
@@ -165,7 +169,10 @@ impl SubjectRef {
     }
 
     fn display(&self) -> String {
-        format!("{}/{}@{}", self.registry, self.repository, self.manifest_digest)
+        format!(
+            "{}/{}@{}",
+            self.registry, self.repository, self.manifest_digest
+        )
     }
 }
 
@@ -356,10 +363,8 @@ impl Verdict {
             .filter(|c| c.status == CheckStatus::Logged)
             .map(|c| format!("{}: {}", c.check, c.detail))
             .collect();
-        if let Some(r) = self.reason() {
-            if self.allows_load() {
-                w.push(format!("loaded at level {} although {r}", self.level));
-            }
+        if let Some(r) = self.reason().filter(|_| self.allows_load()) {
+            w.push(format!("loaded at level {} although {r}", self.level));
         }
         w
     }
@@ -396,7 +401,11 @@ pub fn verify(
         };
     }
     let failed_status = |check: Check| {
-        if level.enforces(check) { CheckStatus::Failed } else { CheckStatus::Logged }
+        if level.enforces(check) {
+            CheckStatus::Failed
+        } else {
+            CheckStatus::Logged
+        }
     };
 
     let mut signer: Option<String> = None;
@@ -433,7 +442,11 @@ pub fn verify(
                         "cosign signature #{i}: policy {:?} has no cosign_keys or fulcio_roots",
                         sp.name
                     );
-                    checks.push(row(Check::SignaturePresent, CheckStatus::Skipped, why.clone()));
+                    checks.push(row(
+                        Check::SignaturePresent,
+                        CheckStatus::Skipped,
+                        why.clone(),
+                    ));
                     not_checked.push(why);
                     continue;
                 }
@@ -465,13 +478,20 @@ pub fn verify(
                     }
                 }
             }
-            FoundSignature::Notary { envelope, media_type } => {
+            FoundSignature::Notary {
+                envelope,
+                media_type,
+            } => {
                 let Some(verifier) = &sp.notary else {
                     let why = format!(
                         "notary signature #{i}: policy {:?} has no trust_stores / trusted_identities",
                         sp.name
                     );
-                    checks.push(row(Check::SignaturePresent, CheckStatus::Skipped, why.clone()));
+                    checks.push(row(
+                        Check::SignaturePresent,
+                        CheckStatus::Skipped,
+                        why.clone(),
+                    ));
                     not_checked.push(why);
                     continue;
                 };
@@ -486,7 +506,11 @@ pub fn verify(
                         for (c, st, d) in rows {
                             checks.push(row(c, st, d));
                         }
-                        checks.push(row(reason.check, failed_status(reason.check), reason.message.clone()));
+                        checks.push(row(
+                            reason.check,
+                            failed_status(reason.check),
+                            reason.message.clone(),
+                        ));
                         failures.push(Reason {
                             check: reason.check,
                             step: reason.step.clone(),
@@ -500,7 +524,11 @@ pub fn verify(
                     "sigstore bundle #{i} ({media_type}): Sigstore bundle verification is not built; \
                      sign with cosign's classic signature format or Notary"
                 );
-                checks.push(row(Check::SignaturePresent, CheckStatus::Skipped, why.clone()));
+                checks.push(row(
+                    Check::SignaturePresent,
+                    CheckStatus::Skipped,
+                    why.clone(),
+                ));
                 not_checked.push(why);
             }
         }
@@ -511,16 +539,29 @@ pub fn verify(
     } else if let Some(first) = failures.first() {
         let mut r = first.clone();
         if failures.len() > 1 {
-            r.message = format!("{} (and {} more failing signature(s))", r.message, failures.len() - 1);
+            r.message = format!(
+                "{} (and {} more failing signature(s))",
+                r.message,
+                failures.len() - 1
+            );
         }
         VerdictKind::Failed(r)
     } else {
         let requirement = match level {
-            Level::Strict => format!("; policy {:?} (scope {scope}) is strict and requires a verified signature", sp.name),
-            _ => format!("; loading unsigned under policy {:?} at level {level}", sp.name),
+            Level::Strict => format!(
+                "; policy {:?} (scope {scope}) is strict and requires a verified signature",
+                sp.name
+            ),
+            _ => format!(
+                "; loading unsigned under policy {:?} at level {level}",
+                sp.name
+            ),
         };
         let message = if signatures.is_empty() {
-            format!("no signature was found for {}{requirement}", subject.display())
+            format!(
+                "no signature was found for {}{requirement}",
+                subject.display()
+            )
         } else {
             format!(
                 "{} signature(s) found for {} but none can be checked: {}{requirement}",
@@ -538,7 +579,12 @@ pub fn verify(
         });
         VerdictKind::Unverified(Reason {
             check: Check::SignaturePresent,
-            step: if signatures.is_empty() { "no signature" } else { "no checkable signature" }.to_owned(),
+            step: if signatures.is_empty() {
+                "no signature"
+            } else {
+                "no checkable signature"
+            }
+            .to_owned(),
             message,
         })
     };
@@ -568,12 +614,24 @@ fn verify_notary(
         digest: subject.manifest_digest.to_string(),
         size: subject.manifest_size,
     };
-    let reference = format!("{}/{}@{}", subject.registry, subject.repository, subject.manifest_digest);
-    let req = forage_notary::VerifyRequest::new(envelope, media_type, &target, &reference, verification_time);
+    let reference = format!(
+        "{}/{}@{}",
+        subject.registry, subject.repository, subject.manifest_digest
+    );
+    let req = forage_notary::VerifyRequest::new(
+        envelope,
+        media_type,
+        &target,
+        &reference,
+        verification_time,
+    );
     let outcome = match verifier.verify(&req) {
         Ok(o) => o,
         Err(e) => {
-            let check = e.check().map(Check::from_notary).unwrap_or(Check::Authenticity);
+            let check = e
+                .check()
+                .map(Check::from_notary)
+                .unwrap_or(Check::Authenticity);
             return Err((
                 Reason {
                     check,
@@ -589,7 +647,9 @@ fn verify_notary(
     for r in &outcome.checks {
         let c = Check::from_notary(r.check);
         match &r.result {
-            forage_notary::CheckResult::Passed => rows.push((c, CheckStatus::Passed, format!("notary {}", r.check))),
+            forage_notary::CheckResult::Passed => {
+                rows.push((c, CheckStatus::Passed, format!("notary {}", r.check)))
+            }
             forage_notary::CheckResult::FailedLogged(e) => {
                 rows.push((c, CheckStatus::Logged, e.to_string()));
                 if matches!(c, Check::Integrity | Check::Authenticity) && hard_failure.is_none() {
@@ -600,7 +660,9 @@ fn verify_notary(
                     });
                 }
             }
-            forage_notary::CheckResult::Skipped(why) => rows.push((c, CheckStatus::Skipped, why.clone())),
+            forage_notary::CheckResult::Skipped(why) => {
+                rows.push((c, CheckStatus::Skipped, why.clone()))
+            }
         }
     }
     if let Some(r) = hard_failure {
@@ -610,7 +672,10 @@ fn verify_notary(
         Some(s) => format!(
             "notary {}{}",
             s.subject,
-            s.trust_store.as_deref().map(|t| format!(" (trust store {t})")).unwrap_or_default()
+            s.trust_store
+                .as_deref()
+                .map(|t| format!(" (trust store {t})"))
+                .unwrap_or_default()
         ),
         None => "notary (unknown signer)".into(),
     };
@@ -626,7 +691,9 @@ pub(crate) fn normalize_reference(reference: &str) -> (String, String, Option<St
         _ => (name, None),
     };
     let (registry, repository) = match name.split_once('/') {
-        Some((first, rest)) if first.contains('.') || first.contains(':') || first == "localhost" => {
+        Some((first, rest))
+            if first.contains('.') || first.contains(':') || first == "localhost" =>
+        {
             (first.to_owned(), rest.to_owned())
         }
         _ => ("docker.io".to_owned(), name.to_owned()),
