@@ -46,6 +46,7 @@ fn policy_cfg(name: &str, level: Level) -> PolicyConfig {
         fulcio_roots: vec![],
         keyless_identities: vec![],
         reference_match: ReferenceMatch::Repository,
+        sigstore_trusted_root: None,
     }
 }
 
@@ -141,6 +142,8 @@ impl Tally {
         self.refused += 1;
     }
 
+    /// For vectors that need a feature not built (none today): printed and counted, never passed.
+    #[allow(dead_code)]
     fn skip(&mut self, case: &str, why: &str) {
         println!("  SKIPPED   {case}  ({why})");
         self.skipped.push((case.to_string(), why.to_string()));
@@ -175,6 +178,129 @@ mod cosign_vectors {
         s
     }
 
+    fn run_bundle(dir: &Path, v: &Value) -> TrustPolicy {
+        let mut p = policy_cfg("bundle", Level::Strict);
+        p.sigstore_trusted_root = Some(v["trusted_root"].as_str().unwrap().into());
+        p.keyless_identities = vec![KeylessIdentity {
+            issuer: "https://github.com/login/oauth".into(),
+            subject: "cody@soyland.com".into(),
+        }];
+        compile(vec![p], dir)
+    }
+
+    /// Edits of the bundle JSON that must each be refused at the named step.
+    fn bundle_mutations(
+        t: &mut Tally,
+        _dir: &Path,
+        bundle: &[u8],
+        policy: &TrustPolicy,
+        digest: &str,
+    ) {
+        let subject = SubjectRef::new(
+            "127.0.0.1:60943",
+            "repo",
+            digest.parse().unwrap(),
+            MANIFEST_MT,
+            1,
+        );
+        let original: Value = serde_json::from_slice(bundle).unwrap();
+        let entry = "/verificationMaterial/tlogEntries/0";
+        type Edit = Box<dyn Fn(&mut Value)>;
+        let cases: Vec<(&str, &str, Edit)> = vec![
+            (
+                "DSSE payload changed",
+                "signature",
+                Box::new(|b: &mut Value| {
+                    let p = B64
+                        .decode(b["dsseEnvelope"]["payload"].as_str().unwrap())
+                        .unwrap();
+                    let p = String::from_utf8(p).unwrap().replace("bar", "baz");
+                    b["dsseEnvelope"]["payload"] = B64.encode(p).into();
+                }),
+            ),
+            (
+                "SET removed",
+                "bundle",
+                Box::new(move |b: &mut Value| {
+                    b.pointer_mut(entry)
+                        .unwrap()
+                        .as_object_mut()
+                        .unwrap()
+                        .remove("inclusionPromise");
+                }),
+            ),
+            (
+                "integratedTime moved",
+                "Rekor SET",
+                Box::new(move |b: &mut Value| {
+                    *b.pointer_mut(&format!("{entry}/integratedTime")).unwrap() =
+                        "1740770292".into();
+                }),
+            ),
+            (
+                "inclusion proof hash changed",
+                "Rekor inclusion proof",
+                Box::new(move |b: &mut Value| {
+                    *b.pointer_mut(&format!("{entry}/inclusionProof/hashes/0"))
+                        .unwrap() = B64.encode([0u8; 32]).into();
+                }),
+            ),
+            (
+                "checkpoint for another root",
+                "Rekor inclusion proof",
+                Box::new(move |b: &mut Value| {
+                    let cp = b
+                        .pointer_mut(&format!("{entry}/inclusionProof/checkpoint/envelope"))
+                        .unwrap();
+                    let text = cp.as_str().unwrap().replacen("53604735", "53604736", 1);
+                    *cp = text.into();
+                }),
+            ),
+            (
+                "tlog entries removed",
+                "Rekor SET",
+                Box::new(|b: &mut Value| {
+                    b["verificationMaterial"]["tlogEntries"] = Value::Array(vec![]);
+                }),
+            ),
+            (
+                "certificate of another signer",
+                "signature",
+                Box::new(|b: &mut Value| {
+                    let other = std::fs::read_to_string(
+                        cosign_dir()
+                            .join("derived/dir-img-cosign-fulcio-rekor-valid/certificate.pem"),
+                    )
+                    .unwrap();
+                    let der = der::pem::decode_vec(other.trim().as_bytes()).unwrap().1;
+                    b["verificationMaterial"]["certificate"]["rawBytes"] = B64.encode(der).into();
+                }),
+            ),
+            (
+                "messageSignature instead of DSSE",
+                "bundle",
+                Box::new(|b: &mut Value| {
+                    b["messageSignature"] =
+                        serde_json::json!({"messageDigest": {}, "signature": "AA=="});
+                }),
+            ),
+        ];
+        for (case, step, f) in cases {
+            let mut b = original.clone();
+            f(&mut b);
+            let verdict = trust::verify(
+                policy,
+                &subject,
+                &[FoundSignature::SigstoreBundle {
+                    bundle: serde_json::to_vec(&b).unwrap(),
+                    media_type: trust::SIGSTORE_BUNDLE_V03_MEDIA_TYPE.into(),
+                }],
+                t2026(),
+            );
+            t.expect_refused(&format!("bundle mutation / {case}"), &verdict, step);
+        }
+    }
+
     #[test]
     fn cosign_reference_vectors() {
         let dir = cosign_dir();
@@ -184,24 +310,62 @@ mod cosign_vectors {
         println!("cosign vectors ({}):", dir.display());
         for v in doc["vectors"].as_array().unwrap() {
             let id = v["id"].as_str().unwrap();
-            if v.get("bundle").is_some() {
-                let why = "Sigstore bundle v0.3 (DSSE in-toto statement, Rekor dsse entry, inclusion proof \
-                           and checkpoint against trusted_root.json) is not built";
-                // Handed to the driver, it must not count as verified.
-                let bundle = std::fs::read(dir.join(v["bundle"].as_str().unwrap())).unwrap();
+            if let Some(bundle_path) = v["bundle"].as_str() {
+                // Sigstore bundle v0.3 (DSSE in-toto statement + Rekor dsse entry), verified
+                // against trusted_root.json. The vector's identity is regexp `.*`; forage pins
+                // identities exactly, so the policy names the certificate's own.
+                let bundle = std::fs::read(dir.join(bundle_path)).unwrap();
+                let run = |identity: &str, digest: &str| {
+                    let mut p = policy_cfg("bundle", Level::Strict);
+                    p.sigstore_trusted_root = Some(v["trusted_root"].as_str().unwrap().into());
+                    p.keyless_identities = vec![KeylessIdentity {
+                        issuer: "https://github.com/login/oauth".into(),
+                        subject: identity.into(),
+                    }];
+                    trust::verify(
+                        &compile(vec![p], &dir),
+                        &SubjectRef::new(
+                            "127.0.0.1:60943",
+                            "repo",
+                            digest.parse().unwrap(),
+                            MANIFEST_MT,
+                            1,
+                        ),
+                        &[FoundSignature::SigstoreBundle {
+                            bundle: bundle.clone(),
+                            media_type: trust::SIGSTORE_BUNDLE_V03_MEDIA_TYPE.into(),
+                        }],
+                        t2026(),
+                    )
+                };
+                let digest = v["artifact_digest"].as_str().unwrap();
+                t.expect_verified(id, &run("cody@soyland.com", digest));
+                t.expect_refused(
+                    &format!("{id} / subject_regexp=wrong"),
+                    &run("wrong", digest),
+                    "keyless identity",
+                );
+                let other =
+                    "sha256:0489474da8ea22426ece86ace6c1c0026ab2fd3cdfbbd62b7e94650266c37d9a";
+                t.expect_refused(
+                    &format!("{id} / artifact digest of a different image"),
+                    &run("cody@soyland.com", other),
+                    "manifest digest",
+                );
+                // Without a trusted root the bundle cannot count, even under a cosign key.
                 let mut p = policy_cfg("b", Level::Strict);
                 p.cosign_keys = vec!["containers-image/cosign.pub".into()];
                 let verdict = trust::verify(
                     &compile(vec![p], &dir),
                     &SubjectRef::new(
-                        "example.com",
-                        "x",
-                        v["artifact_digest"].as_str().unwrap().parse().unwrap(),
+                        "127.0.0.1:60943",
+                        "repo",
+                        digest.parse().unwrap(),
                         MANIFEST_MT,
                         1,
                     ),
                     &[FoundSignature::SigstoreBundle {
-                        bundle,
+                        bundle: bundle.clone(),
                         media_type: trust::SIGSTORE_BUNDLE_V03_MEDIA_TYPE.into(),
                     }],
                     t2026(),
@@ -212,10 +376,7 @@ mod cosign_vectors {
                     verdict.verdict
                 );
                 assert!(!verdict.allows_load());
-                t.skip(id, why);
-                for case in v["also_expected"].as_object().into_iter().flatten() {
-                    t.skip(&format!("{id} / {}", case.0), why);
-                }
+                bundle_mutations(&mut t, &dir, &bundle, &run_bundle(&dir, v), digest);
                 continue;
             }
             let manifest = std::fs::read(dir.join(v["image_manifest"].as_str().unwrap())).unwrap();
@@ -468,11 +629,7 @@ mod cosign_vectors {
         for (case, why) in &t.skipped {
             println!("  skipped: {case}: {why}");
         }
-        assert_eq!(
-            t.skipped.len(),
-            3,
-            "only the Sigstore bundle vector (and its 2 extra verdicts) is skipped"
-        );
+        assert!(t.skipped.is_empty(), "nothing is skipped: {:?}", t.skipped);
         assert!(t.verified >= 8 && t.refused >= 6);
     }
 }
@@ -1268,6 +1425,17 @@ level = "skip"
             "[[policy]]\nname = \"a\"\nregistry_scopes = [\"*\"]\nlevel = \"strict\"\ntrust_stores = [\"ca:e2e\"]\ntrusted_identities = [\"CN=x\"]\n[trust_stores]\n\"ca:e2e\" = [\"notary/notation-e2e/config/localkeys/e2e.crt\"]",
         );
         assert!(e.contains("x509.subject"), "{e}");
+        let e = err(
+            "[[policy]]\nname = \"a\"\nregistry_scopes = [\"*\"]\nlevel = \"strict\"\nsigstore_trusted_root = \"cosign/sigstore-cosign/trusted_root_pgi.json\"",
+        );
+        assert!(e.contains("needs keyless_identities"), "{e}");
+        let e = err(
+            "[[policy]]\nname = \"a\"\nregistry_scopes = [\"*\"]\nlevel = \"strict\"\nsigstore_trusted_root = \"cosign/vectors.json\"\nkeyless_identities = [{ issuer = \"i\", subject = \"s\" }]",
+        );
+        assert!(
+            e.contains("sigstore_trusted_root cosign/vectors.json"),
+            "{e}"
+        );
         let e = err("[allowlist]\nallow = [\"ghcr.io/a b\"]");
         assert!(e.contains("trust.allowlist.allow"), "{e}");
     }
@@ -1464,6 +1632,53 @@ mod hostile {
                 cases += 2;
             }
         }
+        // The Sigstore bundle: every truncation and random bit flips, against a policy that
+        // would accept the original.
+        let bundle =
+            std::fs::read(dir.join("sigstore-cosign/oci-attestation.sigstore.json")).unwrap();
+        let mut bp = policy_cfg("bundle", Level::Strict);
+        bp.sigstore_trusted_root = Some("sigstore-cosign/trusted_root_pgi.json".into());
+        bp.keyless_identities = vec![KeylessIdentity {
+            issuer: "https://github.com/login/oauth".into(),
+            subject: "cody@soyland.com".into(),
+        }];
+        let bpolicy = compile(vec![bp], &dir);
+        let bsubject = SubjectRef::new(
+            "127.0.0.1:60943",
+            "repo",
+            "sha256:732112270d7e59418a8c080b134b24cabd67d250d0d0147a97ed95ba5c280aa4"
+                .parse()
+                .unwrap(),
+            MANIFEST_MT,
+            1,
+        );
+        let as_sig = |b: Vec<u8>| FoundSignature::SigstoreBundle {
+            bundle: b,
+            media_type: trust::SIGSTORE_BUNDLE_V03_MEDIA_TYPE.into(),
+        };
+        assert!(
+            trust::verify(&bpolicy, &bsubject, &[as_sig(bundle.clone())], t2026()).is_verified()
+        );
+        for n in (0..bundle.len()).step_by(7) {
+            let v = trust::verify(
+                &bpolicy,
+                &bsubject,
+                &[as_sig(bundle[..n].to_vec())],
+                t2026(),
+            );
+            assert!(!v.is_verified() || bundle[n..].iter().all(u8::is_ascii_whitespace));
+            cases += 1;
+        }
+        for _ in 0..600 {
+            let mut m = bundle.clone();
+            let pos = (rng.next() as usize) % m.len();
+            m[pos] ^= 1 << (rng.next() % 8);
+            // Some bytes are not covered by any check (the signer name in the checkpoint's
+            // signature line, JSON keys serde ignores): only "no panic" is asserted.
+            let _ = trust::verify(&bpolicy, &bsubject, &[as_sig(m)], t2026());
+            cases += 1;
+        }
+
         // Many signatures: bounded.
         let many = vec![build(1, b"AAAA".to_vec()); trust::MAX_SIGNATURES + 10];
         let v = trust::verify(&policy, &subject, &many, t2026());

@@ -148,6 +148,10 @@ pub struct PolicyConfig {
     /// How a cosign `docker-reference` must match the component.
     #[serde(default)]
     pub reference_match: ReferenceMatch,
+    /// A Sigstore `trusted_root.json` (path or inline JSON); enables Sigstore bundle (v0.3)
+    /// verification, keyless against `keyless_identities` or keyed against `cosign_keys`.
+    #[serde(default)]
+    pub sigstore_trusted_root: Option<String>,
 }
 
 /// The configuration is unusable. Each variant names the policy, scope, key or file at fault.
@@ -389,6 +393,11 @@ impl ScopePolicy {
         self.cosign.is_configured()
     }
 
+    /// Whether Sigstore bundles can be checked under this policy (a trusted root).
+    pub fn checks_bundles(&self) -> bool {
+        self.cosign.trusted_root.is_some()
+    }
+
     /// Whether Notary signatures can be checked under this policy (trust stores).
     pub fn checks_notary(&self) -> bool {
         self.notary.is_some()
@@ -584,15 +593,43 @@ fn compile_policy(
                     .into(),
             ));
         }
-    } else if !p.keyless_identities.is_empty() {
-        return Err(incomplete("keyless_identities needs fulcio_roots".into()));
+    } else if !p.keyless_identities.is_empty() && p.sigstore_trusted_root.is_none() {
+        return Err(incomplete(
+            "keyless_identities needs fulcio_roots or sigstore_trusted_root".into(),
+        ));
     }
+    let trusted_root = match &p.sigstore_trusted_root {
+        None => None,
+        Some(entry) => {
+            let bytes = if entry.trim_start().starts_with('{') {
+                entry.as_bytes().to_vec()
+            } else {
+                read_material(entry, base_dir, &p.name)?
+            };
+            let root = super::bundle::TrustedRoot::from_json(&bytes).map_err(|reason| {
+                TrustConfigError::Material {
+                    policy: p.name.clone(),
+                    what: format!("sigstore_trusted_root {}", label(entry)),
+                    reason,
+                }
+            })?;
+            if p.keyless_identities.is_empty() && keys.is_empty() {
+                return Err(incomplete(
+                    "sigstore_trusted_root needs keyless_identities (or cosign_keys for keyed \
+                     bundles): the trusted root says which CAs and logs to believe, not whom"
+                        .into(),
+                ));
+            }
+            Some(root)
+        }
+    };
     let cosign = CosignPolicy {
         keys,
         rekor_keys,
         fulcio_roots,
         keyless_identities: p.keyless_identities.clone(),
         reference_match: p.reference_match,
+        trusted_root,
     };
 
     let notary =
@@ -634,10 +671,14 @@ fn compile_policy(
             Some(forage_notary::Verifier::new(doc, store.clone()).with_unknown_revocation(mode))
         };
 
-    if p.level != Level::Skip && !cosign.is_configured() && notary.is_none() {
+    if p.level != Level::Skip
+        && !cosign.is_configured()
+        && cosign.trusted_root.is_none()
+        && notary.is_none()
+    {
         return Err(incomplete(format!(
-            "level {} needs verification material: cosign_keys, fulcio_roots, or \
-             trust_stores + trusted_identities",
+            "level {} needs verification material: cosign_keys, fulcio_roots, \
+             sigstore_trusted_root, or trust_stores + trusted_identities",
             p.level
         )));
     }

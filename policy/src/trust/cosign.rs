@@ -150,6 +150,15 @@ pub enum CosignError {
         /// notAfter.
         not_after: i64,
     },
+    /// The Sigstore bundle does not parse or lacks a required part.
+    #[error("bundle: malformed Sigstore bundle: {0}")]
+    BundleMalformed(String),
+    /// The Sigstore bundle uses a feature not built here.
+    #[error("bundle: unsupported Sigstore bundle: {0}")]
+    BundleUnsupported(String),
+    /// The Rekor inclusion proof or its checkpoint does not verify.
+    #[error("Rekor inclusion proof: {0}")]
+    RekorInclusionProof(String),
     /// The certificate's identity is not one of `keyless_identities`.
     #[error(
         "keyless identity: certificate subject {subject:?} from issuer {issuer:?} is not one of the trusted keyless_identities"
@@ -174,7 +183,9 @@ impl CosignError {
             | SignatureEncoding(_)
             | SignatureInvalid(_)
             | ManifestDigestMismatch { .. }
-            | CertificateMalformed(_) => Check::Integrity,
+            | CertificateMalformed(_)
+            | BundleMalformed(_)
+            | BundleUnsupported(_) => Check::Integrity,
             ReferenceMismatch { .. }
             | CertificateMissing
             | ChainInvalid(_)
@@ -184,7 +195,8 @@ impl CosignError {
             | RekorMalformed(_)
             | RekorUnknownLog { .. }
             | RekorSetInvalid(_)
-            | RekorEntryMismatch(_) => Check::Transparency,
+            | RekorEntryMismatch(_)
+            | RekorInclusionProof(_) => Check::Transparency,
         }
     }
 
@@ -209,6 +221,8 @@ impl CosignError {
             ChainInvalid(_) => "Fulcio chain",
             CertificateNotValidAtSigning { .. } => "certificate validity",
             KeylessIdentityMismatch { .. } => "keyless identity",
+            BundleMalformed(_) | BundleUnsupported(_) => "bundle",
+            RekorInclusionProof(_) => "Rekor inclusion proof",
         }
     }
 }
@@ -415,6 +429,7 @@ pub(crate) struct CosignPolicy {
     pub fulcio_roots: Vec<Certificate>,
     pub keyless_identities: Vec<KeylessIdentity>,
     pub reference_match: ReferenceMatch,
+    pub trusted_root: Option<super::bundle::TrustedRoot>,
 }
 
 impl CosignPolicy {
@@ -566,7 +581,7 @@ pub(crate) fn verify(
                 .map_err(|e| CosignError::CertificateMalformed(format!("chain annotation: {e}")))?,
             None => Vec::new(),
         };
-        verify_chain(policy, &leaf, &chain, integrated)?;
+        verify_chain(&policy.fulcio_roots, &leaf, &chain, integrated)?;
         let (subj, issuer) = keyless_identity(&leaf);
         if !policy
             .keyless_identities
@@ -792,7 +807,7 @@ fn verify_set(
     Ok(b.payload.integrated_time)
 }
 
-fn cert_key(cert: &Certificate) -> Result<PublicKey, String> {
+pub(crate) fn cert_key(cert: &Certificate) -> Result<PublicKey, String> {
     let spki = cert
         .tbs_certificate
         .subject_public_key_info
@@ -806,8 +821,8 @@ fn unix(t: x509_cert::time::Time) -> i64 {
 }
 
 /// leaf → chain… → a configured Fulcio root; every certificate valid at `at`.
-fn verify_chain(
-    policy: &CosignPolicy,
+pub(crate) fn verify_chain(
+    roots: &[Certificate],
     leaf: &Certificate,
     chain: &[Certificate],
     at: i64,
@@ -817,11 +832,7 @@ fn verify_chain(
     if chain.len() > 8 {
         return Err(bad("chain has more than 8 certificates".into()));
     }
-    let roots_der: Vec<Vec<u8>> = policy
-        .fulcio_roots
-        .iter()
-        .filter_map(|r| r.to_der().ok())
-        .collect();
+    let roots_der: Vec<Vec<u8>> = roots.iter().filter_map(|r| r.to_der().ok()).collect();
 
     let mut path: Vec<&Certificate> = vec![leaf];
     let mut anchored = false;
@@ -836,7 +847,7 @@ fn verify_chain(
     if !anchored {
         // The chain may stop below the root: accept a configured root that issued its top.
         let top = *path.last().unwrap_or(&leaf);
-        if let Some(root) = policy.fulcio_roots.iter().find(|r| {
+        if let Some(root) = roots.iter().find(|r| {
             r.tbs_certificate.subject == top.tbs_certificate.issuer && issued_by(top, r).is_ok()
         }) {
             path.push(root);
@@ -916,7 +927,7 @@ fn issued_by(child: &Certificate, parent: &Certificate) -> Result<(), String> {
 }
 
 /// (SAN e-mail or URI, Fulcio OIDC issuer) of a Fulcio certificate.
-fn keyless_identity(cert: &Certificate) -> (String, String) {
+pub(crate) fn keyless_identity(cert: &Certificate) -> (String, String) {
     use x509_cert::ext::pkix::SubjectAltName;
     use x509_cert::ext::pkix::name::GeneralName;
     let subject = cert

@@ -44,6 +44,7 @@
 //! (strip the signature, keep the component): "no signature" is refused with its own reason
 //! ([`Check::SignaturePresent`]).
 
+pub mod bundle;
 mod config;
 pub mod cosign;
 
@@ -201,7 +202,9 @@ pub enum FoundSignature {
         /// `application/jose+json` or `application/cose`.
         media_type: String,
     },
-    /// A Sigstore bundle attached as a referrer. Recorded, not verified (not built).
+    /// A Sigstore bundle (v0.3, DSSE in-toto statement) attached as an OCI referrer, as
+    /// `cosign sign/attest --new-bundle-format` writes it. Checked when the policy has a
+    /// `sigstore_trusted_root`.
     SigstoreBundle {
         /// The bundle JSON.
         bundle: Vec<u8>,
@@ -519,17 +522,43 @@ pub fn verify(
                     }
                 }
             }
-            FoundSignature::SigstoreBundle { media_type, .. } => {
-                let why = format!(
-                    "sigstore bundle #{i} ({media_type}): Sigstore bundle verification is not built; \
-                     sign with cosign's classic signature format or Notary"
-                );
-                checks.push(row(
-                    Check::SignaturePresent,
-                    CheckStatus::Skipped,
-                    why.clone(),
-                ));
-                not_checked.push(why);
+            FoundSignature::SigstoreBundle { bundle, media_type } => {
+                let Some(root) = &sp.cosign.trusted_root else {
+                    let why = format!(
+                        "sigstore bundle #{i}: policy {:?} has no sigstore_trusted_root",
+                        sp.name
+                    );
+                    checks.push(row(
+                        Check::SignaturePresent,
+                        CheckStatus::Skipped,
+                        why.clone(),
+                    ));
+                    not_checked.push(why);
+                    continue;
+                };
+                match bundle::verify(
+                    &sp.cosign,
+                    root,
+                    subject,
+                    bundle,
+                    media_type,
+                    verification_time,
+                ) {
+                    Ok(ok) => {
+                        for (c, d) in ok.passed {
+                            checks.push(row(c, CheckStatus::Passed, d));
+                        }
+                        signer.get_or_insert(ok.signer);
+                    }
+                    Err(e) => {
+                        checks.push(row(e.check(), failed_status(e.check()), e.to_string()));
+                        failures.push(Reason {
+                            check: e.check(),
+                            step: e.check_name().to_owned(),
+                            message: format!("sigstore bundle #{i}: {e}"),
+                        });
+                    }
+                }
             }
         }
     }
