@@ -377,7 +377,7 @@ pub(crate) fn verify(
                         policy.keys.len()
                     ))
                 })?;
-            Signed::Key(key.clone())
+            Signed::Key(key)
         }
     };
     passed.push((Check::Integrity, "DSSE signature verifies".to_string()));
@@ -491,9 +491,9 @@ pub(crate) fn verify(
     })
 }
 
-enum Signed {
+enum Signed<'a> {
     Cert(Box<Certificate>, Vec<u8>),
-    Key(PublicKey),
+    Key(&'a PublicKey),
 }
 
 fn verify_entry(
@@ -501,7 +501,7 @@ fn verify_entry(
     e: &TlogEntry,
     payload: &[u8],
     sig: &[u8],
-    signer: &Signed,
+    signer: &Signed<'_>,
     verification_time: SystemTime,
 ) -> Result<i64, CosignError> {
     let bad = |m: String| CosignError::RekorMalformed(m);

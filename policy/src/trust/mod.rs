@@ -10,7 +10,9 @@
 //!   judge the signatures the indexer found, and the result is a [`Verdict`].
 //!
 //! Signature *discovery* is not here: the indexer fetches cosign `sha256-<hex>.sig` manifests
-//! and OCI referrers and hands over each layer's bytes as a [`FoundSignature`]. No OCI client,
+//! and OCI referrers and hands over each layer's bytes as a [`FoundSignature`]: cosign
+//! simple-signing layers ([`cosign`]), Sigstore bundles v0.3 ([`bundle`]) and Notary Project
+//! envelopes (delegated to `forage_notary`). No OCI client,
 //! no network (no Rekor or Fulcio lookups: keyless cosign is verified offline with the
 //! Rekor SET), no clock: the verification time is injected.
 //!
@@ -22,10 +24,10 @@
 //!
 //! | check | what it covers | strict | permissive | audit | skip |
 //! |---|---|---|---|---|---|
-//! | signaturePresent | at least one signature the policy can check was found | enforced | logged | logged | skipped |
-//! | integrity | cosign: layer is a simple-signing payload, signature over the exact payload bytes, `docker-manifest-digest` = digest loaded; Notary: envelope, signature, signed target descriptor | enforced | enforced | logged | skipped |
-//! | authenticity | cosign: a configured key verifies, or the Fulcio chain reaches a configured root at the SET time with a trusted identity; `docker-reference` names this repository; Notary: chain to a trust store, trusted identity | enforced | enforced | logged | skipped |
-//! | transparency | cosign: Rekor SET signed by a configured Rekor key, for an entry naming this payload, signature and key (required when `rekor_keys` is set, always for keyless) | enforced | enforced | logged | skipped |
+//! | signaturePresent | at least one signature the policy has material for was found | enforced | logged | logged | skipped |
+//! | integrity | cosign: the layer is a simple-signing payload (`critical.type`), the signature is over the exact payload bytes, `docker-manifest-digest` = the digest loaded; bundle: DSSE signature, in-toto statement of an accepted predicate type naming the digest; Notary: envelope, signature, signed target descriptor | enforced | enforced | logged | skipped |
+//! | authenticity | cosign/bundle: a configured key verifies, or the Fulcio chain reaches a configured root (trusted-root CA) at the Rekor time with a trusted keyless identity; cosign `docker-reference` names this repository; Notary: chain to a trust store, trusted identity | enforced | enforced | logged | skipped |
+//! | transparency | Rekor: SET signed by a configured/trusted-root log key for an entry naming this payload, signature and key; bundle inclusion proof + checkpoint. Required when `rekor_keys` is set, always for keyless and bundles | enforced | enforced | logged | skipped |
 //! | authenticTimestamp | Notary: chain valid at a trusted time | enforced | logged | logged | skipped |
 //! | expiry | Notary: `io.cncf.notary.expiry` not passed | enforced | logged | logged | skipped |
 //! | revocation | Notary: OCSP/CRL (not fetched; see [`UnknownRevocation`]) | enforced | logged | logged | skipped |
