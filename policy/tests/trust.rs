@@ -95,15 +95,17 @@ fn load_sigstore_json(path: &Path) -> FoundSignature {
         .strip_prefix(b"\x00sigstore-json\n")
         .expect("sigstore-json prefix");
     let v: Value = serde_json::from_slice(json).unwrap();
-    let ann = |k: &str| v["annotations"][k].as_str().map(str::to_string);
-    FoundSignature::Cosign {
-        payload: B64.decode(v["payload"].as_str().unwrap()).unwrap(),
-        signature_b64: ann("dev.cosignproject.cosign/signature").unwrap_or_default(),
-        bundle: ann("dev.sigstore.cosign/bundle"),
-        certificate: ann("dev.sigstore.cosign/certificate"),
-        chain: ann("dev.sigstore.cosign/chain"),
-        media_type: v["mimeType"].as_str().unwrap().to_string(),
-    }
+    let annotations: BTreeMap<String, String> = v["annotations"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_string()))
+        .collect();
+    FoundSignature::cosign_layer(
+        v["mimeType"].as_str().unwrap(),
+        B64.decode(v["payload"].as_str().unwrap()).unwrap(),
+        &annotations,
+    )
 }
 
 #[derive(Default)]
@@ -1140,10 +1142,23 @@ mod notary_through_driver {
     }
 
     fn envelope(path: &str, media_type: &str) -> FoundSignature {
-        FoundSignature::Notary {
-            envelope: std::fs::read(data().join(path)).unwrap(),
-            media_type: media_type.into(),
-        }
+        let bytes = std::fs::read(data().join(path)).unwrap();
+        let sig =
+            FoundSignature::referrer_layer(trust::NOTARY_ARTIFACT_TYPE, media_type, bytes.clone())
+                .unwrap();
+        assert_eq!(
+            sig,
+            FoundSignature::Notary {
+                envelope: bytes.clone(),
+                media_type: media_type.into(),
+            }
+        );
+        // Referrers that are not signatures are not handed to the verifier.
+        assert!(
+            FoundSignature::referrer_layer("application/spdx+json", "application/spdx+json", bytes)
+                .is_none()
+        );
+        sig
     }
 
     #[test]

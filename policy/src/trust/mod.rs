@@ -215,7 +215,66 @@ pub enum FoundSignature {
     },
 }
 
+/// Annotation names on a cosign signature layer.
+pub mod annotations {
+    /// Base64 signature over the layer blob.
+    pub const SIGNATURE: &str = "dev.cosignproject.cosign/signature";
+    /// Rekor SET bundle (JSON).
+    pub const BUNDLE: &str = "dev.sigstore.cosign/bundle";
+    /// Fulcio leaf certificate (PEM).
+    pub const CERTIFICATE: &str = "dev.sigstore.cosign/certificate";
+    /// Certificate chain (PEM).
+    pub const CHAIN: &str = "dev.sigstore.cosign/chain";
+}
+
+/// `artifactType` of a Notary Project signature manifest (an OCI referrer).
+pub const NOTARY_ARTIFACT_TYPE: &str = "application/vnd.cncf.notary.signature";
+
 impl FoundSignature {
+    /// One layer of a cosign signature manifest (tag `sha256-<hex>.sig`), from its media type,
+    /// blob and annotations. A layer without a signature annotation is still returned (it is
+    /// reported, then refused as not a signature) so that nothing the registry holds is hidden.
+    pub fn cosign_layer(
+        media_type: &str,
+        blob: Vec<u8>,
+        layer_annotations: &std::collections::BTreeMap<String, String>,
+    ) -> Self {
+        let get = |k: &str| layer_annotations.get(k).cloned();
+        FoundSignature::Cosign {
+            payload: blob,
+            signature_b64: get(annotations::SIGNATURE).unwrap_or_default(),
+            bundle: get(annotations::BUNDLE),
+            certificate: get(annotations::CERTIFICATE),
+            chain: get(annotations::CHAIN),
+            media_type: media_type.to_owned(),
+        }
+    }
+
+    /// A layer of an OCI referrer of the component, by the referrer's `artifactType` and the
+    /// layer's media type: Notary envelopes (`application/jose+json`, `application/cose` under
+    /// [`NOTARY_ARTIFACT_TYPE`]) and Sigstore bundles. `None` for referrers that are not
+    /// signatures (SBOMs, other attestations the indexer may list).
+    pub fn referrer_layer(
+        artifact_type: &str,
+        layer_media_type: &str,
+        blob: Vec<u8>,
+    ) -> Option<Self> {
+        if artifact_type == NOTARY_ARTIFACT_TYPE {
+            return Some(FoundSignature::Notary {
+                envelope: blob,
+                media_type: layer_media_type.to_owned(),
+            });
+        }
+        let is_bundle = |t: &str| t.starts_with("application/vnd.dev.sigstore.bundle");
+        if is_bundle(artifact_type) || is_bundle(layer_media_type) {
+            return Some(FoundSignature::SigstoreBundle {
+                bundle: blob,
+                media_type: layer_media_type.to_owned(),
+            });
+        }
+        None
+    }
+
     /// `cosign`, `notary` or `sigstore-bundle`.
     pub fn format(&self) -> &'static str {
         match self {
