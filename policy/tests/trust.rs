@@ -1456,6 +1456,14 @@ level = "skip"
     }
 
     #[test]
+    fn shared_across_threads() {
+        fn send_sync<T: Send + Sync + 'static>() {}
+        send_sync::<TrustPolicy>();
+        send_sync::<Verdict>();
+        send_sync::<FoundSignature>();
+    }
+
+    #[test]
     fn verdict_serialises_for_the_cache_and_search_results() {
         let v = trust::verify(
             &TrustPolicy::default(),
