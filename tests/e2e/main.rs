@@ -1,4 +1,5 @@
 mod support;
+mod cli;
 mod mcp;
 mod registry;
 mod sandbox;

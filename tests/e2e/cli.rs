@@ -1,0 +1,93 @@
+//! The CLI as a user sees it: output, exit codes and one-line errors naming the input.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn forage(data: &std::path::Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_forage"));
+    c.env("FORAGE_DATA_DIR", data).env_remove("FORAGE_CONFIG").env("XDG_CONFIG_HOME", data.join("no-config"));
+    c
+}
+
+#[test]
+fn inspect_builtin_prints_tools_docs_and_capabilities() {
+    let d = tempfile::tempdir().unwrap();
+    let out = forage(d.path()).args(["inspect", "builtin:clock"]).output().unwrap();
+    let s = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{s}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(s.contains("forage:clock"), "{s}");
+    assert!(s.contains("docs from:    wit-package"), "{s}");
+    assert!(s.contains("convert-time: func("), "{s}");
+    let out = forage(d.path()).args(["inspect", "--json", "builtin:hash"]).output().unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("--json prints one JSON object");
+    assert_eq!(v["package"], "forage:hash");
+    assert!(v["digest"].as_str().unwrap().starts_with("sha256:"));
+}
+
+#[test]
+fn errors_name_the_input_and_use_the_documented_exit_codes() {
+    let d = tempfile::tempdir().unwrap();
+    let out = forage(d.path()).args(["inspect", "/nonexistent/x.wasm"]).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("/nonexistent/x.wasm") && err.lines().count() == 1, "{err}");
+
+    let out = forage(d.path()).args(["inspect", "builtin:nope"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("builtin:nope"));
+
+    let out = forage(d.path()).args(["frobnicate"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "usage errors exit 2");
+
+    let cfg = d.path().join("bad.toml");
+    std::fs::write(&cfg, "[limits]\nmemory = 5\n").unwrap();
+    let out = forage(d.path()).args(["--config"]).arg(&cfg).args(["inspect", "builtin:clock"]).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(err.contains("bad.toml") && err.contains("memory"), "{err}");
+
+    // A non-loopback HTTP bind without a token refuses to start.
+    let out = forage(d.path())
+        .env_remove("FORAGE_HTTP_TOKEN")
+        .args(["serve", "--http", "0.0.0.0:0"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("bearer token"), "{err}");
+}
+
+#[test]
+fn serve_answers_initialize_at_once_and_exits_when_stdin_closes() {
+    let d = tempfile::tempdir().unwrap();
+    let mut child = forage(d.path())
+        .arg("serve")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    writeln!(
+        stdin,
+        r#"{{"jsonrpc":"2.0","id":1,"method":"initialize","params":{{"protocolVersion":"2025-06-18","capabilities":{{}},"clientInfo":{{"name":"t","version":"0"}}}}}}"#
+    )
+    .unwrap();
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut stdout, &mut line).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&line).expect("stdout carries only JSON-RPC");
+    assert_eq!(v["result"]["protocolVersion"], "2025-06-18", "{line}");
+    assert_eq!(v["result"]["capabilities"]["tools"]["listChanged"], true, "{line}");
+    drop(stdin);
+    let t = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            assert!(status.success(), "exit status {status}");
+            break;
+        }
+        assert!(t.elapsed() < Duration::from_secs(10), "forage did not exit after stdin closed");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
