@@ -137,7 +137,11 @@ impl OciRef {
         if let Target::Tag(t) = &target {
             validate_tag(&shown, t)?;
         }
-        Ok(Self { registry: registry.to_string(), repository: repository.to_string(), target })
+        Ok(Self {
+            registry: registry.to_string(),
+            repository: repository.to_string(),
+            target,
+        })
     }
 
     /// The registry host, with its port if one was given (`ghcr.io`, `127.0.0.1:5000`).
@@ -173,12 +177,20 @@ impl OciRef {
 
     /// The same repository pinned to `digest`: `registry/repo@sha256:…`.
     pub fn pinned(&self, digest: Digest) -> Self {
-        Self { registry: self.registry.clone(), repository: self.repository.clone(), target: Target::Digest(digest) }
+        Self {
+            registry: self.registry.clone(),
+            repository: self.repository.clone(),
+            target: Target::Digest(digest),
+        }
     }
 
     /// The same repository at another tag.
     pub fn with_tag(&self, tag: &str) -> Result<Self, ReferenceError> {
-        Self::new(&self.registry, &self.repository, Target::Tag(tag.to_string()))
+        Self::new(
+            &self.registry,
+            &self.repository,
+            Target::Tag(tag.to_string()),
+        )
     }
 
     /// `registry/repository`, without tag or digest.
@@ -208,9 +220,12 @@ impl FromStr for OciRef {
         // `name[:tag][@digest]`: the digest wins when both are given (as in docker).
         let (name_and_tag, digest) = match s.split_once('@') {
             Some((n, d)) => {
-                let digest = d
-                    .parse::<Digest>()
-                    .map_err(|source| ReferenceError::InvalidDigest { reference: full.to_string(), source })?;
+                let digest =
+                    d.parse::<Digest>()
+                        .map_err(|source| ReferenceError::InvalidDigest {
+                            reference: full.to_string(),
+                            source,
+                        })?;
                 (n, Some(digest))
             }
             None => (s, None),
@@ -246,7 +261,11 @@ impl FromStr for OciRef {
             (None, Some(t)) => Target::Tag(t.to_string()),
             (None, None) => Target::Tag(DEFAULT_TAG.to_string()),
         };
-        Ok(Self { registry: registry.to_string(), repository: repository.to_string(), target })
+        Ok(Self {
+            registry: registry.to_string(),
+            repository: repository.to_string(),
+            target,
+        })
     }
 }
 
@@ -256,11 +275,18 @@ fn looks_like_registry(first: &str) -> bool {
 }
 
 fn validate_registry(reference: &str, registry: &str) -> Result<(), ReferenceError> {
-    let bad = || ReferenceError::InvalidRegistry { reference: reference.to_string(), registry: registry.to_string() };
+    let bad = || ReferenceError::InvalidRegistry {
+        reference: reference.to_string(),
+        registry: registry.to_string(),
+    };
     // IPv6 literal: `[::1]:5000`.
     let (host, port) = if let Some(rest) = registry.strip_prefix('[') {
         let (inside, after) = rest.split_once(']').ok_or_else(bad)?;
-        if inside.is_empty() || !inside.chars().all(|c| c.is_ascii_hexdigit() || c == ':' || c == '.') {
+        if inside.is_empty()
+            || !inside
+                .chars()
+                .all(|c| c.is_ascii_hexdigit() || c == ':' || c == '.')
+        {
             return Err(bad());
         }
         match after {
@@ -311,7 +337,9 @@ fn validate_repository(reference: &str, repository: &str) -> Result<(), Referenc
         // alpha-numeric (separator alpha-numeric)*, separator := [_.] | __ | [-]*
         let bytes = component.as_bytes();
         if !bytes[0].is_ascii_alphanumeric() || !bytes[bytes.len() - 1].is_ascii_alphanumeric() {
-            return Err(bad("a path component must start and end with a letter or digit"));
+            return Err(bad(
+                "a path component must start and end with a letter or digit",
+            ));
         }
         let mut i = 0;
         while i < bytes.len() {
@@ -327,7 +355,9 @@ fn validate_repository(reference: &str, repository: &str) -> Result<(), Referenc
             let sep = &component[start..i];
             let ok = sep == "." || sep == "_" || sep == "__" || sep.bytes().all(|b| b == b'-');
             if !ok {
-                return Err(bad("it has a character or separator the grammar does not allow"));
+                return Err(bad(
+                    "it has a character or separator the grammar does not allow",
+                ));
             }
         }
     }
@@ -337,19 +367,27 @@ fn validate_repository(reference: &str, repository: &str) -> Result<(), Referenc
 fn validate_tag(reference: &str, tag: &str) -> Result<(), ReferenceError> {
     let ok = !tag.is_empty()
         && tag.len() <= 128
-        && tag.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
+        && tag
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
         && !tag.starts_with(['.', '-']);
     if ok {
         Ok(())
     } else {
-        Err(ReferenceError::InvalidTag { reference: reference.to_string(), tag: tag.to_string() })
+        Err(ReferenceError::InvalidTag {
+            reference: reference.to_string(),
+            tag: tag.to_string(),
+        })
     }
 }
 
 impl LayoutRef {
     /// The same layout pinned to a manifest digest.
     pub fn pinned(&self, digest: Digest) -> Self {
-        Self { dir: self.dir.clone(), target: Some(Target::Digest(digest)) }
+        Self {
+            dir: self.dir.clone(),
+            target: Some(Target::Digest(digest)),
+        }
     }
 }
 
@@ -375,14 +413,20 @@ impl FromStr for LayoutRef {
         }
         // `DIR@sha256:…` pins a manifest; the digest has a `:` of its own, so look for it first.
         if let Some(at) = rest.rfind("@sha256:") {
-            let digest = rest[at + 1..]
-                .parse::<Digest>()
-                .map_err(|source| ReferenceError::InvalidDigest { reference: full.to_string(), source })?;
+            let digest = rest[at + 1..].parse::<Digest>().map_err(|source| {
+                ReferenceError::InvalidDigest {
+                    reference: full.to_string(),
+                    source,
+                }
+            })?;
             let dir = &rest[..at];
             if dir.is_empty() {
                 return Err(ReferenceError::EmptyLayoutDir(full.to_string()));
             }
-            return Ok(Self { dir: PathBuf::from(dir), target: Some(Target::Digest(digest)) });
+            return Ok(Self {
+                dir: PathBuf::from(dir),
+                target: Some(Target::Digest(digest)),
+            });
         }
         // `DIR:tag`: only when what follows the last `:` is a tag and has no `/` in it, so
         // directories with colons in their names still work without a tag.
@@ -390,10 +434,16 @@ impl FromStr for LayoutRef {
             let (dir, tag) = (&rest[..colon], &rest[colon + 1..]);
             if !tag.contains('/') && !dir.is_empty() {
                 validate_tag(full, tag)?;
-                return Ok(Self { dir: PathBuf::from(dir), target: Some(Target::Tag(tag.to_string())) });
+                return Ok(Self {
+                    dir: PathBuf::from(dir),
+                    target: Some(Target::Tag(tag.to_string())),
+                });
             }
         }
-        Ok(Self { dir: PathBuf::from(rest), target: None })
+        Ok(Self {
+            dir: PathBuf::from(rest),
+            target: None,
+        })
     }
 }
 
@@ -464,7 +514,10 @@ mod tests {
     #[test]
     fn oci_tags_digests_and_ports() {
         let r = oci("ghcr.io/acme/tz:1.0.0");
-        assert_eq!((r.registry(), r.repository(), r.tag()), ("ghcr.io", "acme/tz", Some("1.0.0")));
+        assert_eq!(
+            (r.registry(), r.repository(), r.tag()),
+            ("ghcr.io", "acme/tz", Some("1.0.0"))
+        );
         assert_eq!(r.to_string(), "ghcr.io/acme/tz:1.0.0");
 
         let r = oci("oci://127.0.0.1:5000/components/hello-world:v2");
@@ -490,58 +543,140 @@ mod tests {
         assert_eq!(r.tag(), Some("TAG_1.x-y"));
 
         let pinned = r.pinned(D.parse().unwrap());
-        assert_eq!(pinned.to_string(), format!("registry.example.com/a__b/c.d/e--f_g@{D}"));
+        assert_eq!(
+            pinned.to_string(),
+            format!("registry.example.com/a__b/c.d/e--f_g@{D}")
+        );
         assert_eq!(pinned.to_string().parse::<OciRef>().unwrap(), pinned);
     }
 
     #[test]
     fn oci_errors_name_the_part_at_fault() {
         let err = |s: &str| s.parse::<ComponentRef>().unwrap_err();
-        assert!(matches!(err("acme/tz:1"), ReferenceError::MissingRegistry(_)));
-        assert!(err("acme/tz:1").to_string().contains("does not name a registry"));
+        assert!(matches!(
+            err("acme/tz:1"),
+            ReferenceError::MissingRegistry(_)
+        ));
+        assert!(
+            err("acme/tz:1")
+                .to_string()
+                .contains("does not name a registry")
+        );
         assert!(matches!(err("tz:1"), ReferenceError::MissingRegistry(_)));
-        assert!(matches!(err("ghcr.io/Acme/tz:1"), ReferenceError::InvalidRepository { .. }));
-        assert!(matches!(err("ghcr.io/acme//tz"), ReferenceError::InvalidRepository { .. }));
-        assert!(matches!(err("ghcr.io/acme/-tz"), ReferenceError::InvalidRepository { .. }));
-        assert!(matches!(err("ghcr.io/acme/t...z"), ReferenceError::InvalidRepository { .. }));
-        assert!(matches!(err("ghcr.io/"), ReferenceError::InvalidRepository { .. }));
-        assert!(matches!(err("ghcr.io/acme/tz:.bad"), ReferenceError::InvalidTag { .. }));
-        assert!(matches!(err("ghcr.io/acme/tz:"), ReferenceError::InvalidTag { .. }));
+        assert!(matches!(
+            err("ghcr.io/Acme/tz:1"),
+            ReferenceError::InvalidRepository { .. }
+        ));
+        assert!(matches!(
+            err("ghcr.io/acme//tz"),
+            ReferenceError::InvalidRepository { .. }
+        ));
+        assert!(matches!(
+            err("ghcr.io/acme/-tz"),
+            ReferenceError::InvalidRepository { .. }
+        ));
+        assert!(matches!(
+            err("ghcr.io/acme/t...z"),
+            ReferenceError::InvalidRepository { .. }
+        ));
+        assert!(matches!(
+            err("ghcr.io/"),
+            ReferenceError::InvalidRepository { .. }
+        ));
+        assert!(matches!(
+            err("ghcr.io/acme/tz:.bad"),
+            ReferenceError::InvalidTag { .. }
+        ));
+        assert!(matches!(
+            err("ghcr.io/acme/tz:"),
+            ReferenceError::InvalidTag { .. }
+        ));
         let long = format!("ghcr.io/a:{}", "x".repeat(129));
         assert!(matches!(err(&long), ReferenceError::InvalidTag { .. }));
-        assert!(matches!(err("ghcr.io/acme/tz@sha256:abc"), ReferenceError::InvalidDigest { .. }));
-        assert!(matches!(err("ghcr.io/acme/tz@md5:abc"), ReferenceError::InvalidDigest { .. }));
-        assert!(matches!(err("bad_host.io/a"), ReferenceError::InvalidRegistry { .. }));
-        assert!(matches!(err("host.io:port/a"), ReferenceError::InvalidRegistry { .. }));
+        assert!(matches!(
+            err("ghcr.io/acme/tz@sha256:abc"),
+            ReferenceError::InvalidDigest { .. }
+        ));
+        assert!(matches!(
+            err("ghcr.io/acme/tz@md5:abc"),
+            ReferenceError::InvalidDigest { .. }
+        ));
+        assert!(matches!(
+            err("bad_host.io/a"),
+            ReferenceError::InvalidRegistry { .. }
+        ));
+        assert!(matches!(
+            err("host.io:port/a"),
+            ReferenceError::InvalidRegistry { .. }
+        ));
         assert!(matches!(err("oci://"), ReferenceError::Empty));
         assert!(matches!(err("  "), ReferenceError::Empty));
         let msg = err("ghcr.io/Acme/tz:1").to_string();
-        assert!(msg.contains("ghcr.io/Acme/tz:1") && msg.contains("Acme/tz"), "{msg}");
+        assert!(
+            msg.contains("ghcr.io/Acme/tz:1") && msg.contains("Acme/tz"),
+            "{msg}"
+        );
     }
 
     #[test]
     fn files_and_layouts() {
-        assert_eq!("./x/hello.wasm".parse::<ComponentRef>().unwrap(), ComponentRef::File("./x/hello.wasm".into()));
-        assert_eq!("hello.wasm".parse::<ComponentRef>().unwrap(), ComponentRef::File("hello.wasm".into()));
-        assert_eq!("/abs/comp".parse::<ComponentRef>().unwrap(), ComponentRef::File("/abs/comp".into()));
-        assert_eq!("file:///a/b.wasm".parse::<ComponentRef>().unwrap(), ComponentRef::File("/a/b.wasm".into()));
+        assert_eq!(
+            "./x/hello.wasm".parse::<ComponentRef>().unwrap(),
+            ComponentRef::File("./x/hello.wasm".into())
+        );
+        assert_eq!(
+            "hello.wasm".parse::<ComponentRef>().unwrap(),
+            ComponentRef::File("hello.wasm".into())
+        );
+        assert_eq!(
+            "/abs/comp".parse::<ComponentRef>().unwrap(),
+            ComponentRef::File("/abs/comp".into())
+        );
+        assert_eq!(
+            "file:///a/b.wasm".parse::<ComponentRef>().unwrap(),
+            ComponentRef::File("/a/b.wasm".into())
+        );
 
         let l = |s: &str| match s.parse::<ComponentRef>().unwrap() {
             ComponentRef::Layout(l) => l,
             other => panic!("{s} parsed as {other:?}"),
         };
-        assert_eq!(l("layout:/srv/comp"), LayoutRef { dir: "/srv/comp".into(), target: None });
+        assert_eq!(
+            l("layout:/srv/comp"),
+            LayoutRef {
+                dir: "/srv/comp".into(),
+                target: None
+            }
+        );
         assert_eq!(
             l("layout:/srv/comp:v1.2"),
-            LayoutRef { dir: "/srv/comp".into(), target: Some(Target::Tag("v1.2".into())) }
+            LayoutRef {
+                dir: "/srv/comp".into(),
+                target: Some(Target::Tag("v1.2".into()))
+            }
         );
         let pinned = l(&format!("layout:./out@{D}"));
         assert_eq!(pinned.target, Some(Target::Digest(D.parse().unwrap())));
         assert_eq!(pinned.to_string(), format!("layout:./out@{D}"));
         assert_eq!(l(&pinned.to_string()), pinned);
-        assert_eq!(l("layout:a:b/c"), LayoutRef { dir: "a:b/c".into(), target: None });
-        assert!(matches!("layout:".parse::<ComponentRef>(), Err(ReferenceError::EmptyLayoutDir(_))));
-        assert!(matches!("layout:/x:-bad".parse::<ComponentRef>(), Err(ReferenceError::InvalidTag { .. })));
-        assert_eq!(l("layout:/srv/comp:v1.2").to_string(), "layout:/srv/comp:v1.2");
+        assert_eq!(
+            l("layout:a:b/c"),
+            LayoutRef {
+                dir: "a:b/c".into(),
+                target: None
+            }
+        );
+        assert!(matches!(
+            "layout:".parse::<ComponentRef>(),
+            Err(ReferenceError::EmptyLayoutDir(_))
+        ));
+        assert!(matches!(
+            "layout:/x:-bad".parse::<ComponentRef>(),
+            Err(ReferenceError::InvalidTag { .. })
+        ));
+        assert_eq!(
+            l("layout:/srv/comp:v1.2").to_string(),
+            "layout:/srv/comp:v1.2"
+        );
     }
 }

@@ -8,11 +8,17 @@ use super::{FetchError, FetchLimits, FetchedArtifact, WasmKind, classify, digest
 
 /// Reads, hashes and classifies a `.wasm` file. Its digest is the sha256 of the file, and its
 /// reference the absolute path.
-pub(crate) async fn fetch(path: &Path, limits: &FetchLimits) -> Result<FetchedArtifact, FetchError> {
+pub(crate) async fn fetch(
+    path: &Path,
+    limits: &FetchLimits,
+) -> Result<FetchedArtifact, FetchError> {
     let expanded = expand_home(path);
     let path = std::path::absolute(&expanded).unwrap_or(expanded);
     let shown = path.display().to_string();
-    let io = |source| FetchError::Io { path: shown.clone(), source };
+    let io = |source| FetchError::Io {
+        path: shown.clone(),
+        source,
+    };
     let meta = tokio::fs::metadata(&path).await.map_err(io)?;
     if meta.len() > limits.max_blob_bytes {
         return Err(FetchError::TooLarge {
@@ -23,12 +29,26 @@ pub(crate) async fn fetch(path: &Path, limits: &FetchLimits) -> Result<FetchedAr
         });
     }
     let bytes = Bytes::from(tokio::fs::read(&path).await.map_err(io)?);
-    let not_component = |why: String| FetchError::NotAComponent { reference: shown.clone(), what: "the file".into(), why };
+    let not_component = |why: String| FetchError::NotAComponent {
+        reference: shown.clone(),
+        what: "the file".into(),
+        why,
+    };
     match classify(bytes.clone()).await.map_err(not_component)? {
         WasmKind::Component => {}
-        WasmKind::CoreModule => return Err(not_component("is a core wasm module, not a component".into())),
-        WasmKind::WitPackage => return Err(not_component("is a WIT package, not a component".into())),
-        WasmKind::NotWasm => return Err(not_component("is not WebAssembly (no `\\0asm` header)".into())),
+        WasmKind::CoreModule => {
+            return Err(not_component(
+                "is a core wasm module, not a component".into(),
+            ));
+        }
+        WasmKind::WitPackage => {
+            return Err(not_component("is a WIT package, not a component".into()));
+        }
+        WasmKind::NotWasm => {
+            return Err(not_component(
+                "is not WebAssembly (no `\\0asm` header)".into(),
+            ));
+        }
     }
     let digest = digest_of(bytes.clone()).await;
     Ok(FetchedArtifact {

@@ -10,21 +10,39 @@ use std::path::{Path, PathBuf};
 use bytes::Bytes;
 use forage_policy::Digest;
 
-use super::{BlobSource, FetchError, FetchLimits, FetchedArtifact, ManifestDoc, REF_NAME_ANNOTATION, assemble, digest_of};
+use super::{
+    BlobSource, FetchError, FetchLimits, FetchedArtifact, ManifestDoc, REF_NAME_ANNOTATION,
+    assemble, digest_of,
+};
 use crate::reference::{LayoutRef, Target};
 
 /// Fetches, verifies and classifies the component `reference` selects from its layout.
-pub(crate) async fn fetch(reference: &LayoutRef, limits: &FetchLimits) -> Result<FetchedArtifact, FetchError> {
+pub(crate) async fn fetch(
+    reference: &LayoutRef,
+    limits: &FetchLimits,
+) -> Result<FetchedArtifact, FetchError> {
     let dir = std::path::absolute(&reference.dir).unwrap_or_else(|_| reference.dir.clone());
-    let layout = Layout { dir: dir.clone(), limits: limits.clone() };
+    let layout = Layout {
+        dir: dir.clone(),
+        limits: limits.clone(),
+    };
     layout.check_marker().await?;
 
-    let index_bytes = layout.read_capped(&dir.join("index.json"), "index.json", limits.max_manifest_bytes).await?;
+    let index_bytes = layout
+        .read_capped(
+            &dir.join("index.json"),
+            "index.json",
+            limits.max_manifest_bytes,
+        )
+        .await?;
     let index = ManifestDoc::parse(&layout.source_name(), "index.json", &index_bytes)?;
     let entries = index.manifests.clone().unwrap_or_default();
     let selected = match &reference.target {
         Some(Target::Tag(tag)) => {
-            let matching: Vec<_> = entries.iter().filter(|d| ref_name_matches(d, tag)).collect();
+            let matching: Vec<_> = entries
+                .iter()
+                .filter(|d| ref_name_matches(d, tag))
+                .collect();
             match matching.as_slice() {
                 [one] => (*one).clone(),
                 [] => {
@@ -46,8 +64,11 @@ pub(crate) async fn fetch(reference: &LayoutRef, limits: &FetchLimits) -> Result
             None => {
                 // Not listed in index.json (e.g. a manifest inside a nested index): take the
                 // blob itself, it is verified against the digest like everything else.
-                let bytes = layout.blob("manifest", d, 0, limits.max_manifest_bytes).await?;
-                let doc = ManifestDoc::parse(&layout.source_name(), &format!("manifest {d}"), &bytes)?;
+                let bytes = layout
+                    .blob("manifest", d, 0, limits.max_manifest_bytes)
+                    .await?;
+                let doc =
+                    ManifestDoc::parse(&layout.source_name(), &format!("manifest {d}"), &bytes)?;
                 return finish(&layout, reference, d.clone(), bytes, doc, None, limits).await;
             }
         },
@@ -74,14 +95,41 @@ pub(crate) async fn fetch(reference: &LayoutRef, limits: &FetchLimits) -> Result
     };
 
     let digest = selected.digest(&layout.source_name())?;
-    let bytes = layout.blob("manifest", &digest, selected.size, limits.max_manifest_bytes).await?;
+    let bytes = layout
+        .blob(
+            "manifest",
+            &digest,
+            selected.size,
+            limits.max_manifest_bytes,
+        )
+        .await?;
     let doc = ManifestDoc::parse(&layout.source_name(), &format!("manifest {digest}"), &bytes)?;
     if doc.is_index() {
         let child = doc.choose_from_index(&layout.source_name())?;
         let child_digest = child.digest(&layout.source_name())?;
-        let child_bytes = layout.blob("manifest", &child_digest, child.size, limits.max_manifest_bytes).await?;
-        let child_doc = ManifestDoc::parse(&layout.source_name(), &format!("manifest {child_digest}"), &child_bytes)?;
-        return finish(&layout, reference, child_digest, child_bytes, child_doc, Some(digest), limits).await;
+        let child_bytes = layout
+            .blob(
+                "manifest",
+                &child_digest,
+                child.size,
+                limits.max_manifest_bytes,
+            )
+            .await?;
+        let child_doc = ManifestDoc::parse(
+            &layout.source_name(),
+            &format!("manifest {child_digest}"),
+            &child_bytes,
+        )?;
+        return finish(
+            &layout,
+            reference,
+            child_digest,
+            child_bytes,
+            child_doc,
+            Some(digest),
+            limits,
+        )
+        .await;
     }
     finish(&layout, reference, digest, bytes, doc, None, limits).await
 }
@@ -95,7 +143,11 @@ async fn finish(
     index_digest: Option<Digest>,
     limits: &FetchLimits,
 ) -> Result<FetchedArtifact, FetchError> {
-    let pinned = LayoutRef { dir: layout.dir.clone(), target: Some(Target::Digest(digest.clone())) }.to_string();
+    let pinned = LayoutRef {
+        dir: layout.dir.clone(),
+        target: Some(Target::Digest(digest.clone())),
+    }
+    .to_string();
     let parts = assemble(layout, &pinned, &doc, limits).await?;
     Ok(FetchedArtifact {
         digest,
@@ -118,14 +170,27 @@ async fn finish(
 
 /// `tag` as skopeo writes it, or a full `name:tag` reference as some other tools do.
 fn ref_name_matches(desc: &super::Descriptor, tag: &str) -> bool {
-    desc.annotations.get(REF_NAME_ANNOTATION).is_some_and(|name| {
-        name == tag || name.rsplit_once(':').is_some_and(|(name, t)| t == tag && !t.contains('/') && !name.is_empty())
-    })
+    desc.annotations
+        .get(REF_NAME_ANNOTATION)
+        .is_some_and(|name| {
+            name == tag
+                || name
+                    .rsplit_once(':')
+                    .is_some_and(|(name, t)| t == tag && !t.contains('/') && !name.is_empty())
+        })
 }
 
 fn tags(entries: &[super::Descriptor]) -> String {
-    let tags: Vec<&str> = entries.iter().filter_map(|d| d.annotations.get(REF_NAME_ANNOTATION)).map(String::as_str).collect();
-    if tags.is_empty() { "none".into() } else { tags.join(", ") }
+    let tags: Vec<&str> = entries
+        .iter()
+        .filter_map(|d| d.annotations.get(REF_NAME_ANNOTATION))
+        .map(String::as_str)
+        .collect();
+    if tags.is_empty() {
+        "none".into()
+    } else {
+        tags.join(", ")
+    }
 }
 
 struct Layout {
@@ -144,16 +209,20 @@ impl Layout {
         struct Marker {
             image_layout_version: String,
         }
-        let marker: Marker = serde_json::from_slice(&bytes).map_err(|e| FetchError::InvalidManifest {
-            source_name: self.source_name(),
-            what: "oci-layout".into(),
-            detail: e.to_string(),
-        })?;
+        let marker: Marker =
+            serde_json::from_slice(&bytes).map_err(|e| FetchError::InvalidManifest {
+                source_name: self.source_name(),
+                what: "oci-layout".into(),
+                detail: e.to_string(),
+            })?;
         if !marker.image_layout_version.starts_with("1.") {
             return Err(FetchError::InvalidManifest {
                 source_name: self.source_name(),
                 what: "oci-layout".into(),
-                detail: format!("imageLayoutVersion {} (only 1.x is supported)", marker.image_layout_version),
+                detail: format!(
+                    "imageLayoutVersion {} (only 1.x is supported)",
+                    marker.image_layout_version
+                ),
             });
         }
         Ok(())
@@ -161,7 +230,10 @@ impl Layout {
 
     /// Reads a file, refusing it (without reading) if it is larger than `limit`.
     async fn read_capped(&self, path: &Path, what: &str, limit: u64) -> Result<Bytes, FetchError> {
-        let io = |source| FetchError::Io { path: path.display().to_string(), source };
+        let io = |source| FetchError::Io {
+            path: path.display().to_string(),
+            source,
+        };
         let meta = tokio::fs::metadata(path).await.map_err(io)?;
         if meta.len() > limit {
             return Err(FetchError::TooLarge {
@@ -174,7 +246,12 @@ impl Layout {
         let bytes = tokio::fs::read(path).await.map_err(io)?;
         // The file may have grown between the two calls.
         if bytes.len() as u64 > limit {
-            return Err(FetchError::TooLarge { source_name: self.source_name(), what: what.to_string(), limit, size: Some(bytes.len() as u64) });
+            return Err(FetchError::TooLarge {
+                source_name: self.source_name(),
+                what: what.to_string(),
+                limit,
+                size: Some(bytes.len() as u64),
+            });
         }
         Ok(Bytes::from(bytes))
     }
@@ -185,10 +262,21 @@ impl BlobSource for Layout {
         format!("layout {}", self.dir.display())
     }
 
-    async fn blob(&self, what: &str, digest: &Digest, size: u64, limit: u64) -> Result<Bytes, FetchError> {
+    async fn blob(
+        &self,
+        what: &str,
+        digest: &Digest,
+        size: u64,
+        limit: u64,
+    ) -> Result<Bytes, FetchError> {
         let what = format!("{what} {digest}");
         if size > limit {
-            return Err(FetchError::TooLarge { source_name: self.source_name(), what, limit, size: Some(size) });
+            return Err(FetchError::TooLarge {
+                source_name: self.source_name(),
+                what,
+                limit,
+                size: Some(size),
+            });
         }
         let path = self.dir.join("blobs").join("sha256").join(digest.hex());
         let bytes = self.read_capped(&path, &what, limit).await?;
@@ -222,29 +310,57 @@ mod tests {
         let component = fixture("types.wasm");
         let wit = fixture("types.wit.wasm");
         let annotations = serde_json::json!({"org.opencontainers.image.title": "types"});
-        let m1 = manifest(&dir, &[(WASM_LAYER_MEDIA_TYPE, &wit), (WASM_LAYER_MEDIA_TYPE, &component)], annotations);
+        let m1 = manifest(
+            &dir,
+            &[
+                (WASM_LAYER_MEDIA_TYPE, &wit),
+                (WASM_LAYER_MEDIA_TYPE, &component),
+            ],
+            annotations,
+        );
         let limits = FetchLimits::default();
 
         let digests = layout(&dir, &[(&m1, Some("1.0"))]);
-        let only = get(&format!("layout:{}", dir.display()), &limits).await.unwrap();
+        let only = get(&format!("layout:{}", dir.display()), &limits)
+            .await
+            .unwrap();
         assert_eq!(only.digest.to_string(), digests[0]);
         assert_eq!(only.component.as_ref(), component.as_slice());
         assert_eq!(only.wit_package.as_deref(), Some(wit.as_slice()));
         assert_eq!(only.annotations["org.opencontainers.image.title"], "types");
         assert_eq!(only.manifest.as_deref(), Some(m1.as_slice()));
-        assert_eq!(only.reference, format!("layout:{}@{}", dir.display(), digests[0]));
+        assert_eq!(
+            only.reference,
+            format!("layout:{}@{}", dir.display(), digests[0])
+        );
 
-        let m2 = manifest(&dir, &[("application/vnd.wasm.content.layer.v1+wasm", &component)], serde_json::json!({}));
+        let m2 = manifest(
+            &dir,
+            &[("application/vnd.wasm.content.layer.v1+wasm", &component)],
+            serde_json::json!({}),
+        );
         let digests = layout(&dir, &[(&m1, Some("1.0")), (&m2, Some("2.0")), (&m1, None)]);
-        let err = get(&format!("layout:{}", dir.display()), &limits).await.unwrap_err();
+        let err = get(&format!("layout:{}", dir.display()), &limits)
+            .await
+            .unwrap_err();
         assert!(matches!(err, FetchError::LayoutSelection { .. }), "{err}");
-        let two = get(&format!("layout:{}:2.0", dir.display()), &limits).await.unwrap();
+        let two = get(&format!("layout:{}:2.0", dir.display()), &limits)
+            .await
+            .unwrap();
         assert_eq!(two.digest.to_string(), digests[1]);
         assert!(two.wit_package.is_none());
-        let pinned = get(&format!("layout:{}@{}", dir.display(), digests[0]), &limits).await.unwrap();
+        let pinned = get(&format!("layout:{}@{}", dir.display(), digests[0]), &limits)
+            .await
+            .unwrap();
         assert_eq!(pinned.digest.to_string(), digests[0]);
-        let err = get(&format!("layout:{}:3.0", dir.display()), &limits).await.unwrap_err();
-        assert!(err.to_string().contains("no manifest tagged `3.0`") && err.to_string().contains("1.0, 2.0"), "{err}");
+        let err = get(&format!("layout:{}:3.0", dir.display()), &limits)
+            .await
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("no manifest tagged `3.0`")
+                && err.to_string().contains("1.0, 2.0"),
+            "{err}"
+        );
     }
 
     #[tokio::test]
@@ -252,7 +368,11 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("l");
         let component = fixture("types.wasm");
-        let m = manifest(&dir, &[(WASM_LAYER_MEDIA_TYPE, &component)], serde_json::json!({}));
+        let m = manifest(
+            &dir,
+            &[(WASM_LAYER_MEDIA_TYPE, &component)],
+            serde_json::json!({}),
+        );
         let (md, ms) = blob(&dir, &m);
         let index = serde_json::to_vec(&serde_json::json!({
             "schemaVersion": 2, "mediaType": OCI_INDEX_MEDIA_TYPE,
@@ -261,38 +381,86 @@ mod tests {
         }))
         .unwrap();
         let digests = layout(&dir, &[(&index, Some("multi"))]);
-        let got = get(&format!("layout:{}:multi", dir.display()), &FetchLimits::default()).await.unwrap();
+        let got = get(
+            &format!("layout:{}:multi", dir.display()),
+            &FetchLimits::default(),
+        )
+        .await
+        .unwrap();
         assert_eq!(got.digest.to_string(), md);
-        assert_eq!(got.index_digest.map(|d| d.to_string()), Some(digests[0].clone()));
+        assert_eq!(
+            got.index_digest.map(|d| d.to_string()),
+            Some(digests[0].clone())
+        );
 
         // Caps: a blob over the limit is refused before it is read.
-        let small = FetchLimits { max_blob_bytes: 100, ..FetchLimits::default() };
-        let err = get(&format!("layout:{}:multi", dir.display()), &small).await.unwrap_err();
-        assert!(matches!(err, FetchError::TooLarge { limit: 100, .. }), "{err}");
+        let small = FetchLimits {
+            max_blob_bytes: 100,
+            ..FetchLimits::default()
+        };
+        let err = get(&format!("layout:{}:multi", dir.display()), &small)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, FetchError::TooLarge { limit: 100, .. }),
+            "{err}"
+        );
 
         // Core module, and a corrupted blob.
         let core = b"\0asm\x01\0\0\0".as_slice();
-        let mc = manifest(&dir, &[(WASM_LAYER_MEDIA_TYPE, core)], serde_json::json!({}));
+        let mc = manifest(
+            &dir,
+            &[(WASM_LAYER_MEDIA_TYPE, core)],
+            serde_json::json!({}),
+        );
         layout(&dir, &[(&mc, Some("core")), (&m, Some("ok"))]);
-        let err = get(&format!("layout:{}:core", dir.display()), &FetchLimits::default()).await.unwrap_err();
-        assert!(err.to_string().contains("is a core wasm module, not a component"), "{err}");
+        let err = get(
+            &format!("layout:{}:core", dir.display()),
+            &FetchLimits::default(),
+        )
+        .await
+        .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("is a core wasm module, not a component"),
+            "{err}"
+        );
         let layer = Digest::of(&component);
         let path = dir.join("blobs/sha256").join(layer.hex());
         let mut bytes = std::fs::read(&path).unwrap();
         bytes[0] = b'X';
         std::fs::write(&path, bytes).unwrap();
-        let err = get(&format!("layout:{}:ok", dir.display()), &FetchLimits::default()).await.unwrap_err();
+        let err = get(
+            &format!("layout:{}:ok", dir.display()),
+            &FetchLimits::default(),
+        )
+        .await
+        .unwrap_err();
         assert!(matches!(err, FetchError::DigestMismatch { .. }), "{err}");
         assert!(err.to_string().contains(&layer.to_string()), "{err}");
 
         // An image with a tar layer is not a component.
-        let img = manifest(&dir, &[("application/vnd.oci.image.layer.v1.tar+gzip", b"tar")], serde_json::json!({}));
+        let img = manifest(
+            &dir,
+            &[("application/vnd.oci.image.layer.v1.tar+gzip", b"tar")],
+            serde_json::json!({}),
+        );
         layout(&dir, &[(&img, Some("img"))]);
-        let err = get(&format!("layout:{}:img", dir.display()), &FetchLimits::default()).await.unwrap_err();
+        let err = get(
+            &format!("layout:{}:img", dir.display()),
+            &FetchLimits::default(),
+        )
+        .await
+        .unwrap_err();
         assert!(matches!(err, FetchError::NoWasmLayer { .. }), "{err}");
 
         // Not a layout at all.
-        let err = get(&format!("layout:{}", tmp.path().display()), &FetchLimits::default()).await.unwrap_err();
+        let err = get(
+            &format!("layout:{}", tmp.path().display()),
+            &FetchLimits::default(),
+        )
+        .await
+        .unwrap_err();
         assert!(matches!(err, FetchError::Io { .. }), "{err}");
     }
 }

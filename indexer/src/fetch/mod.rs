@@ -53,7 +53,8 @@ pub const OCI_INDEX_MEDIA_TYPE: &str = "application/vnd.oci.image.index.v1+json"
 /// Docker schema 2 manifest media type.
 pub const DOCKER_MANIFEST_MEDIA_TYPE: &str = "application/vnd.docker.distribution.manifest.v2+json";
 /// Docker schema 2 manifest list media type.
-pub const DOCKER_MANIFEST_LIST_MEDIA_TYPE: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
+pub const DOCKER_MANIFEST_LIST_MEDIA_TYPE: &str =
+    "application/vnd.docker.distribution.manifest.list.v2+json";
 /// The annotation an image layout uses to tag a manifest in `index.json`.
 pub const REF_NAME_ANNOTATION: &str = "org.opencontainers.image.ref.name";
 
@@ -109,7 +110,10 @@ impl std::fmt::Debug for Credentials {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Self::Anonymous => f.write_str("Anonymous"),
-            Self::Basic { username, .. } => write!(f, "Basic {{ username: {username:?}, password: <redacted> }}"),
+            Self::Basic { username, .. } => write!(
+                f,
+                "Basic {{ username: {username:?}, password: <redacted> }}"
+            ),
             Self::Bearer(_) => f.write_str("Bearer(<redacted>)"),
             Self::DockerConfig(p) => write!(f, "DockerConfig({p:?})"),
         }
@@ -193,7 +197,9 @@ pub enum FetchError {
         after: Duration,
     },
     /// HTTP 401 or 403, or the token service refused the credentials.
-    #[error("authentication failed for registry {registry} (HTTP {status}) fetching {reference}: {detail}")]
+    #[error(
+        "authentication failed for registry {registry} (HTTP {status}) fetching {reference}: {detail}"
+    )]
     AuthFailed {
         /// The registry host.
         registry: String,
@@ -229,7 +235,9 @@ pub enum FetchError {
         detail: String,
     },
     /// Bytes did not hash to the digest that addressed them.
-    #[error("digest mismatch in {source_name}: {what} should be {expected} but the bytes served hash to {actual}")]
+    #[error(
+        "digest mismatch in {source_name}: {what} should be {expected} but the bytes served hash to {actual}"
+    )]
     DigestMismatch {
         /// The registry, layout or file.
         source_name: String,
@@ -329,8 +337,15 @@ impl Fetcher {
             .connect_timeout(config.limits.connect_timeout)
             .read_timeout(config.limits.request_timeout)
             .build()
-            .map_err(|e| FetchError::Setup { what: "HTTP client".into(), detail: e.to_string() })?;
-        Ok(Self { config, http, oci_clients: Mutex::new(HashMap::new()) })
+            .map_err(|e| FetchError::Setup {
+                what: "HTTP client".into(),
+                detail: e.to_string(),
+            })?;
+        Ok(Self {
+            config,
+            http,
+            oci_clients: Mutex::new(HashMap::new()),
+        })
     }
 
     /// The limits in force.
@@ -340,10 +355,14 @@ impl Fetcher {
 
     /// The settings used for `registry`: its own, or the defaults (plain HTTP for loopback).
     pub fn settings_for(&self, registry: &str) -> RegistrySettings {
-        self.config.registries.get(registry).cloned().unwrap_or_else(|| RegistrySettings {
-            insecure: is_loopback(registry),
-            credentials: Credentials::Anonymous,
-        })
+        self.config
+            .registries
+            .get(registry)
+            .cloned()
+            .unwrap_or_else(|| RegistrySettings {
+                insecure: is_loopback(registry),
+                credentials: Credentials::Anonymous,
+            })
     }
 
     /// Fetches and verifies the component `reference` points at.
@@ -366,8 +385,20 @@ impl Fetcher {
         oci::resolve(self, reference).await
     }
 
+    /// Lists the repositories of `registry` through the catalog API (`/v2/_catalog`, all
+    /// pages), for crawlers. `Ok(None)` when the registry does not offer a catalog (404, as
+    /// on most public registries): the caller then needs an explicit repository list. With token
+    /// auth this asks the token service for the `registry:catalog:*` scope.
+    pub async fn catalog(&self, registry: &str) -> Result<Option<Vec<String>>, FetchError> {
+        oci::catalog(self, registry).await
+    }
+
     /// Lists the tags of `registry/repository` (for crawlers).
-    pub async fn list_tags(&self, registry: &str, repository: &str) -> Result<Vec<String>, FetchError> {
+    pub async fn list_tags(
+        &self,
+        registry: &str,
+        repository: &str,
+    ) -> Result<Vec<String>, FetchError> {
         oci::list_tags(self, registry, repository).await
     }
 
@@ -405,7 +436,9 @@ pub fn is_loopback(registry: &str) -> bool {
     };
     host == "localhost"
         || host == "::1"
-        || host.parse::<std::net::Ipv4Addr>().is_ok_and(|ip| ip.is_loopback())
+        || host
+            .parse::<std::net::Ipv4Addr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -460,14 +493,20 @@ impl ManifestDoc {
         };
         let doc: ManifestDoc = serde_json::from_slice(bytes).map_err(|e| invalid(e.to_string()))?;
         if doc.schema_version.is_some_and(|v| v != 2) {
-            return Err(invalid(format!("schemaVersion {} (only 2 is supported)", doc.schema_version.unwrap_or_default())));
+            return Err(invalid(format!(
+                "schemaVersion {} (only 2 is supported)",
+                doc.schema_version.unwrap_or_default()
+            )));
         }
         Ok(doc)
     }
 
     pub(crate) fn is_index(&self) -> bool {
         self.manifests.is_some()
-            || matches!(self.media_type.as_deref(), Some(OCI_INDEX_MEDIA_TYPE | DOCKER_MANIFEST_LIST_MEDIA_TYPE))
+            || matches!(
+                self.media_type.as_deref(),
+                Some(OCI_INDEX_MEDIA_TYPE | DOCKER_MANIFEST_LIST_MEDIA_TYPE)
+            )
     }
 
     /// The manifest to follow in an index: the only one, else the one for wasm/wasi.
@@ -495,11 +534,13 @@ impl ManifestDoc {
 
 impl Descriptor {
     pub(crate) fn digest(&self, source_name: &str) -> Result<Digest, FetchError> {
-        self.digest.parse().map_err(|e: forage_policy::DigestError| FetchError::InvalidManifest {
-            source_name: source_name.to_string(),
-            what: "descriptor".into(),
-            detail: e.to_string(),
-        })
+        self.digest.parse().map_err(
+            |e: forage_policy::DigestError| FetchError::InvalidManifest {
+                source_name: source_name.to_string(),
+                what: "descriptor".into(),
+                detail: e.to_string(),
+            },
+        )
     }
 }
 
@@ -508,7 +549,13 @@ pub(crate) trait BlobSource {
     /// Names the source in errors (`registry 127.0.0.1:5000`, `layout /srv/x`).
     fn source_name(&self) -> String;
     /// Fetches a blob by digest, verified and capped at `limit` bytes.
-    async fn blob(&self, what: &str, digest: &Digest, size: u64, limit: u64) -> Result<Bytes, FetchError>;
+    async fn blob(
+        &self,
+        what: &str,
+        digest: &Digest,
+        size: u64,
+        limit: u64,
+    ) -> Result<Bytes, FetchError>;
 }
 
 /// What a wasm binary is, from its header and, for component-model binaries, decoding.
@@ -561,8 +608,15 @@ fn is_wasm_layer(media_type: &str) -> bool {
 
 /// Which layers to fetch: the wasm-typed ones, else a manifest's single layer of any type
 /// that is not a tarball (a plain artifact whose layer is the component).
-pub(crate) fn candidate_layers<'a>(reference: &str, doc: &'a ManifestDoc) -> Result<Vec<&'a Descriptor>, FetchError> {
-    let wasm: Vec<&Descriptor> = doc.layers.iter().filter(|l| is_wasm_layer(&l.media_type)).collect();
+pub(crate) fn candidate_layers<'a>(
+    reference: &str,
+    doc: &'a ManifestDoc,
+) -> Result<Vec<&'a Descriptor>, FetchError> {
+    let wasm: Vec<&Descriptor> = doc
+        .layers
+        .iter()
+        .filter(|l| is_wasm_layer(&l.media_type))
+        .collect();
     if !wasm.is_empty() {
         return Ok(wasm);
     }
@@ -576,7 +630,11 @@ pub(crate) fn candidate_layers<'a>(reference: &str, doc: &'a ManifestDoc) -> Res
         media_types: if doc.layers.is_empty() {
             "none".into()
         } else {
-            doc.layers.iter().map(|l| l.media_type.as_str()).collect::<Vec<_>>().join(", ")
+            doc.layers
+                .iter()
+                .map(|l| l.media_type.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
         },
     })
 }
@@ -604,7 +662,9 @@ pub(crate) async fn assemble(
         Some(desc) => {
             let digest = desc.digest(&source_name)?;
             // Configs are small JSON documents; the manifest cap is the right scale for them.
-            let bytes = source.blob("config", &digest, desc.size, limits.max_manifest_bytes).await?;
+            let bytes = source
+                .blob("config", &digest, desc.size, limits.max_manifest_bytes)
+                .await?;
             (Some(bytes.to_vec()), Some(desc.media_type.clone()))
         }
         None => (None, None),
@@ -616,7 +676,9 @@ pub(crate) async fn assemble(
     for layer in candidate_layers(reference, doc)? {
         let digest = layer.digest(&source_name)?;
         let what = format!("layer {digest}");
-        let bytes = source.blob(&what, &digest, layer.size, limits.max_blob_bytes).await?;
+        let bytes = source
+            .blob(&what, &digest, layer.size, limits.max_blob_bytes)
+            .await?;
         match classify(bytes.clone()).await {
             Ok(WasmKind::Component) if component.is_none() => component = Some((bytes, digest)),
             Ok(WasmKind::Component) => {
@@ -626,19 +688,36 @@ pub(crate) async fn assemble(
             Ok(WasmKind::WitPackage) => {
                 tracing::warn!(reference, layer = %digest, "more than one WIT package layer; using the first")
             }
-            Ok(WasmKind::CoreModule) => rejected.push((what, "is a core wasm module, not a component".into())),
-            Ok(WasmKind::NotWasm) => rejected.push((what, "is not WebAssembly (no `\\0asm` header)".into())),
+            Ok(WasmKind::CoreModule) => {
+                rejected.push((what, "is a core wasm module, not a component".into()))
+            }
+            Ok(WasmKind::NotWasm) => {
+                rejected.push((what, "is not WebAssembly (no `\\0asm` header)".into()))
+            }
             Err(why) => rejected.push((what, why)),
         }
     }
     let Some((component, component_digest)) = component else {
         let (what, why) = match rejected.into_iter().next() {
             Some(r) => r,
-            None => ("the artifact".into(), "holds only a WIT package, not a component".into()),
+            None => (
+                "the artifact".into(),
+                "holds only a WIT package, not a component".into(),
+            ),
         };
-        return Err(FetchError::NotAComponent { reference: reference.to_string(), what, why });
+        return Err(FetchError::NotAComponent {
+            reference: reference.to_string(),
+            what,
+            why,
+        });
     };
-    Ok(Assembled { component, component_digest, wit_package, config, config_media_type })
+    Ok(Assembled {
+        component,
+        component_digest,
+        wit_package,
+        config,
+        config_media_type,
+    })
 }
 
 #[cfg(test)]
@@ -673,7 +752,9 @@ pub(crate) mod testutil {
 
     /// `fixtures/built/<name>` from the workspace.
     pub fn fixture(name: &str) -> Vec<u8> {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/built").join(name);
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../fixtures/built")
+            .join(name);
         std::fs::read(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
     }
 
@@ -686,7 +767,11 @@ pub(crate) mod testutil {
     }
 
     /// A wasm-artifact manifest over `layers` (each `(media type, bytes)`), blobs written to `dir`.
-    pub fn manifest(dir: &Path, layers: &[(&str, &[u8])], annotations: serde_json::Value) -> Vec<u8> {
+    pub fn manifest(
+        dir: &Path,
+        layers: &[(&str, &[u8])],
+        annotations: serde_json::Value,
+    ) -> Vec<u8> {
         let (cd, cs) = blob(dir, br#"{"architecture":"wasm","os":"wasip2"}"#);
         let layers: Vec<_> = layers
             .iter()
@@ -722,8 +807,12 @@ pub(crate) mod testutil {
                 e
             })
             .collect();
-        std::fs::write(dir.join("index.json"), serde_json::to_vec(&serde_json::json!({"schemaVersion": 2, "manifests": manifests})).unwrap())
-            .unwrap();
+        std::fs::write(
+            dir.join("index.json"),
+            serde_json::to_vec(&serde_json::json!({"schemaVersion": 2, "manifests": manifests}))
+                .unwrap(),
+        )
+        .unwrap();
         digests
     }
 }

@@ -18,8 +18,9 @@ use reqwest::header::{ACCEPT, AUTHORIZATION, HeaderValue};
 use sha2::{Digest as _, Sha256};
 
 use super::{
-    BlobSource, Credentials, DOCKER_MANIFEST_LIST_MEDIA_TYPE, DOCKER_MANIFEST_MEDIA_TYPE, FetchError,
-    FetchedArtifact, Fetcher, ManifestDoc, OCI_INDEX_MEDIA_TYPE, OCI_MANIFEST_MEDIA_TYPE, assemble,
+    BlobSource, Credentials, DOCKER_MANIFEST_LIST_MEDIA_TYPE, DOCKER_MANIFEST_MEDIA_TYPE,
+    FetchError, FetchedArtifact, Fetcher, ManifestDoc, OCI_INDEX_MEDIA_TYPE,
+    OCI_MANIFEST_MEDIA_TYPE, assemble,
 };
 use crate::reference::{OciRef, Target};
 
@@ -30,7 +31,10 @@ const MANIFEST_ACCEPT: &str = "application/vnd.oci.image.manifest.v1+json, \
     application/vnd.docker.distribution.manifest.list.v2+json";
 
 /// Fetches, verifies and classifies the component `reference` names.
-pub(crate) async fn fetch(fetcher: &Fetcher, reference: &OciRef) -> Result<FetchedArtifact, FetchError> {
+pub(crate) async fn fetch(
+    fetcher: &Fetcher,
+    reference: &OciRef,
+) -> Result<FetchedArtifact, FetchError> {
     let session = Session::open(fetcher, reference).await?;
     let shown = reference.to_string();
     let (manifest, mut digest, media_type) = session.manifest(reference.target(), &shown).await?;
@@ -41,7 +45,9 @@ pub(crate) async fn fetch(fetcher: &Fetcher, reference: &OciRef) -> Result<Fetch
     if doc.is_index() {
         let child = doc.choose_from_index(&session.source_name())?;
         let child_digest = child.digest(&session.source_name())?;
-        let (child_bytes, _, child_type) = session.manifest(&Target::Digest(child_digest.clone()), &shown).await?;
+        let (child_bytes, _, child_type) = session
+            .manifest(&Target::Digest(child_digest.clone()), &shown)
+            .await?;
         doc = ManifestDoc::parse(&session.source_name(), "manifest", &child_bytes)?;
         if doc.is_index() {
             return Err(FetchError::InvalidManifest {
@@ -75,20 +81,40 @@ pub(crate) async fn fetch(fetcher: &Fetcher, reference: &OciRef) -> Result<Fetch
 /// Resolves a reference to the digest of the manifest (or index) it names, verifying it.
 pub(crate) async fn resolve(fetcher: &Fetcher, reference: &OciRef) -> Result<Digest, FetchError> {
     let session = Session::open(fetcher, reference).await?;
-    let (_, digest, _) = session.manifest(reference.target(), &reference.to_string()).await?;
+    let (_, digest, _) = session
+        .manifest(reference.target(), &reference.to_string())
+        .await?;
     Ok(digest)
 }
 
 /// Lists a repository's tags (first page only; distribution returns all tags by default).
-pub(crate) async fn list_tags(fetcher: &Fetcher, registry: &str, repository: &str) -> Result<Vec<String>, FetchError> {
-    let reference = OciRef::new(registry, repository, Target::Tag(crate::reference::DEFAULT_TAG.into()))
-        .map_err(|e| FetchError::Setup { what: format!("{registry}/{repository}"), detail: e.to_string() })?;
+pub(crate) async fn list_tags(
+    fetcher: &Fetcher,
+    registry: &str,
+    repository: &str,
+) -> Result<Vec<String>, FetchError> {
+    let reference = OciRef::new(
+        registry,
+        repository,
+        Target::Tag(crate::reference::DEFAULT_TAG.into()),
+    )
+    .map_err(|e| FetchError::Setup {
+        what: format!("{registry}/{repository}"),
+        detail: e.to_string(),
+    })?;
     let session = Session::open(fetcher, &reference).await?;
     let url = format!("{}/v2/{}/tags/list", session.base, repository);
     let what = format!("the tag list of {registry}/{repository}");
     let resp = session.get(&url, None, &what).await?;
     let resp = session.check_status(resp, &what, "repository").await?;
-    let (body, _) = read_capped(resp, fetcher.limits().max_manifest_bytes, &session.source_name(), &what, fetcher.limits().request_timeout).await?;
+    let (body, _) = read_capped(
+        resp,
+        fetcher.limits().max_manifest_bytes,
+        &session.source_name(),
+        &what,
+        fetcher.limits().request_timeout,
+    )
+    .await?;
     #[derive(serde::Deserialize)]
     struct Tags {
         #[serde(default)]
@@ -100,6 +126,236 @@ pub(crate) async fn list_tags(fetcher: &Fetcher, registry: &str, repository: &st
         detail: e.to_string(),
     })?;
     Ok(tags.tags.unwrap_or_default())
+}
+
+/// Lists a registry's repositories, following `Link` pagination. Does its own token
+/// handshake: the one oci-client does is scoped to a repository, and the catalog needs
+/// `registry:catalog:*`.
+pub(crate) async fn catalog(
+    fetcher: &Fetcher,
+    registry: &str,
+) -> Result<Option<Vec<String>>, FetchError> {
+    const PAGE: usize = 1000;
+    let settings = fetcher.settings_for(registry);
+    let credentials = resolve_credentials(&settings.credentials, registry).await?;
+    let base = format!(
+        "{}://{}",
+        if settings.insecure { "http" } else { "https" },
+        registry
+    );
+    let timeout = fetcher.limits().request_timeout;
+    let what = format!("the catalog of {registry}");
+    let basic = match &credentials {
+        Credentials::Basic { username, password } => Some(format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(format!("{username}:{password}"))
+        )),
+        _ => None,
+    };
+    let mut authorization = match &credentials {
+        Credentials::Bearer(token) => Some(format!("Bearer {token}")),
+        _ => basic.clone(),
+    };
+    let mut tried_token = false;
+    let mut repositories = Vec::new();
+    let mut last: Option<String> = None;
+    loop {
+        let mut url = format!("{base}/v2/_catalog?n={PAGE}");
+        if let Some(l) = &last {
+            url.push_str("&last=");
+            url.push_str(&percent_encode(l));
+        }
+        let mut req = fetcher.http().get(&url);
+        if let Some(a) = &authorization {
+            req = req.header(AUTHORIZATION, a);
+        }
+        let resp = tokio::time::timeout(timeout, req.send())
+            .await
+            .map_err(|_| FetchError::Timeout {
+                registry: registry.to_string(),
+                what: what.clone(),
+                after: timeout,
+            })?
+            .map_err(|e| map_reqwest_error(e, registry, &what, timeout))?;
+        let status = resp.status();
+        if status == StatusCode::UNAUTHORIZED && !tried_token {
+            let challenge = resp
+                .headers()
+                .get(reqwest::header::WWW_AUTHENTICATE)
+                .and_then(|v| v.to_str().ok())
+                .and_then(parse_bearer_challenge);
+            if let Some((realm, service)) = challenge {
+                tried_token = true;
+                let token = catalog_token(
+                    fetcher,
+                    registry,
+                    &realm,
+                    service.as_deref(),
+                    basic.as_deref(),
+                )
+                .await?;
+                authorization = Some(format!("Bearer {token}"));
+                continue;
+            }
+        }
+        if status == StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        if !status.is_success() {
+            let body = resp.bytes().await.unwrap_or_default();
+            let detail = registry_error_detail(&body);
+            return Err(
+                if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
+                    FetchError::AuthFailed {
+                        registry: registry.into(),
+                        reference: what,
+                        status: status.as_u16(),
+                        detail,
+                    }
+                } else {
+                    FetchError::Http {
+                        registry: registry.into(),
+                        what,
+                        status: status.as_u16(),
+                        detail,
+                    }
+                },
+            );
+        }
+        let has_next = resp
+            .headers()
+            .get(reqwest::header::LINK)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|l| l.contains("rel=\"next\""));
+        let source_name = format!("registry {registry}");
+        let (body, _) = read_capped(
+            resp,
+            fetcher.limits().max_manifest_bytes,
+            &source_name,
+            &what,
+            timeout,
+        )
+        .await?;
+        #[derive(serde::Deserialize)]
+        struct Page {
+            #[serde(default)]
+            repositories: Vec<String>,
+        }
+        let page: Page =
+            serde_json::from_slice(&body).map_err(|e| FetchError::InvalidManifest {
+                source_name,
+                what: "catalog".into(),
+                detail: e.to_string(),
+            })?;
+        let n = page.repositories.len();
+        last = page.repositories.last().cloned();
+        repositories.extend(page.repositories);
+        if !has_next || n == 0 {
+            return Ok(Some(repositories));
+        }
+    }
+}
+
+/// Asks a token service for a `registry:catalog:*` token.
+async fn catalog_token(
+    fetcher: &Fetcher,
+    registry: &str,
+    realm: &str,
+    service: Option<&str>,
+    basic: Option<&str>,
+) -> Result<String, FetchError> {
+    let timeout = fetcher.limits().request_timeout;
+    let what = format!("a catalog token for {registry}");
+    let mut url = format!("{realm}?scope={}", percent_encode("registry:catalog:*"));
+    if let Some(s) = service {
+        url.push_str("&service=");
+        url.push_str(&percent_encode(s));
+    }
+    let mut req = fetcher.http().get(&url);
+    if let Some(b) = basic {
+        req = req.header(AUTHORIZATION, b);
+    }
+    let resp = tokio::time::timeout(timeout, req.send())
+        .await
+        .map_err(|_| FetchError::Timeout {
+            registry: registry.to_string(),
+            what: what.clone(),
+            after: timeout,
+        })?
+        .map_err(|e| map_reqwest_error(e, registry, &what, timeout))?;
+    let status = resp.status();
+    let body = resp.bytes().await.unwrap_or_default();
+    if !status.is_success() {
+        return Err(FetchError::AuthFailed {
+            registry: registry.into(),
+            reference: what,
+            status: status.as_u16(),
+            detail: format!(
+                "the token service refused the credentials: {}",
+                registry_error_detail(&body)
+            ),
+        });
+    }
+    #[derive(serde::Deserialize)]
+    struct Token {
+        #[serde(default)]
+        token: Option<String>,
+        #[serde(default)]
+        access_token: Option<String>,
+    }
+    let t: Token = serde_json::from_slice(&body).map_err(|e| FetchError::Http {
+        registry: registry.into(),
+        what: what.clone(),
+        status: status.as_u16(),
+        detail: format!("token response is not JSON: {e}"),
+    })?;
+    t.token.or(t.access_token).ok_or_else(|| FetchError::Http {
+        registry: registry.into(),
+        what,
+        status: status.as_u16(),
+        detail: "token response has no token".into(),
+    })
+}
+
+/// `Bearer realm="…",service="…",…` → `(realm, service)`.
+fn parse_bearer_challenge(header: &str) -> Option<(String, Option<String>)> {
+    let rest = header
+        .trim()
+        .strip_prefix("Bearer ")
+        .or_else(|| header.trim().strip_prefix("bearer "))?;
+    let mut params = std::collections::HashMap::new();
+    let mut chars = rest.chars().peekable();
+    loop {
+        while chars.peek().is_some_and(|c| *c == ',' || c.is_whitespace()) {
+            chars.next();
+        }
+        let key: String = std::iter::from_fn(|| chars.next_if(|c| *c != '=')).collect();
+        if key.is_empty() || chars.next() != Some('=') {
+            break;
+        }
+        let value: String = if chars.peek() == Some(&'"') {
+            chars.next();
+            let v = std::iter::from_fn(|| chars.next_if(|c| *c != '"')).collect();
+            chars.next();
+            v
+        } else {
+            std::iter::from_fn(|| chars.next_if(|c| *c != ',')).collect()
+        };
+        params.insert(key.trim().to_ascii_lowercase(), value);
+    }
+    let realm = params.remove("realm")?;
+    Some((realm, params.remove("service")))
+}
+
+fn percent_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 /// An authenticated conversation with one repository of one registry.
@@ -119,26 +375,45 @@ impl<'a> Session<'a> {
         let settings = fetcher.settings_for(&registry);
         let credentials = resolve_credentials(&settings.credentials, &registry).await?;
         let oci_ref = match reference.target() {
-            Target::Tag(t) => oci_client::Reference::with_tag(registry.clone(), reference.repository().into(), t.clone()),
-            Target::Digest(d) => {
-                oci_client::Reference::with_digest(registry.clone(), reference.repository().into(), d.to_string())
-            }
+            Target::Tag(t) => oci_client::Reference::with_tag(
+                registry.clone(),
+                reference.repository().into(),
+                t.clone(),
+            ),
+            Target::Digest(d) => oci_client::Reference::with_digest(
+                registry.clone(),
+                reference.repository().into(),
+                d.to_string(),
+            ),
         };
         // oci-client maps `docker.io` to the host that actually serves the API.
         let host = oci_ref.resolve_registry().to_string();
-        let base = format!("{}://{}", if settings.insecure { "http" } else { "https" }, host);
+        let base = format!(
+            "{}://{}",
+            if settings.insecure { "http" } else { "https" },
+            host
+        );
         let auth = match &credentials {
-            Credentials::Basic { username, password } => RegistryAuth::Basic(username.clone(), password.clone()),
+            Credentials::Basic { username, password } => {
+                RegistryAuth::Basic(username.clone(), password.clone())
+            }
             Credentials::Bearer(token) => RegistryAuth::Bearer(token.clone()),
             Credentials::Anonymous | Credentials::DockerConfig(_) => RegistryAuth::Anonymous,
         };
         let client = fetcher.oci_client(&registry, settings.insecure);
         let timeout = fetcher.limits().request_timeout;
         let shown = reference.to_string();
-        let token = tokio::time::timeout(timeout, client.auth(&oci_ref, &auth, RegistryOperation::Pull))
-            .await
-            .map_err(|_| FetchError::Timeout { registry: registry.clone(), what: format!("authentication for {shown}"), after: timeout })?
-            .map_err(|e| map_oci_error(e, &registry, &shown))?;
+        let token = tokio::time::timeout(
+            timeout,
+            client.auth(&oci_ref, &auth, RegistryOperation::Pull),
+        )
+        .await
+        .map_err(|_| FetchError::Timeout {
+            registry: registry.clone(),
+            what: format!("authentication for {shown}"),
+            after: timeout,
+        })?
+        .map_err(|e| map_oci_error(e, &registry, &shown))?;
         let authorization = match (token, &credentials) {
             (Some(token), _) => Some(format!("Bearer {token}")),
             // No bearer challenge: basic credentials go on every request.
@@ -158,14 +433,26 @@ impl<'a> Session<'a> {
                 Ok::<_, FetchError>(v)
             })
             .transpose()?;
-        Ok(Self { fetcher, registry, repository: reference.repository().to_string(), base, authorization, timeout })
+        Ok(Self {
+            fetcher,
+            registry,
+            repository: reference.repository().to_string(),
+            base,
+            authorization,
+            timeout,
+        })
     }
 
     fn source_name(&self) -> String {
         format!("registry {}", self.registry)
     }
 
-    async fn get(&self, url: &str, accept: Option<&str>, what: &str) -> Result<reqwest::Response, FetchError> {
+    async fn get(
+        &self,
+        url: &str,
+        accept: Option<&str>,
+        what: &str,
+    ) -> Result<reqwest::Response, FetchError> {
         let mut req = self.fetcher.http().get(url);
         if let Some(accept) = accept {
             req = req.header(ACCEPT, accept);
@@ -177,12 +464,21 @@ impl<'a> Session<'a> {
         // stream is bounded by the client's read (idle) timeout instead.
         tokio::time::timeout(self.timeout, req.send())
             .await
-            .map_err(|_| FetchError::Timeout { registry: self.registry.clone(), what: what.to_string(), after: self.timeout })?
+            .map_err(|_| FetchError::Timeout {
+                registry: self.registry.clone(),
+                what: what.to_string(),
+                after: self.timeout,
+            })?
             .map_err(|e| map_reqwest_error(e, &self.registry, what, self.timeout))
     }
 
     /// Turns a non-success status into the error that says what happened.
-    async fn check_status(&self, resp: reqwest::Response, what: &str, target: &str) -> Result<reqwest::Response, FetchError> {
+    async fn check_status(
+        &self,
+        resp: reqwest::Response,
+        what: &str,
+        target: &str,
+    ) -> Result<reqwest::Response, FetchError> {
         let status = resp.status();
         if status.is_success() {
             return Ok(resp);
@@ -206,13 +502,22 @@ impl<'a> Session<'a> {
                 target: target.to_string(),
                 what: what.to_string(),
             },
-            _ => FetchError::Http { registry: self.registry.clone(), what: what.to_string(), status: status.as_u16(), detail },
+            _ => FetchError::Http {
+                registry: self.registry.clone(),
+                what: what.to_string(),
+                status: status.as_u16(),
+                detail,
+            },
         })
     }
 
     /// GETs a manifest by tag or digest; returns its bytes, their digest and the media type
     /// the registry gave. The digest is computed here, and must equal a requested digest.
-    async fn manifest(&self, target: &Target, shown: &str) -> Result<(Bytes, Digest, Option<String>), FetchError> {
+    async fn manifest(
+        &self,
+        target: &Target,
+        shown: &str,
+    ) -> Result<(Bytes, Digest, Option<String>), FetchError> {
         let (path, target_text) = match target {
             Target::Tag(t) => (t.clone(), format!("tag `{t}`")),
             Target::Digest(d) => (d.to_string(), format!("manifest {d}")),
@@ -230,8 +535,13 @@ impl<'a> Session<'a> {
             .and_then(|v| v.to_str().ok())
             .map(|s| s.split(';').next().unwrap_or(s).trim().to_string())
             .filter(|s| {
-                [OCI_MANIFEST_MEDIA_TYPE, OCI_INDEX_MEDIA_TYPE, DOCKER_MANIFEST_MEDIA_TYPE, DOCKER_MANIFEST_LIST_MEDIA_TYPE]
-                    .contains(&s.as_str())
+                [
+                    OCI_MANIFEST_MEDIA_TYPE,
+                    OCI_INDEX_MEDIA_TYPE,
+                    DOCKER_MANIFEST_MEDIA_TYPE,
+                    DOCKER_MANIFEST_LIST_MEDIA_TYPE,
+                ]
+                .contains(&s.as_str())
             });
         let header_digest = resp
             .headers()
@@ -241,10 +551,20 @@ impl<'a> Session<'a> {
         let limits = self.fetcher.limits();
         let (bytes, digest) = tokio::time::timeout(
             self.timeout,
-            read_capped(resp, limits.max_manifest_bytes, &self.source_name(), &what, self.timeout),
+            read_capped(
+                resp,
+                limits.max_manifest_bytes,
+                &self.source_name(),
+                &what,
+                self.timeout,
+            ),
         )
         .await
-        .map_err(|_| FetchError::Timeout { registry: self.registry.clone(), what: what.clone(), after: self.timeout })??;
+        .map_err(|_| FetchError::Timeout {
+            registry: self.registry.clone(),
+            what: what.clone(),
+            after: self.timeout,
+        })??;
         if let Target::Digest(expected) = target
             && *expected != digest
         {
@@ -276,15 +596,29 @@ impl BlobSource for Session<'_> {
         Session::source_name(self)
     }
 
-    async fn blob(&self, what: &str, digest: &Digest, size: u64, limit: u64) -> Result<Bytes, FetchError> {
+    async fn blob(
+        &self,
+        what: &str,
+        digest: &Digest,
+        size: u64,
+        limit: u64,
+    ) -> Result<Bytes, FetchError> {
         let what = format!("{what} of {}/{}", self.registry, self.repository);
         if size > limit {
-            return Err(FetchError::TooLarge { source_name: self.source_name(), what, limit, size: Some(size) });
+            return Err(FetchError::TooLarge {
+                source_name: self.source_name(),
+                what,
+                limit,
+                size: Some(size),
+            });
         }
         let url = format!("{}/v2/{}/blobs/{}", self.base, self.repository, digest);
         let resp = self.get(&url, None, &what).await?;
-        let resp = self.check_status(resp, &what, &format!("blob {digest}")).await?;
-        let (bytes, actual) = read_capped(resp, limit, &self.source_name(), &what, self.timeout).await?;
+        let resp = self
+            .check_status(resp, &what, &format!("blob {digest}"))
+            .await?;
+        let (bytes, actual) =
+            read_capped(resp, limit, &self.source_name(), &what, self.timeout).await?;
         if actual != *digest {
             return Err(FetchError::DigestMismatch {
                 source_name: self.source_name(),
@@ -307,24 +641,38 @@ async fn read_capped(
     what: &str,
     timeout: Duration,
 ) -> Result<(Bytes, Digest), FetchError> {
-    let too_large = |size| FetchError::TooLarge { source_name: source_name.to_string(), what: what.to_string(), limit, size };
+    let too_large = |size| FetchError::TooLarge {
+        source_name: source_name.to_string(),
+        what: what.to_string(),
+        limit,
+        size,
+    };
     let announced = resp.content_length();
     if let Some(len) = announced
         && len > limit
     {
         return Err(too_large(Some(len)));
     }
-    let registry = source_name.strip_prefix("registry ").unwrap_or(source_name).to_string();
+    let registry = source_name
+        .strip_prefix("registry ")
+        .unwrap_or(source_name)
+        .to_string();
     let mut buf = BytesMut::with_capacity(announced.unwrap_or(0).min(limit) as usize);
     let mut hasher = Sha256::new();
-    while let Some(chunk) = resp.chunk().await.map_err(|e| map_reqwest_error(e, &registry, what, timeout))? {
+    while let Some(chunk) = resp
+        .chunk()
+        .await
+        .map_err(|e| map_reqwest_error(e, &registry, what, timeout))?
+    {
         if (buf.len() + chunk.len()) as u64 > limit {
             return Err(too_large(announced));
         }
         hasher.update(&chunk);
         buf.extend_from_slice(&chunk);
     }
-    let digest: Digest = format!("sha256:{}", hex::encode(hasher.finalize())).parse().expect("sha256 hex is a digest");
+    let digest: Digest = format!("sha256:{}", hex::encode(hasher.finalize()))
+        .parse()
+        .expect("sha256 hex is a digest");
     Ok((buf.freeze(), digest))
 }
 
@@ -345,7 +693,13 @@ fn registry_error_detail(body: &[u8]) -> String {
         return env
             .errors
             .iter()
-            .map(|e| if e.message.is_empty() { e.code.clone() } else { format!("{}: {}", e.code, e.message) })
+            .map(|e| {
+                if e.message.is_empty() {
+                    e.code.clone()
+                } else {
+                    format!("{}: {}", e.code, e.message)
+                }
+            })
             .collect::<Vec<_>>()
             .join("; ");
     }
@@ -370,13 +724,30 @@ fn chain(e: &dyn std::error::Error) -> String {
     out
 }
 
-fn map_reqwest_error(e: reqwest::Error, registry: &str, what: &str, timeout: Duration) -> FetchError {
+fn map_reqwest_error(
+    e: reqwest::Error,
+    registry: &str,
+    what: &str,
+    timeout: Duration,
+) -> FetchError {
     if e.is_timeout() {
-        FetchError::Timeout { registry: registry.to_string(), what: what.to_string(), after: timeout }
+        FetchError::Timeout {
+            registry: registry.to_string(),
+            what: what.to_string(),
+            after: timeout,
+        }
     } else if e.is_connect() || connection_dropped(&e) {
-        FetchError::Unreachable { registry: registry.to_string(), detail: chain(&e) }
+        FetchError::Unreachable {
+            registry: registry.to_string(),
+            detail: chain(&e),
+        }
     } else {
-        FetchError::Http { registry: registry.to_string(), what: what.to_string(), status: 0, detail: chain(&e) }
+        FetchError::Http {
+            registry: registry.to_string(),
+            what: what.to_string(),
+            status: 0,
+            detail: chain(&e),
+        }
     }
 }
 
@@ -387,19 +758,27 @@ fn connection_dropped(e: &reqwest::Error) -> bool {
         return false;
     }
     let text = chain(e).to_ascii_lowercase();
-    ["connection closed", "connection reset", "broken pipe"].iter().any(|m| text.contains(m))
+    ["connection closed", "connection reset", "broken pipe"]
+        .iter()
+        .any(|m| text.contains(m))
 }
 
 fn map_oci_error(e: OciDistributionError, registry: &str, shown: &str) -> FetchError {
     match e {
-        OciDistributionError::RequestError(e) => {
-            map_reqwest_error(e, registry, &format!("authentication for {shown}"), Duration::ZERO)
-        }
+        OciDistributionError::RequestError(e) => map_reqwest_error(
+            e,
+            registry,
+            &format!("authentication for {shown}"),
+            Duration::ZERO,
+        ),
         OciDistributionError::AuthenticationFailure(detail) => FetchError::AuthFailed {
             registry: registry.to_string(),
             reference: shown.to_string(),
             status: 401,
-            detail: format!("the token service refused the credentials: {}", registry_error_detail(detail.as_bytes())),
+            detail: format!(
+                "the token service refused the credentials: {}",
+                registry_error_detail(detail.as_bytes())
+            ),
         },
         OciDistributionError::UnauthorizedError { .. } => FetchError::AuthFailed {
             registry: registry.to_string(),
@@ -417,7 +796,10 @@ fn map_oci_error(e: OciDistributionError, registry: &str, shown: &str) -> FetchE
 }
 
 /// Turns [`Credentials::DockerConfig`] into basic credentials (or anonymous).
-async fn resolve_credentials(credentials: &Credentials, registry: &str) -> Result<Credentials, FetchError> {
+async fn resolve_credentials(
+    credentials: &Credentials,
+    registry: &str,
+) -> Result<Credentials, FetchError> {
     let Credentials::DockerConfig(path) = credentials else {
         return Ok(credentials.clone());
     };
@@ -434,7 +816,12 @@ async fn resolve_credentials(credentials: &Credentials, registry: &str) -> Resul
     let text = match tokio::fs::read(&path).await {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Credentials::Anonymous),
-        Err(source) => return Err(FetchError::Io { path: path.display().to_string(), source }),
+        Err(source) => {
+            return Err(FetchError::Io {
+                path: path.display().to_string(),
+                source,
+            });
+        }
     };
     docker_config_lookup(&text, registry).map_err(|detail| FetchError::Setup {
         what: format!("docker config {} for registry {registry}", path.display()),
@@ -461,29 +848,51 @@ pub(crate) fn docker_config_lookup(json: &[u8], registry: &str) -> Result<Creden
         identitytoken: Option<String>,
     }
     let config: Config = serde_json::from_slice(json).map_err(|e| e.to_string())?;
-    let wanted = if registry == "docker.io" { "index.docker.io" } else { registry };
+    let wanted = if registry == "docker.io" {
+        "index.docker.io"
+    } else {
+        registry
+    };
     let host_of = |key: &str| {
-        let k = key.trim_start_matches("https://").trim_start_matches("http://");
+        let k = key
+            .trim_start_matches("https://")
+            .trim_start_matches("http://");
         k.split('/').next().unwrap_or(k).to_string()
     };
-    let Some(entry) = config.auths.iter().find(|(k, _)| host_of(k) == wanted).map(|(_, v)| v) else {
+    let Some(entry) = config
+        .auths
+        .iter()
+        .find(|(k, _)| host_of(k) == wanted)
+        .map(|(_, v)| v)
+    else {
         return Ok(Credentials::Anonymous);
     };
     if let (Some(u), Some(p)) = (&entry.username, &entry.password) {
-        return Ok(Credentials::Basic { username: u.clone(), password: p.clone() });
+        return Ok(Credentials::Basic {
+            username: u.clone(),
+            password: p.clone(),
+        });
     }
     if let Some(auth) = &entry.auth {
         let decoded = base64::engine::general_purpose::STANDARD
             .decode(auth.trim())
             .map_err(|e| format!("`auth` is not base64: {e}"))?;
         let decoded = String::from_utf8(decoded).map_err(|_| "`auth` is not UTF-8".to_string())?;
-        let (u, p) = decoded.split_once(':').ok_or("`auth` is not `user:password`")?;
-        return Ok(Credentials::Basic { username: u.into(), password: p.into() });
+        let (u, p) = decoded
+            .split_once(':')
+            .ok_or("`auth` is not `user:password`")?;
+        return Ok(Credentials::Basic {
+            username: u.into(),
+            password: p.into(),
+        });
     }
     if let Some(token) = &entry.identitytoken {
         // An identity token is a refresh token for the token service; docker sends it as the
         // password of the `<token>` user.
-        return Ok(Credentials::Basic { username: "<token>".into(), password: token.clone() });
+        return Ok(Credentials::Basic {
+            username: "<token>".into(),
+            password: token.clone(),
+        });
     }
     Ok(Credentials::Anonymous)
 }
@@ -501,21 +910,54 @@ mod tests {
         }}"#;
         assert_eq!(
             docker_config_lookup(json, "127.0.0.1:5000").unwrap(),
-            Credentials::Basic { username: "user".into(), password: "pass".into() }
+            Credentials::Basic {
+                username: "user".into(),
+                password: "pass".into()
+            }
         );
         assert_eq!(
             docker_config_lookup(json, "docker.io").unwrap(),
-            Credentials::Basic { username: "hub".into(), password: "pw".into() }
+            Credentials::Basic {
+                username: "hub".into(),
+                password: "pw".into()
+            }
         );
-        assert_eq!(docker_config_lookup(json, "ghcr.io").unwrap(), Credentials::Anonymous);
-        assert_eq!(docker_config_lookup(json, "quay.io").unwrap(), Credentials::Anonymous);
+        assert_eq!(
+            docker_config_lookup(json, "ghcr.io").unwrap(),
+            Credentials::Anonymous
+        );
+        assert_eq!(
+            docker_config_lookup(json, "quay.io").unwrap(),
+            Credentials::Anonymous
+        );
         assert!(docker_config_lookup(b"not json", "quay.io").is_err());
+    }
+
+    #[test]
+    fn bearer_challenges() {
+        assert_eq!(
+            parse_bearer_challenge(
+                r#"Bearer realm="http://a/token",service="reg",scope="registry:catalog:*""#
+            ),
+            Some(("http://a/token".into(), Some("reg".into())))
+        );
+        assert_eq!(
+            parse_bearer_challenge(r#"Bearer realm=http://a/token"#),
+            Some(("http://a/token".into(), None))
+        );
+        assert_eq!(parse_bearer_challenge(r#"Basic realm="x""#), None);
+        assert_eq!(
+            percent_encode("registry:catalog:*"),
+            "registry%3Acatalog%3A%2A"
+        );
     }
 
     #[test]
     fn error_bodies() {
         assert_eq!(
-            registry_error_detail(br#"{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown"}]}"#),
+            registry_error_detail(
+                br#"{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown"}]}"#
+            ),
             "MANIFEST_UNKNOWN: manifest unknown"
         );
         assert_eq!(registry_error_detail(b"plain text\n"), "plain text");
@@ -532,11 +974,17 @@ mod fake_registry_tests {
     use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
     use super::super::testutil::fixture;
-    use super::super::{FetchLimits, Fetcher, FetcherConfig, OCI_MANIFEST_MEDIA_TYPE, WASM_LAYER_MEDIA_TYPE};
+    use super::super::{
+        FetchLimits, Fetcher, FetcherConfig, OCI_MANIFEST_MEDIA_TYPE, WASM_LAYER_MEDIA_TYPE,
+    };
     use super::*;
 
     enum Reply {
-        Full { status: u16, headers: Vec<(String, String)>, body: Vec<u8> },
+        Full {
+            status: u16,
+            headers: Vec<(String, String)>,
+            body: Vec<u8>,
+        },
         /// Chunked transfer (no Content-Length) of `total` bytes of `b'a'`.
         Chunked { total: usize },
         /// Accept the request and never answer.
@@ -550,7 +998,9 @@ mod fake_registry_tests {
         let route = Arc::new(route);
         tokio::spawn(async move {
             loop {
-                let Ok((mut s, _)) = listener.accept().await else { return };
+                let Ok((mut s, _)) = listener.accept().await else {
+                    return;
+                };
                 let route = route.clone();
                 tokio::spawn(async move {
                     let mut buf = Vec::new();
@@ -564,8 +1014,15 @@ mod fake_registry_tests {
                     let head = String::from_utf8_lossy(&buf).to_string();
                     let path = head.split(' ').nth(1).unwrap_or("/").to_string();
                     match route(&path) {
-                        Reply::Full { status, headers, body } => {
-                            let mut out = format!("HTTP/1.1 {status} X\r\nContent-Length: {}\r\nConnection: close\r\n", body.len());
+                        Reply::Full {
+                            status,
+                            headers,
+                            body,
+                        } => {
+                            let mut out = format!(
+                                "HTTP/1.1 {status} X\r\nContent-Length: {}\r\nConnection: close\r\n",
+                                body.len()
+                            );
                             for (k, v) in headers {
                                 out.push_str(&format!("{k}: {v}\r\n"));
                             }
@@ -581,7 +1038,8 @@ mod fake_registry_tests {
                             let mut sent = 0;
                             while sent < total {
                                 let n = piece.len().min(total - sent);
-                                let frame = [format!("{n:x}\r\n").as_bytes(), &piece[..n], b"\r\n"].concat();
+                                let frame = [format!("{n:x}\r\n").as_bytes(), &piece[..n], b"\r\n"]
+                                    .concat();
                                 if s.write_all(&frame).await.is_err() {
                                     return; // the client gave up, as it should
                                 }
@@ -601,9 +1059,16 @@ mod fake_registry_tests {
     }
 
     fn json(status: u16, body: &[u8], extra: &[(&str, &str)]) -> Reply {
-        let mut headers = vec![("Content-Type".to_string(), OCI_MANIFEST_MEDIA_TYPE.to_string())];
+        let mut headers = vec![(
+            "Content-Type".to_string(),
+            OCI_MANIFEST_MEDIA_TYPE.to_string(),
+        )];
         headers.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-        Reply::Full { status, headers, body: body.to_vec() }
+        Reply::Full {
+            status,
+            headers,
+            body: body.to_vec(),
+        }
     }
 
     fn manifest_over(layer_digest: &str, layer_size: u64) -> Vec<u8> {
@@ -618,7 +1083,11 @@ mod fake_registry_tests {
     }
 
     fn fetcher(limits: FetchLimits) -> Fetcher {
-        Fetcher::new(FetcherConfig { limits, ..Default::default() }).unwrap()
+        Fetcher::new(FetcherConfig {
+            limits,
+            ..Default::default()
+        })
+        .unwrap()
     }
 
     #[tokio::test]
@@ -634,8 +1103,24 @@ mod fake_registry_tests {
         .await;
         let r: OciRef = format!("{host}/acme/big:1").parse().unwrap();
         let started = std::time::Instant::now();
-        let err = fetcher(FetchLimits { max_blob_bytes: 1 << 20, ..Default::default() }).fetch_oci(&r).await.unwrap_err();
-        assert!(matches!(err, FetchError::TooLarge { limit: 1048576, size: None, .. }), "{err}");
+        let err = fetcher(FetchLimits {
+            max_blob_bytes: 1 << 20,
+            ..Default::default()
+        })
+        .fetch_oci(&r)
+        .await
+        .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                FetchError::TooLarge {
+                    limit: 1048576,
+                    size: None,
+                    ..
+                }
+            ),
+            "{err}"
+        );
         assert!(started.elapsed() < Duration::from_secs(20));
     }
 
@@ -648,16 +1133,26 @@ mod fake_registry_tests {
         let m2 = m.clone();
         let host = serve(move |path| match path {
             "/v2/" => json(200, b"{}", &[]),
-            "/v2/acme/x/manifests/lying-header" => json(200, &m2, &[("Docker-Content-Digest", &liar)]),
+            "/v2/acme/x/manifests/lying-header" => {
+                json(200, &m2, &[("Docker-Content-Digest", &liar)])
+            }
             p if p.contains("/manifests/") => json(200, &m2, &[]),
-            _ => Reply::Full { status: 404, headers: vec![], body: br#"{"errors":[{"code":"BLOB_UNKNOWN","message":"blob unknown"}]}"#.to_vec() },
+            _ => Reply::Full {
+                status: 404,
+                headers: vec![],
+                body: br#"{"errors":[{"code":"BLOB_UNKNOWN","message":"blob unknown"}]}"#.to_vec(),
+            },
         })
         .await;
         let f = fetcher(FetchLimits::default());
 
         let r: OciRef = format!("{host}/acme/x:lying-header").parse().unwrap();
         let err = f.resolve(&r).await.unwrap_err();
-        assert!(matches!(err, FetchError::DigestMismatch { .. }) && err.to_string().contains("Docker-Content-Digest"), "{err}");
+        assert!(
+            matches!(err, FetchError::DigestMismatch { .. })
+                && err.to_string().contains("Docker-Content-Digest"),
+            "{err}"
+        );
 
         // A digest reference whose manifest hashes to something else.
         let other = Digest::of(b"other");
@@ -670,7 +1165,10 @@ mod fake_registry_tests {
         let r: OciRef = format!("{host}/acme/x:1").parse().unwrap();
         assert_eq!(f.resolve(&r).await.unwrap(), m_digest);
         let err = f.fetch_oci(&r).await.unwrap_err();
-        assert!(matches!(err, FetchError::NotFound { .. }) && err.to_string().contains("blob sha256:"), "{err}");
+        assert!(
+            matches!(err, FetchError::NotFound { .. }) && err.to_string().contains("blob sha256:"),
+            "{err}"
+        );
     }
 
     #[tokio::test]
@@ -681,7 +1179,10 @@ mod fake_registry_tests {
             _ => json(403, br#"{"errors":[{"code":"DENIED","message":"requested access to the resource is denied"}]}"#, &[]),
         })
         .await;
-        let f = fetcher(FetchLimits { request_timeout: Duration::from_millis(300), ..Default::default() });
+        let f = fetcher(FetchLimits {
+            request_timeout: Duration::from_millis(300),
+            ..Default::default()
+        });
         let r: OciRef = format!("{host}/acme/slow:1").parse().unwrap();
         let err = f.fetch_oci(&r).await.unwrap_err();
         assert!(matches!(err, FetchError::Timeout { .. }), "{err}");
@@ -689,7 +1190,10 @@ mod fake_registry_tests {
 
         let r: OciRef = format!("{host}/acme/private:1").parse().unwrap();
         let err = f.fetch_oci(&r).await.unwrap_err();
-        assert!(matches!(err, FetchError::AuthFailed { status: 403, .. }), "{err}");
+        assert!(
+            matches!(err, FetchError::AuthFailed { status: 403, .. }),
+            "{err}"
+        );
         assert!(err.to_string().contains("DENIED"), "{err}");
     }
 }

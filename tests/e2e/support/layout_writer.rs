@@ -29,7 +29,9 @@ pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 /// `fixtures/built/<name>`: the committed fixture components (`types.wasm`,
 /// `types.wit.wasm`, …).
 pub fn fixture(name: &str) -> Vec<u8> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/built").join(name);
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../fixtures/built")
+        .join(name);
     std::fs::read(&path).unwrap_or_else(|e| panic!("read fixture {}: {e}", path.display()))
 }
 
@@ -61,9 +63,15 @@ impl ComponentArtifact {
     pub fn new(component: impl Into<Vec<u8>>) -> Self {
         let annotations = [
             ("org.opencontainers.image.title", "types"),
-            ("org.opencontainers.image.description", "forage test component"),
+            (
+                "org.opencontainers.image.description",
+                "forage test component",
+            ),
             ("org.opencontainers.image.version", "0.1.0"),
-            ("org.opencontainers.image.source", "https://example.com/forage/fixtures"),
+            (
+                "org.opencontainers.image.source",
+                "https://example.com/forage/fixtures",
+            ),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -124,7 +132,8 @@ fn write_blob(dir: &Path, bytes: &[u8]) -> (String, usize) {
 /// `tag`.
 pub fn write_layout(dir: &Path, artifact: &ComponentArtifact, tag: &str) -> WrittenArtifact {
     std::fs::create_dir_all(dir.join("blobs/sha256")).expect("layout dir");
-    std::fs::write(dir.join("oci-layout"), r#"{"imageLayoutVersion":"1.0.0"}"#).expect("oci-layout");
+    std::fs::write(dir.join("oci-layout"), r#"{"imageLayoutVersion":"1.0.0"}"#)
+        .expect("oci-layout");
 
     let (component_digest, component_size) = write_blob(dir, &artifact.component);
     let wit = artifact.wit_package.as_ref().map(|w| write_blob(dir, w));
@@ -176,7 +185,11 @@ pub fn write_layout(dir: &Path, artifact: &ComponentArtifact, tag: &str) -> Writ
         .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
         .and_then(|v| v.get("manifests").and_then(|m| m.as_array()).cloned())
         .unwrap_or_default();
-    entries.retain(|e| e.pointer("/annotations/org.opencontainers.image.ref.name").and_then(|v| v.as_str()) != Some(tag));
+    entries.retain(|e| {
+        e.pointer("/annotations/org.opencontainers.image.ref.name")
+            .and_then(|v| v.as_str())
+            != Some(tag)
+    });
     entries.push(serde_json::json!({
         "mediaType": OCI_MANIFEST,
         "digest": manifest_digest,
@@ -184,13 +197,24 @@ pub fn write_layout(dir: &Path, artifact: &ComponentArtifact, tag: &str) -> Writ
         "annotations": { "org.opencontainers.image.ref.name": tag },
     }));
     let index = serde_json::json!({ "schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": entries });
-    std::fs::write(&index_path, serde_json::to_vec_pretty(&index).unwrap()).expect("write index.json");
+    std::fs::write(&index_path, serde_json::to_vec_pretty(&index).unwrap())
+        .expect("write index.json");
 
-    WrittenArtifact { manifest_digest, manifest, component_digest, wit_digest: wit.map(|(d, _)| d), config_digest }
+    WrittenArtifact {
+        manifest_digest,
+        manifest,
+        component_digest,
+        wit_digest: wit.map(|(d, _)| d),
+        config_digest,
+    }
 }
 
 /// Writes `artifact` to a fresh layout under `parent` and returns its directory.
-pub fn layout_for(parent: &Path, artifact: &ComponentArtifact, tag: &str) -> (PathBuf, WrittenArtifact) {
+pub fn layout_for(
+    parent: &Path,
+    artifact: &ComponentArtifact,
+    tag: &str,
+) -> (PathBuf, WrittenArtifact) {
     let dir = parent.join(format!("layout-{tag}"));
     let written = write_layout(&dir, artifact, tag);
     (dir, written)
@@ -200,10 +224,19 @@ pub fn layout_for(parent: &Path, artifact: &ComponentArtifact, tag: &str) -> (Pa
 /// (`repo:tag`), with skopeo. Panics with skopeo's output when it fails.
 pub fn push(registry: &Registry, layout_dir: &Path, tag: &str, repo_and_tag: &str) {
     let mut cmd = Command::new("skopeo");
-    cmd.args(["copy", "--quiet", "--preserve-digests", "--dest-tls-verify=false"]);
+    cmd.args([
+        "copy",
+        "--quiet",
+        "--preserve-digests",
+        "--dest-tls-verify=false",
+    ]);
     // Do not pick up the machine's policy.json or auth files.
     let policy = registry.dir().join("skopeo-policy.json");
-    std::fs::write(&policy, r#"{"default":[{"type":"insecureAcceptAnything"}]}"#).expect("skopeo policy");
+    std::fs::write(
+        &policy,
+        r#"{"default":[{"type":"insecureAcceptAnything"}]}"#,
+    )
+    .expect("skopeo policy");
     cmd.arg("--policy").arg(&policy);
     match registry.auth.credentials() {
         Some((user, pass)) => {
@@ -215,7 +248,10 @@ pub fn push(registry: &Registry, layout_dir: &Path, tag: &str, repo_and_tag: &st
     }
     cmd.arg(format!("oci:{}:{tag}", layout_dir.display()));
     cmd.arg(format!("docker://{}", registry.reference(repo_and_tag)));
-    cmd.env("REGISTRY_AUTH_FILE", registry.dir().join("skopeo-auth.json"));
+    cmd.env(
+        "REGISTRY_AUTH_FILE",
+        registry.dir().join("skopeo-auth.json"),
+    );
     let out = cmd.output().expect("run skopeo");
     assert!(
         out.status.success(),
@@ -228,9 +264,15 @@ pub fn push(registry: &Registry, layout_dir: &Path, tag: &str, repo_and_tag: &st
 
 /// Pushes `written` (blobs from `layout_dir`) over the distribution API, in process, with the
 /// registry's credentials (basic, or a token from its token server). The fallback to [`push`].
-pub async fn push_http(registry: &Registry, layout_dir: &Path, written: &WrittenArtifact, repo_and_tag: &str) {
+pub async fn push_http(
+    registry: &Registry,
+    layout_dir: &Path,
+    written: &WrittenArtifact,
+    repo_and_tag: &str,
+) {
     let (repo, tag) = repo_and_tag.split_once(':').expect("repo:tag");
-    let reference = oci_client::Reference::with_tag(registry.host(), repo.to_string(), tag.to_string());
+    let reference =
+        oci_client::Reference::with_tag(registry.host(), repo.to_string(), tag.to_string());
     let client = oci_client::Client::new(oci_client::client::ClientConfig {
         protocol: oci_client::client::ClientProtocol::Http,
         ..Default::default()
@@ -241,15 +283,29 @@ pub async fn push_http(registry: &Registry, layout_dir: &Path, written: &Written
             oci_client::secrets::RegistryAuth::Basic(user.clone(), pass.clone())
         }
     };
-    client.auth(&reference, &auth, oci_client::RegistryOperation::Push).await.expect("auth for push");
-    let mut blobs = vec![written.config_digest.clone(), written.component_digest.clone()];
+    client
+        .auth(&reference, &auth, oci_client::RegistryOperation::Push)
+        .await
+        .expect("auth for push");
+    let mut blobs = vec![
+        written.config_digest.clone(),
+        written.component_digest.clone(),
+    ];
     blobs.extend(written.wit_digest.clone());
     for digest in blobs {
-        let bytes = std::fs::read(layout_dir.join("blobs/sha256").join(&digest[7..])).expect("read blob");
-        client.push_blob(&reference, bytes, &digest).await.unwrap_or_else(|e| panic!("push blob {digest}: {e}"));
+        let bytes =
+            std::fs::read(layout_dir.join("blobs/sha256").join(&digest[7..])).expect("read blob");
+        client
+            .push_blob(&reference, bytes, &digest)
+            .await
+            .unwrap_or_else(|e| panic!("push blob {digest}: {e}"));
     }
     client
-        .push_manifest_raw(&reference, written.manifest.clone(), OCI_MANIFEST.parse().unwrap())
+        .push_manifest_raw(
+            &reference,
+            written.manifest.clone(),
+            OCI_MANIFEST.parse().unwrap(),
+        )
         .await
         .unwrap_or_else(|e| panic!("push manifest: {e}"));
 }

@@ -19,7 +19,9 @@ use super::token_server::{self, TokenServer};
 
 /// The registry binary (override with `FORAGE_TEST_REGISTRY_BIN`).
 pub fn registry_bin() -> PathBuf {
-    std::env::var_os("FORAGE_TEST_REGISTRY_BIN").map(PathBuf::from).unwrap_or_else(|| "/usr/bin/docker-registry".into())
+    std::env::var_os("FORAGE_TEST_REGISTRY_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| "/usr/bin/docker-registry".into())
 }
 
 /// True when the registry binary is installed, so tests can skip (loudly) where it is not.
@@ -75,7 +77,10 @@ pub struct Registry {
 impl Registry {
     /// Writes a config, starts `docker-registry serve CONFIG` and waits until `/v2/` answers.
     pub fn start(auth: RegistryAuth) -> Registry {
-        let dir = tempfile::Builder::new().prefix("forage-registry-").tempdir().expect("temp dir");
+        let dir = tempfile::Builder::new()
+            .prefix("forage-registry-")
+            .tempdir()
+            .expect("temp dir");
         let storage = dir.path().join("storage");
         std::fs::create_dir_all(&storage).expect("storage dir");
         let port = free_port();
@@ -87,7 +92,10 @@ impl Registry {
             RegistryAuth::Basic { user, pass } => {
                 let htpasswd = dir.path().join("htpasswd");
                 std::fs::write(&htpasswd, htpasswd_line(user, pass)).expect("write htpasswd");
-                format!("auth:\n  htpasswd:\n    realm: forage-test\n    path: {}\n", htpasswd.display())
+                format!(
+                    "auth:\n  htpasswd:\n    realm: forage-test\n    path: {}\n",
+                    htpasswd.display()
+                )
             }
             RegistryAuth::Bearer { user, pass } => {
                 let ts = TokenServer::start(dir.path(), user, pass);
@@ -102,7 +110,11 @@ impl Registry {
                 yaml
             }
         };
-        let level = if std::env::var_os("FORAGE_TEST_REGISTRY_LOG").is_some() { "debug" } else { "warn" };
+        let level = if std::env::var_os("FORAGE_TEST_REGISTRY_LOG").is_some() {
+            "debug"
+        } else {
+            "warn"
+        };
         let config = format!(
             "version: 0.1\n\
              log:\n  level: {level}\n  accesslog:\n    disabled: true\n\
@@ -123,7 +135,14 @@ impl Registry {
             .stderr(log)
             .spawn()
             .unwrap_or_else(|e| panic!("start {}: {e}", registry_bin().display()));
-        let mut registry = Registry { addr, auth, token_server, child, storage, dir };
+        let mut registry = Registry {
+            addr,
+            auth,
+            token_server,
+            child,
+            storage,
+            dir,
+        };
         registry.wait_ready();
         registry
     }
@@ -136,11 +155,19 @@ impl Registry {
             }
             if let Some(status) = http_status(self.addr, "/v2/") {
                 // 200 without auth, 401 with it: either way the API is up.
-                assert!(status == 200 || status == 401, "unexpected /v2/ status {status}:\n{}", self.log());
+                assert!(
+                    status == 200 || status == 401,
+                    "unexpected /v2/ status {status}:\n{}",
+                    self.log()
+                );
                 return;
             }
             if Instant::now() > deadline {
-                panic!("docker-registry did not answer on {} within 20s:\n{}", self.addr, self.log());
+                panic!(
+                    "docker-registry did not answer on {} within 20s:\n{}",
+                    self.addr,
+                    self.log()
+                );
             }
             std::thread::sleep(Duration::from_millis(50));
         }
@@ -170,7 +197,11 @@ impl Registry {
     /// registry serve corrupt content.
     pub fn blob_path(&self, digest: &str) -> PathBuf {
         let hex = digest.strip_prefix("sha256:").expect("sha256 digest");
-        self.storage.join("docker/registry/v2/blobs/sha256").join(&hex[..2]).join(hex).join("data")
+        self.storage
+            .join("docker/registry/v2/blobs/sha256")
+            .join(&hex[..2])
+            .join(hex)
+            .join("data")
     }
 
     /// The registry's log so far.
@@ -193,14 +224,29 @@ impl Drop for Registry {
 
 /// A loopback port nothing listens on right now.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").expect("bind :0").local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind :0")
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// `user:bcrypt-hash`, via `htpasswd -Bbn` (apache2-utils); distribution only accepts bcrypt.
 fn htpasswd_line(user: &str, pass: &str) -> String {
-    let out = Command::new("htpasswd").args(["-Bbn", user, pass]).output().expect("run htpasswd (apache2-utils)");
-    assert!(out.status.success(), "htpasswd failed: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).expect("htpasswd output").trim().to_string() + "\n"
+    let out = Command::new("htpasswd")
+        .args(["-Bbn", user, pass])
+        .output()
+        .expect("run htpasswd (apache2-utils)");
+    assert!(
+        out.status.success(),
+        "htpasswd failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .expect("htpasswd output")
+        .trim()
+        .to_string()
+        + "\n"
 }
 
 /// The status of a plain `GET path` against `addr`, or `None` if nothing answers.
@@ -208,7 +254,11 @@ pub fn http_status(addr: SocketAddr, path: &str) -> Option<u16> {
     use std::io::{Read as _, Write as _};
     let mut s = TcpStream::connect_timeout(&addr, Duration::from_millis(200)).ok()?;
     s.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
-    write!(s, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").ok()?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
     let mut buf = [0u8; 64];
     let n = s.read(&mut buf).ok()?;
     let line = std::str::from_utf8(&buf[..n]).ok()?;

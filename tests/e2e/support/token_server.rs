@@ -59,7 +59,15 @@ impl TokenServer {
         let key_path = dir.join("token-key.pem");
         let cert_path = dir.join("token-cert.pem");
         let out = Command::new("openssl")
-            .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"])
+            .args([
+                "req",
+                "-x509",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:prime256v1",
+                "-nodes",
+            ])
             .arg("-keyout")
             .arg(&key_path)
             .arg("-out")
@@ -67,22 +75,40 @@ impl TokenServer {
             .args(["-subj", "/CN=forage-test-token-issuer", "-days", "2"])
             .output()
             .expect("run openssl to make the token signing certificate");
-        assert!(out.status.success(), "openssl req failed: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "openssl req failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let pem = std::fs::read_to_string(&key_path).expect("read token key");
         let key = SigningKey::from_pkcs8_pem(&pem).expect("openssl writes a PKCS#8 P-256 key");
-        let spki = key.verifying_key().to_public_key_der().expect("SPKI of the token key");
+        let spki = key
+            .verifying_key()
+            .to_public_key_der()
+            .expect("SPKI of the token key");
         let kid = libtrust_key_id(spki.as_bytes());
 
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind token server");
-        listener.set_nonblocking(true).expect("nonblocking listener");
+        listener
+            .set_nonblocking(true)
+            .expect("nonblocking listener");
         let addr = listener.local_addr().expect("token server address");
         let issued = Arc::new(AtomicUsize::new(0));
-        let state = Arc::new(State { user: user.into(), pass: pass.into(), key, kid, issued: issued.clone() });
+        let state = Arc::new(State {
+            user: user.into(),
+            pass: pass.into(),
+            key,
+            kid,
+            issued: issued.clone(),
+        });
         let (tx, mut rx) = tokio::sync::oneshot::channel::<()>();
         // Its own thread and runtime: the registry under test must keep getting tokens however
         // the test's runtime is busy (or blocked in a synchronous call).
         let thread = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
             rt.block_on(async move {
                 let listener = tokio::net::TcpListener::from_std(listener).expect("tokio listener");
                 loop {
@@ -97,7 +123,13 @@ impl TokenServer {
                 }
             });
         });
-        TokenServer { addr, cert_path, issued, shutdown: Some(tx), thread: Some(thread) }
+        TokenServer {
+            addr,
+            cert_path,
+            issued,
+            shutdown: Some(tx),
+            thread: Some(thread),
+        }
     }
 
     /// The realm URL to configure in the registry.
@@ -122,7 +154,11 @@ impl Drop for TokenServer {
 pub fn libtrust_key_id(spki_der: &[u8]) -> String {
     let hash = Sha256::digest(spki_der);
     let b32 = base32(&hash[..30]);
-    b32.as_bytes().chunks(4).map(|c| std::str::from_utf8(c).unwrap()).collect::<Vec<_>>().join(":")
+    b32.as_bytes()
+        .chunks(4)
+        .map(|c| std::str::from_utf8(c).unwrap())
+        .collect::<Vec<_>>()
+        .join(":")
 }
 
 fn base32(bytes: &[u8]) -> String {
@@ -156,14 +192,26 @@ async fn serve(mut stream: tokio::net::TcpStream, state: &State) -> std::io::Res
     }
     let head = String::from_utf8_lossy(&buf).to_string();
     let mut lines = head.split("\r\n");
-    let target = lines.next().unwrap_or_default().split(' ').nth(1).unwrap_or_default().to_string();
+    let target = lines
+        .next()
+        .unwrap_or_default()
+        .split(' ')
+        .nth(1)
+        .unwrap_or_default()
+        .to_string();
     let authorization = lines
         .filter_map(|l| l.split_once(':'))
         .find(|(k, _)| k.trim().eq_ignore_ascii_case("authorization"))
         .map(|(_, v)| v.trim().to_string());
 
     let (status, body) = respond(&target, authorization.as_deref(), state);
-    let reason = if status == 200 { "OK" } else if status == 401 { "Unauthorized" } else { "Not Found" };
+    let reason = if status == 200 {
+        "OK"
+    } else if status == 401 {
+        "Unauthorized"
+    } else {
+        "Not Found"
+    };
     let mut response = format!(
         "HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n",
         body.len()
@@ -193,7 +241,10 @@ fn respond(target: &str, authorization: Option<&str>, state: &State) -> (u16, St
 
     let subject = match authorization.and_then(|a| a.strip_prefix("Basic ")) {
         Some(b64) => {
-            let decoded = STANDARD.decode(b64.trim()).ok().and_then(|d| String::from_utf8(d).ok());
+            let decoded = STANDARD
+                .decode(b64.trim())
+                .ok()
+                .and_then(|d| String::from_utf8(d).ok());
             match decoded.as_deref().and_then(|d| d.split_once(':')) {
                 Some((u, p)) if u == state.user && p == state.pass => Some(u.to_string()),
                 _ => return (401, r#"{"errors":[{"code":"UNAUTHORIZED","message":"invalid username or password"}]}"#.into()),
@@ -226,7 +277,10 @@ fn respond(target: &str, authorization: Option<&str>, state: &State) -> (u16, St
         Vec::new()
     };
 
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() as i64;
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
     let n = state.issued.fetch_add(1, Ordering::SeqCst);
     let header = serde_json::json!({ "typ": "JWT", "alg": "ES256", "kid": state.kid });
     let claims = serde_json::json!({
@@ -245,7 +299,10 @@ fn respond(target: &str, authorization: Option<&str>, state: &State) -> (u16, St
         URL_SAFE_NO_PAD.encode(claims.to_string())
     );
     let signature: Signature = state.key.sign(signing_input.as_bytes());
-    let token = format!("{signing_input}.{}", URL_SAFE_NO_PAD.encode(signature.to_bytes()));
+    let token = format!(
+        "{signing_input}.{}",
+        URL_SAFE_NO_PAD.encode(signature.to_bytes())
+    );
     let body = serde_json::json!({
         "token": token,
         "access_token": token,
@@ -269,7 +326,12 @@ fn chrono_like(secs: i64) -> String {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + if m <= 2 { 1 } else { 0 };
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
 }
 
 fn percent_decode(s: &str) -> String {
@@ -279,7 +341,10 @@ fn percent_decode(s: &str) -> String {
     while i < bytes.len() {
         match bytes[i] {
             b'%' if i + 2 < bytes.len() => {
-                match u8::from_str_radix(std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("zz"), 16) {
+                match u8::from_str_radix(
+                    std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("zz"),
+                    16,
+                ) {
                     Ok(b) => {
                         out.push(b);
                         i += 3;
@@ -312,7 +377,10 @@ mod tests {
         assert_eq!(base32(b"foobar"), "MZXW6YTBOI");
         assert_eq!(chrono_like(0), "1970-01-01T00:00:00Z");
         assert_eq!(chrono_like(1_700_000_000), "2023-11-14T22:13:20Z");
-        assert_eq!(percent_decode("repository%3Aa%2Fb%3Apull"), "repository:a/b:pull");
+        assert_eq!(
+            percent_decode("repository%3Aa%2Fb%3Apull"),
+            "repository:a/b:pull"
+        );
         assert_eq!(libtrust_key_id(b"x").len(), 59);
     }
 }
