@@ -921,7 +921,8 @@ pub fn run(opts: &Options) -> Result<()> {
     let corpus = generate(opts.functions, opts.per_component, opts.seed)?;
     fs::create_dir_all(opts.out.join("wit"))
         .with_context(|| format!("creating {}", opts.out.display()))?;
-    let mut index = String::from("name\tpackage\tfunctions\tsha256\tsize\tmanifest_digest\n");
+    let mut index =
+        String::from("name\tpackage\tfunctions\timports\tsha256\tsize\tmanifest_digest\n");
     for built in &corpus {
         let g = &built.generated;
         fs::write(opts.out.join(format!("{}.wasm", g.name)), &built.component)?;
@@ -932,9 +933,10 @@ pub fn run(opts: &Options) -> Result<()> {
         fs::write(opts.out.join("wit").join(format!("{}.wit", g.name)), &g.wit)?;
         let manifest_digest = if opts.layout {
             let (name, version) = g.package.split_once('@').expect("packages are versioned");
+            let (imports, exports) = wit::component_world_items(&built.component)?;
             oci::write_layout(
                 &opts.out.join("layouts").join(&g.name),
-                &oci::Artifact {
+                &[oci::Artifact {
                     component: &built.component,
                     wit_package: Some(&built.wit_package),
                     tag: version,
@@ -951,21 +953,25 @@ pub fn run(opts: &Options) -> Result<()> {
                             "2025-01-01T00:00:00Z".to_string(),
                         ),
                     ],
-                    exports: wit::component_export_names(&built.component)?
-                        .into_iter()
-                        .collect(),
-                    imports: g.imports.iter().map(|s| s.to_string()).collect(),
-                },
+                    exports,
+                    imports,
+                }],
             )?
+            .remove(0)
         } else {
             "-".to_string()
         };
         let _ = writeln!(
             index,
-            "{}\t{}\t{}\t{}\t{}\t{manifest_digest}",
+            "{}\t{}\t{}\t{}\t{}\t{}\t{manifest_digest}",
             g.name,
             g.package,
             g.functions,
+            if g.imports.is_empty() {
+                "-".to_string()
+            } else {
+                g.imports.join(",")
+            },
             hex::encode(Sha256::digest(&built.component)),
             built.component.len()
         );

@@ -478,7 +478,63 @@ pub fn run(check: bool, force: bool, only: &[String]) -> Result<()> {
         }
     }
     write_manifest(&built.join("MANIFEST.tsv"), &rows)?;
+    write_fixture_layout(&built, &built.join("layout"))?;
+    println!("wrote built/layout (OCI image layout, one tag per fixture)");
     Ok(())
+}
+
+/// Fixed creation time in layout configs and annotations, so the layout is reproducible.
+const LAYOUT_CREATED: &str = "2025-01-01T00:00:00Z";
+
+/// Write every committed fixture in `built` into one OCI image layout at `dir`,
+/// tagged with the fixture name, with its WIT package as a second layer.
+pub fn write_fixture_layout(built: &Path, dir: &Path) -> Result<()> {
+    let mut files = Vec::new();
+    for fixture in FIXTURES {
+        let component = fs::read(built.join(format!("{}.wasm", fixture.name)))
+            .with_context(|| format!("reading built/{}.wasm", fixture.name))?;
+        let wit_package = fs::read(built.join(format!("{}.wit.wasm", fixture.name)))
+            .with_context(|| format!("reading built/{}.wit.wasm", fixture.name))?;
+        files.push((fixture, component, wit_package));
+    }
+    let mut artifacts = Vec::new();
+    for (fixture, component, wit_package) in &files {
+        let (package, description) = wit::package_name_and_doc(wit_package)?;
+        let (name, version) = package.split_once('@').unwrap_or((&package, "0.0.0"));
+        let (imports, exports) = wit::component_world_items(component)?;
+        artifacts.push(crate::oci::Artifact {
+            component,
+            wit_package: Some(wit_package),
+            tag: fixture.name,
+            created: LAYOUT_CREATED,
+            annotations: vec![
+                ("org.opencontainers.image.title", name.to_string()),
+                ("org.opencontainers.image.version", version.to_string()),
+                ("org.opencontainers.image.description", description),
+                (
+                    "org.opencontainers.image.created",
+                    LAYOUT_CREATED.to_string(),
+                ),
+                (
+                    "org.opencontainers.image.licenses",
+                    "Apache-2.0".to_string(),
+                ),
+            ],
+            exports,
+            imports,
+        });
+    }
+    crate::oci::write_layout(dir, &artifacts)?;
+    Ok(())
+}
+
+/// All files under `dir`, relative path -> contents.
+pub fn tree(dir: &Path) -> Result<BTreeMap<String, Vec<u8>>> {
+    let mut rels = Vec::new();
+    collect_files(dir, dir, &mut rels)?;
+    rels.into_iter()
+        .map(|rel| Ok((rel.clone(), fs::read(dir.join(&rel))?)))
+        .collect()
 }
 
 /// Write `NAME.wit.wasm` next to a freshly built `NAME.wasm`, check the component, and
@@ -586,6 +642,13 @@ fn compare(
                 }
             }
         }
+    }
+    // The layout is derived from the committed files only, so it is always comparable.
+    let fresh_layout = out_dir.join("layout");
+    write_fixture_layout(built, &fresh_layout)?;
+    let committed_layout = tree(&built.join("layout")).unwrap_or_default();
+    if committed_layout != tree(&fresh_layout)? {
+        stale.push("layout: built/layout does not match the committed fixtures".to_string());
     }
     if stale.is_empty() {
         println!("fixtures are up to date");

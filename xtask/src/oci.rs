@@ -51,15 +51,40 @@ fn write_blob(dir: &Path, bytes: &[u8]) -> Result<()> {
     fs::write(&path, bytes).with_context(|| format!("writing {}", path.display()))
 }
 
-/// Write `artifact` as a fresh OCI image layout in `dir`; returns the manifest digest.
-pub fn write_layout(dir: &Path, artifact: &Artifact<'_>) -> Result<String> {
+/// Write `artifacts` as a fresh OCI image layout in `dir`, one manifest per artifact,
+/// each tagged in `index.json`; returns the manifest digests in order.
+pub fn write_layout(dir: &Path, artifacts: &[Artifact<'_>]) -> Result<Vec<String>> {
+    if dir.exists() {
+        // Blobs of a previous run must not linger.
+        fs::remove_dir_all(dir).with_context(|| format!("removing {}", dir.display()))?;
+    }
     fs::create_dir_all(dir.join("blobs/sha256"))
         .with_context(|| format!("creating {}", dir.display()))?;
     fs::write(
         dir.join("oci-layout"),
         b"{\"imageLayoutVersion\":\"1.0.0\"}",
     )?;
+    let mut descriptors = Vec::new();
+    for artifact in artifacts {
+        descriptors.push(write_artifact(dir, artifact)?);
+    }
+    let digests = descriptors
+        .iter()
+        .map(|d| d["digest"].as_str().unwrap_or_default().to_string())
+        .collect();
+    let index = json!({
+        "schemaVersion": 2,
+        "mediaType": INDEX_MEDIA_TYPE,
+        "manifests": descriptors,
+    });
+    let mut text = serde_json::to_vec_pretty(&index)?;
+    text.push(b'\n');
+    fs::write(dir.join("index.json"), text)?;
+    Ok(digests)
+}
 
+/// Write one artifact's blobs; return its manifest descriptor for `index.json`.
+fn write_artifact(dir: &Path, artifact: &Artifact<'_>) -> Result<Value> {
     let mut layers = vec![descriptor(WASM_MEDIA_TYPE, artifact.component)];
     write_blob(dir, artifact.component)?;
     if let Some(wit) = artifact.wit_package {
@@ -101,14 +126,5 @@ pub fn write_layout(dir: &Path, artifact: &Artifact<'_>) -> Result<String> {
     let mut manifest_desc = descriptor(MANIFEST_MEDIA_TYPE, &manifest);
     manifest_desc["artifactType"] = json!(CONFIG_MEDIA_TYPE);
     manifest_desc["annotations"] = json!({ "org.opencontainers.image.ref.name": artifact.tag });
-    let index = json!({
-        "schemaVersion": 2,
-        "mediaType": INDEX_MEDIA_TYPE,
-        "manifests": [manifest_desc],
-    });
-    fs::write(dir.join("index.json"), serde_json::to_vec_pretty(&index)?)?;
-    Ok(manifest_desc["digest"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string())
+    Ok(manifest_desc)
 }

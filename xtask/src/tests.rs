@@ -92,7 +92,7 @@ fn oci_layout_holds_component_and_wit_layers() {
     let dir = tempfile::tempdir().unwrap();
     let digest = oci::write_layout(
         dir.path(),
-        &oci::Artifact {
+        &[oci::Artifact {
             component: &built.component,
             wit_package: Some(&built.wit_package),
             tag: "1.2.3",
@@ -100,9 +100,10 @@ fn oci_layout_holds_component_and_wit_layers() {
             annotations: vec![("org.opencontainers.image.title", "demo".into())],
             exports: vec!["demo".into()],
             imports: vec![],
-        },
+        }],
     )
-    .unwrap();
+    .unwrap()
+    .remove(0);
     let blob = |digest: &str| {
         let hex = digest.strip_prefix("sha256:").unwrap();
         let bytes = fs::read(dir.path().join("blobs/sha256").join(hex)).unwrap();
@@ -239,4 +240,34 @@ fn wit_docs_survive_in_the_encoded_packages() {
             .contains("Convert a local date-time"),
         "{docs:?}"
     );
+}
+
+#[test]
+fn committed_layout_matches_the_built_fixtures() {
+    let built = fixtures::fixtures_dir().join("built");
+    let dir = tempfile::tempdir().unwrap();
+    fixtures::write_fixture_layout(&built, &dir.path().join("layout")).unwrap();
+    let fresh = fixtures::tree(&dir.path().join("layout")).unwrap();
+    let committed = fixtures::tree(&built.join("layout")).unwrap();
+    assert_eq!(
+        committed.keys().collect::<Vec<_>>(),
+        fresh.keys().collect::<Vec<_>>(),
+        "built/layout is stale; run `cargo xtask fixtures`"
+    );
+    assert!(
+        committed == fresh,
+        "built/layout is stale; run `cargo xtask fixtures`"
+    );
+    let index: Value = serde_json::from_slice(&committed["index.json"]).unwrap();
+    let tags: Vec<&str> = index["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            m["annotations"]["org.opencontainers.image.ref.name"]
+                .as_str()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(tags, FIXTURES.iter().map(|f| f.name).collect::<Vec<_>>());
 }

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use anyhow::{Context, Result, bail};
 use wit_component::DecodedWasm;
-use wit_parser::{PackageId, Resolve, WorldId, WorldItem};
+use wit_parser::{PackageId, Resolve, WorldId, WorldItem, WorldKey};
 
 /// A WIT package parsed from source and its binary encoding (what `wkg wit build` writes).
 pub struct EncodedPackage {
@@ -77,6 +77,38 @@ pub fn component_export_names(bytes: &[u8]) -> Result<BTreeSet<String>> {
     match wit_component::decode(bytes).context("decoding component")? {
         DecodedWasm::Component(resolve, world) => Ok(world_export_names(&resolve, world)),
         DecodedWasm::WitPackage(..) => bail!("this is a WIT package, not a component"),
+    }
+}
+
+/// A component's world imports and exports as names: `wasi:http/types@0.2.0` for an
+/// interface, the plain name for a function.
+pub fn component_world_items(bytes: &[u8]) -> Result<(Vec<String>, Vec<String>)> {
+    match wit_component::decode(bytes).context("decoding component")? {
+        DecodedWasm::Component(resolve, world) => {
+            let w = &resolve.worlds[world];
+            let names = |keys: &mut dyn Iterator<Item = &WorldKey>| -> Vec<String> {
+                keys.map(|k| resolve.name_world_key(k)).collect()
+            };
+            Ok((names(&mut w.imports.keys()), names(&mut w.exports.keys())))
+        }
+        DecodedWasm::WitPackage(..) => bail!("this is a WIT package, not a component"),
+    }
+}
+
+/// The package name (`namespace:name@version`) of an encoded WIT package and the first
+/// paragraph of its doc comment.
+pub fn package_name_and_doc(bytes: &[u8]) -> Result<(String, String)> {
+    match wit_component::decode(bytes).context("decoding WIT package")? {
+        DecodedWasm::WitPackage(resolve, pkg) => {
+            let package = &resolve.packages[pkg];
+            let doc = package.docs.contents.as_deref().unwrap_or_default();
+            let first = doc.split("\n\n").next().unwrap_or_default();
+            Ok((
+                package.name.to_string(),
+                first.split_whitespace().collect::<Vec<_>>().join(" "),
+            ))
+        }
+        DecodedWasm::Component(..) => bail!("this is a component, not a WIT package"),
     }
 }
 
