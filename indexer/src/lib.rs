@@ -9,3 +9,4 @@
 pub mod describe;
 pub mod fetch;
 pub mod reference;
+pub mod search;

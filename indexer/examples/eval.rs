@@ -1,0 +1,79 @@
+//! Search quality on the golden set: forage's engine against a plain-BM25 baseline.
+//!
+//! `cargo run --release -p forage-indexer --example eval [-- --misses] [-- --ablations]`
+//!
+//! Prints Recall@1, Recall@5 and MRR@10 overall and per query kind. `--misses` lists the
+//! queries the engine does not answer at rank 1; `--ablations` adds rows for the engine with
+//! one feature turned off at a time (the numbers behind docs/decisions/0002-search-ranking.md).
+
+use forage_indexer::search::Tuning;
+use forage_indexer::search::eval::{Bm25Baseline, Ranker, build_engine, default_golden_dir, evaluate, load_golden, table};
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let dir = args.iter().find(|a| !a.starts_with("--")).map(Into::into).unwrap_or_else(default_golden_dir);
+    let golden = match load_golden(&dir) {
+        Ok(g) => g,
+        Err(e) => {
+            eprintln!("eval: {e}");
+            std::process::exit(1);
+        }
+    };
+    let t0 = std::time::Instant::now();
+    let engine = build_engine(&golden.docs, Tuning::default());
+    let baseline = Bm25Baseline::build(&golden.docs);
+    let mut rows = vec![("forage", evaluate(&engine, &golden.queries)), ("bm25", evaluate(&baseline, &golden.queries))];
+    if args.iter().any(|a| a == "--ablations") {
+        let d = Tuning::default();
+        let variants: Vec<(&str, Tuning)> = vec![
+            ("-thesaurus", Tuning { thesaurus_boost: 0.0, ..d.clone() }),
+            ("-fuzzy", Tuning { fuzzy: false, ..d.clone() }),
+            ("-typetext", Tuning { type_text: false, ..d.clone() }),
+            (
+                "-boosts",
+                Tuning {
+                    name_boost: 1.0,
+                    docs_boost: 1.0,
+                    params_boost: 1.0,
+                    package_boost: 1.0,
+                    component_boost: 1.0,
+                    thesaurus_boost: 1.0,
+                    ..d.clone()
+                },
+            ),
+            (
+                "analyzer only",
+                Tuning {
+                    thesaurus_boost: 0.0,
+                    fuzzy: false,
+                    type_text: false,
+                    params_boost: 0.0,
+                    package_boost: 0.0,
+                    component_boost: 0.0,
+                    ..d.clone()
+                },
+            ),
+        ];
+        for (name, t) in variants {
+            let e = build_engine(&golden.docs, t);
+            rows.push((name, evaluate(&e, &golden.queries)));
+        }
+    }
+    println!(
+        "golden set: {} functions, {} queries ({})\n",
+        golden.docs.len(),
+        golden.queries.len(),
+        dir.display()
+    );
+    print!("{}", table(&rows));
+    println!("\n({:.2?} including index builds)", t0.elapsed());
+    if args.iter().any(|a| a == "--misses") {
+        println!("\nforage misses at rank 1:");
+        for q in &golden.queries {
+            let got = engine.rank(&q.query, 3);
+            if got.first().is_none_or(|g| !q.relevant.contains(g)) {
+                println!("  [{}] {:?}\n      want {:?}\n      got  {:?}", q.kind, q.query, q.relevant, got);
+            }
+        }
+    }
+}

@@ -1,0 +1,227 @@
+//! The search quality harness: the golden set (`fixtures/golden`), a plain-BM25 baseline, and
+//! Recall@1, Recall@5 and MRR@10, overall and per query kind.
+//!
+//! Used by `cargo run --release -p forage-indexer --example eval` and by the golden test. The
+//! golden set is WIT text (no components needed): each `.wit` file is one package, parsed with
+//! `wit_parser` into [`SearchDoc`]s the same way a published WIT package would be.
+//!
+//! Recall@k here is the share of queries with at least one relevant function in the top k
+//! (queries with several acceptable answers, such as "translate text" with two translators,
+//! count as found when any of them is); MRR@10 is the mean reciprocal rank of the first relevant
+//! function, 0 when none is in the top 10.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use sha2::{Digest as _, Sha256};
+use tantivy::collector::TopDocs;
+use tantivy::query::QueryParser;
+use tantivy::schema::{Field, STORED, Schema, TEXT, Value};
+use tantivy::{Index, IndexReader, TantivyDocument};
+
+use super::{ComponentOrigin, SearchDoc, SearchIndex, SearchQuery};
+
+/// One labelled query.
+#[derive(Debug, Clone, Deserialize)]
+pub struct GoldenQuery {
+    /// The query as an agent would send it.
+    pub query: String,
+    /// `paraphrase`, `keyword`, `signature`, `typo` or `disambiguation`.
+    pub kind: String,
+    /// Acceptable answers, as `package/function`.
+    pub relevant: Vec<String>,
+}
+
+#[derive(Deserialize)]
+struct QueriesFile {
+    queries: Vec<GoldenQuery>,
+}
+
+/// The golden set: the functions to index and the queries to ask.
+#[derive(Debug, Clone)]
+pub struct Golden {
+    /// One doc per function of every golden WIT package.
+    pub docs: Vec<SearchDoc>,
+    /// The labelled queries.
+    pub queries: Vec<GoldenQuery>,
+}
+
+/// `fixtures/golden` of this workspace.
+pub fn default_golden_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/golden")
+}
+
+/// Loads `dir/wit/*.wit` and `dir/queries.json`; checks that every labelled id exists.
+pub fn load_golden(dir: &Path) -> Result<Golden, String> {
+    let wit_dir = dir.join("wit");
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(&wit_dir)
+        .map_err(|e| format!("{}: {e}", wit_dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "wit"))
+        .collect();
+    paths.sort();
+    let mut docs = Vec::new();
+    for path in &paths {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let mut resolve = wit_parser::Resolve::default();
+        let pkg = resolve.push_str(path, &text).map_err(|e| format!("{}: {e:#}", path.display()))?;
+        let digest = hex::encode(Sha256::digest(text.as_bytes()));
+        let origin = ComponentOrigin {
+            reference: format!("golden.example/{}@sha256:{digest}", path.file_stem().unwrap_or_default().to_string_lossy()),
+            digest: format!("sha256:{digest}"),
+            registry: "golden".into(),
+            verified: "verified".into(),
+            capabilities: Vec::new(),
+        };
+        docs.extend(SearchDoc::from_wit_package(&resolve, pkg, &origin));
+    }
+    let qpath = dir.join("queries.json");
+    let qtext = std::fs::read_to_string(&qpath).map_err(|e| format!("{}: {e}", qpath.display()))?;
+    let queries = serde_json::from_str::<QueriesFile>(&qtext).map_err(|e| format!("{}: {e}", qpath.display()))?.queries;
+    let known: std::collections::BTreeSet<String> = docs.iter().map(SearchDoc::short_id).collect();
+    for q in &queries {
+        if let Some(r) = q.relevant.iter().find(|r| !known.contains(*r)) {
+            return Err(format!("query {:?} names {r}, which is in no golden package", q.query));
+        }
+    }
+    Ok(Golden { docs, queries })
+}
+
+/// Something that ranks functions for a query: forage's engine or a baseline.
+pub trait Ranker {
+    /// The `package/function` ids of the best `k` functions, best first.
+    fn rank(&self, query: &str, k: usize) -> Vec<String>;
+}
+
+impl Ranker for SearchIndex {
+    fn rank(&self, query: &str, k: usize) -> Vec<String> {
+        self.search(&SearchQuery::new(query).limit(k))
+            .map(|hits| hits.iter().map(|h| h.doc.short_id()).collect())
+            .unwrap_or_default()
+    }
+}
+
+/// Builds forage's engine (in memory, with `tuning`) over `docs`, one component per package.
+pub fn build_engine(docs: &[SearchDoc], tuning: super::Tuning) -> SearchIndex {
+    let index = SearchIndex::in_memory_with(tuning);
+    let mut by_component: BTreeMap<&str, Vec<SearchDoc>> = BTreeMap::new();
+    for d in docs {
+        by_component.entry(&d.component_key).or_default().push(d.clone());
+    }
+    for (key, docs) in by_component {
+        index.replace_component(key, &docs).expect("indexing the golden set");
+    }
+    index.commit().expect("committing the golden set");
+    index
+}
+
+/// The baseline: the same tantivy, its default tokenizer, function name and docs only,
+/// the query parsed leniently as OR of its words. No stemming, boosts, enrichment or fuzziness.
+pub struct Bm25Baseline {
+    reader: IndexReader,
+    parser: QueryParser,
+    id: Field,
+}
+
+impl Bm25Baseline {
+    /// Indexes `docs` in RAM.
+    pub fn build(docs: &[SearchDoc]) -> Bm25Baseline {
+        let mut b = Schema::builder();
+        let id = b.add_text_field("id", STORED);
+        let name = b.add_text_field("name", TEXT);
+        let body = b.add_text_field("docs", TEXT);
+        let index = Index::create_in_ram(b.build());
+        let mut w = index.writer_with_num_threads(1, 15_000_000).expect("baseline writer");
+        for d in docs {
+            let mut doc = TantivyDocument::default();
+            doc.add_text(id, d.short_id());
+            doc.add_text(name, &d.function);
+            doc.add_text(body, d.description.as_deref().unwrap_or(""));
+            w.add_document(doc).expect("baseline add");
+        }
+        w.commit().expect("baseline commit");
+        let reader = index.reader().expect("baseline reader");
+        let parser = QueryParser::for_index(&index, vec![name, body]);
+        Bm25Baseline { reader, parser, id }
+    }
+}
+
+impl Ranker for Bm25Baseline {
+    fn rank(&self, query: &str, k: usize) -> Vec<String> {
+        let (q, _) = self.parser.parse_query_lenient(query);
+        let searcher = self.reader.searcher();
+        let Ok(top) = searcher.search(&q, &TopDocs::with_limit(k).order_by_score()) else { return Vec::new() };
+        top.into_iter()
+            .filter_map(|(_, a)| searcher.doc::<TantivyDocument>(a).ok())
+            .filter_map(|d| d.get_first(self.id).and_then(|v| v.as_str()).map(str::to_string))
+            .collect()
+    }
+}
+
+/// Recall@1, Recall@5 and MRR@10 over a set of queries.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Metrics {
+    /// Number of queries.
+    pub n: usize,
+    /// Share of queries with a relevant function at rank 1.
+    pub recall_at_1: f64,
+    /// Share of queries with a relevant function in the top 5.
+    pub recall_at_5: f64,
+    /// Mean reciprocal rank of the first relevant function (0 beyond rank 10).
+    pub mrr_at_10: f64,
+}
+
+/// Per-query outcome: the rank (1-based) of the first relevant function within the top 10.
+pub fn first_relevant_rank(ranker: &dyn Ranker, q: &GoldenQuery) -> Option<usize> {
+    ranker.rank(&q.query, 10).iter().position(|id| q.relevant.contains(id)).map(|p| p + 1)
+}
+
+/// Metrics per query kind, plus `all`.
+pub fn evaluate(ranker: &dyn Ranker, queries: &[GoldenQuery]) -> BTreeMap<String, Metrics> {
+    let mut sums: BTreeMap<String, (usize, f64, f64, f64)> = BTreeMap::new();
+    for q in queries {
+        let rank = first_relevant_rank(ranker, q);
+        let r1 = f64::from(u8::from(rank == Some(1)));
+        let r5 = f64::from(u8::from(rank.is_some_and(|r| r <= 5)));
+        let rr = rank.map_or(0.0, |r| 1.0 / r as f64);
+        for key in ["all", q.kind.as_str()] {
+            let e = sums.entry(key.to_string()).or_default();
+            e.0 += 1;
+            e.1 += r1;
+            e.2 += r5;
+            e.3 += rr;
+        }
+    }
+    sums.into_iter()
+        .map(|(k, (n, r1, r5, rr))| {
+            let n_f = n as f64;
+            (k, Metrics { n, recall_at_1: r1 / n_f, recall_at_5: r5 / n_f, mrr_at_10: rr / n_f })
+        })
+        .collect()
+}
+
+/// A plain-text table: one row per (system, kind).
+pub fn table(rows: &[(&str, BTreeMap<String, Metrics>)]) -> String {
+    let mut kinds: Vec<String> = rows.iter().flat_map(|(_, m)| m.keys().cloned()).collect();
+    kinds.sort();
+    kinds.dedup();
+    kinds.retain(|k| k != "all");
+    kinds.insert(0, "all".into());
+    let mut out = String::new();
+    let _ = writeln!(out, "| system | kind | n | Recall@1 | Recall@5 | MRR@10 |");
+    let _ = writeln!(out, "| --- | --- | ---: | ---: | ---: | ---: |");
+    for kind in &kinds {
+        for (name, m) in rows {
+            if let Some(x) = m.get(kind) {
+                let _ = writeln!(
+                    out,
+                    "| {name} | {kind} | {} | {:.3} | {:.3} | {:.3} |",
+                    x.n, x.recall_at_1, x.recall_at_5, x.mrr_at_10
+                );
+            }
+        }
+    }
+    out
+}

@@ -1,0 +1,485 @@
+//! Full-text search over exported functions, the engine behind `search_tools` and
+//! `forage search`.
+//!
+//! One [`SearchDoc`] per exported function, indexed with tantivy (BM25) under an analyzer that
+//! splits identifiers (kebab, snake, camelCase), lowercases, drops stop words and stems
+//! (English). Fields are boosted (function name > docs > parameters and types > package >
+//! component description). Two things close the gap between how tools describe themselves and
+//! how agents ask: text derived at index time from the WIT (type names, enum cases, field
+//! names) and a curated domain thesaurus ([`thesaurus`]); and query terms that are in no
+//! document are matched fuzzily (edit distance 1, or 2 for long words), so typos still find
+//! their tool without disturbing exact matches. `docs/decisions/0002-search-ranking.md` has
+//! the measurements behind each choice; [`eval`] is the harness that produced them.
+//!
+//! What it is not: a semantic (embedding) search. Everything here is lexical and
+//! deterministic, so a result can be explained and a test can pin it.
+//!
+//! Consistency: all functions of a component are replaced together
+//! ([`SearchIndex::replace_component`]) and become visible together at
+//! [`SearchIndex::commit`]; a search works on one reader snapshot, so it never sees half a
+//! component, even while a crawl commits.
+
+mod analyzer;
+mod doc;
+pub mod eval;
+mod thesaurus;
+#[cfg(test)]
+mod tests;
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use tantivy::collector::TopDocs;
+use tantivy::directory::MmapDirectory;
+use tantivy::query::{BooleanQuery, BoostQuery, FuzzyTermQuery, Occur, Query, TermQuery};
+use tantivy::schema::{
+    Field, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing, TextOptions, Value,
+};
+use tantivy::tokenizer::TextAnalyzer;
+use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
+
+pub use doc::{ComponentOrigin, SearchDoc};
+
+/// Longest query accepted, in bytes. Agents send a sentence, not a document.
+pub const MAX_QUERY_BYTES: usize = 1024;
+/// Most results one search returns.
+pub const MAX_LIMIT: usize = 100;
+
+/// Bumped whenever the schema or the analysis changes, so an old on-disk index is recognised.
+const SCHEMA_VERSION: &str = "forage-search-1";
+
+/// Why a search or an index operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SearchError {
+    /// The query is empty or only whitespace.
+    #[error("the search query is empty")]
+    EmptyQuery,
+    /// The query is longer than [`MAX_QUERY_BYTES`].
+    #[error("the search query is {len} bytes long; the limit is {max} bytes")]
+    QueryTooLong {
+        /// Its length in bytes.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// The query contains control characters (binary data rather than text).
+    #[error("the search query contains control characters (U+{0:04X}); send plain text")]
+    BinaryQuery(u32),
+    /// The on-disk index at `dir` was written by an incompatible version of forage.
+    #[error("the search index at {dir} was built by another version of forage; remove the directory to rebuild it")]
+    Incompatible {
+        /// The index directory.
+        dir: PathBuf,
+    },
+    /// Another process holds the index for writing.
+    #[error("the search index at {dir} is in use by another forage process")]
+    Locked {
+        /// The index directory.
+        dir: PathBuf,
+    },
+    /// Opening the index directory failed.
+    #[error("cannot open the search index at {dir}: {reason}")]
+    Open {
+        /// The index directory.
+        dir: PathBuf,
+        /// What went wrong.
+        reason: String,
+    },
+    /// A stored document did not decode (index corruption or a schema bug).
+    #[error("search index document {0} is unreadable")]
+    CorruptDoc(String),
+    /// Any other tantivy failure.
+    #[error("search index: {0}")]
+    Index(#[from] tantivy::TantivyError),
+}
+
+/// A search request.
+#[derive(Debug, Clone)]
+pub struct SearchQuery {
+    /// What the agent asked for, in its own words.
+    pub text: String,
+    /// Most results to return (clamped to [`MAX_LIMIT`]; 0 returns nothing).
+    pub limit: usize,
+    /// Only functions from this registry / source.
+    pub registry: Option<String>,
+    /// Only functions of this package (`namespace:name`).
+    pub package: Option<String>,
+    /// Only functions whose verdict's first word is `verified`.
+    pub verified_only: bool,
+    /// Leave out components that import any of these capability classes (ones the caller will
+    /// not grant), e.g. `["filesystem", "sockets"]`.
+    pub exclude_capabilities: Vec<String>,
+}
+
+impl SearchQuery {
+    /// A query with the contract's default limit (5) and no filters.
+    pub fn new(text: impl Into<String>) -> Self {
+        SearchQuery {
+            text: text.into(),
+            limit: 5,
+            registry: None,
+            package: None,
+            verified_only: false,
+            exclude_capabilities: Vec::new(),
+        }
+    }
+
+    /// The same query with another limit.
+    pub fn limit(mut self, limit: usize) -> Self {
+        self.limit = limit;
+        self
+    }
+}
+
+/// One result: the function and its relevance score (higher is better; comparable only
+/// within one search).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Hit {
+    /// The function.
+    pub doc: SearchDoc,
+    /// BM25-based score.
+    pub score: f32,
+}
+
+/// Knobs of the ranking, exposed so the evaluation harness can measure each one; the
+/// [`Default`] is what forage ships.
+#[doc(hidden)]
+#[derive(Debug, Clone)]
+pub struct Tuning {
+    /// Boost of the function-name field.
+    pub name_boost: f32,
+    /// Boost of the function docs.
+    pub docs_boost: f32,
+    /// Boost of parameters, signature and type text.
+    pub params_boost: f32,
+    /// Boost of the package and interface names.
+    pub package_boost: f32,
+    /// Boost of the component description.
+    pub component_boost: f32,
+    /// Boost of thesaurus-derived text; 0 disables the thesaurus.
+    pub thesaurus_boost: f32,
+    /// Whether query terms found nowhere are matched fuzzily.
+    pub fuzzy: bool,
+    /// Score of a fuzzy match relative to the field boost (fuzzy matches score a constant).
+    pub fuzzy_weight: f32,
+    /// Index WIT type text (type names and docs, enum cases, field names).
+    pub type_text: bool,
+}
+
+impl Default for Tuning {
+    fn default() -> Self {
+        Tuning {
+            name_boost: 3.0,
+            docs_boost: 1.5,
+            params_boost: 0.7,
+            package_boost: 0.7,
+            component_boost: 0.4,
+            thesaurus_boost: 0.5,
+            fuzzy: true,
+            fuzzy_weight: 2.0,
+            type_text: true,
+        }
+    }
+}
+
+struct Fields {
+    id: Field,
+    stored: Field,
+    component_key: Field,
+    registry: Field,
+    package_exact: Field,
+    verified: Field,
+    capability: Field,
+    name: Field,
+    docs: Field,
+    params: Field,
+    package: Field,
+    component: Field,
+    thesaurus: Field,
+}
+
+fn schema() -> (Schema, Fields) {
+    let mut b = Schema::builder();
+    let text = TextOptions::default().set_indexing_options(
+        TextFieldIndexing::default().set_tokenizer(analyzer::ANALYZER).set_index_option(IndexRecordOption::WithFreqs),
+    );
+    let fields = Fields {
+        id: b.add_text_field("id", STRING),
+        stored: b.add_text_field(SCHEMA_VERSION, STORED),
+        component_key: b.add_text_field("component_key", STRING),
+        registry: b.add_text_field("registry", STRING),
+        package_exact: b.add_text_field("package_exact", STRING),
+        verified: b.add_text_field("verified", STRING),
+        capability: b.add_text_field("capability", STRING),
+        name: b.add_text_field("name", text.clone()),
+        docs: b.add_text_field("docs", text.clone()),
+        params: b.add_text_field("params", text.clone()),
+        package: b.add_text_field("package", text.clone()),
+        component: b.add_text_field("component", text.clone()),
+        thesaurus: b.add_text_field("thesaurus", text),
+    };
+    (b.build(), fields)
+}
+
+/// The search index: tantivy on disk or in RAM, one writer, readers on committed snapshots.
+///
+/// `Send + Sync`: share it behind an `Arc`. Indexing and searching block (CPU and, on disk,
+/// I/O); async callers run them under `spawn_blocking`.
+pub struct SearchIndex {
+    reader: IndexReader,
+    writer: Mutex<IndexWriter>,
+    fields: Fields,
+    analyzer: Mutex<TextAnalyzer>,
+    tuning: Tuning,
+    thesaurus: Vec<(BTreeSet<String>, String)>,
+}
+
+impl std::fmt::Debug for SearchIndex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SearchIndex").field("docs", &self.num_docs()).finish()
+    }
+}
+
+impl SearchIndex {
+    /// Opens the index in `dir`, creating the directory and an empty index if needed.
+    pub fn open_or_create(dir: &Path) -> Result<SearchIndex, SearchError> {
+        let open_err = |reason: String| SearchError::Open { dir: dir.to_path_buf(), reason };
+        std::fs::create_dir_all(dir).map_err(|e| open_err(e.to_string()))?;
+        let mmap = MmapDirectory::open(dir).map_err(|e| open_err(e.to_string()))?;
+        let (schema, fields) = schema();
+        let index = match Index::open_or_create(mmap, schema) {
+            Ok(i) => i,
+            Err(tantivy::TantivyError::SchemaError(_)) => return Err(SearchError::Incompatible { dir: dir.to_path_buf() }),
+            Err(e) => return Err(open_err(e.to_string())),
+        };
+        Self::from_index(index, fields, Tuning::default()).map_err(|e| match e {
+            SearchError::Index(tantivy::TantivyError::LockFailure(..)) => SearchError::Locked { dir: dir.to_path_buf() },
+            e => e,
+        })
+    }
+
+    /// A fresh index in memory.
+    pub fn in_memory() -> SearchIndex {
+        Self::in_memory_with(Tuning::default())
+    }
+
+    /// A fresh in-memory index with non-default ranking knobs (evaluation only).
+    #[doc(hidden)]
+    pub fn in_memory_with(tuning: Tuning) -> SearchIndex {
+        let (schema, fields) = schema();
+        let index = Index::create_in_ram(schema);
+        Self::from_index(index, fields, tuning).expect("a RAM index with a fresh schema always opens")
+    }
+
+    fn from_index(index: Index, fields: Fields, tuning: Tuning) -> Result<SearchIndex, SearchError> {
+        index.tokenizers().register(analyzer::ANALYZER, analyzer::analyzer());
+        // One indexing thread and the smallest arena tantivy allows: our documents are tiny
+        // and a crawl commits per batch, so more would only cost memory.
+        let writer = index.writer_with_num_threads(1, 15_000_000)?;
+        // Manual reload: the reader moves to a new snapshot only after a commit we made, so a
+        // search sees either all or none of a component's replacement.
+        let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into()?;
+        let mut a = analyzer::analyzer();
+        let thesaurus = thesaurus::DOMAINS
+            .iter()
+            .map(|d| (d.triggers.iter().flat_map(|t| analyzer::analyze(&mut a, t)).collect(), d.terms.to_string()))
+            .collect();
+        Ok(SearchIndex { reader, writer: Mutex::new(writer), fields, analyzer: Mutex::new(a), tuning, thesaurus })
+    }
+
+    /// Replaces every function of `component_key` by `docs` (an empty `docs` removes it).
+    /// Visible to searches after the next [`SearchIndex::commit`], all at once.
+    pub fn replace_component(&self, component_key: &str, docs: &[SearchDoc]) -> Result<(), SearchError> {
+        let prepared: Vec<TantivyDocument> = docs.iter().map(|d| self.to_document(component_key, d)).collect();
+        let writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        writer.delete_term(Term::from_field_text(self.fields.component_key, component_key));
+        for d in prepared {
+            writer.add_document(d)?;
+        }
+        Ok(())
+    }
+
+    /// Removes every function of `component_key` (after the next commit).
+    pub fn remove_component(&self, component_key: &str) -> Result<(), SearchError> {
+        self.replace_component(component_key, &[])
+    }
+
+    /// Makes all changes since the last commit durable and visible to searches.
+    pub fn commit(&self) -> Result<(), SearchError> {
+        let mut writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        writer.commit()?;
+        drop(writer);
+        self.reader.reload()?;
+        Ok(())
+    }
+
+    /// Number of indexed functions in the current snapshot.
+    pub fn num_docs(&self) -> u64 {
+        self.reader.searcher().num_docs()
+    }
+
+    fn to_document(&self, component_key: &str, d: &SearchDoc) -> TantivyDocument {
+        let f = &self.fields;
+        let mut doc = TantivyDocument::default();
+        doc.add_text(f.id, &d.id);
+        doc.add_text(f.stored, serde_json::to_string(d).expect("SearchDoc serializes"));
+        doc.add_text(f.component_key, component_key);
+        doc.add_text(f.registry, &d.registry);
+        doc.add_text(f.package_exact, &d.package);
+        doc.add_text(f.verified, if is_verified(&d.verified) { "yes" } else { "no" });
+        for c in &d.capabilities {
+            doc.add_text(f.capability, c);
+        }
+        doc.add_text(f.name, &d.function);
+        if let Some(desc) = &d.description {
+            doc.add_text(f.docs, desc);
+        }
+        doc.add_text(f.params, &d.signature);
+        if self.tuning.type_text {
+            for t in &d.type_text {
+                doc.add_text(f.params, t);
+            }
+        }
+        doc.add_text(f.package, &d.package);
+        if let Some(i) = &d.interface {
+            doc.add_text(f.package, i);
+        }
+        if let Some(c) = &d.component_description {
+            doc.add_text(f.component, c);
+        }
+        if self.tuning.thesaurus_boost > 0.0 {
+            let expansion = self.expansion(d);
+            if !expansion.is_empty() {
+                doc.add_text(f.thesaurus, expansion);
+            }
+        }
+        doc
+    }
+
+    /// Thesaurus terms for `d`: every domain one of whose triggers occurs in the function's
+    /// name, docs, parameter names, package or component description.
+    fn expansion(&self, d: &SearchDoc) -> String {
+        let mut text = format!("{} {} {}", d.function, d.package, d.description.as_deref().unwrap_or(""));
+        for (p, _) in &d.params {
+            text.push(' ');
+            text.push_str(p);
+        }
+        if let Some(c) = &d.component_description {
+            text.push(' ');
+            text.push_str(c);
+        }
+        let words: BTreeSet<String> = {
+            let mut a = self.analyzer.lock().unwrap_or_else(|p| p.into_inner());
+            analyzer::analyze(&mut a, &text).into_iter().collect()
+        };
+        let mut out = String::new();
+        for (triggers, terms) in &self.thesaurus {
+            if triggers.iter().any(|t| words.contains(t)) {
+                out.push_str(terms);
+                out.push(' ');
+            }
+        }
+        out
+    }
+
+    /// The best matches for `q`, best first.
+    ///
+    /// Empty, over-long or binary queries are errors; a query with no searchable word (only
+    /// stop words or punctuation) returns no results.
+    pub fn search(&self, q: &SearchQuery) -> Result<Vec<Hit>, SearchError> {
+        let text = q.text.trim();
+        if text.is_empty() {
+            return Err(SearchError::EmptyQuery);
+        }
+        if text.len() > MAX_QUERY_BYTES {
+            return Err(SearchError::QueryTooLong { len: text.len(), max: MAX_QUERY_BYTES });
+        }
+        if let Some(c) = text.chars().find(|c| c.is_control() && !c.is_whitespace()) {
+            return Err(SearchError::BinaryQuery(c as u32));
+        }
+        let limit = q.limit.min(MAX_LIMIT);
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let terms: Vec<String> = {
+            let mut a = self.analyzer.lock().unwrap_or_else(|p| p.into_inner());
+            let mut seen = BTreeSet::new();
+            analyzer::analyze(&mut a, text).into_iter().filter(|t| seen.insert(t.clone())).take(32).collect()
+        };
+        if terms.is_empty() {
+            return Ok(Vec::new());
+        }
+        let searcher = self.reader.searcher();
+        let t = &self.tuning;
+        let f = &self.fields;
+        let weighted = [
+            (f.name, t.name_boost),
+            (f.docs, t.docs_boost),
+            (f.params, t.params_boost),
+            (f.package, t.package_boost),
+            (f.component, t.component_boost),
+            (f.thesaurus, t.thesaurus_boost),
+        ];
+        let mut should: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        for term in &terms {
+            let mut known = false;
+            for (field, boost) in weighted {
+                if boost <= 0.0 {
+                    continue;
+                }
+                let tt = Term::from_field_text(field, term);
+                if searcher.doc_freq(&tt)? > 0 {
+                    known = true;
+                    let tq = TermQuery::new(tt, IndexRecordOption::WithFreqs);
+                    should.push((Occur::Should, Box::new(BoostQuery::new(Box::new(tq), boost))));
+                }
+            }
+            let len = term.chars().count();
+            if !known && t.fuzzy && len >= 4 && term.chars().all(char::is_alphanumeric) {
+                let distance = if len >= 8 { 2 } else { 1 };
+                for (field, boost) in weighted {
+                    if boost <= 0.0 || field == f.component {
+                        continue;
+                    }
+                    let fq = FuzzyTermQuery::new(Term::from_field_text(field, term), distance, true);
+                    should.push((Occur::Should, Box::new(BoostQuery::new(Box::new(fq), boost * t.fuzzy_weight))));
+                }
+            }
+        }
+        if should.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> = vec![(Occur::Must, Box::new(BooleanQuery::new(should)))];
+        let exact = |field: Field, value: &str| -> Box<dyn Query> {
+            Box::new(TermQuery::new(Term::from_field_text(field, value), IndexRecordOption::Basic))
+        };
+        if let Some(r) = &q.registry {
+            clauses.push((Occur::Must, exact(f.registry, r)));
+        }
+        if let Some(p) = &q.package {
+            clauses.push((Occur::Must, exact(f.package_exact, p)));
+        }
+        if q.verified_only {
+            clauses.push((Occur::Must, exact(f.verified, "yes")));
+        }
+        for c in &q.exclude_capabilities {
+            clauses.push((Occur::MustNot, exact(f.capability, c)));
+        }
+        let query = BooleanQuery::new(clauses);
+        let top = searcher.search(&query, &TopDocs::with_limit(limit).order_by_score())?;
+        let mut hits = Vec::with_capacity(top.len());
+        for (score, addr) in top {
+            let doc: TantivyDocument = searcher.doc(addr)?;
+            let json = doc.get_first(f.stored).and_then(|v| v.as_str()).ok_or_else(|| SearchError::CorruptDoc(format!("{addr:?}")))?;
+            let doc: SearchDoc = serde_json::from_str(json).map_err(|e| SearchError::CorruptDoc(format!("{addr:?}: {e}")))?;
+            hits.push(Hit { doc, score });
+        }
+        Ok(hits)
+    }
+}
+
+/// Does a verdict string count as verified? Its first word (before `:` or a space) is `verified`.
+fn is_verified(verdict: &str) -> bool {
+    verdict.split([':', ' ']).next().is_some_and(|w| w.eq_ignore_ascii_case("verified"))
+}

@@ -1,0 +1,284 @@
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use super::eval::{Bm25Baseline, build_engine, default_golden_dir, evaluate, load_golden};
+use super::*;
+use crate::describe::{ComponentInfo, DocsSource, FunctionInfo};
+
+fn doc(component: &str, package: &str, function: &str, description: &str) -> SearchDoc {
+    SearchDoc {
+        id: format!("{package}//{function}@{component}"),
+        package: package.into(),
+        interface: None,
+        function: function.into(),
+        version: Some("1.0.0".into()),
+        reference: format!("reg.example/{component}@sha256:00"),
+        description: Some(description.into()),
+        signature: format!("{function}: func(input: string) -> string"),
+        params: vec![("input".into(), "string".into())],
+        type_text: Vec::new(),
+        component_description: None,
+        capabilities: Vec::new(),
+        registry: "main".into(),
+        verified: "verified".into(),
+        component_key: component.into(),
+    }
+}
+
+fn index_with(docs: &[SearchDoc]) -> SearchIndex {
+    let index = SearchIndex::in_memory();
+    let mut by: BTreeMap<String, Vec<SearchDoc>> = BTreeMap::new();
+    for d in docs {
+        by.entry(d.component_key.clone()).or_default().push(d.clone());
+    }
+    for (k, v) in by {
+        index.replace_component(&k, &v).unwrap();
+    }
+    index.commit().unwrap();
+    index
+}
+
+fn top(index: &SearchIndex, q: &str) -> Vec<String> {
+    index.search(&SearchQuery::new(q)).unwrap().into_iter().map(|h| h.doc.function).collect()
+}
+
+fn sample() -> Vec<SearchDoc> {
+    vec![
+        doc("c1", "acme:tz", "convert-time", "Convert a date-time from one IANA time zone to another."),
+        doc("c1", "acme:tz", "list-zones", "All IANA time zone names."),
+        doc("c2", "crypto:hash", "sha256", "SHA-256 digest of the input, as hex."),
+        doc("c3", "lingua:translate", "translate", "Translate text into a target language."),
+        doc("c4", "text:case", "toSnakeCase", "Convert an identifier to snake case."),
+    ]
+}
+
+#[test]
+fn finds_by_name_docs_and_identifier_parts() {
+    let index = index_with(&sample());
+    assert_eq!(top(&index, "convert time")[0], "convert-time");
+    assert_eq!(top(&index, "convertTime")[0], "convert-time");
+    assert_eq!(top(&index, "convert_time")[0], "convert-time");
+    assert_eq!(top(&index, "snake case")[0], "toSnakeCase");
+    assert_eq!(top(&index, "translating")[0], "translate", "stemming");
+}
+
+#[test]
+fn thesaurus_bridges_everyday_words() {
+    let index = index_with(&sample());
+    assert_eq!(top(&index, "what time is it in Tokyo")[0], "convert-time");
+    assert_eq!(top(&index, "put this paragraph into German")[0], "translate");
+    assert_eq!(top(&index, "file fingerprint")[0], "sha256");
+}
+
+#[test]
+fn typos_match_fuzzily_without_hurting_exact_matches() {
+    let index = index_with(&sample());
+    assert_eq!(top(&index, "transalte")[0], "translate");
+    assert_eq!(top(&index, "timezome convertion")[0], "convert-time");
+    // An exact word beats a near miss: "time" must not drag in fuzzy matches of "tim…".
+    let hits = index.search(&SearchQuery::new("list zones")).unwrap();
+    assert_eq!(hits[0].doc.function, "list-zones");
+    assert!(hits[0].score > hits.get(1).map_or(0.0, |h| h.score));
+}
+
+#[test]
+fn bad_queries_are_clear_errors_or_empty() {
+    let index = index_with(&sample());
+    assert!(matches!(index.search(&SearchQuery::new("")), Err(SearchError::EmptyQuery)));
+    assert!(matches!(index.search(&SearchQuery::new(" \n\t ")), Err(SearchError::EmptyQuery)));
+    let huge = "time ".repeat(400);
+    match index.search(&SearchQuery::new(huge)) {
+        Err(e @ SearchError::QueryTooLong { .. }) => assert!(e.to_string().contains("1024")),
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(index.search(&SearchQuery::new("time\u{0}\u{7f}zone")), Err(SearchError::BinaryQuery(0))));
+    let bytes: Vec<u8> = (0..=255).collect();
+    let lossy = String::from_utf8_lossy(&bytes).into_owned();
+    assert!(index.search(&SearchQuery::new(lossy)).is_err());
+    // Only stop words or punctuation: nothing to search for, no error.
+    assert!(index.search(&SearchQuery::new("what is the")).unwrap().is_empty());
+    assert!(index.search(&SearchQuery::new("?!* :: ()")).unwrap().is_empty());
+    assert!(index.search(&SearchQuery::new("time").limit(0)).unwrap().is_empty());
+    // Query syntax is not interpreted: these are just words.
+    assert_eq!(top(&index, "convert AND (time OR \"zone")[0], "convert-time");
+    assert!(index.search(&SearchQuery::new("ü".repeat(300))).is_ok());
+    assert!(index.search(&SearchQuery::new("zzzzzzzzzzzz qqqqqqq")).unwrap().is_empty());
+}
+
+#[test]
+fn limit_is_respected_and_capped() {
+    let docs: Vec<SearchDoc> =
+        (0..150).map(|i| doc(&format!("c{i}"), "many:tools", &format!("tool-{i}"), "Count widgets.")).collect();
+    let index = index_with(&docs);
+    assert_eq!(index.search(&SearchQuery::new("widgets").limit(3)).unwrap().len(), 3);
+    assert_eq!(index.search(&SearchQuery::new("widgets").limit(10_000)).unwrap().len(), MAX_LIMIT);
+}
+
+#[test]
+fn filters() {
+    let mut docs = sample();
+    docs[0].registry = "other".into();
+    docs[2].verified = "unsigned".into();
+    docs[3].capabilities = vec!["http".into()];
+    docs[1].verified = "verified: ACME release key".into();
+    let index = index_with(&docs);
+    let ids = |q: SearchQuery| index.search(&q).unwrap().into_iter().map(|h| h.doc.function).collect::<Vec<_>>();
+    let base = SearchQuery::new("convert time zone sha256 translate snake").limit(10);
+    assert_eq!(ids(base.clone()).len(), 5);
+    assert_eq!(ids(SearchQuery { registry: Some("other".into()), ..base.clone() }), ["convert-time"]);
+    assert_eq!(ids(SearchQuery { package: Some("acme:tz".into()), ..base.clone() }).len(), 2);
+    let verified = ids(SearchQuery { verified_only: true, ..base.clone() });
+    assert!(!verified.contains(&"sha256".to_string()) && verified.contains(&"list-zones".to_string()));
+    let no_http = ids(SearchQuery { exclude_capabilities: vec!["http".into(), "sockets".into()], ..base.clone() });
+    assert_eq!(no_http.len(), 4);
+    assert!(!no_http.contains(&"translate".to_string()));
+}
+
+#[test]
+fn replace_and_remove_are_per_component_and_visible_at_commit() {
+    let index = index_with(&sample());
+    assert_eq!(index.num_docs(), 5);
+    index.replace_component("c1", &[doc("c1", "acme:tz", "now-in-zone", "Current time in a zone.")]).unwrap();
+    assert_eq!(top(&index, "convert time zone")[0], "convert-time", "not visible before commit");
+    index.commit().unwrap();
+    assert_eq!(index.num_docs(), 4);
+    assert!(!top(&index, "convert time zone").contains(&"convert-time".to_string()));
+    index.remove_component("c2").unwrap();
+    index.commit().unwrap();
+    assert!(top(&index, "sha256").is_empty());
+    index.remove_component("never-indexed").unwrap();
+    index.commit().unwrap();
+    assert_eq!(index.num_docs(), 3);
+}
+
+#[test]
+fn a_search_never_sees_half_a_component() {
+    let index = Arc::new(index_with(&sample()));
+    let generation = |g: usize| -> Vec<SearchDoc> {
+        (0..6).map(|i| doc("big", "big:pkg", &format!("widget-{g}-{i}"), "Frobnicate the widgets.")).collect()
+    };
+    index.replace_component("big", &generation(0)).unwrap();
+    index.commit().unwrap();
+    let writer = {
+        let index = index.clone();
+        std::thread::spawn(move || {
+            for g in 1..15 {
+                index.replace_component("big", &generation(g)).unwrap();
+                index.commit().unwrap();
+            }
+        })
+    };
+    let mut searches = 0;
+    while !writer.is_finished() || searches < 20 {
+        let hits = index.search(&SearchQuery::new("frobnicate widgets").limit(50)).unwrap();
+        assert_eq!(hits.len(), 6, "a search saw {} functions of a 6-function component", hits.len());
+        let gens: std::collections::BTreeSet<&str> = hits.iter().map(|h| h.doc.function.split('-').nth(1).unwrap()).collect();
+        assert_eq!(gens.len(), 1, "mixed generations {gens:?}");
+        searches += 1;
+    }
+    writer.join().unwrap();
+}
+
+#[test]
+fn on_disk_index_persists_and_is_locked_against_a_second_writer() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("search");
+    {
+        let index = SearchIndex::open_or_create(&path).unwrap();
+        index.replace_component("c1", &sample()[..2]).unwrap();
+        index.commit().unwrap();
+        assert!(matches!(SearchIndex::open_or_create(&path), Err(SearchError::Locked { .. })));
+    }
+    let index = SearchIndex::open_or_create(&path).unwrap();
+    assert_eq!(index.num_docs(), 2);
+    let hit = &index.search(&SearchQuery::new("convert time")).unwrap()[0];
+    assert_eq!(hit.doc, sample()[0], "the stored doc round-trips");
+    let file = dir.path().join("not-a-dir");
+    std::fs::write(&file, b"x").unwrap();
+    assert!(matches!(SearchIndex::open_or_create(&file), Err(SearchError::Open { .. })));
+}
+
+#[test]
+fn docs_from_a_described_component() {
+    let info = ComponentInfo {
+        package: Some("acme:tz".into()),
+        version: Some("1.2.0".into()),
+        description: Some("Time zones.".into()),
+        functions: vec![FunctionInfo {
+            interface: Some("acme:tz/zones@1.2.0".into()),
+            name: "convert-time".into(),
+            docs: Some("Convert a time between zones.".into()),
+            signature: "convert-time: func(time: string, to-zone: string) -> string".into(),
+            params: vec![("time".into(), "string".into()), ("to-zone".into(), "string".into())],
+            type_docs: BTreeMap::from([("zone-name".into(), "An IANA zone name.".into())]),
+        }],
+        imports: vec!["wasi:clocks/wall-clock@0.2.0".into()],
+        capabilities: vec!["clocks".into()],
+        docs_source: DocsSource::WitPackage,
+    };
+    let origin = ComponentOrigin {
+        reference: "reg.example/tz@sha256:0123456789abcdef".into(),
+        digest: "sha256:0123456789abcdef".into(),
+        registry: "reg.example".into(),
+        verified: "verified".into(),
+        capabilities: Vec::new(),
+    };
+    let docs = SearchDoc::from_component(&info, &origin);
+    assert_eq!(docs.len(), 1);
+    let d = &docs[0];
+    assert_eq!(d.id, "acme:tz/zones/convert-time@0123456789ab");
+    assert_eq!(d.short_id(), "acme:tz/convert-time");
+    assert_eq!(d.interface.as_deref(), Some("zones"));
+    assert_eq!(d.capabilities, ["clocks"]);
+    assert_eq!(d.component_key, "sha256:0123456789abcdef");
+    assert_eq!(d.type_text, ["zone-name", "An IANA zone name."]);
+    let index = index_with(&docs);
+    assert_eq!(top(&index, "tokyo time")[0], "convert-time");
+}
+
+#[test]
+fn docs_from_a_wit_package_carry_type_text() {
+    let mut resolve = wit_parser::Resolve::default();
+    let pkg = resolve
+        .push_str(
+            "t.wit",
+            "/// Colours.\npackage media:color@1.0.0;\ninterface color {\n  /// A colour.\n  record rgb { red: u8, green: u8, blue: u8 }\n  enum space { srgb, display-p3 }\n  /// Parse a hex code.\n  hex-to-rgb: func(hex: string, space: space) -> result<rgb, string>;\n}\nworld w {\n  /// Top level.\n  export hello: func();\n}\n",
+        )
+        .unwrap();
+    let docs = SearchDoc::from_wit_package(&resolve, pkg, &ComponentOrigin { digest: "abc".into(), ..Default::default() });
+    assert_eq!(docs.len(), 2);
+    let d = docs.iter().find(|d| d.function == "hex-to-rgb").unwrap();
+    assert_eq!(d.id, "media:color/color/hex-to-rgb@abc");
+    assert_eq!(d.signature, "hex-to-rgb: func(hex: string, space: space) -> result<rgb, string>");
+    for w in ["rgb", "A colour.", "red", "blue", "space", "display-p3"] {
+        assert!(d.type_text.iter().any(|t| t == w), "{w} missing from {:?}", d.type_text);
+    }
+    assert_eq!(d.component_description.as_deref(), Some("Colours."));
+    let world_fn = docs.iter().find(|d| d.function == "hello").unwrap();
+    assert_eq!(world_fn.interface, None);
+    assert_eq!(world_fn.id, "media:color//hello@abc");
+}
+
+/// The golden set, engine against baseline. Deterministic (same index, same queries), so the
+/// margins are fixed numbers, not samples; they are set well below the measured gap
+/// (docs/decisions/0002-search-ranking.md) so that honest ranking changes do not trip them,
+/// while losing the thesaurus or the fuzzy matching does.
+#[test]
+fn golden_set_engine_beats_bm25_on_paraphrase_and_typo() {
+    let golden = load_golden(&default_golden_dir()).unwrap();
+    assert!(golden.docs.len() >= 200 && golden.queries.len() >= 200);
+    let engine = evaluate(&build_engine(&golden.docs, Tuning::default()), &golden.queries);
+    let base = evaluate(&Bm25Baseline::build(&golden.docs), &golden.queries);
+    for kind in ["paraphrase", "typo"] {
+        let (e, b) = (engine[kind], base[kind]);
+        assert!(
+            e.recall_at_1 >= b.recall_at_1 + 0.2 && e.mrr_at_10 >= b.mrr_at_10 + 0.2,
+            "{kind}: engine R@1 {:.3} MRR {:.3} vs bm25 R@1 {:.3} MRR {:.3}",
+            e.recall_at_1,
+            e.mrr_at_10,
+            b.recall_at_1,
+            b.mrr_at_10
+        );
+    }
+    assert!(engine["all"].recall_at_1 >= 0.8, "overall R@1 {:.3}", engine["all"].recall_at_1);
+}
