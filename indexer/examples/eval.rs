@@ -1,6 +1,6 @@
 //! Search quality on the golden set: forage's engine against a plain-BM25 baseline.
 //!
-//! `cargo run --release -p forage-indexer --example eval [-- --misses] [-- --ablations]`
+//! `cargo run --release -p forage-indexer --example eval [-- --misses] [--ablations] [--set=knob=value …]`
 //!
 //! Prints Recall@1, Recall@5 and MRR@10 overall and per query kind. `--misses` lists the
 //! queries the engine does not answer at rank 1; `--ablations` adds rows for the engine with
@@ -12,19 +12,33 @@ use forage_indexer::search::eval::{Bm25Baseline, Ranker, build_engine, default_g
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let dir = args.iter().find(|a| !a.starts_with("--")).map(Into::into).unwrap_or_else(default_golden_dir);
-    let golden = match load_golden(&dir) {
+    let mut golden = match load_golden(&dir) {
         Ok(g) => g,
         Err(e) => {
             eprintln!("eval: {e}");
             std::process::exit(1);
         }
     };
+    // `--split=even|odd`: half of the queries, to check that a change tuned on one half
+    // carries over to the other.
+    if let Some(half) = args.iter().find_map(|a| a.strip_prefix("--split=")) {
+        let keep = usize::from(half == "odd");
+        golden.queries = golden.queries.into_iter().enumerate().filter(|(i, _)| i % 2 == keep).map(|(_, q)| q).collect();
+    }
     let t0 = std::time::Instant::now();
-    let engine = build_engine(&golden.docs, Tuning::default());
+    let mut tuning = Tuning::default();
+    for kv in args.iter().filter_map(|a| a.strip_prefix("--set=")) {
+        let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+        if let Err(e) = tuning.set(k, v) {
+            eprintln!("eval: {e}");
+            std::process::exit(2);
+        }
+    }
+    let engine = build_engine(&golden.docs, tuning.clone());
     let baseline = Bm25Baseline::build(&golden.docs);
     let mut rows = vec![("forage", evaluate(&engine, &golden.queries)), ("bm25", evaluate(&baseline, &golden.queries))];
     if args.iter().any(|a| a == "--ablations") {
-        let d = Tuning::default();
+        let d = tuning.clone();
         let variants: Vec<(&str, Tuning)> = vec![
             ("-thesaurus", Tuning { thesaurus_boost: 0.0, ..d.clone() }),
             ("-fuzzy", Tuning { fuzzy: false, ..d.clone() }),

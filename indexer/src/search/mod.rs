@@ -22,6 +22,7 @@
 mod analyzer;
 mod doc;
 pub mod eval;
+mod literals;
 mod thesaurus;
 #[cfg(test)]
 mod tests;
@@ -32,7 +33,9 @@ use std::sync::Mutex;
 
 use tantivy::collector::TopDocs;
 use tantivy::directory::MmapDirectory;
-use tantivy::query::{BooleanQuery, BoostQuery, FuzzyTermQuery, Occur, Query, TermQuery};
+use tantivy::query::{
+    BooleanQuery, BoostQuery, ConstScoreQuery, DisjunctionMaxQuery, FuzzyTermQuery, Occur, PhraseQuery, Query, TermQuery,
+};
 use tantivy::schema::{
     Field, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing, TextOptions, Value,
 };
@@ -165,6 +168,22 @@ pub struct Tuning {
     pub fuzzy_weight: f32,
     /// Index WIT type text (type names and docs, enum cases, field names).
     pub type_text: bool,
+    /// Per query term, take the best field plus this share of the others (disjunction-max)
+    /// instead of summing all fields; `None` sums.
+    pub dismax_tie: Option<f32>,
+    /// Boost of adjacent query-word pairs found in the same order in the function name or docs
+    /// (`csv to json` prefers `csv-to-json` over `json-to-csv`); 0 disables.
+    pub phrase_boost: f32,
+    /// Recognize literal values in the query (an email address, a URL, a date, an amount of
+    /// money …) and add the word for their kind.
+    pub literals: bool,
+    /// BM25F-style: score one combined field in which each source field's text is repeated
+    /// as often as its (rounded) boost, so a word's rarity is measured over the whole corpus
+    /// and its frequency saturates across fields, instead of summing per-field BM25 scores.
+    pub combined: bool,
+    /// Score thesaurus matches as a constant times the term's inverse document frequency,
+    /// without length normalization (expansions are bags of words whose length means nothing).
+    pub thesaurus_idf: bool,
 }
 
 impl Default for Tuning {
@@ -173,13 +192,45 @@ impl Default for Tuning {
             name_boost: 3.0,
             docs_boost: 1.5,
             params_boost: 0.7,
-            package_boost: 0.7,
+            package_boost: 0.4,
             component_boost: 0.4,
-            thesaurus_boost: 0.5,
+            thesaurus_boost: 1.0,
             fuzzy: true,
-            fuzzy_weight: 2.0,
+            fuzzy_weight: 4.0,
             type_text: true,
+            dismax_tie: Some(0.2),
+            phrase_boost: 1.0,
+            literals: true,
+            combined: true,
+            thesaurus_idf: true,
         }
+    }
+}
+
+impl Tuning {
+    /// Sets one knob by name from text (`name_boost=2.5`, `fuzzy=false`, `dismax_tie=none`),
+    /// for experiments from the eval command line.
+    pub fn set(&mut self, key: &str, value: &str) -> Result<(), String> {
+        let num = || value.parse::<f32>().map_err(|e| format!("{key}={value}: {e}"));
+        let flag = || value.parse::<bool>().map_err(|e| format!("{key}={value}: {e}"));
+        match key {
+            "name_boost" => self.name_boost = num()?,
+            "docs_boost" => self.docs_boost = num()?,
+            "params_boost" => self.params_boost = num()?,
+            "package_boost" => self.package_boost = num()?,
+            "component_boost" => self.component_boost = num()?,
+            "thesaurus_boost" => self.thesaurus_boost = num()?,
+            "fuzzy" => self.fuzzy = flag()?,
+            "fuzzy_weight" => self.fuzzy_weight = num()?,
+            "type_text" => self.type_text = flag()?,
+            "dismax_tie" => self.dismax_tie = if value == "none" { None } else { Some(num()?) },
+            "phrase_boost" => self.phrase_boost = num()?,
+            "literals" => self.literals = flag()?,
+            "combined" => self.combined = flag()?,
+            "thesaurus_idf" => self.thesaurus_idf = flag()?,
+            _ => return Err(format!("unknown tuning knob {key}")),
+        }
+        Ok(())
     }
 }
 
@@ -197,12 +248,18 @@ struct Fields {
     package: Field,
     component: Field,
     thesaurus: Field,
+    combined: Field,
 }
 
 fn schema() -> (Schema, Fields) {
     let mut b = Schema::builder();
     let text = TextOptions::default().set_indexing_options(
         TextFieldIndexing::default().set_tokenizer(analyzer::ANALYZER).set_index_option(IndexRecordOption::WithFreqs),
+    );
+    let positional = TextOptions::default().set_indexing_options(
+        TextFieldIndexing::default()
+            .set_tokenizer(analyzer::ANALYZER)
+            .set_index_option(IndexRecordOption::WithFreqsAndPositions),
     );
     let fields = Fields {
         id: b.add_text_field("id", STRING),
@@ -212,12 +269,13 @@ fn schema() -> (Schema, Fields) {
         package_exact: b.add_text_field("package_exact", STRING),
         verified: b.add_text_field("verified", STRING),
         capability: b.add_text_field("capability", STRING),
-        name: b.add_text_field("name", text.clone()),
-        docs: b.add_text_field("docs", text.clone()),
+        name: b.add_text_field("name", positional.clone()),
+        docs: b.add_text_field("docs", positional.clone()),
         params: b.add_text_field("params", text.clone()),
         package: b.add_text_field("package", text.clone()),
         component: b.add_text_field("component", text.clone()),
         thesaurus: b.add_text_field("thesaurus", text),
+        combined: b.add_text_field("combined", positional.clone()),
     };
     (b.build(), fields)
 }
@@ -348,6 +406,25 @@ impl SearchIndex {
         if let Some(c) = &d.component_description {
             doc.add_text(f.component, c);
         }
+        if self.tuning.combined {
+            let t = &self.tuning;
+            let mut parts: Vec<(f32, String)> = vec![
+                (t.name_boost, d.function.clone()),
+                (t.docs_boost, d.description.clone().unwrap_or_default()),
+                (t.params_boost, d.signature.clone()),
+                (t.package_boost, format!("{} {}", d.package, d.interface.as_deref().unwrap_or(""))),
+                (t.component_boost, d.component_description.clone().unwrap_or_default()),
+            ];
+            if t.type_text {
+                parts.push((t.params_boost, d.type_text.join(" ")));
+            }
+            for (boost, text) in parts {
+                for _ in 0..boost.round().max(0.0) as usize {
+                    // A non-word separator so that repetitions do not form phrases.
+                    doc.add_text(f.combined, &text);
+                }
+            }
+        }
         if self.tuning.thesaurus_boost > 0.0 {
             let expansion = self.expansion(d);
             if !expansion.is_empty() {
@@ -404,52 +481,24 @@ impl SearchIndex {
         }
         let terms: Vec<String> = {
             let mut a = self.analyzer.lock().unwrap_or_else(|p| p.into_inner());
-            let mut seen = BTreeSet::new();
-            analyzer::analyze(&mut a, text).into_iter().filter(|t| seen.insert(t.clone())).take(32).collect()
+            let mut words = analyzer::analyze(&mut a, text);
+            if self.tuning.literals {
+                for kind in literals::kinds(text) {
+                    words.extend(analyzer::analyze(&mut a, kind));
+                }
+            }
+            words.truncate(32);
+            words
         };
         if terms.is_empty() {
             return Ok(Vec::new());
         }
         let searcher = self.reader.searcher();
-        let t = &self.tuning;
-        let f = &self.fields;
-        let weighted = [
-            (f.name, t.name_boost),
-            (f.docs, t.docs_boost),
-            (f.params, t.params_boost),
-            (f.package, t.package_boost),
-            (f.component, t.component_boost),
-            (f.thesaurus, t.thesaurus_boost),
-        ];
-        let mut should: Vec<(Occur, Box<dyn Query>)> = Vec::new();
-        for term in &terms {
-            let mut known = false;
-            for (field, boost) in weighted {
-                if boost <= 0.0 {
-                    continue;
-                }
-                let tt = Term::from_field_text(field, term);
-                if searcher.doc_freq(&tt)? > 0 {
-                    known = true;
-                    let tq = TermQuery::new(tt, IndexRecordOption::WithFreqs);
-                    should.push((Occur::Should, Box::new(BoostQuery::new(Box::new(tq), boost))));
-                }
-            }
-            let len = term.chars().count();
-            if !known && t.fuzzy && len >= 4 && term.chars().all(char::is_alphanumeric) {
-                let distance = if len >= 8 { 2 } else { 1 };
-                for (field, boost) in weighted {
-                    if boost <= 0.0 || field == f.component {
-                        continue;
-                    }
-                    let fq = FuzzyTermQuery::new(Term::from_field_text(field, term), distance, true);
-                    should.push((Occur::Should, Box::new(BoostQuery::new(Box::new(fq), boost * t.fuzzy_weight))));
-                }
-            }
-        }
+        let should = self.text_query(&searcher, &terms)?;
         if should.is_empty() {
             return Ok(Vec::new());
         }
+        let f = &self.fields;
         let mut clauses: Vec<(Occur, Box<dyn Query>)> = vec![(Occur::Must, Box::new(BooleanQuery::new(should)))];
         let exact = |field: Field, value: &str| -> Box<dyn Query> {
             Box::new(TermQuery::new(Term::from_field_text(field, value), IndexRecordOption::Basic))
@@ -476,6 +525,87 @@ impl SearchIndex {
             hits.push(Hit { doc, score });
         }
         Ok(hits)
+    }
+}
+
+impl SearchIndex {
+    /// The scoring part of a query: per distinct term, its matches in each text field (or a
+    /// fuzzy match where the term is in no document), plus in-order pairs.
+    fn text_query(&self, searcher: &tantivy::Searcher, terms: &[String]) -> Result<Vec<(Occur, Box<dyn Query>)>, SearchError> {
+        let t = &self.tuning;
+        let f = &self.fields;
+        let weighted: Vec<(Field, f32)> = if t.combined {
+            vec![(f.combined, 1.0), (f.thesaurus, t.thesaurus_boost)]
+        } else {
+            vec![
+                (f.name, t.name_boost),
+                (f.docs, t.docs_boost),
+                (f.params, t.params_boost),
+                (f.package, t.package_boost),
+                (f.component, t.component_boost),
+                (f.thesaurus, t.thesaurus_boost),
+            ]
+        };
+        let num_docs = searcher.num_docs().max(1) as f32;
+        let mut should: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        let mut seen = BTreeSet::new();
+        for term in terms {
+            if !seen.insert(term.as_str()) {
+                continue;
+            }
+            let mut per_field: Vec<Box<dyn Query>> = Vec::new();
+            for &(field, boost) in &weighted {
+                if boost <= 0.0 {
+                    continue;
+                }
+                let tt = Term::from_field_text(field, term);
+                let df = searcher.doc_freq(&tt)?;
+                if df > 0 {
+                    let tq = TermQuery::new(tt, IndexRecordOption::WithFreqs);
+                    if field == f.thesaurus && t.thesaurus_idf {
+                        let n = df as f32;
+                        let idf = (1.0 + (num_docs - n + 0.5) / (n + 0.5)).ln();
+                        per_field.push(Box::new(ConstScoreQuery::new(Box::new(tq), boost * idf)));
+                    } else {
+                        per_field.push(Box::new(BoostQuery::new(Box::new(tq), boost)));
+                    }
+                }
+            }
+            let len = term.chars().count();
+            if per_field.is_empty() && t.fuzzy && len >= 4 && term.chars().all(char::is_alphanumeric) {
+                // Only words found nowhere: a real word is never second-guessed.
+                let distance = if len >= 8 { 2 } else { 1 };
+                for &(field, boost) in &weighted {
+                    if boost <= 0.0 || field == f.component {
+                        continue;
+                    }
+                    let fq = FuzzyTermQuery::new(Term::from_field_text(field, term), distance, true);
+                    per_field.push(Box::new(BoostQuery::new(Box::new(fq), boost * t.fuzzy_weight)));
+                }
+            }
+            match t.dismax_tie {
+                Some(tie) if per_field.len() > 1 => {
+                    should.push((Occur::Should, Box::new(DisjunctionMaxQuery::with_tie_breaker(per_field, tie))));
+                }
+                _ => should.extend(per_field.into_iter().map(|q| (Occur::Should, q))),
+            }
+        }
+        if t.phrase_boost > 0.0 {
+            for pair in terms.windows(2) {
+                if pair[0] == pair[1] {
+                    continue;
+                }
+                let fields = if t.combined { vec![f.combined] } else { vec![f.name, f.docs] };
+                for field in fields {
+                    let pq = PhraseQuery::new(vec![
+                        Term::from_field_text(field, &pair[0]),
+                        Term::from_field_text(field, &pair[1]),
+                    ]);
+                    should.push((Occur::Should, Box::new(BoostQuery::new(Box::new(pq), t.phrase_boost))));
+                }
+            }
+        }
+        Ok(should)
     }
 }
 
