@@ -13,6 +13,7 @@
 pub mod audit;
 pub mod capability;
 pub mod digest;
+pub mod grants;
 pub mod trust;
 
 pub use capability::{Capability, CapabilityError, StorageAccess};
