@@ -304,6 +304,33 @@ fn build_rust(root: &Path, packages: &[&str]) -> Result<PathBuf> {
     Ok(target_dir.join("wasm32-wasip2/release"))
 }
 
+/// Append wasm-metadata custom sections (`description`, `licenses`, …: raw UTF-8
+/// payloads, as `wasm-tools metadata add` writes them) to a component. wit-bindgen
+/// keeps no docs, so this is the only description inside the Rust fixtures themselves
+/// (CONTRACT.md, docs source 3).
+fn add_metadata(component: &mut Vec<u8>, fields: &[(&str, &str)]) {
+    fn leb(out: &mut Vec<u8>, mut n: usize) {
+        loop {
+            let byte = (n & 0x7f) as u8;
+            n >>= 7;
+            if n == 0 {
+                out.push(byte);
+                break;
+            }
+            out.push(byte | 0x80);
+        }
+    }
+    for (name, value) in fields {
+        let mut payload = Vec::new();
+        leb(&mut payload, name.len());
+        payload.extend_from_slice(name.as_bytes());
+        payload.extend_from_slice(value.as_bytes());
+        component.push(0); // custom section id
+        leb(component, payload.len());
+        component.extend_from_slice(&payload);
+    }
+}
+
 fn build_python(
     root: &Path,
     fixture: &Fixture,
@@ -385,8 +412,20 @@ pub fn run(check: bool, force: bool, only: &[String]) -> Result<()> {
             for (fixture, package) in rust.iter().zip(&packages) {
                 let artifact = release.join(format!("{}.wasm", package.replace('-', "_")));
                 let dest = out_dir.join(format!("{}.wasm", fixture.name));
-                fs::copy(&artifact, &dest)
-                    .with_context(|| format!("copying {}", artifact.display()))?;
+                let mut bytes = fs::read(&artifact)
+                    .with_context(|| format!("reading {}", artifact.display()))?;
+                let pkg = wit::encode_dir(&root.join(fixture.source).join("wit"))?;
+                let version = pkg.name.rsplit_once('@').map_or("0.0.0", |(_, v)| v);
+                add_metadata(
+                    &mut bytes,
+                    &[
+                        ("description", pkg.summary.as_str()),
+                        ("licenses", "Apache-2.0"),
+                        ("version", version),
+                        ("authors", "The forage authors"),
+                    ],
+                );
+                fs::write(&dest, bytes).with_context(|| format!("writing {}", dest.display()))?;
                 outcomes.insert(
                     fixture.name,
                     Outcome::Built(finish(&root, fixture, &out_dir)?),

@@ -271,3 +271,26 @@ fn committed_layout_matches_the_built_fixtures() {
         .collect();
     assert_eq!(tags, FIXTURES.iter().map(|f| f.name).collect::<Vec<_>>());
 }
+
+#[test]
+fn rust_fixtures_carry_wasm_metadata_descriptions() {
+    let root = fixtures::fixtures_dir();
+    let bytes = fs::read(root.join("built/clock.wasm")).unwrap();
+    let mut found = BTreeMap::new();
+    for payload in wasmparser::Parser::new(0).parse_all(&bytes) {
+        if let Ok(wasmparser::Payload::CustomSection(c)) = payload {
+            found.insert(
+                c.name().to_string(),
+                String::from_utf8_lossy(c.data()).into_owned(),
+            );
+        }
+    }
+    assert_eq!(
+        found.get("description").map(String::as_str),
+        Some("Clocks and time zones: the current time, and conversion between zones.")
+    );
+    assert_eq!(
+        found.get("licenses").map(String::as_str),
+        Some("Apache-2.0")
+    );
+}

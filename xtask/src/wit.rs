@@ -13,6 +13,18 @@ pub struct EncodedPackage {
     pub name: String,
     /// The `wit_component::encode` output, docs included.
     pub bytes: Vec<u8>,
+    /// The first paragraph of the package's doc comment, on one line.
+    pub summary: String,
+}
+
+/// The first paragraph of a doc comment, on one line.
+pub fn summary(doc: Option<&str>) -> String {
+    let first = doc
+        .unwrap_or_default()
+        .split("\n\n")
+        .next()
+        .unwrap_or_default();
+    first.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// Parse the WIT package in `dir` (with `dir/deps` if present) and binary-encode it.
@@ -31,6 +43,7 @@ pub fn encode(resolve: &Resolve, pkg: PackageId) -> Result<EncodedPackage> {
     Ok(EncodedPackage {
         name: resolve.packages[pkg].name.to_string(),
         bytes,
+        summary: summary(resolve.packages[pkg].docs.contents.as_deref()),
     })
 }
 
@@ -101,11 +114,9 @@ pub fn package_name_and_doc(bytes: &[u8]) -> Result<(String, String)> {
     match wit_component::decode(bytes).context("decoding WIT package")? {
         DecodedWasm::WitPackage(resolve, pkg) => {
             let package = &resolve.packages[pkg];
-            let doc = package.docs.contents.as_deref().unwrap_or_default();
-            let first = doc.split("\n\n").next().unwrap_or_default();
             Ok((
                 package.name.to_string(),
-                first.split_whitespace().collect::<Vec<_>>().join(" "),
+                summary(package.docs.contents.as_deref()),
             ))
         }
         DecodedWasm::Component(..) => bail!("this is a component, not a WIT package"),
