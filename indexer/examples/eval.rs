@@ -7,7 +7,9 @@
 //! one feature turned off at a time (the numbers behind docs/decisions/0002-search-ranking.md).
 
 use forage_indexer::search::Tuning;
-use forage_indexer::search::eval::{Bm25Baseline, Ranker, build_engine, default_golden_dir, evaluate, load_golden, table};
+use forage_indexer::search::eval::{
+    Bm25Baseline, Ranker, build_engine, default_golden_dir, evaluate, load_golden, table,
+};
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -23,7 +25,8 @@ fn main() {
     // carries over to the other.
     if let Some(half) = args.iter().find_map(|a| a.strip_prefix("--split=")) {
         let keep = usize::from(half == "odd");
-        golden.queries = golden.queries.into_iter().enumerate().filter(|(i, _)| i % 2 == keep).map(|(_, q)| q).collect();
+        golden.queries =
+            golden.queries.into_iter().enumerate().filter(|(i, _)| i % 2 == keep).map(|(_, q)| q).collect();
     }
     let t0 = std::time::Instant::now();
     let mut tuning = Tuning::default();
@@ -41,20 +44,14 @@ fn main() {
         let d = tuning.clone();
         let variants: Vec<(&str, Tuning)> = vec![
             ("-thesaurus", Tuning { thesaurus_boost: 0.0, ..d.clone() }),
+            ("-thesaurus idf", Tuning { thesaurus_idf: false, ..d.clone() }),
             ("-fuzzy", Tuning { fuzzy: false, ..d.clone() }),
-            ("-typetext", Tuning { type_text: false, ..d.clone() }),
-            (
-                "-boosts",
-                Tuning {
-                    name_boost: 1.0,
-                    docs_boost: 1.0,
-                    params_boost: 1.0,
-                    package_boost: 1.0,
-                    component_boost: 1.0,
-                    thesaurus_boost: 1.0,
-                    ..d.clone()
-                },
-            ),
+            ("-type text", Tuning { type_text: false, ..d.clone() }),
+            ("-combined field", Tuning { combined: false, ..d.clone() }),
+            ("-dismax", Tuning { dismax_tie: None, ..d.clone() }),
+            ("-pairs", Tuning { phrase_boost: 0.0, ..d.clone() }),
+            ("-literals", Tuning { literals: false, ..d.clone() }),
+            ("-targets", Tuning { target_boost: 0.0, ..d.clone() }),
             (
                 "analyzer only",
                 Tuning {
@@ -64,6 +61,11 @@ fn main() {
                     params_boost: 0.0,
                     package_boost: 0.0,
                     component_boost: 0.0,
+                    combined: false,
+                    dismax_tie: None,
+                    phrase_boost: 0.0,
+                    literals: false,
+                    target_boost: 0.0,
                     ..d.clone()
                 },
             ),
@@ -73,12 +75,7 @@ fn main() {
             rows.push((name, evaluate(&e, &golden.queries)));
         }
     }
-    println!(
-        "golden set: {} functions, {} queries ({})\n",
-        golden.docs.len(),
-        golden.queries.len(),
-        dir.display()
-    );
+    println!("golden set: {} functions, {} queries ({})\n", golden.docs.len(), golden.queries.len(), dir.display());
     print!("{}", table(&rows));
     println!("\n({:.2?} including index builds)", t0.elapsed());
     if args.iter().any(|a| a == "--misses") {

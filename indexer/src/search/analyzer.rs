@@ -14,13 +14,36 @@ pub(crate) const ANALYZER: &str = "forage";
 /// the filler agents put around a request ("please give me a function that …").
 const STOP_WORDS: &[&str] = &[
     "a", "about", "all", "also", "am", "an", "and", "any", "are", "as", "at", "be", "been", "but", "by", "can",
-    "could", "did", "do", "does", "for", "from", "func", "function", "had", "has", "have", "he", "her", "here",
-    "him", "his", "how", "i", "if", "in", "into", "is", "it", "its", "just", "me", "might", "my", "need",
-    "now", "of", "on", "or", "our", "please", "she", "should", "so", "some", "than", "that", "the", "their",
-    "them", "then", "there", "these", "they", "this", "those", "to", "tool", "too", "us", "want", "was", "we",
-    "were", "what", "whats", "when", "where", "which", "while", "who", "whom", "why", "will", "with", "would",
-    "you", "your",
+    "could", "did", "do", "does", "for", "from", "func", "function", "had", "has", "have", "he", "her", "here", "him",
+    "his", "how", "i", "if", "in", "into", "is", "it", "its", "just", "me", "might", "my", "need", "now", "of", "on",
+    "or", "our", "please", "she", "should", "so", "some", "than", "that", "the", "their", "them", "then", "there",
+    "these", "they", "this", "those", "to", "too", "tool", "us", "want", "was", "we", "were", "what", "whats", "when",
+    "where", "which", "while", "who", "whom", "why", "will", "with", "would", "you", "your",
 ];
+
+/// The words an agent names as the result of a conversion: the first non-stop word after
+/// `to`, `into` or `as` ("turn this export into JSON" → `JSON`), as written.
+pub(crate) fn conversion_targets(text: &str) -> Vec<&str> {
+    let words: Vec<&str> = text.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).collect();
+    let mut out = Vec::new();
+    for (i, w) in words.iter().enumerate() {
+        if matches!(w.to_lowercase().as_str(), "to" | "into" | "as")
+            && let Some(t) = words[i + 1..].iter().find(|n| !is_stop_word(&n.to_lowercase()))
+        {
+            out.push(*t);
+        }
+    }
+    out
+}
+
+/// The target part of a converter's name: what follows `-to-` (`csv-to-json` → `json`) or a
+/// leading `to-` (`to-snake-case` → `snake-case`); `None` for other names.
+pub(crate) fn name_target(function: &str) -> Option<&str> {
+    if let Some(rest) = function.strip_prefix("to-") {
+        return Some(rest);
+    }
+    function.rfind("-to-").map(|i| &function[i + 4..])
+}
 
 /// Is `word` (lowercase) a stop word?
 pub(crate) fn is_stop_word(word: &str) -> bool {
@@ -167,6 +190,16 @@ mod tests {
         assert_eq!(words("Translating the Languages"), ["translat", "languag"]);
         assert_eq!(words("what's the time in Tokyo?"), ["time", "tokyo"]);
         assert_eq!(words("a b 7"), ["7"]);
+    }
+
+    #[test]
+    fn conversion_targets_and_name_targets() {
+        assert_eq!(conversion_targets("turn this export into JSON"), ["JSON"]);
+        assert_eq!(conversion_targets("convert 3 lb to kg, then to the grams"), ["kg", "grams"]);
+        assert!(conversion_targets("nothing here to").is_empty());
+        assert_eq!(name_target("csv-to-json"), Some("json"));
+        assert_eq!(name_target("to-snake-case"), Some("snake-case"));
+        assert_eq!(name_target("convert-time"), None);
     }
 
     #[test]

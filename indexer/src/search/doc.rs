@@ -99,7 +99,8 @@ impl SearchDoc {
                 .find_map(|i| i.split_once('/').map(|(p, _)| p.to_string()))
                 .unwrap_or_else(|| "unknown:component".to_string())
         });
-        let capabilities = if origin.capabilities.is_empty() { info.capabilities.clone() } else { origin.capabilities.clone() };
+        let capabilities =
+            if origin.capabilities.is_empty() { info.capabilities.clone() } else { origin.capabilities.clone() };
         let d12 = origin.digest12();
         info.functions
             .iter()

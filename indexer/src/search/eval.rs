@@ -69,7 +69,10 @@ pub fn load_golden(dir: &Path) -> Result<Golden, String> {
         let pkg = resolve.push_str(path, &text).map_err(|e| format!("{}: {e:#}", path.display()))?;
         let digest = hex::encode(Sha256::digest(text.as_bytes()));
         let origin = ComponentOrigin {
-            reference: format!("golden.example/{}@sha256:{digest}", path.file_stem().unwrap_or_default().to_string_lossy()),
+            reference: format!(
+                "golden.example/{}@sha256:{digest}",
+                path.file_stem().unwrap_or_default().to_string_lossy()
+            ),
             digest: format!("sha256:{digest}"),
             registry: "golden".into(),
             verified: "verified".into(),

@@ -23,7 +23,11 @@ pub(crate) fn kinds(text: &str) -> Vec<&'static str> {
             add("url");
         } else if is_email(w) {
             add("email address");
-        } else if is_ipv4(w) || (w.matches(':').count() >= 2 && w.chars().all(|c| c.is_ascii_hexdigit() || c == ':')) {
+        } else if is_ipv4(w)
+            || (w.matches(':').count() >= 2
+                && w.chars().any(|c| c.is_ascii_hexdigit())
+                && w.chars().all(|c| c.is_ascii_hexdigit() || c == ':'))
+        {
             add("ip address");
         } else if is_domain(w) {
             add("domain");

@@ -23,9 +23,9 @@ mod analyzer;
 mod doc;
 pub mod eval;
 mod literals;
-mod thesaurus;
 #[cfg(test)]
 mod tests;
+mod thesaurus;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -34,11 +34,10 @@ use std::sync::Mutex;
 use tantivy::collector::TopDocs;
 use tantivy::directory::MmapDirectory;
 use tantivy::query::{
-    BooleanQuery, BoostQuery, ConstScoreQuery, DisjunctionMaxQuery, FuzzyTermQuery, Occur, PhraseQuery, Query, TermQuery,
+    BooleanQuery, BoostQuery, ConstScoreQuery, DisjunctionMaxQuery, FuzzyTermQuery, Occur, PhraseQuery, Query,
+    TermQuery,
 };
-use tantivy::schema::{
-    Field, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing, TextOptions, Value,
-};
+use tantivy::schema::{Field, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing, TextOptions, Value};
 use tantivy::tokenizer::TextAnalyzer;
 use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
 
@@ -48,6 +47,9 @@ pub use doc::{ComponentOrigin, SearchDoc};
 pub const MAX_QUERY_BYTES: usize = 1024;
 /// Most results one search returns.
 pub const MAX_LIMIT: usize = 100;
+
+/// One clause of a boolean query.
+type Clause = (Occur, Box<dyn Query>);
 
 /// Bumped whenever the schema or the analysis changes, so an old on-disk index is recognised.
 const SCHEMA_VERSION: &str = "forage-search-1";
@@ -181,6 +183,9 @@ pub struct Tuning {
     /// as often as its (rounded) boost, so a word's rarity is measured over the whole corpus
     /// and its frequency saturates across fields, instead of summing per-field BM25 scores.
     pub combined: bool,
+    /// Boost for a conversion target in the query ("… into JSON") matching the target part of
+    /// a converter's name (`csv-to-json`); 0 disables.
+    pub target_boost: f32,
     /// Score thesaurus matches as a constant times the term's inverse document frequency,
     /// without length normalization (expansions are bags of words whose length means nothing).
     pub thesaurus_idf: bool,
@@ -199,10 +204,11 @@ impl Default for Tuning {
             fuzzy_weight: 4.0,
             type_text: true,
             dismax_tie: Some(0.2),
-            phrase_boost: 1.0,
+            phrase_boost: 0.0,
             literals: true,
             combined: true,
-            thesaurus_idf: true,
+            thesaurus_idf: false,
+            target_boost: 1.0,
         }
     }
 }
@@ -228,6 +234,7 @@ impl Tuning {
             "literals" => self.literals = flag()?,
             "combined" => self.combined = flag()?,
             "thesaurus_idf" => self.thesaurus_idf = flag()?,
+            "target_boost" => self.target_boost = num()?,
             _ => return Err(format!("unknown tuning knob {key}")),
         }
         Ok(())
@@ -249,6 +256,7 @@ struct Fields {
     component: Field,
     thesaurus: Field,
     combined: Field,
+    name_target: Field,
 }
 
 fn schema() -> (Schema, Fields) {
@@ -274,8 +282,9 @@ fn schema() -> (Schema, Fields) {
         params: b.add_text_field("params", text.clone()),
         package: b.add_text_field("package", text.clone()),
         component: b.add_text_field("component", text.clone()),
-        thesaurus: b.add_text_field("thesaurus", text),
+        thesaurus: b.add_text_field("thesaurus", text.clone()),
         combined: b.add_text_field("combined", positional.clone()),
+        name_target: b.add_text_field("name_target", text),
     };
     (b.build(), fields)
 }
@@ -308,11 +317,15 @@ impl SearchIndex {
         let (schema, fields) = schema();
         let index = match Index::open_or_create(mmap, schema) {
             Ok(i) => i,
-            Err(tantivy::TantivyError::SchemaError(_)) => return Err(SearchError::Incompatible { dir: dir.to_path_buf() }),
+            Err(tantivy::TantivyError::SchemaError(_)) => {
+                return Err(SearchError::Incompatible { dir: dir.to_path_buf() });
+            }
             Err(e) => return Err(open_err(e.to_string())),
         };
         Self::from_index(index, fields, Tuning::default()).map_err(|e| match e {
-            SearchError::Index(tantivy::TantivyError::LockFailure(..)) => SearchError::Locked { dir: dir.to_path_buf() },
+            SearchError::Index(tantivy::TantivyError::LockFailure(..)) => {
+                SearchError::Locked { dir: dir.to_path_buf() }
+            }
             e => e,
         })
     }
@@ -390,6 +403,9 @@ impl SearchIndex {
             doc.add_text(f.capability, c);
         }
         doc.add_text(f.name, &d.function);
+        if let Some(target) = analyzer::name_target(&d.function) {
+            doc.add_text(f.name_target, target);
+        }
         if let Some(desc) = &d.description {
             doc.add_text(f.docs, desc);
         }
@@ -493,13 +509,23 @@ impl SearchIndex {
         if terms.is_empty() {
             return Ok(Vec::new());
         }
+        let targets: Vec<String> = if self.tuning.target_boost > 0.0 {
+            let mut a = self.analyzer.lock().unwrap_or_else(|p| p.into_inner());
+            analyzer::conversion_targets(text).into_iter().flat_map(|w| analyzer::analyze(&mut a, w)).take(8).collect()
+        } else {
+            Vec::new()
+        };
         let searcher = self.reader.searcher();
-        let should = self.text_query(&searcher, &terms)?;
+        let mut should = self.text_query(&searcher, &terms)?;
+        for t in &targets {
+            let tq = TermQuery::new(Term::from_field_text(self.fields.name_target, t), IndexRecordOption::WithFreqs);
+            should.push((Occur::Should, Box::new(BoostQuery::new(Box::new(tq), self.tuning.target_boost))));
+        }
         if should.is_empty() {
             return Ok(Vec::new());
         }
         let f = &self.fields;
-        let mut clauses: Vec<(Occur, Box<dyn Query>)> = vec![(Occur::Must, Box::new(BooleanQuery::new(should)))];
+        let mut clauses: Vec<Clause> = vec![(Occur::Must, Box::new(BooleanQuery::new(should)))];
         let exact = |field: Field, value: &str| -> Box<dyn Query> {
             Box::new(TermQuery::new(Term::from_field_text(field, value), IndexRecordOption::Basic))
         };
@@ -520,8 +546,12 @@ impl SearchIndex {
         let mut hits = Vec::with_capacity(top.len());
         for (score, addr) in top {
             let doc: TantivyDocument = searcher.doc(addr)?;
-            let json = doc.get_first(f.stored).and_then(|v| v.as_str()).ok_or_else(|| SearchError::CorruptDoc(format!("{addr:?}")))?;
-            let doc: SearchDoc = serde_json::from_str(json).map_err(|e| SearchError::CorruptDoc(format!("{addr:?}: {e}")))?;
+            let json = doc
+                .get_first(f.stored)
+                .and_then(|v| v.as_str())
+                .ok_or_else(|| SearchError::CorruptDoc(format!("{addr:?}")))?;
+            let doc: SearchDoc =
+                serde_json::from_str(json).map_err(|e| SearchError::CorruptDoc(format!("{addr:?}: {e}")))?;
             hits.push(Hit { doc, score });
         }
         Ok(hits)
@@ -531,7 +561,7 @@ impl SearchIndex {
 impl SearchIndex {
     /// The scoring part of a query: per distinct term, its matches in each text field (or a
     /// fuzzy match where the term is in no document), plus in-order pairs.
-    fn text_query(&self, searcher: &tantivy::Searcher, terms: &[String]) -> Result<Vec<(Occur, Box<dyn Query>)>, SearchError> {
+    fn text_query(&self, searcher: &tantivy::Searcher, terms: &[String]) -> Result<Vec<Clause>, SearchError> {
         let t = &self.tuning;
         let f = &self.fields;
         let weighted: Vec<(Field, f32)> = if t.combined {
@@ -547,7 +577,7 @@ impl SearchIndex {
             ]
         };
         let num_docs = searcher.num_docs().max(1) as f32;
-        let mut should: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        let mut should: Vec<Clause> = Vec::new();
         let mut seen = BTreeSet::new();
         for term in terms {
             if !seen.insert(term.as_str()) {
