@@ -78,6 +78,21 @@ fn main() {
     println!("golden set: {} functions, {} queries ({})\n", golden.docs.len(), golden.queries.len(), dir.display());
     print!("{}", table(&rows));
     println!("\n({:.2?} including index builds)", t0.elapsed());
+    // Latency of forage's engine per query (limit 10), over the golden queries.
+    let mut times: Vec<std::time::Duration> = golden
+        .queries
+        .iter()
+        .map(|q| {
+            let t = std::time::Instant::now();
+            let _ = engine.rank(&q.query, 10);
+            t.elapsed()
+        })
+        .collect();
+    times.sort();
+    if !times.is_empty() {
+        let mean = times.iter().sum::<std::time::Duration>() / times.len() as u32;
+        println!("forage query latency: mean {mean:.2?}, p95 {:.2?}", times[times.len() * 95 / 100]);
+    }
     if args.iter().any(|a| a == "--misses") {
         println!("\nforage misses at rank 1:");
         for q in &golden.queries {

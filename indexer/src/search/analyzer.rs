@@ -5,7 +5,7 @@
 //! prose ("convert this time"), so both sides go through the same analyzer and meet at the
 //! word stem.
 
-use tantivy::tokenizer::{Language, Stemmer, TextAnalyzer, Token, TokenStream, Tokenizer};
+use tantivy::tokenizer::{Language, Stemmer, TextAnalyzer, Token, TokenFilter, TokenStream, Tokenizer};
 
 /// Name under which the analyzer is registered with the index.
 pub(crate) const ANALYZER: &str = "forage";
@@ -50,9 +50,80 @@ pub(crate) fn is_stop_word(word: &str) -> bool {
     STOP_WORDS.binary_search(&word).is_ok()
 }
 
-/// The analyzer: [`IdentTokenizer`] then the English (Porter 2) stemmer.
+/// The analyzer: [`IdentTokenizer`], the English (Porter 2) stemmer, then [`Derivations`].
 pub(crate) fn analyzer() -> TextAnalyzer {
-    TextAnalyzer::builder(IdentTokenizer).filter(Stemmer::new(Language::English)).build()
+    TextAnalyzer::builder(IdentTokenizer).filter(Stemmer::new(Language::English)).filter(Derivations).build()
+}
+
+/// Porter stems that the stemmer leaves apart although one word derives from the other,
+/// mostly Latin `-sion`/`-tion` nouns of verbs (`conversion` → `convers`, `convert` →
+/// `convert`). Tool docs use the verb ("Convert …") and agents the noun ("unit conversion").
+/// Stem → stem of the verb. General English morphology, not a list of query words.
+const DERIVATIONS: &[(&str, &str)] = &[
+    ("admiss", "admit"),
+    ("comparison", "compar"),
+    ("convers", "convert"),
+    ("decis", "decid"),
+    ("descript", "describ"),
+    ("divis", "divid"),
+    ("expans", "expand"),
+    ("extens", "extend"),
+    ("inclus", "includ"),
+    ("permiss", "permit"),
+    ("resolut", "resolv"),
+    ("solut", "solv"),
+    ("submiss", "submit"),
+    ("subscript", "subscrib"),
+    ("transmiss", "transmit"),
+];
+
+/// Token filter applying [`DERIVATIONS`].
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Derivations;
+
+impl TokenFilter for Derivations {
+    type Tokenizer<T: Tokenizer> = DerivationsFilter<T>;
+
+    fn transform<T: Tokenizer>(self, tokenizer: T) -> DerivationsFilter<T> {
+        DerivationsFilter(tokenizer)
+    }
+}
+
+/// [`Derivations`] wrapped around a tokenizer.
+#[derive(Clone)]
+pub(crate) struct DerivationsFilter<T>(T);
+
+impl<T: Tokenizer> Tokenizer for DerivationsFilter<T> {
+    type TokenStream<'a> = DerivationsStream<T::TokenStream<'a>>;
+
+    fn token_stream<'a>(&'a mut self, text: &'a str) -> Self::TokenStream<'a> {
+        DerivationsStream(self.0.token_stream(text))
+    }
+}
+
+/// Token stream of [`DerivationsFilter`].
+pub(crate) struct DerivationsStream<S>(S);
+
+impl<S: TokenStream> TokenStream for DerivationsStream<S> {
+    fn advance(&mut self) -> bool {
+        if !self.0.advance() {
+            return false;
+        }
+        let token = self.0.token_mut();
+        if let Ok(i) = DERIVATIONS.binary_search_by(|(from, _)| from.cmp(&token.text.as_str())) {
+            token.text.clear();
+            token.text.push_str(DERIVATIONS[i].1);
+        }
+        true
+    }
+
+    fn token(&self) -> &Token {
+        self.0.token()
+    }
+
+    fn token_mut(&mut self) -> &mut Token {
+        self.0.token_mut()
+    }
 }
 
 /// Analyzed terms of `text`, in order.
@@ -174,6 +245,14 @@ mod tests {
         let mut sorted = STOP_WORDS.to_vec();
         sorted.sort_unstable();
         assert_eq!(sorted, STOP_WORDS);
+    }
+
+    #[test]
+    fn derivations_are_sorted_and_join_noun_and_verb() {
+        assert!(DERIVATIONS.windows(2).all(|w| w[0].0 < w[1].0));
+        assert_eq!(words("unit conversion"), words("unit converts"));
+        assert_eq!(words("comparison"), words("compare"));
+        assert_eq!(words("description"), words("describe"));
     }
 
     #[test]
