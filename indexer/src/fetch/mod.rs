@@ -123,9 +123,10 @@ impl std::fmt::Debug for Credentials {
 /// Per-registry settings.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct RegistrySettings {
-    /// Speak plain HTTP to this registry. An explicit opt-in: without it only HTTPS is used,
-    /// except for loopback registries (`localhost`, `127.0.0.0/8`, `[::1]`) that have no
-    /// settings at all, which use plain HTTP as docker and containerd do.
+    /// Accept a self-signed (unverified) certificate, or plain HTTP when the registry does not
+    /// speak TLS. An explicit opt-in: without it only HTTPS with verified certificates is
+    /// used, except for loopback registries (`localhost`, `127.0.0.0/8`, `[::1]`) that have no
+    /// settings at all, which are insecure by default as in docker and containerd.
     pub insecure: bool,
     /// How to authenticate.
     pub credentials: Credentials,
@@ -319,8 +320,24 @@ pub enum FetchError {
 pub struct Fetcher {
     config: FetcherConfig,
     http: reqwest::Client,
-    /// One oci-client per registry, created on first use: it does the auth handshake.
-    oci_clients: Mutex<HashMap<String, oci_client::Client>>,
+    /// For `insecure` registries: accepts self-signed and otherwise invalid certificates.
+    http_insecure: reqwest::Client,
+    /// Insecure registries found to speak HTTPS (the rest are spoken to in plain HTTP).
+    https_seen: Mutex<std::collections::HashSet<String>>,
+    /// One oci-client per (registry, scheme), created on first use: it does the auth handshake.
+    oci_clients: Mutex<HashMap<(String, bool), oci_client::Client>>,
+}
+
+/// How to reach one registry: base URL and the HTTP client to use for it.
+pub(crate) struct Endpoint {
+    /// `http(s)://host[:port]`.
+    pub base: String,
+    /// TLS (possibly unverified, for insecure registries) rather than plain HTTP.
+    pub https: bool,
+    /// The client: the verifying one, or for insecure registries the permissive one.
+    pub http: reqwest::Client,
+    /// Certificates go unchecked (the registry is configured `insecure`).
+    pub insecure: bool,
 }
 
 impl Default for Fetcher {
@@ -332,18 +349,26 @@ impl Default for Fetcher {
 impl Fetcher {
     /// A fetcher with the given limits and per-registry settings.
     pub fn new(config: FetcherConfig) -> Result<Self, FetchError> {
-        let http = reqwest::Client::builder()
-            .user_agent(concat!("forage/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(config.limits.connect_timeout)
-            .read_timeout(config.limits.request_timeout)
+        let builder = || {
+            reqwest::Client::builder()
+                .user_agent(concat!("forage/", env!("CARGO_PKG_VERSION")))
+                .connect_timeout(config.limits.connect_timeout)
+                .read_timeout(config.limits.request_timeout)
+        };
+        let setup = |e: reqwest::Error| FetchError::Setup {
+            what: "HTTP client".into(),
+            detail: e.to_string(),
+        };
+        let http = builder().build().map_err(setup)?;
+        let http_insecure = builder()
+            .danger_accept_invalid_certs(true)
             .build()
-            .map_err(|e| FetchError::Setup {
-                what: "HTTP client".into(),
-                detail: e.to_string(),
-            })?;
+            .map_err(setup)?;
         Ok(Self {
             config,
             http,
+            http_insecure,
+            https_seen: Mutex::new(Default::default()),
             oci_clients: Mutex::new(HashMap::new()),
         })
     }
@@ -402,21 +427,65 @@ impl Fetcher {
         oci::list_tags(self, registry, repository).await
     }
 
-    pub(crate) fn http(&self) -> &reqwest::Client {
-        &self.http
+    /// Where and how to reach `host` (the API host of `registry`). A secure registry is
+    /// HTTPS with verified certificates. An insecure one is tried the way docker tries its
+    /// insecure registries: HTTPS without certificate checks first (a self-signed registry),
+    /// and plain HTTP when no TLS server answers; a registry found to speak HTTPS is
+    /// remembered.
+    pub(crate) async fn endpoint(&self, host: &str, insecure: bool) -> Endpoint {
+        if !insecure {
+            return Endpoint {
+                base: format!("https://{host}"),
+                https: true,
+                http: self.http.clone(),
+                insecure: false,
+            };
+        }
+        let seen = |s: &Self| {
+            s.https_seen
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .contains(host)
+        };
+        let mut https = seen(self);
+        if !https {
+            let probe = self
+                .http_insecure
+                .get(format!("https://{host}/v2/"))
+                // A plain-HTTP server answers a TLS hello at once (Go's, distribution's,
+                // with a 400) or not at all; either way a short wait is enough.
+                .timeout(self.config.limits.connect_timeout.min(Duration::from_secs(3)))
+                .send()
+                .await;
+            if probe.is_ok() {
+                https = true;
+                self.https_seen
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert(host.to_string());
+            }
+        }
+        Endpoint {
+            base: format!("{}://{host}", if https { "https" } else { "http" }),
+            https,
+            http: self.http_insecure.clone(),
+            insecure: true,
+        }
     }
 
-    pub(crate) fn oci_client(&self, registry: &str, insecure: bool) -> oci_client::Client {
+    pub(crate) fn oci_client(&self, registry: &str, endpoint: &Endpoint) -> oci_client::Client {
         let mut clients = self.oci_clients.lock().unwrap_or_else(|e| e.into_inner());
         clients
-            .entry(registry.to_string())
+            .entry((registry.to_string(), endpoint.https))
             .or_insert_with(|| {
                 oci_client::Client::new(oci_client::client::ClientConfig {
-                    protocol: if insecure {
-                        oci_client::client::ClientProtocol::Http
-                    } else {
+                    protocol: if endpoint.https {
                         oci_client::client::ClientProtocol::Https
+                    } else {
+                        oci_client::client::ClientProtocol::Http
                     },
+                    // Only ever set for registries configured `insecure`.
+                    accept_invalid_certificates: endpoint.insecure,
                     read_timeout: Some(self.config.limits.request_timeout),
                     connect_timeout: Some(self.config.limits.connect_timeout),
                     platform_resolver: None,

@@ -138,11 +138,8 @@ pub(crate) async fn catalog(
     const PAGE: usize = 1000;
     let settings = fetcher.settings_for(registry);
     let credentials = resolve_credentials(&settings.credentials, registry).await?;
-    let base = format!(
-        "{}://{}",
-        if settings.insecure { "http" } else { "https" },
-        registry
-    );
+    let endpoint = fetcher.endpoint(registry, settings.insecure).await;
+    let base = endpoint.base.clone();
     let timeout = fetcher.limits().request_timeout;
     let what = format!("the catalog of {registry}");
     let basic = match &credentials {
@@ -165,7 +162,7 @@ pub(crate) async fn catalog(
             url.push_str("&last=");
             url.push_str(&percent_encode(l));
         }
-        let mut req = fetcher.http().get(&url);
+        let mut req = endpoint.http.get(&url);
         if let Some(a) = &authorization {
             req = req.header(AUTHORIZATION, a);
         }
@@ -188,6 +185,7 @@ pub(crate) async fn catalog(
                 tried_token = true;
                 let token = catalog_token(
                     fetcher,
+                    &endpoint.http,
                     registry,
                     &realm,
                     service.as_deref(),
@@ -259,6 +257,7 @@ pub(crate) async fn catalog(
 /// Asks a token service for a `registry:catalog:*` token.
 async fn catalog_token(
     fetcher: &Fetcher,
+    http: &reqwest::Client,
     registry: &str,
     realm: &str,
     service: Option<&str>,
@@ -271,7 +270,7 @@ async fn catalog_token(
         url.push_str("&service=");
         url.push_str(&percent_encode(s));
     }
-    let mut req = fetcher.http().get(&url);
+    let mut req = http.get(&url);
     if let Some(b) = basic {
         req = req.header(AUTHORIZATION, b);
     }
@@ -365,6 +364,8 @@ struct Session<'a> {
     repository: String,
     /// `http(s)://host[:port]`.
     base: String,
+    /// The client for this registry (certificate checks per its settings).
+    http: reqwest::Client,
     authorization: Option<HeaderValue>,
     timeout: Duration,
 }
@@ -388,11 +389,7 @@ impl<'a> Session<'a> {
         };
         // oci-client maps `docker.io` to the host that actually serves the API.
         let host = oci_ref.resolve_registry().to_string();
-        let base = format!(
-            "{}://{}",
-            if settings.insecure { "http" } else { "https" },
-            host
-        );
+        let endpoint = fetcher.endpoint(&host, settings.insecure).await;
         let auth = match &credentials {
             Credentials::Basic { username, password } => {
                 RegistryAuth::Basic(username.clone(), password.clone())
@@ -400,7 +397,7 @@ impl<'a> Session<'a> {
             Credentials::Bearer(token) => RegistryAuth::Bearer(token.clone()),
             Credentials::Anonymous | Credentials::DockerConfig(_) => RegistryAuth::Anonymous,
         };
-        let client = fetcher.oci_client(&registry, settings.insecure);
+        let client = fetcher.oci_client(&registry, &endpoint);
         let timeout = fetcher.limits().request_timeout;
         let shown = reference.to_string();
         let token = tokio::time::timeout(
@@ -437,7 +434,8 @@ impl<'a> Session<'a> {
             fetcher,
             registry,
             repository: reference.repository().to_string(),
-            base,
+            base: endpoint.base,
+            http: endpoint.http,
             authorization,
             timeout,
         })
@@ -453,7 +451,7 @@ impl<'a> Session<'a> {
         accept: Option<&str>,
         what: &str,
     ) -> Result<reqwest::Response, FetchError> {
-        let mut req = self.fetcher.http().get(url);
+        let mut req = self.http.get(url);
         if let Some(accept) = accept {
             req = req.header(ACCEPT, accept);
         }
@@ -1009,6 +1007,10 @@ mod fake_registry_tests {
                         match s.read(&mut chunk).await {
                             Ok(0) | Err(_) => return,
                             Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                        }
+                        // A TLS hello (the HTTPS probe): hang up, as a plain-HTTP server does.
+                        if buf.first() == Some(&0x16) {
+                            return;
                         }
                     }
                     let head = String::from_utf8_lossy(&buf).to_string();
