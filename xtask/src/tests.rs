@@ -294,3 +294,35 @@ fn rust_fixtures_carry_wasm_metadata_descriptions() {
         Some("Apache-2.0")
     );
 }
+
+#[test]
+fn gen_corpus_writes_components_wit_and_layouts() {
+    let dir = tempfile::tempdir().unwrap();
+    corpus::run(&corpus::Options {
+        functions: 10,
+        out: dir.path().to_path_buf(),
+        per_component: 4,
+        seed: 9,
+        layout: true,
+    })
+    .unwrap();
+    let index = fs::read_to_string(dir.path().join("corpus.tsv")).unwrap();
+    let rows: Vec<&str> = index.lines().skip(1).collect();
+    assert_eq!(rows.len(), 3, "10 functions at 4 per component");
+    for row in rows {
+        let name = row.split('\t').next().unwrap();
+        let wasm = fs::read(dir.path().join(format!("{name}.wasm"))).unwrap();
+        wit::validate_component(&wasm).unwrap();
+        assert!(dir.path().join(format!("{name}.wit.wasm")).is_file());
+        assert!(dir.path().join("wit").join(format!("{name}.wit")).is_file());
+        let layout = dir.path().join("layouts").join(name);
+        assert!(layout.join("oci-layout").is_file() && layout.join("index.json").is_file());
+        let digest = row.rsplit('\t').next().unwrap();
+        assert!(
+            layout
+                .join("blobs/sha256")
+                .join(digest.trim_start_matches("sha256:"))
+                .is_file()
+        );
+    }
+}
