@@ -44,12 +44,12 @@ fn main() {
         let d = tuning.clone();
         let variants: Vec<(&str, Tuning)> = vec![
             ("-thesaurus", Tuning { thesaurus_boost: 0.0, ..d.clone() }),
-            ("-thesaurus idf", Tuning { thesaurus_idf: false, ..d.clone() }),
+            ("+thesaurus idf", Tuning { thesaurus_idf: true, ..d.clone() }),
             ("-fuzzy", Tuning { fuzzy: false, ..d.clone() }),
             ("-type text", Tuning { type_text: false, ..d.clone() }),
             ("-combined field", Tuning { combined: false, ..d.clone() }),
             ("-dismax", Tuning { dismax_tie: None, ..d.clone() }),
-            ("-pairs", Tuning { phrase_boost: 0.0, ..d.clone() }),
+            ("+pairs", Tuning { phrase_boost: 1.0, ..d.clone() }),
             ("-literals", Tuning { literals: false, ..d.clone() }),
             ("-targets", Tuning { target_boost: 0.0, ..d.clone() }),
             (

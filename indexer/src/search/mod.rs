@@ -428,8 +428,6 @@ impl SearchIndex {
                 (t.name_boost, d.function.clone()),
                 (t.docs_boost, d.description.clone().unwrap_or_default()),
                 (t.params_boost, d.signature.clone()),
-                (t.package_boost, format!("{} {}", d.package, d.interface.as_deref().unwrap_or(""))),
-                (t.component_boost, d.component_description.clone().unwrap_or_default()),
             ];
             if t.type_text {
                 parts.push((t.params_boost, d.type_text.join(" ")));
@@ -565,7 +563,14 @@ impl SearchIndex {
         let t = &self.tuning;
         let f = &self.fields;
         let weighted: Vec<(Field, f32)> = if t.combined {
-            vec![(f.combined, 1.0), (f.thesaurus, t.thesaurus_boost)]
+            // Package and component description stay separate, low-weighted fields: rounded
+            // into the combined field they would weigh as much as the docs, or nothing at all.
+            vec![
+                (f.combined, 1.0),
+                (f.thesaurus, t.thesaurus_boost),
+                (f.package, t.package_boost),
+                (f.component, t.component_boost),
+            ]
         } else {
             vec![
                 (f.name, t.name_boost),

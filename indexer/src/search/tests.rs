@@ -63,6 +63,19 @@ fn finds_by_name_docs_and_identifier_parts() {
 }
 
 #[test]
+fn package_name_and_component_description_are_searchable() {
+    let mut docs = sample();
+    docs.push(SearchDoc {
+        component_description: Some("Backed by the Zephyrion engine.".into()),
+        ..doc("c5", "polyglot:deepl", "usage", "Characters left this month.")
+    });
+    let index = index_with(&docs);
+    assert_eq!(top(&index, "deepl")[0], "usage");
+    assert_eq!(top(&index, "zephyrion")[0], "usage");
+    assert_eq!(top(&index, "polyglot:deepl")[0], "usage");
+}
+
+#[test]
 fn thesaurus_bridges_everyday_words() {
     let index = index_with(&sample());
     assert_eq!(top(&index, "what time is it in Tokyo")[0], "convert-time");
