@@ -619,3 +619,52 @@ async fn layout_and_file_fetch() {
         .expect_err("missing file");
     assert!(err.to_string().contains("/nonexistent/x.wasm"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn registry_self_signed_tls_needs_insecure() {
+    let registry = Registry::start_tls(RegistryAuth::Basic {
+        user: "carol".into(),
+        pass: "pw".into(),
+    });
+    let tmp = tempfile::tempdir().unwrap();
+    let written = publish(
+        &registry,
+        tmp.path(),
+        &ComponentArtifact::new(types_component()).with_wit_package(types_wit()),
+        "acme/types",
+        "1.0",
+    );
+    let reference = registry.reference("acme/types:1.0");
+
+    // `insecure`: HTTPS without certificate checks (tried before plain HTTP).
+    let insecure = fetcher_for(&registry, basic("carol", "pw"), FetchLimits::default());
+    let got = fetch(&insecure, &reference)
+        .await
+        .expect("self-signed with insecure");
+    assert_types_artifact(&got, &registry, "acme/types", &written);
+    let repos = insecure
+        .catalog(&registry.host())
+        .await
+        .expect("catalog over TLS");
+    assert_eq!(repos, Some(vec!["acme/types".to_string()]));
+
+    // Without it, the certificate is checked and refused.
+    let mut registries = HashMap::new();
+    registries.insert(
+        registry.host(),
+        RegistrySettings {
+            insecure: false,
+            credentials: basic("carol", "pw"),
+        },
+    );
+    let strict = Fetcher::new(FetcherConfig {
+        limits: FetchLimits::default(),
+        registries,
+    })
+    .unwrap();
+    let err = fetch(&strict, &reference)
+        .await
+        .expect_err("self-signed refused");
+    assert!(matches!(err, FetchError::Unreachable { .. }), "{err:?}");
+    assert!(err.to_string().contains(&registry.host()), "{err}");
+}

@@ -178,7 +178,7 @@ pub struct FetchedArtifact {
 pub enum FetchError {
     /// Nothing answered (connection refused, DNS, TLS handshake).
     #[error(
-        "registry {registry} is unreachable: {detail} (is it running? for a plain-HTTP registry, \
+        "registry {registry} is unreachable: {detail} (is it running? for a plain-HTTP or self-signed registry, \
          set `insecure = true` on its source)"
     )]
     Unreachable {
@@ -454,7 +454,12 @@ impl Fetcher {
                 .get(format!("https://{host}/v2/"))
                 // A plain-HTTP server answers a TLS hello at once (Go's, distribution's,
                 // with a 400) or not at all; either way a short wait is enough.
-                .timeout(self.config.limits.connect_timeout.min(Duration::from_secs(3)))
+                .timeout(
+                    self.config
+                        .limits
+                        .connect_timeout
+                        .min(Duration::from_secs(3)),
+                )
                 .send()
                 .await;
             if probe.is_ok() {

@@ -68,6 +68,8 @@ pub struct Registry {
     pub auth: RegistryAuth,
     /// The token server, in [`RegistryAuth::Bearer`] mode.
     pub token_server: Option<TokenServer>,
+    /// Serving HTTPS (self-signed) rather than plain HTTP.
+    pub tls: bool,
     child: Child,
     storage: PathBuf,
     // Last, so the directory outlives the process that writes in it.
@@ -75,8 +77,18 @@ pub struct Registry {
 }
 
 impl Registry {
-    /// Writes a config, starts `docker-registry serve CONFIG` and waits until `/v2/` answers.
+    /// Writes a config, starts `docker-registry serve CONFIG` (plain HTTP) and waits until
+    /// `/v2/` answers.
     pub fn start(auth: RegistryAuth) -> Registry {
+        Self::start_with(auth, false)
+    }
+
+    /// Like [`Registry::start`], serving HTTPS with a self-signed certificate for 127.0.0.1.
+    pub fn start_tls(auth: RegistryAuth) -> Registry {
+        Self::start_with(auth, true)
+    }
+
+    fn start_with(auth: RegistryAuth, tls: bool) -> Registry {
         let dir = tempfile::Builder::new()
             .prefix("forage-registry-")
             .tempdir()
@@ -110,6 +122,41 @@ impl Registry {
                 yaml
             }
         };
+        let tls_yaml = if tls {
+            let (cert, key) = (
+                dir.path().join("tls-cert.pem"),
+                dir.path().join("tls-key.pem"),
+            );
+            let out = Command::new("openssl")
+                .args([
+                    "req",
+                    "-x509",
+                    "-newkey",
+                    "ec",
+                    "-pkeyopt",
+                    "ec_paramgen_curve:prime256v1",
+                ])
+                .args(["-nodes", "-days", "2", "-subj", "/CN=127.0.0.1"])
+                .args(["-addext", "subjectAltName=IP:127.0.0.1"])
+                .arg("-keyout")
+                .arg(&key)
+                .arg("-out")
+                .arg(&cert)
+                .output()
+                .expect("run openssl for the registry certificate");
+            assert!(
+                out.status.success(),
+                "openssl failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            format!(
+                "  tls:\n    certificate: {}\n    key: {}\n",
+                cert.display(),
+                key.display()
+            )
+        } else {
+            String::new()
+        };
         let level = if std::env::var_os("FORAGE_TEST_REGISTRY_LOG").is_some() {
             "debug"
         } else {
@@ -119,7 +166,7 @@ impl Registry {
             "version: 0.1\n\
              log:\n  level: {level}\n  accesslog:\n    disabled: true\n\
              storage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\n  cache:\n    blobdescriptor: inmemory\n\
-             http:\n  addr: {addr}\n  secret: forage-test-secret\n\
+             http:\n  addr: {addr}\n  secret: forage-test-secret\n{tls_yaml}\
              {auth_yaml}",
             storage.display()
         );
@@ -139,6 +186,7 @@ impl Registry {
             addr,
             auth,
             token_server,
+            tls,
             child,
             storage,
             dir,
@@ -154,9 +202,9 @@ impl Registry {
                 panic!("docker-registry exited early ({status}):\n{}", self.log());
             }
             if let Some(status) = http_status(self.addr, "/v2/") {
-                // 200 without auth, 401 with it: either way the API is up.
+                // 200 without auth, 401 with it, 400 for plain HTTP to the TLS port: up.
                 assert!(
-                    status == 200 || status == 401,
+                    status == 200 || status == 401 || (self.tls && status == 400),
                     "unexpected /v2/ status {status}:\n{}",
                     self.log()
                 );
