@@ -1,6 +1,7 @@
 //! Search quality on the golden set: forage's engine against a plain-BM25 baseline.
 //!
-//! `cargo run --release -p forage-indexer --example eval [-- --misses] [--ablations] [--set=knob=value …]`
+//! `cargo run --release -p forage-indexer --example eval [-- --misses] [--ablations] [--split=even|odd]
+//! [--scale=N] [--set=knob=value …]`
 //!
 //! Prints Recall@1, Recall@5 and MRR@10 overall and per query kind. `--misses` lists the
 //! queries the engine does not answer at rank 1; `--ablations` adds rows for the engine with
@@ -27,6 +28,18 @@ fn main() {
         let keep = usize::from(half == "odd");
         golden.queries =
             golden.queries.into_iter().enumerate().filter(|(i, _)| i % 2 == keep).map(|(_, q)| q).collect();
+    }
+    // `--scale=N`: index every golden function N times (as N distinct components) to see how
+    // latency grows with the catalogue; metrics stay comparable since ids repeat.
+    if let Some(n) = args.iter().find_map(|a| a.strip_prefix("--scale=")).and_then(|n| n.parse::<usize>().ok()) {
+        let base = std::mem::take(&mut golden.docs);
+        for copy in 0..n.max(1) {
+            golden.docs.extend(base.iter().cloned().map(|mut d| {
+                d.component_key = format!("{}#{copy}", d.component_key);
+                d.id = format!("{}#{copy}", d.id);
+                d
+            }));
+        }
     }
     let t0 = std::time::Instant::now();
     let mut tuning = Tuning::default();

@@ -3,13 +3,17 @@
 //!
 //! One [`SearchDoc`] per exported function, indexed with tantivy (BM25) under an analyzer that
 //! splits identifiers (kebab, snake, camelCase), lowercases, drops stop words and stems
-//! (English). Fields are boosted (function name > docs > parameters and types > package >
-//! component description). Two things close the gap between how tools describe themselves and
-//! how agents ask: text derived at index time from the WIT (type names, enum cases, field
-//! names) and a curated domain thesaurus ([`thesaurus`]); and query terms that are in no
-//! document are matched fuzzily (edit distance 1, or 2 for long words), so typos still find
-//! their tool without disturbing exact matches. `docs/decisions/0002-search-ranking.md` has
-//! the measurements behind each choice; [`eval`] is the harness that produced them.
+//! (English). Function name, docs, signature and WIT type text go into one combined field, each
+//! repeated by its weight (name > docs > parameters and types), so that a word's rarity is
+//! measured over the whole corpus; package and component description are separate,
+//! lower-weighted fields. What closes the gap between how tools describe themselves and how
+//! agents ask: text derived at index time from the WIT (type names, enum cases, field names), a
+//! curated domain thesaurus (`thesaurus.rs`), the kind of literal values pasted into a query
+//! (an email address, a URL, …), and the target of a conversion ("… into JSON"). Query words
+//! found in no document are matched fuzzily (edit distance 1, or 2 for long words), so typos
+//! still find their tool without disturbing exact matches.
+//! `docs/decisions/0002-search-ranking.md` has the measurements behind each choice; [`eval`] is
+//! the harness that produced them.
 //!
 //! What it is not: a semantic (embedding) search. Everything here is lexical and
 //! deterministic, so a result can be explained and a test can pin it.
@@ -434,7 +438,8 @@ impl SearchIndex {
             }
             for (boost, text) in parts {
                 for _ in 0..boost.round().max(0.0) as usize {
-                    // A non-word separator so that repetitions do not form phrases.
+                    // Each repetition is its own value of the field: it raises the term
+                    // frequency, which BM25 saturates.
                     doc.add_text(f.combined, &text);
                 }
             }
