@@ -11,14 +11,19 @@ use forage_indexer::describe::{ComponentInfo, describe};
 use forage_indexer::fetch::{FetchError, Fetcher};
 use forage_indexer::reference::{ComponentRef, ReferenceError};
 use forage_policy::Digest;
-use forage_runtime::{CallError, CallOutcome, LoadError, LoadedComponent, Runtime, SandboxGrants};
+use forage_runtime::{CallError, CallOutcome, LoadError, LoadedComponent, Runtime};
 use forage_store::{Store, StoreError, Table};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use tokio::sync::broadcast;
 
+use crate::audit::AuditSink;
 use crate::catalog;
 use crate::config::Config;
+use crate::grants::{GrantService, Subject, UserAnswer};
+use forage_policy::Capability;
+use forage_policy::grants::{DecidedBy, Effect, GrantRecord, GrantState};
+use forage_policy::audit::Kind;
 
 /// Why a daemon operation failed. Every message names the input at fault.
 #[derive(Debug, thiserror::Error)]
@@ -57,6 +62,15 @@ pub enum AppError {
         /// Why.
         source: CallError,
     },
+    /// No grant record has this id.
+    #[error("no grant or grant request `{0}` (see `forage grants list`)")]
+    UnknownGrant(String),
+    /// The grant request is malformed or not allowed in this shape.
+    #[error(transparent)]
+    Grant(#[from] forage_policy::grants::GrantError),
+    /// The audit log failed.
+    #[error(transparent)]
+    Audit(#[from] forage_policy::audit::AuditError),
     /// The state store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -85,6 +99,9 @@ pub struct Artifact {
     pub annotations: BTreeMap<String, String>,
     /// A short name to fall back on when the WIT has no package name.
     pub name_hint: String,
+    /// `registry/repository` for OCI; `builtin/NAME`, `file/PATH`, `layout/DIR` otherwise.
+    /// What operator rules and trust scopes match against.
+    pub scope: String,
 }
 
 /// One function exposed as an MCP tool.
@@ -112,6 +129,8 @@ pub struct Installed {
     pub id: String,
     /// Pinned reference.
     pub reference: String,
+    /// `registry/repository` scope (see [`Artifact::scope`]).
+    pub scope: String,
     /// Digest loaded.
     pub digest: Digest,
     /// What the WIT says about it.
@@ -121,6 +140,19 @@ pub struct Installed {
     /// Exports refused (with reasons).
     pub skipped: Vec<String>,
     component: LoadedComponent,
+}
+
+impl Installed {
+    /// The grant subject: who this component is, for rules and records.
+    pub fn subject(&self) -> Subject {
+        Subject {
+            component: self.id.clone(),
+            digest: self.digest.clone(),
+            scope: self.scope.clone(),
+            signer: None,
+            verified: false,
+        }
+    }
 }
 
 /// What `load` reports.
@@ -142,6 +174,7 @@ struct InstalledRecord {
     reference: String,
     digest: Digest,
     name_hint: String,
+    scope: String,
     annotations: BTreeMap<String, String>,
 }
 
@@ -161,6 +194,10 @@ pub struct App {
     blob_dir: PathBuf,
     loaded: RwLock<Loaded>,
     changes: broadcast::Sender<()>,
+    /// Grant records and decisions.
+    pub grants: GrantService,
+    /// The signed audit log.
+    pub audit: AuditSink,
 }
 
 impl App {
@@ -169,7 +206,11 @@ impl App {
         let runtime = Runtime::new(config.runtime(data_dir.join("compiled")))?;
         let fetcher = Fetcher::new(config.fetcher()?)?;
         let (changes, _) = broadcast::channel(64);
+        let grants = GrantService::open(config.grants.clone(), store.clone())?;
+        let audit = AuditSink::open(store.clone(), &data_dir.join("audit.key"))?;
         Ok(Arc::new(Self {
+            grants,
+            audit,
             config,
             runtime: Arc::new(runtime),
             fetcher,
@@ -209,6 +250,7 @@ impl App {
                     format!("forage starter catalog: {name}"),
                 )]),
                 name_hint: name.to_string(),
+                scope: format!("builtin/{name}"),
             });
         }
         let r: ComponentRef = reference.parse()?;
@@ -216,6 +258,11 @@ impl App {
             ComponentRef::Oci(o) => o.repository().rsplit('/').next().unwrap_or("component").to_string(),
             ComponentRef::File(p) => p.file_stem().and_then(|s| s.to_str()).unwrap_or("component").to_string(),
             ComponentRef::Layout(l) => l.dir.file_name().and_then(|s| s.to_str()).unwrap_or("component").to_string(),
+        };
+        let scope = match &r {
+            ComponentRef::Oci(o) => format!("{}/{}", o.registry(), o.repository()),
+            ComponentRef::File(p) => format!("file/{}", std::path::absolute(p).unwrap_or(p.clone()).display()),
+            ComponentRef::Layout(l) => format!("layout/{}", std::path::absolute(&l.dir).unwrap_or(l.dir.clone()).display()),
         };
         let mut a = self.fetcher.fetch(&r).await?;
         // A `.wasm` file may have its WIT package beside it as `NAME.wit.wasm` (the fixture
@@ -235,6 +282,7 @@ impl App {
             wit_package: a.wit_package,
             annotations: a.annotations,
             name_hint,
+            scope,
         })
     }
 
@@ -255,6 +303,11 @@ impl App {
         let a = self.fetch(reference).await?;
         let report = self.install(a, true).await?;
         if !report.already_loaded {
+            let c = &report.installed;
+            self.audit.record(
+                Kind::Load,
+                serde_json::json!({"component": c.id, "digest": c.digest.to_string(), "reference": c.reference, "verdict": "unverified"}),
+            );
             let _ = self.changes.send(());
         }
         Ok(report)
@@ -286,6 +339,7 @@ impl App {
         let installed = Arc::new(Installed {
             id: id.clone(),
             reference: a.reference.clone(),
+            scope: a.scope.clone(),
             digest: a.digest.clone(),
             info,
             tools,
@@ -328,6 +382,7 @@ impl App {
             reference: a.reference.clone(),
             digest: a.digest.clone(),
             name_hint: a.name_hint.clone(),
+            scope: a.scope.clone(),
             annotations: a.annotations.clone(),
         };
         let store = self.store.clone();
@@ -377,6 +432,7 @@ impl App {
                 wit_package,
                 annotations: rec.annotations.clone(),
                 name_hint: rec.name_hint.clone(),
+                scope: rec.scope.clone(),
             };
             match self.install(a, false).await {
                 Ok(_) => restored += 1,
@@ -402,6 +458,7 @@ impl App {
         tokio::task::spawn_blocking(move || store.delete(Table::Installed, &key))
             .await
             .expect("store task panicked")?;
+        self.audit.record(Kind::Unload, serde_json::json!({"component": removed.id, "digest": removed.digest.to_string()}));
         let _ = self.changes.send(());
         Ok(removed)
     }
@@ -435,16 +492,199 @@ impl App {
     pub async fn call(&self, name: &str, args: &Map<String, Value>) -> Result<CallOutcome, AppError> {
         let (c, i) = self.tool(name).ok_or_else(|| AppError::UnknownTool(name.to_string()))?;
         let t = &c.tools[i];
-        // Grants plug in here: the sandbox is built from what is granted to this digest.
-        let grants = SandboxGrants::default();
-        self.runtime
+        // The sandbox holds exactly the grants in force for this digest, read at call time.
+        let grants = self.grants.sandbox(&c.subject());
+        let started = std::time::Instant::now();
+        let result = self
+            .runtime
             .call(&c.component, t.interface.as_deref(), &t.function, args, &grants)
-            .await
-            .map_err(|source| AppError::Call {
-                tool: name.to_string(),
-                source,
-            })
+            .await;
+        let outcome = match &result {
+            Ok(o) if !o.denied.is_empty() => "denied",
+            Ok(o) if o.is_error => "error",
+            Ok(_) => "ok",
+            Err(CallError::Arguments(_)) => "invalid-arguments",
+            Err(_) => "failed",
+        };
+        let event = forage_policy::audit::CallEvent::new(name, &c.digest, &Value::Object(args.clone()), started.elapsed(), outcome);
+        self.audit.record(Kind::Call, event.to_event());
+        result.map_err(|source| AppError::Call {
+            tool: name.to_string(),
+            source,
+        })
     }
+
+    /// Decides a `grant` request: operator rules first, then the user through `ask` (which
+    /// returns [`UserAnswer::NoAnswer`] when the client cannot be asked), else pending for an
+    /// operator. Every decision is audited.
+    pub async fn grant<F, Fut>(
+        &self,
+        component: &str,
+        capability: &Capability,
+        reason: &str,
+        ask: F,
+    ) -> Result<GrantRecord, AppError>
+    where
+        F: FnOnce(String) -> Fut,
+        Fut: std::future::Future<Output = UserAnswer>,
+    {
+        let c = self.component(component)?;
+        self.grants.config().validate_request(capability)?;
+        let subject = c.subject();
+        if let Some(r) = self.grants.already(&subject, capability) {
+            return Ok(r);
+        }
+        let audit = |r: &GrantRecord| {
+            self.audit.record(
+                Kind::GrantDecision,
+                serde_json::json!({"grant": r.id, "component": r.component, "digest": r.digest.to_string(),
+                    "capability": r.capability, "state": r.state, "decided_by": r.decided_by, "reason": r.reason}),
+            );
+        };
+        if let Some((effect, rule)) = self.grants.decide_by_rules(&subject, capability) {
+            let state = match effect {
+                Effect::Allow => GrantState::Granted,
+                Effect::Deny => GrantState::Denied,
+            };
+            let r = self.grants.record(&subject, capability, reason, state, DecidedBy::Rule(rule))?;
+            audit(&r);
+            return Ok(r);
+        }
+        if self.grants.config().ask_user {
+            let prompt = grant_prompt(&c, capability, reason);
+            let state = match ask(prompt).await {
+                UserAnswer::Approve => Some(GrantState::Granted),
+                UserAnswer::Deny => Some(GrantState::Denied),
+                UserAnswer::NoAnswer => None,
+            };
+            if let Some(state) = state {
+                let r = self.grants.record(&subject, capability, reason, state, DecidedBy::User)?;
+                audit(&r);
+                return Ok(r);
+            }
+        }
+        let r = self.grants.record(&subject, capability, reason, GrantState::Pending, DecidedBy::Nobody)?;
+        self.audit.record(
+            Kind::GrantRequest,
+            serde_json::json!({"grant": r.id, "component": r.component, "digest": r.digest.to_string(), "capability": r.capability, "reason": r.reason}),
+        );
+        Ok(r)
+    }
+
+    /// The prompt the user would be shown for this request, or `None` when the request is
+    /// already decided, decided by a rule, or users are not asked.
+    pub fn user_prompt_needed(&self, component: &str, capability: &Capability, reason: &str) -> Result<Option<String>, AppError> {
+        let c = self.component(component)?;
+        self.grants.config().validate_request(capability)?;
+        let subject = c.subject();
+        if !self.grants.config().ask_user
+            || self.grants.already(&subject, capability).is_some()
+            || self.grants.decide_by_rules(&subject, capability).is_some()
+        {
+            return Ok(None);
+        }
+        Ok(Some(grant_prompt(&c, capability, reason)))
+    }
+
+    /// An operator's decision on a grant request (or on any grant, to change it).
+    pub fn decide(&self, id: &str, approve: bool) -> Result<GrantRecord, AppError> {
+        let state = if approve { GrantState::Granted } else { GrantState::Denied };
+        let r = self.grants.set_state(id, state, DecidedBy::Operator)?;
+        self.audit.record(
+            Kind::GrantDecision,
+            serde_json::json!({"grant": r.id, "component": r.component, "digest": r.digest.to_string(),
+                "capability": r.capability, "state": r.state, "decided_by": r.decided_by}),
+        );
+        Ok(r)
+    }
+
+    /// Revokes grants of a component (one capability, or all).
+    pub fn revoke(&self, component: &str, capability: Option<&Capability>, by: &str) -> Result<Vec<GrantRecord>, AppError> {
+        let revoked = self.grants.revoke(component, capability)?;
+        for r in &revoked {
+            self.audit.record(
+                Kind::Revoke,
+                serde_json::json!({"grant": r.id, "component": r.component, "digest": r.digest.to_string(), "capability": r.capability, "by": by}),
+            );
+        }
+        Ok(revoked)
+    }
+
+    /// Revokes one grant by id.
+    pub fn revoke_id(&self, id: &str) -> Result<GrantRecord, AppError> {
+        let r = self.grants.set_state(id, GrantState::Revoked, DecidedBy::Operator)?;
+        self.audit.record(
+            Kind::Revoke,
+            serde_json::json!({"grant": r.id, "component": r.component, "digest": r.digest.to_string(), "capability": r.capability, "by": "operator"}),
+        );
+        Ok(r)
+    }
+
+    /// The state store.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// The grant subject for a component id: a loaded component, or an installed one (when an
+    /// operator command runs without a daemon).
+    pub async fn subject_of(&self, id: &str) -> Result<Subject, AppError> {
+        if let Ok(c) = self.component(id) {
+            return Ok(c.subject());
+        }
+        let store = self.store.clone();
+        let key = id.to_string();
+        let rec = tokio::task::spawn_blocking(move || store.get(Table::Installed, &key))
+            .await
+            .expect("store task panicked")?
+            .and_then(|v| serde_json::from_slice::<InstalledRecord>(&v).ok())
+            .ok_or_else(|| AppError::UnknownComponent(id.to_string()))?;
+        Ok(Subject {
+            component: rec.id,
+            digest: rec.digest,
+            scope: rec.scope,
+            signer: None,
+            verified: false,
+        })
+    }
+
+    /// A loaded component by id.
+    pub fn component(&self, id: &str) -> Result<Arc<Installed>, AppError> {
+        self.loaded
+            .read()
+            .unwrap()
+            .components
+            .get(id)
+            .cloned()
+            .ok_or_else(|| AppError::UnknownComponent(id.to_string()))
+    }
+}
+
+/// What the user is asked.
+fn grant_prompt(c: &Installed, capability: &Capability, reason: &str) -> String {
+    let subject = c.subject();
+    format!(
+        "Allow component `{}` ({}{}, {}) to use {}?\nThe agent's reason: {}",
+        c.id,
+        c.info.package.as_deref().unwrap_or("unnamed package"),
+        c.info.version.as_deref().map(|v| format!("@{v}")).unwrap_or_default(),
+        subject.signer.as_deref().map(|s| format!("signed by {s}")).unwrap_or_else(|| "unsigned".into()),
+        describe_capability(capability),
+        if reason.is_empty() { "(none given)" } else { reason },
+    )
+}
+
+/// How a capability reads in a prompt.
+pub fn describe_capability(c: &Capability) -> String {
+    match c {
+        Capability::Network { .. } => format!("the network: {c}"),
+        Capability::Storage { .. } => format!("the directory {c}"),
+        Capability::Env { name } => format!("the environment variable {name}"),
+    }
+}
+
+/// The exact `grant` call that would allow `c` for `component`, for denial messages.
+pub fn grant_call(component: &str, c: &Capability) -> String {
+    serde_json::json!({"component": component, "capability": c, "reason": "<why the task needs it>"}).to_string()
 }
 
 async fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {

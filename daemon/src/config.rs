@@ -55,6 +55,9 @@ pub struct Config {
     /// MCP server settings.
     #[serde(default)]
     pub server: Server,
+    /// Operator grant rules and settings.
+    #[serde(default)]
+    pub grants: forage_policy::grants::GrantsConfig,
     /// Where this config came from (for messages); `None` for the embedded default.
     #[serde(skip)]
     pub path: Option<PathBuf>,

@@ -4,9 +4,12 @@
 //! decides, `runtime` runs them, and this crate speaks MCP and the CLI. See
 //! `docs/ARCHITECTURE.md`.
 
+mod admin;
 mod app;
+mod audit;
 mod catalog;
 mod config;
+mod grants;
 mod inspect;
 mod mcp;
 mod serve;
@@ -42,6 +45,19 @@ enum Command {
         #[arg(long, value_name = "ADDR")]
         http: Option<SocketAddr>,
     },
+    /// Operators: list, approve, deny, revoke or add capability grants.
+    Grants {
+        #[command(subcommand)]
+        command: GrantsCommand,
+        /// Print JSON instead of text.
+        #[arg(long, global = true)]
+        json: bool,
+    },
+    /// Operators: read or verify the signed audit log.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
     /// Fetch one component and print its tools, capabilities and docs source.
     Inspect {
         /// An OCI reference, a .wasm path, layout:DIR[:tag], or builtin:NAME.
@@ -49,6 +65,62 @@ enum Command {
         /// Print one JSON object instead of text.
         #[arg(long)]
         json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum GrantsCommand {
+    /// Every grant and grant request.
+    List,
+    /// Approve a pending request (or re-grant a denied one).
+    Approve {
+        /// The request id (`g-…`).
+        id: String,
+    },
+    /// Deny a request.
+    Deny {
+        /// The request id (`g-…`).
+        id: String,
+    },
+    /// Revoke a grant.
+    Revoke {
+        /// The grant id (`g-…`).
+        id: String,
+    },
+    /// Grant a capability to an installed component without a request.
+    Add {
+        /// The component id (from `load_tool`).
+        component: String,
+        /// A network host.
+        #[arg(long, group = "cap")]
+        network: Option<String>,
+        /// With --network: the port.
+        #[arg(long, requires = "network")]
+        port: Option<u16>,
+        /// With --network: `http` or `https`.
+        #[arg(long, requires = "network")]
+        scheme: Option<String>,
+        /// An absolute directory path.
+        #[arg(long, group = "cap")]
+        storage: Option<String>,
+        /// With --storage: read-write instead of read-only.
+        #[arg(long, requires = "storage")]
+        read_write: bool,
+        /// An environment variable name.
+        #[arg(long, group = "cap")]
+        env: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Verify the hash chain and signatures; fails on any edit, deletion or reordering.
+    Verify,
+    /// The newest records.
+    Tail {
+        /// How many.
+        #[arg(short, long, default_value_t = 20)]
+        n: usize,
     },
 }
 
@@ -106,6 +178,19 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     });
     let config = config::Config::load(config_path.as_deref())?;
     let data_dir = cli.data_dir.clone().unwrap_or_else(|| default_dir("XDG_DATA_HOME", ".local/share"));
+    let command = cli.command.unwrap_or(Command::Serve { http: None });
+    // Operator commands go through a running daemon when there is one (it holds the store).
+    let operator = match &command {
+        Command::Grants { command, json } => Some((grants_request(command)?, *json, false)),
+        Command::Audit { command: AuditCommand::Verify } => Some((serde_json::json!({"op": "audit.verify"}), false, true)),
+        Command::Audit { command: AuditCommand::Tail { n } } => Some((serde_json::json!({"op": "audit.tail", "n": n}), false, false)),
+        _ => None,
+    };
+    if let Some((req, json, verify)) = &operator
+        && let Some(answer) = admin::send(&data_dir, req).await
+    {
+        return print_operator(req, answer, *json, *verify);
+    }
     let store: Arc<dyn forage_store::Store> = {
         let path = data_dir.join("state.redb");
         Arc::new(
@@ -113,9 +198,97 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         )
     };
     let app = app::App::new(config, &data_dir, store)?;
-    match cli.command.unwrap_or(Command::Serve { http: None }) {
-        Command::Serve { http: None } => serve::stdio(app).await,
-        Command::Serve { http: Some(addr) } => serve::http(app, addr).await,
-        Command::Inspect { reference, json } => inspect::run(&app, &reference, json).await,
+    if let Some((req, json, verify)) = operator {
+        let answer = admin::handle(&app, &req).await;
+        return print_operator(&req, answer, json, verify);
     }
+    match command {
+        Command::Serve { http } => {
+            if let Err(e) = admin::listen(app.clone(), &data_dir) {
+                tracing::warn!(error = %e, "operator socket unavailable; `forage grants` needs the daemon stopped");
+            }
+            match http {
+                None => serve::stdio(app).await,
+                Some(addr) => serve::http(app, addr).await,
+            }
+        }
+        Command::Inspect { reference, json } => inspect::run(&app, &reference, json).await,
+        Command::Grants { .. } | Command::Audit { .. } => unreachable!("handled above"),
+    }
+}
+
+fn grants_request(c: &GrantsCommand) -> anyhow::Result<serde_json::Value> {
+    use serde_json::json;
+    Ok(match c {
+        GrantsCommand::List => json!({"op": "grants.list"}),
+        GrantsCommand::Approve { id } => json!({"op": "grants.approve", "id": id}),
+        GrantsCommand::Deny { id } => json!({"op": "grants.deny", "id": id}),
+        GrantsCommand::Revoke { id } => json!({"op": "grants.revoke", "id": id}),
+        GrantsCommand::Add { component, network, port, scheme, storage, read_write, env } => {
+            let capability = match (network, storage, env) {
+                (Some(host), None, None) => json!({"kind": "network", "host": host, "port": port, "scheme": scheme}),
+                (None, Some(path), None) => {
+                    json!({"kind": "storage", "path": path, "access": if *read_write { "read-write" } else { "read" }})
+                }
+                (None, None, Some(name)) => json!({"kind": "env", "name": name}),
+                _ => anyhow::bail!("grants add: give exactly one of --network, --storage or --env"),
+            };
+            let mut capability = capability;
+            if let Some(o) = capability.as_object_mut() {
+                o.retain(|_, v| !v.is_null());
+            }
+            json!({"op": "grants.add", "component": component, "capability": capability})
+        }
+    })
+}
+
+fn print_operator(req: &serde_json::Value, answer: Result<serde_json::Value, String>, json: bool, verify: bool) -> anyhow::Result<()> {
+    let v = answer.map_err(|e| anyhow::anyhow!("{e}"))?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&v)?);
+        return Ok(());
+    }
+    let op = req["op"].as_str().unwrap_or("");
+    if verify {
+        println!("audit log verified: {} records, chain and signatures intact", v["records"]);
+        return Ok(());
+    }
+    match op {
+        "audit.tail" => {
+            for line in v.as_array().into_iter().flatten() {
+                println!("{}", line.as_str().unwrap_or(""));
+            }
+        }
+        "grants.list" => {
+            let rows = v.as_array().cloned().unwrap_or_default();
+            if rows.is_empty() {
+                println!("no grants");
+            }
+            for r in rows {
+                println!("{}", grant_line(&r));
+            }
+        }
+        _ => println!("{}", grant_line(&v)),
+    }
+    Ok(())
+}
+
+fn grant_line(r: &serde_json::Value) -> String {
+    let cap: Option<forage_policy::Capability> = serde_json::from_value(r["capability"].clone()).ok();
+    format!(
+        "{}  {:8}  {}  {}  by {}  reason: {}",
+        r["id"].as_str().unwrap_or("?"),
+        r["state"].as_str().unwrap_or("?"),
+        r["component"].as_str().unwrap_or("?"),
+        cap.map(|c| c.to_string()).unwrap_or_default(),
+        match &r["decided_by"] {
+            serde_json::Value::Object(o) => match (o.get("by"), o.get("name")) {
+                (Some(b), Some(n)) => format!("{} {}", b.as_str().unwrap_or(""), n.as_str().unwrap_or("")),
+                (Some(b), None) => b.as_str().unwrap_or("").to_string(),
+                _ => "?".into(),
+            },
+            _ => "?".into(),
+        },
+        r["reason"].as_str().unwrap_or("")
+    )
 }

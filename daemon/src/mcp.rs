@@ -16,6 +16,9 @@ use rmcp::{ErrorData as McpError, Peer, RoleServer, ServerHandler};
 use serde_json::{Map, Value, json};
 
 use crate::app::{App, AppError, Installed};
+use crate::grants::UserAnswer;
+use forage_policy::Capability;
+use forage_policy::grants::{GrantRecord, GrantState};
 
 /// One MCP server instance. Cheap to clone: streamable HTTP makes one per request.
 #[derive(Clone)]
@@ -81,6 +84,21 @@ fn meta_tools() -> Vec<Tool> {
             "Call a loaded tool by name (for clients that do not refresh their tool list).",
             obj(json!({"name": {"type": "string"}, "arguments": {"type": "object"}}), &["name"]),
         ),
+        Tool::new(
+            "grant",
+            "Ask for a capability for a loaded component: {kind:network,host,port?,scheme?} | {kind:storage,path,access:read|read-write} | {kind:env,name}. Decided by operator rules, the user, or an operator (pending).",
+            obj(json!({"component": {"type": "string"}, "capability": {"type": "object"}, "reason": {"type": "string"}}), &["component", "capability", "reason"]),
+        )
+        .with_raw_output_schema(schema(json!({"type": "object", "properties": {
+            "decision": {"enum": ["granted", "denied", "pending"]}, "id": {"type": "string"}, "decided_by": {}},
+            "required": ["decision", "id"]}))),
+        Tool::new(
+            "revoke",
+            "Remove a component's grant of a capability.",
+            obj(json!({"component": {"type": "string"}, "capability": {"type": "object"}}), &["component", "capability"]),
+        )
+        .with_raw_output_schema(schema(json!({"type": "object", "properties": {
+            "revoked": {"type": "array", "items": {"type": "string"}}}, "required": ["revoked"]}))),
         Tool::new(
             "unload_tool",
             "Unload a component and remove its tools.",
@@ -191,6 +209,29 @@ impl ForageServer {
         }
     }
 
+    fn revoke(&self, args: &Map<String, Value>) -> CallToolResult {
+        let component = match str_arg(args, "component") {
+            Ok(c) => c,
+            Err(e) => return e,
+        };
+        let capability = match parse_capability(args) {
+            Ok(c) => c,
+            Err(e) => return e,
+        };
+        match self.app.revoke(component, Some(&capability), "agent") {
+            Ok(v) => {
+                let ids: Vec<&str> = v.iter().map(|r| r.id.as_str()).collect();
+                let text = if ids.is_empty() {
+                    format!("`{component}` had no grant of {capability}.")
+                } else {
+                    format!("Revoked {capability} for `{component}`.")
+                };
+                text_result(json!({"revoked": ids}), text, false)
+            }
+            Err(e) => error_result(&e),
+        }
+    }
+
     async fn unload_tool(&self, args: &Map<String, Value>) -> CallToolResult {
         let id = match str_arg(args, "component") {
             Ok(r) => r,
@@ -216,8 +257,13 @@ impl ForageServer {
         Ok(match self.app.call(name, args).await {
             Ok(out) => {
                 let text = if !out.denied.is_empty() {
-                    let d: Vec<String> = out.denied.iter().map(|c| c.to_string()).collect();
-                    format!("{} (sandbox denied: {})", out.structured, d.join(", "))
+                    let (c, _) = self.app.tool(name).expect("tool was just called");
+                    let calls: Vec<String> = out
+                        .denied
+                        .iter()
+                        .map(|d| format!("denied {d}; to allow it call grant {}", crate::app::grant_call(&c.id, d)))
+                        .collect();
+                    format!("{}\nThe sandbox {}", out.structured, calls.join("\n"))
                 } else {
                     out.structured.to_string()
                 };
@@ -227,6 +273,146 @@ impl ForageServer {
         })
     }
 }
+
+/// The user's answer in an elicitation form.
+#[derive(Debug, serde::Deserialize, schemars::JsonSchema)]
+struct Approval {
+    /// Approve this request?
+    approve: bool,
+}
+rmcp::elicit_safe!(Approval);
+
+/// The key of our one input request in a 2026-07-28 `InputRequiredResult`.
+const APPROVAL_KEY: &str = "forage-grant-approval";
+
+fn parse_capability(args: &Map<String, Value>) -> Result<Capability, CallToolResult> {
+    let fail = |msg: String| text_result(json!({"error": msg}), msg, true);
+    let v = args.get("capability").ok_or_else(|| fail("$.capability: missing".into()))?;
+    serde_json::from_value::<Capability>(v.clone()).map_err(|e| {
+        fail(format!(
+            "$.capability: {e} (expected {{\"kind\": \"network\", \"host\": …}}, {{\"kind\": \"storage\", \"path\": …, \"access\": \"read\"|\"read-write\"}} or {{\"kind\": \"env\", \"name\": …}})"
+        ))
+    })
+}
+
+fn grant_result(r: &GrantRecord) -> CallToolResult {
+    let decision = match r.state {
+        GrantState::Granted => "granted",
+        GrantState::Denied => "denied",
+        GrantState::Pending => "pending",
+        GrantState::Revoked => "revoked",
+    };
+    let text = match r.state {
+        GrantState::Granted => format!("Granted {} to `{}` ({:?}). Retry the call.", r.capability, r.component, r.decided_by),
+        GrantState::Denied => format!(
+            "Denied {} for `{}` ({:?}). Do not retry; pick another tool or approach.",
+            r.capability, r.component, r.decided_by
+        ),
+        GrantState::Pending => format!(
+            "Pending: request `{}` for {} waits for an operator (`forage grants approve {}`). Call grant again later to check.",
+            r.id, r.capability, r.id
+        ),
+        GrantState::Revoked => format!("Revoked {} for `{}`.", r.capability, r.component),
+    };
+    text_result(
+        json!({"decision": decision, "id": r.id, "decided_by": r.decided_by, "capability": r.capability, "component": r.component}),
+        text,
+        false,
+    )
+}
+
+impl ForageServer {
+    async fn grant(
+        &self,
+        args: &Map<String, Value>,
+        input_responses: Option<&rmcp::model::InputResponses>,
+        context: &RequestContext<RoleServer>,
+    ) -> CallToolResponse {
+        let component = match str_arg(args, "component") {
+            Ok(c) => c.to_string(),
+            Err(e) => return CallToolResponse::Complete(e),
+        };
+        let capability = match parse_capability(args) {
+            Ok(c) => c,
+            Err(e) => return CallToolResponse::Complete(e),
+        };
+        let reason = args.get("reason").and_then(Value::as_str).unwrap_or("").to_string();
+        let modern = context
+            .protocol_version()
+            .is_some_and(|v| v.as_str() >= rmcp::model::ProtocolVersion::V_2026_07_28.as_str());
+        tracing::debug!(modern, caps = ?context.client_capabilities(), modes = ?context.peer.supported_elicitation_modes(), "grant request");
+        let can_elicit = if modern {
+            context.client_capabilities().is_some_and(|c| c.elicitation.is_some())
+        } else {
+            !context.peer.supported_elicitation_modes().is_empty()
+        };
+        let answer_from_retry = input_responses.and_then(|r| r.get(APPROVAL_KEY)).map(|v| {
+            match (v.get("action").and_then(Value::as_str), v.pointer("/content/approve").and_then(Value::as_bool)) {
+                (Some("accept"), Some(true)) => UserAnswer::Approve,
+                (Some("accept"), _) | (Some("decline"), _) => UserAnswer::Deny,
+                _ => UserAnswer::NoAnswer,
+            }
+        });
+        // 2026-07-28 forbids server-to-client requests: the question travels in an
+        // InputRequiredResult, and the client retries the call with the answer.
+        if modern && can_elicit && answer_from_retry.is_none() {
+            match self.app.user_prompt_needed(&component, &capability, &reason) {
+                Ok(Some(prompt)) => return input_required(prompt),
+                Ok(None) => {}
+                Err(e) => return error_result(&e).into(),
+            }
+        }
+        let peer = context.peer.clone();
+        let result = self
+            .app
+            .grant(&component, &capability, &reason, |prompt| async move {
+                if let Some(a) = answer_from_retry {
+                    return a;
+                }
+                if !can_elicit || modern {
+                    return UserAnswer::NoAnswer;
+                }
+                match peer.elicit_with_timeout::<Approval>(prompt, Some(ELICIT_TIMEOUT)).await {
+                    Ok(Some(a)) if a.approve => UserAnswer::Approve,
+                    Ok(Some(_)) | Err(rmcp::service::ElicitationError::UserDeclined) => UserAnswer::Deny,
+                    Ok(None) => UserAnswer::NoAnswer,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "could not ask the user; the grant request stays pending");
+                        UserAnswer::NoAnswer
+                    }
+                }
+            })
+            .await;
+        match result {
+            Ok(r) => CallToolResponse::Complete(grant_result(&r)),
+            Err(e) => CallToolResponse::Complete(error_result(&e)),
+        }
+    }
+}
+
+/// A 2026-07-28 `InputRequiredResult` asking the user to approve a grant (a form with one
+/// boolean).
+fn input_required(prompt: String) -> CallToolResponse {
+    let request = json!({
+        "method": "elicitation/create",
+        "params": {
+            "mode": "form",
+            "message": prompt,
+            "requestedSchema": {
+                "type": "object",
+                "properties": {"approve": {"type": "boolean", "title": "Approve", "description": "Approve this request?"}},
+                "required": ["approve"]
+            }
+        }
+    });
+    let req: rmcp::model::InputRequest = serde_json::from_value(request).expect("a well-formed elicitation request");
+    CallToolResponse::InputRequired(rmcp::model::InputRequiredResult::from_input_requests(
+        [(APPROVAL_KEY.to_string(), req)].into_iter().collect(),
+    ))
+}
+
+/// How long a user has to answer a grant prompt before the request is left pending.
+const ELICIT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(300);
 
 impl ServerHandler for ForageServer {
     fn get_info(&self) -> InitializeResult {
@@ -289,6 +475,8 @@ impl ServerHandler for ForageServer {
         let result = match request.name.as_ref() {
             "load_tool" => self.load_tool(&args).await,
             "unload_tool" => self.unload_tool(&args).await,
+            "grant" => return Ok(self.grant(&args, request.input_responses.as_ref(), &_context).await),
+            "revoke" => self.revoke(&args),
             "call_tool" => {
                 let name = match str_arg(&args, "name") {
                     Ok(n) => n.to_string(),

@@ -147,6 +147,10 @@ pub fn describe(
                         .flatten()
                 });
                 for (fname, f) in &iface.functions {
+                    // componentize-py exports its `init` hook in an instance named `exports`.
+                    if name == "exports" && fname == "init" {
+                        continue;
+                    }
                     let d = docs
                         .as_ref()
                         .zip(doc_iface)

@@ -74,7 +74,7 @@ pub struct GrantRule {
 }
 
 /// `[grants]` in the config.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GrantsConfig {
     /// Whether agents may request `*.example.com` network wildcards.
@@ -100,6 +100,19 @@ pub struct GrantsConfig {
 
 fn yes() -> bool {
     true
+}
+
+impl Default for GrantsConfig {
+    fn default() -> Self {
+        Self {
+            allow_wildcards: false,
+            carry_over_same_signer: false,
+            env: Default::default(),
+            env_from_daemon: false,
+            ask_user: true,
+            rules: Vec::new(),
+        }
+    }
 }
 
 /// What a rule is matched against.

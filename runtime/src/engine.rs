@@ -213,8 +213,9 @@ const EPOCH_TICK: Duration = Duration::from_millis(5);
 /// Exports that toolchains add for their own plumbing and that are never tools.
 fn is_plumbing(interface: Option<&str>, name: &str) -> bool {
     match interface {
-        // componentize-py's `init` hook and its dispatch interfaces.
-        Some(i) => i.starts_with("componentize-py#") || i.starts_with("wasi:cli/run"),
+        // componentize-py's `init` hook (an instance export named `exports`) and its dispatch
+        // interfaces.
+        Some(i) => (i == "exports" && name == "init") || i.starts_with("componentize-py#") || i.starts_with("wasi:cli/run"),
         None => name == "cabi_realloc" || name.starts_with("componentize-py#"),
     }
 }

@@ -1,0 +1,120 @@
+//! Operator commands (`forage grants …`, `forage audit …`) and the local admin socket.
+//!
+//! The state store is a single-writer database the running daemon keeps open, so operator
+//! commands go through the daemon when one is running: it listens on `DATA_DIR/admin.sock`
+//! (mode 0600, so only the operator's user can connect) for one JSON request per connection.
+//! With no daemon running, the command opens the store itself. Either way the same
+//! [`handle`] runs, so the two paths cannot drift apart.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use forage_policy::Capability;
+use forage_policy::grants::{DecidedBy, GrantState};
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+
+use crate::app::{App, AppError};
+
+/// The socket path for a data directory.
+pub fn socket_path(data_dir: &Path) -> PathBuf {
+    data_dir.join("admin.sock")
+}
+
+/// Runs one operator request against `app`.
+pub async fn handle(app: &App, req: &Value) -> Result<Value, String> {
+    let op = req.get("op").and_then(Value::as_str).unwrap_or("");
+    let id = || req.get("id").and_then(Value::as_str).ok_or_else(|| format!("{op}: missing `id`"));
+    let r = match op {
+        "grants.list" => Ok(json!(app.grants.list())),
+        "grants.approve" => app.decide(id()?, true).map(|r| json!(r)),
+        "grants.deny" => app.decide(id()?, false).map(|r| json!(r)),
+        "grants.revoke" => app.revoke_id(id()?).map(|r| json!(r)),
+        "grants.add" => {
+            let component = req.get("component").and_then(Value::as_str).ok_or("grants.add: missing `component`")?;
+            let c: Capability = serde_json::from_value(req.get("capability").cloned().unwrap_or(Value::Null))
+                .map_err(|e| format!("grants.add: capability: {e}"))?;
+            add(app, component, &c).await.map(|r| json!(r))
+        }
+        "audit.tail" => {
+            app.audit.flush();
+            let n = req.get("n").and_then(Value::as_u64).unwrap_or(20) as usize;
+            forage_policy::audit::tail(app.store().as_ref(), n)
+                .map(|v| json!(v.iter().map(|r| r.to_string()).collect::<Vec<_>>()))
+                .map_err(AppError::from)
+        }
+        "audit.verify" => {
+            app.audit.flush();
+            let key = forage_policy::audit::read_public_key(app.audit.public_key_path()).map_err(|e| e.to_string())?;
+            forage_policy::audit::verify(app.store().as_ref(), &key)
+                .map(|rep| json!({"records": rep.records, "head": rep.head.map(|(seq, hash)| json!({"seq": seq, "hash": hash}))}))
+                .map_err(AppError::from)
+        }
+        other => return Err(format!("unknown operator request `{other}`")),
+    };
+    r.map_err(|e| e.to_string())
+}
+
+async fn add(app: &App, component: &str, c: &Capability) -> Result<forage_policy::grants::GrantRecord, AppError> {
+    c.validate().map_err(forage_policy::grants::GrantError::from)?;
+    let subject = app.subject_of(component).await?;
+    let r = app.grants.record(&subject, c, "added by an operator", GrantState::Granted, DecidedBy::Operator)?;
+    app.audit.record(
+        forage_policy::audit::Kind::GrantDecision,
+        json!({"grant": r.id, "component": r.component, "digest": r.digest.to_string(), "capability": r.capability,
+            "state": r.state, "decided_by": r.decided_by}),
+    );
+    Ok(r)
+}
+
+/// Serves operator requests on the admin socket until the process exits.
+pub fn listen(app: Arc<App>, data_dir: &Path) -> std::io::Result<()> {
+    let path = socket_path(data_dir);
+    // A socket left by a crashed daemon: nothing answers on it, so it can go.
+    if std::os::unix::net::UnixStream::connect(&path).is_err() {
+        let _ = std::fs::remove_file(&path);
+    }
+    let listener = tokio::net::UnixListener::bind(&path)?;
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
+    }
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else { continue };
+            let app = app.clone();
+            tokio::spawn(async move {
+                let (r, mut w) = stream.into_split();
+                let mut line = String::new();
+                let mut reader = BufReader::new(r.take(1 << 20));
+                if reader.read_line(&mut line).await.is_err() {
+                    return;
+                }
+                let resp = match serde_json::from_str::<Value>(&line) {
+                    Ok(req) => match handle(&app, &req).await {
+                        Ok(v) => json!({"ok": v}),
+                        Err(e) => json!({"error": e}),
+                    },
+                    Err(e) => json!({"error": format!("malformed request: {e}")}),
+                };
+                let _ = w.write_all(format!("{resp}\n").as_bytes()).await;
+            });
+        }
+    });
+    Ok(())
+}
+
+/// Sends `req` to a running daemon; `None` when no daemon answers on the socket.
+pub async fn send(data_dir: &Path, req: &Value) -> Option<Result<Value, String>> {
+    let stream = tokio::net::UnixStream::connect(socket_path(data_dir)).await.ok()?;
+    let (r, mut w) = stream.into_split();
+    w.write_all(format!("{req}\n").as_bytes()).await.ok()?;
+    let mut line = String::new();
+    BufReader::new(r).read_line(&mut line).await.ok()?;
+    let v: Value = serde_json::from_str(&line).ok()?;
+    Some(match (v.get("ok"), v.get("error")) {
+        (Some(ok), _) => Ok(ok.clone()),
+        (_, Some(e)) => Err(e.as_str().unwrap_or("error").to_string()),
+        _ => Err("malformed answer from the daemon".into()),
+    })
+}

@@ -1,0 +1,240 @@
+//! The grant service: decides `grant` requests (operator rules → the user → an operator),
+//! keeps grant records in the store, and turns the grants in force for a digest into the
+//! sandbox the runtime builds.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, RwLock};
+
+use forage_policy::grants::{DecidedBy, Effect, GrantContext, GrantRecord, GrantState, GrantsConfig, new_grant_id, now_secs};
+use forage_policy::{Capability, Digest};
+use forage_runtime::{HttpRule, Preopen, SandboxGrants};
+use forage_store::{Store, Table};
+
+use crate::app::AppError;
+
+/// The component a request is about.
+#[derive(Debug, Clone)]
+pub struct Subject {
+    /// Component id.
+    pub component: String,
+    /// Digest.
+    pub digest: Digest,
+    /// `registry/repository` (or `builtin/NAME`, `file/PATH`, `layout/DIR`).
+    pub scope: String,
+    /// Verified signer, if any.
+    pub signer: Option<String>,
+    /// True when verified.
+    pub verified: bool,
+}
+
+/// How the user answered (when asked).
+pub enum UserAnswer {
+    /// Approved.
+    Approve,
+    /// Refused.
+    Deny,
+    /// Could not be asked, or did not answer.
+    NoAnswer,
+}
+
+/// Grant records, cached in memory and written through to the store.
+pub struct GrantService {
+    config: GrantsConfig,
+    store: Arc<dyn Store>,
+    records: RwLock<BTreeMap<String, GrantRecord>>,
+}
+
+impl GrantService {
+    /// Loads every record from the store.
+    pub fn open(config: GrantsConfig, store: Arc<dyn Store>) -> Result<Self, AppError> {
+        let mut records = BTreeMap::new();
+        for (k, v) in store.scan(Table::Grants)? {
+            match serde_json::from_slice::<GrantRecord>(&v) {
+                Ok(r) => {
+                    records.insert(k, r);
+                }
+                Err(e) => tracing::error!(key = k, error = %e, "skipping unreadable grant record"),
+            }
+        }
+        Ok(Self {
+            config,
+            store,
+            records: RwLock::new(records),
+        })
+    }
+
+    /// The operator's grant settings.
+    pub fn config(&self) -> &GrantsConfig {
+        &self.config
+    }
+
+    fn save(&self, r: &GrantRecord) -> Result<(), AppError> {
+        let v = serde_json::to_vec(r).expect("grant record serialises");
+        self.store.put(Table::Grants, &r.id, &v)?;
+        self.records.write().unwrap().insert(r.id.clone(), r.clone());
+        Ok(())
+    }
+
+    /// Every record, newest last.
+    pub fn list(&self) -> Vec<GrantRecord> {
+        let mut v: Vec<_> = self.records.read().unwrap().values().cloned().collect();
+        v.sort_by_key(|r| (r.created, r.id.clone()));
+        v
+    }
+
+    /// A record by id.
+    pub fn get(&self, id: &str) -> Option<GrantRecord> {
+        self.records.read().unwrap().get(id).cloned()
+    }
+
+    /// The grant in force (or pending) for exactly this capability, if any.
+    fn existing(&self, s: &Subject, c: &Capability) -> Option<GrantRecord> {
+        let now = now_secs();
+        self.records
+            .read()
+            .unwrap()
+            .values()
+            .filter(|r| &r.capability == c && self.applies(r, s, now))
+            .max_by_key(|r| r.updated)
+            .cloned()
+    }
+
+    /// Whether `r` is in force for `s` at `now`: bound to its digest, or carried over to a new
+    /// digest of the same repository signed by the same signer when the operator allows it.
+    fn applies(&self, r: &GrantRecord, s: &Subject, now: u64) -> bool {
+        if r.in_force(&s.digest, now) {
+            return true;
+        }
+        self.config.carry_over_same_signer
+            && r.state == GrantState::Granted
+            && r.expires.is_none_or(|e| now < e)
+            && r.scope == s.scope
+            && r.signer.is_some()
+            && r.signer == s.signer
+    }
+
+    /// Decides by operator rules alone; `None` when no rule matches.
+    pub fn decide_by_rules(&self, s: &Subject, c: &Capability) -> Option<(Effect, String)> {
+        let ctx = GrantContext {
+            capability: c,
+            scope: &s.scope,
+            verified: s.verified,
+            signer: s.signer.as_deref(),
+        };
+        self.config.decide(&ctx).map(|r| (r.effect, r.name.clone()))
+    }
+
+    /// Records a decision for a new request.
+    pub fn record(
+        &self,
+        s: &Subject,
+        c: &Capability,
+        reason: &str,
+        state: GrantState,
+        decided_by: DecidedBy,
+    ) -> Result<GrantRecord, AppError> {
+        let now = now_secs();
+        let r = GrantRecord {
+            id: new_grant_id(&s.digest, c),
+            component: s.component.clone(),
+            digest: s.digest.clone(),
+            scope: s.scope.clone(),
+            capability: c.clone(),
+            state,
+            decided_by,
+            reason: reason.to_string(),
+            signer: s.signer.clone(),
+            created: now,
+            updated: now,
+            expires: None,
+        };
+        self.save(&r)?;
+        Ok(r)
+    }
+
+    /// A grant already decided for this exact request (granted, or still pending).
+    pub fn already(&self, s: &Subject, c: &Capability) -> Option<GrantRecord> {
+        if let Some(r) = self.existing(s, c) {
+            return Some(r);
+        }
+        self.records
+            .read()
+            .unwrap()
+            .values()
+            .find(|r| r.state == GrantState::Pending && r.digest == s.digest && &r.capability == c)
+            .cloned()
+    }
+
+    /// An operator's decision on a pending (or any) request.
+    pub fn set_state(&self, id: &str, state: GrantState, by: DecidedBy) -> Result<GrantRecord, AppError> {
+        let mut r = self.get(id).ok_or_else(|| AppError::UnknownGrant(id.to_string()))?;
+        r.state = state;
+        r.decided_by = by;
+        r.updated = now_secs();
+        self.save(&r)?;
+        Ok(r)
+    }
+
+    /// Revokes every grant in force for `component` that equals `capability` (or all of the
+    /// component's grants when `capability` is `None`). Returns the revoked records.
+    pub fn revoke(&self, component: &str, capability: Option<&Capability>) -> Result<Vec<GrantRecord>, AppError> {
+        let targets: Vec<GrantRecord> = self
+            .records
+            .read()
+            .unwrap()
+            .values()
+            .filter(|r| {
+                r.component == component
+                    && matches!(r.state, GrantState::Granted | GrantState::Pending)
+                    && capability.is_none_or(|c| &r.capability == c)
+            })
+            .cloned()
+            .collect();
+        let mut out = Vec::new();
+        for t in targets {
+            out.push(self.set_state(&t.id, GrantState::Revoked, DecidedBy::Operator)?);
+        }
+        Ok(out)
+    }
+
+    /// The sandbox for a call of `s`: exactly the grants in force, nothing else.
+    pub fn sandbox(&self, s: &Subject) -> SandboxGrants {
+        let now = now_secs();
+        let mut g = SandboxGrants::default();
+        for r in self.records.read().unwrap().values() {
+            if !self.applies(r, s, now) {
+                continue;
+            }
+            match &r.capability {
+                Capability::Network { host, port, scheme } => g.http.push(HttpRule {
+                    host: host.clone(),
+                    port: *port,
+                    scheme: scheme.clone(),
+                }),
+                Capability::Storage { path, access } => {
+                    // Canonicalised at call time: a symlink swapped in after the grant cannot
+                    // widen it, and wasmtime-wasi (cap-std) keeps `..` and symlinks inside.
+                    match std::fs::canonicalize(path) {
+                        Ok(host) if host.is_dir() => g.preopens.push(Preopen {
+                            host: host.clone(),
+                            guest: path.clone(),
+                            access: *access,
+                        }),
+                        Ok(_) | Err(_) => tracing::warn!(grant = r.id, path, "granted directory is missing or not a directory; not mounted"),
+                    }
+                }
+                Capability::Env { name } => {
+                    let value = self.config.env.get(name).cloned().or_else(|| {
+                        self.config.env_from_daemon.then(|| std::env::var(name).ok()).flatten()
+                    });
+                    match value {
+                        Some(v) => g.env.push((name.clone(), v)),
+                        None => tracing::warn!(grant = r.id, name, "granted variable has no value configured"),
+                    }
+                }
+            }
+        }
+        g
+    }
+}
+
