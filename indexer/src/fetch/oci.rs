@@ -87,7 +87,7 @@ pub(crate) async fn resolve(fetcher: &Fetcher, reference: &OciRef) -> Result<Dig
     Ok(digest)
 }
 
-/// Lists a repository's tags (first page only; distribution returns all tags by default).
+/// Lists a repository's tags, following `Link` pagination.
 pub(crate) async fn list_tags(
     fetcher: &Fetcher,
     registry: &str,
@@ -103,29 +103,51 @@ pub(crate) async fn list_tags(
         detail: e.to_string(),
     })?;
     let session = Session::open(fetcher, &reference).await?;
-    let url = format!("{}/v2/{}/tags/list", session.base, repository);
     let what = format!("the tag list of {registry}/{repository}");
-    let resp = session.get(&url, None, &what).await?;
-    let resp = session.check_status(resp, &what, "repository").await?;
-    let (body, _) = read_capped(
-        resp,
-        fetcher.limits().max_manifest_bytes,
-        &session.source_name(),
-        &what,
-        fetcher.limits().request_timeout,
-    )
-    .await?;
-    #[derive(serde::Deserialize)]
-    struct Tags {
-        #[serde(default)]
-        tags: Option<Vec<String>>,
+    let mut all = Vec::new();
+    let mut last: Option<String> = None;
+    // Registries that paginate (ghcr, Harbor) send a `Link: <…>; rel="next"` header; each
+    // page is capped like a manifest.
+    loop {
+        let mut url = format!("{}/v2/{}/tags/list?n=1000", session.base, repository);
+        if let Some(l) = &last {
+            url.push_str("&last=");
+            url.push_str(&percent_encode(l));
+        }
+        let resp = session.get(&url, None, &what).await?;
+        let resp = session.check_status(resp, &what, "repository").await?;
+        let has_next = resp
+            .headers()
+            .get(reqwest::header::LINK)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|l| l.contains("rel=\"next\""));
+        let (body, _) = read_capped(
+            resp,
+            fetcher.limits().max_manifest_bytes,
+            &session.source_name(),
+            &what,
+            fetcher.limits().request_timeout,
+        )
+        .await?;
+        #[derive(serde::Deserialize)]
+        struct Tags {
+            #[serde(default)]
+            tags: Option<Vec<String>>,
+        }
+        let page: Tags =
+            serde_json::from_slice(&body).map_err(|e| FetchError::InvalidManifest {
+                source_name: session.source_name(),
+                what: "tag list".into(),
+                detail: e.to_string(),
+            })?;
+        let page = page.tags.unwrap_or_default();
+        let n = page.len();
+        last = page.last().cloned();
+        all.extend(page);
+        if !has_next || n == 0 {
+            return Ok(all);
+        }
     }
-    let tags: Tags = serde_json::from_slice(&body).map_err(|e| FetchError::InvalidManifest {
-        source_name: session.source_name(),
-        what: "tag list".into(),
-        detail: e.to_string(),
-    })?;
-    Ok(tags.tags.unwrap_or_default())
 }
 
 /// Lists a registry's repositories, following `Link` pagination. Does its own token
