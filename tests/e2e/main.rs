@@ -1,5 +1,6 @@
 mod support;
 mod cli;
+mod grants;
 mod mcp;
 mod registry;
 mod sandbox;

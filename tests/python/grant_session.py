@@ -46,7 +46,7 @@ def text(r):
 
 
 async def run(args):
-    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Ok)
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", args.port), Ok)
     port = srv.server_address[1]
     threading.Thread(target=srv.serve_forever, daemon=True).start()
     url = f"http://127.0.0.1:{port}/"
@@ -126,6 +126,7 @@ def main():
     p.add_argument("--component", required=True)
     p.add_argument("--decider", choices=["rule", "user", "operator"], required=True)
     p.add_argument("--revoke", action="store_true")
+    p.add_argument("--port", type=int, default=0, help="port of the test HTTP server (0: any free one)")
     p.add_argument("--expect-granted-already", action="store_true")
     anyio.run(run, p.parse_args())
     step("done")
