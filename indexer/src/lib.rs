@@ -10,3 +10,4 @@ pub mod describe;
 pub mod fetch;
 pub mod reference;
 pub mod search;
+pub mod signatures;

@@ -193,15 +193,23 @@ fn tags(entries: &[super::Descriptor]) -> String {
     }
 }
 
-struct Layout {
-    dir: PathBuf,
+pub(crate) struct Layout {
+    pub(crate) dir: PathBuf,
     #[allow(dead_code)]
     limits: FetchLimits,
 }
 
 impl Layout {
+    /// A layout at `dir` (made absolute) read under `limits`; nothing is read yet.
+    pub(crate) fn new(dir: &Path, limits: &FetchLimits) -> Self {
+        Layout {
+            dir: std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf()),
+            limits: limits.clone(),
+        }
+    }
+
     /// The `oci-layout` marker file must exist and name a version we read.
-    async fn check_marker(&self) -> Result<(), FetchError> {
+    pub(crate) async fn check_marker(&self) -> Result<(), FetchError> {
         let path = self.dir.join("oci-layout");
         let bytes = self.read_capped(&path, "oci-layout", 4096).await?;
         #[derive(serde::Deserialize)]
@@ -229,7 +237,12 @@ impl Layout {
     }
 
     /// Reads a file, refusing it (without reading) if it is larger than `limit`.
-    async fn read_capped(&self, path: &Path, what: &str, limit: u64) -> Result<Bytes, FetchError> {
+    pub(crate) async fn read_capped(
+        &self,
+        path: &Path,
+        what: &str,
+        limit: u64,
+    ) -> Result<Bytes, FetchError> {
         let io = |source| FetchError::Io {
             path: path.display().to_string(),
             source,

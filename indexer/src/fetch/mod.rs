@@ -410,6 +410,13 @@ impl Fetcher {
         oci::resolve(self, reference).await
     }
 
+    /// Opens `reference`'s repository for reading manifests, blobs and referrers by digest
+    /// (authenticated as for [`Fetcher::fetch_oci`]; the reference's tag or digest only scopes
+    /// the token request). Used by [`crate::signatures`].
+    pub async fn repository(&self, reference: &OciRef) -> Result<oci::Repository<'_>, FetchError> {
+        oci::Repository::open(self, reference).await
+    }
+
     /// Lists the repositories of `registry` through the catalog API (`/v2/_catalog`, all
     /// pages), for crawlers. `Ok(None)` when the registry does not offer a catalog (404, as
     /// on most public registries): the caller then needs an explicit repository list. With token

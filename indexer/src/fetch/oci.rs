@@ -538,6 +538,17 @@ impl<'a> Session<'a> {
         target: &Target,
         shown: &str,
     ) -> Result<(Bytes, Digest, Option<String>), FetchError> {
+        self.manifest_capped(target, shown, self.fetcher.limits().max_manifest_bytes)
+            .await
+    }
+
+    /// [`Session::manifest`] with its own cap (at most the configured manifest cap).
+    async fn manifest_capped(
+        &self,
+        target: &Target,
+        shown: &str,
+        limit: u64,
+    ) -> Result<(Bytes, Digest, Option<String>), FetchError> {
         let (path, target_text) = match target {
             Target::Tag(t) => (t.clone(), format!("tag `{t}`")),
             Target::Digest(d) => (d.to_string(), format!("manifest {d}")),
@@ -568,16 +579,10 @@ impl<'a> Session<'a> {
             .get("docker-content-digest")
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
-        let limits = self.fetcher.limits();
+        let limit = limit.min(self.fetcher.limits().max_manifest_bytes);
         let (bytes, digest) = tokio::time::timeout(
             self.timeout,
-            read_capped(
-                resp,
-                limits.max_manifest_bytes,
-                &self.source_name(),
-                &what,
-                self.timeout,
-            ),
+            read_capped(resp, limit, &self.source_name(), &what, self.timeout),
         )
         .await
         .map_err(|_| FetchError::Timeout {
@@ -609,6 +614,139 @@ impl<'a> Session<'a> {
         }
         Ok((bytes, digest, media_type))
     }
+}
+
+/// An authenticated, read-only view of one repository: manifests and blobs by digest or tag,
+/// each verified against its digest and capped, and the OCI referrers API. Signature
+/// discovery uses it ([`crate::signatures`]); open one with [`Fetcher::repository`].
+pub struct Repository<'a> {
+    session: Session<'a>,
+}
+
+impl<'a> Repository<'a> {
+    pub(crate) async fn open(fetcher: &'a Fetcher, reference: &OciRef) -> Result<Self, FetchError> {
+        Ok(Self {
+            session: Session::open(fetcher, reference).await?,
+        })
+    }
+
+    /// The registry host.
+    pub fn registry(&self) -> &str {
+        &self.session.registry
+    }
+
+    /// The repository path.
+    pub fn repository(&self) -> &str {
+        &self.session.repository
+    }
+
+    /// GETs the manifest (or index) at `target`, capped at `limit` bytes (never more than
+    /// [`super::FetchLimits::max_manifest_bytes`]). Returns its bytes, their digest (computed
+    /// here; it must equal a requested digest) and the media type the registry announced.
+    /// A missing tag or manifest is [`FetchError::NotFound`].
+    pub async fn manifest(
+        &self,
+        target: &Target,
+        limit: u64,
+    ) -> Result<(Bytes, Digest, Option<String>), FetchError> {
+        let shown = match target {
+            Target::Tag(t) => format!("{}/{}:{t}", self.session.registry, self.session.repository),
+            Target::Digest(d) => {
+                format!("{}/{}@{d}", self.session.registry, self.session.repository)
+            }
+        };
+        self.session.manifest_capped(target, &shown, limit).await
+    }
+
+    /// GETs the blob `digest` (announced as `size` bytes), refusing it past `limit` bytes and
+    /// unless it hashes to `digest`. `what` names it in errors.
+    pub async fn blob(
+        &self,
+        what: &str,
+        digest: &Digest,
+        size: u64,
+        limit: u64,
+    ) -> Result<Bytes, FetchError> {
+        BlobSource::blob(&self.session, what, digest, size, limit).await
+    }
+
+    /// Calls the OCI referrers API, `GET /v2/<name>/referrers/<digest>[?artifactType=…]`,
+    /// following `Link: rel="next"` for at most `max_pages` pages, each capped at `limit`
+    /// bytes. Returns the pages (image indexes, as the registry generated them: there is no
+    /// digest to check them against). `Ok(None)` when the registry has no referrers API
+    /// (404, 405 or 501, as distribution 2.x answers): the caller then falls back to the
+    /// `sha256-<hex>` tag schema.
+    pub async fn referrers(
+        &self,
+        subject: &Digest,
+        artifact_type: Option<&str>,
+        limit: u64,
+        max_pages: usize,
+    ) -> Result<Option<Vec<Bytes>>, FetchError> {
+        let s = &self.session;
+        let what = format!("the referrers of {}/{}@{subject}", s.registry, s.repository);
+        let mut url = format!("{}/v2/{}/referrers/{subject}", s.base, s.repository);
+        if let Some(t) = artifact_type {
+            url.push_str("?artifactType=");
+            url.push_str(&percent_encode(t));
+        }
+        let mut pages = Vec::new();
+        let mut visited = std::collections::HashSet::new();
+        while pages.len() < max_pages && visited.insert(url.clone()) {
+            let resp = s.get(&url, Some(OCI_INDEX_MEDIA_TYPE), &what).await?;
+            let status = resp.status();
+            if pages.is_empty()
+                && matches!(
+                    status,
+                    StatusCode::NOT_FOUND
+                        | StatusCode::METHOD_NOT_ALLOWED
+                        | StatusCode::NOT_IMPLEMENTED
+                )
+            {
+                return Ok(None);
+            }
+            let resp = s
+                .check_status(resp, &what, &format!("referrers of {subject}"))
+                .await?;
+            let next = resp
+                .headers()
+                .get(reqwest::header::LINK)
+                .and_then(|v| v.to_str().ok())
+                .and_then(next_link);
+            let (body, _) = tokio::time::timeout(
+                s.timeout,
+                read_capped(resp, limit, &s.source_name(), &what, s.timeout),
+            )
+            .await
+            .map_err(|_| FetchError::Timeout {
+                registry: s.registry.clone(),
+                what: what.clone(),
+                after: s.timeout,
+            })??;
+            pages.push(body);
+            match next {
+                Some(n) if n.starts_with('/') => url = format!("{}{n}", s.base),
+                // Only links into the same registry are followed.
+                Some(n) if n.starts_with(&format!("{}/", s.base)) => url = n,
+                _ => break,
+            }
+        }
+        Ok(Some(pages))
+    }
+}
+
+/// The target of a `Link: <…>; rel="next"` header.
+fn next_link(header: &str) -> Option<String> {
+    header.split(',').find_map(|part| {
+        let (target, params) = part.split_once(';')?;
+        params.contains("rel=\"next\"").then(|| {
+            target
+                .trim()
+                .trim_start_matches('<')
+                .trim_end_matches('>')
+                .to_string()
+        })
+    })
 }
 
 impl BlobSource for Session<'_> {
