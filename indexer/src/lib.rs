@@ -6,6 +6,7 @@
 //! `forage-runtime`'s job, and wiring to MCP is `forage`'s (the daemon).
 #![deny(missing_docs)]
 
+pub mod crawl;
 pub mod describe;
 pub mod fetch;
 pub mod reference;

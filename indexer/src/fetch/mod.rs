@@ -315,6 +315,30 @@ pub enum FetchError {
     },
 }
 
+impl FetchError {
+    /// Worth trying again: the registry was unreachable, timed out, rate-limited us (429) or
+    /// failed on its side (5xx). Everything else (auth, not found, digest mismatch, malformed
+    /// documents, not a component) will fail the same way next time.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            FetchError::Unreachable { .. } | FetchError::Timeout { .. } => true,
+            FetchError::Http { status, .. } => *status == 429 || *status >= 500,
+            _ => false,
+        }
+    }
+
+    /// The delay the registry asked for with `Retry-After` (delta-seconds form) on a 429 or
+    /// 5xx answer, when it sent one.
+    pub fn retry_after(&self) -> Option<Duration> {
+        let FetchError::Http { detail, .. } = self else {
+            return None;
+        };
+        let rest = detail.rsplit_once("(Retry-After: ")?.1;
+        let secs = rest.strip_suffix("s)")?.parse::<u64>().ok()?;
+        Some(Duration::from_secs(secs))
+    }
+}
+
 /// Fetches components from registries, layouts and files. Cheap to share (`Arc` it); keeps a
 /// client (and its token cache) per registry.
 pub struct Fetcher {

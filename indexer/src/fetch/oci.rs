@@ -503,8 +503,18 @@ impl<'a> Session<'a> {
         if status.is_success() {
             return Ok(resp);
         }
+        // Kept in the error text, in a form `FetchError::retry_after` reads back, so a
+        // crawler can honour it.
+        let retry_after = resp
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok());
         let body = resp.bytes().await.unwrap_or_default();
-        let detail = registry_error_detail(&body);
+        let mut detail = registry_error_detail(&body);
+        if let Some(secs) = retry_after {
+            detail.push_str(&format!(" (Retry-After: {secs}s)"));
+        }
         Err(match status {
             StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => FetchError::AuthFailed {
                 registry: self.registry.clone(),
