@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use forage_indexer::describe::{ComponentInfo, describe};
+use forage_indexer::search::{ComponentOrigin, Hit, SearchDoc, SearchIndex, SearchQuery};
 use forage_indexer::fetch::{FetchError, Fetcher};
 use forage_indexer::reference::{ComponentRef, ReferenceError};
 use forage_policy::Digest;
@@ -48,6 +49,9 @@ pub enum AppError {
     /// Compiling or linking failed.
     #[error(transparent)]
     Load(#[from] LoadError),
+    /// A search result id that is not in the index (any more).
+    #[error("`{0}` looks like a search result id but is not in the index; search again")]
+    UnknownSearchId(String),
     /// No loaded component has this id.
     #[error("no loaded component `{0}` (load_tool returns the component id)")]
     UnknownComponent(String),
@@ -71,6 +75,9 @@ pub enum AppError {
     /// The audit log failed.
     #[error(transparent)]
     Audit(#[from] forage_policy::audit::AuditError),
+    /// The search index failed or the query is unusable.
+    #[error(transparent)]
+    Search(#[from] forage_indexer::search::SearchError),
     /// The state store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -198,6 +205,9 @@ pub struct App {
     pub grants: GrantService,
     /// The signed audit log.
     pub audit: AuditSink,
+    index_dir: PathBuf,
+    index: tokio::sync::OnceCell<Arc<SearchIndex>>,
+    catalog_indexed: tokio::sync::OnceCell<usize>,
 }
 
 impl App {
@@ -211,6 +221,9 @@ impl App {
         Ok(Arc::new(Self {
             grants,
             audit,
+            index_dir: data_dir.join("index"),
+            index: tokio::sync::OnceCell::new(),
+            catalog_indexed: tokio::sync::OnceCell::new(),
             config,
             runtime: Arc::new(runtime),
             fetcher,
@@ -298,8 +311,19 @@ impl App {
             })
     }
 
-    /// Fetches, compiles and exposes `reference`; persists it so a restart restores it.
+    /// Fetches, compiles and exposes `reference` (any REF, `builtin:NAME`, or a search result
+    /// id); persists it so a restart restores it.
     pub async fn load(&self, reference: &str) -> Result<LoadReport, AppError> {
+        let resolved;
+        let reference = if looks_like_search_id(reference) {
+            let index = self.index().await?;
+            let id = reference.to_string();
+            let doc = tokio::task::spawn_blocking(move || index.get(&id)).await.expect("index task panicked")?;
+            resolved = doc.ok_or_else(|| AppError::UnknownSearchId(reference.to_string()))?.reference;
+            resolved.as_str()
+        } else {
+            reference
+        };
         let a = self.fetch(reference).await?;
         let report = self.install(a, true).await?;
         if !report.already_loaded {
@@ -620,6 +644,59 @@ impl App {
         Ok(r)
     }
 
+    /// The search index (opened on first use).
+    pub async fn index(&self) -> Result<Arc<SearchIndex>, AppError> {
+        self.index
+            .get_or_try_init(|| async {
+                let dir = self.index_dir.clone();
+                let opened = tokio::task::spawn_blocking(move || SearchIndex::open_or_create(&dir))
+                    .await
+                    .expect("index task panicked")?;
+                Ok::<_, AppError>(Arc::new(opened))
+            })
+            .await
+            .cloned()
+    }
+
+    /// Indexes the embedded starter catalog once per process; later calls wait for the first.
+    pub async fn index_catalog(&self) -> Result<usize, AppError> {
+        self.catalog_indexed.get_or_try_init(|| self.index_catalog_now()).await.copied()
+    }
+
+    /// Indexes the embedded starter catalog (idempotent: each component is replaced by digest).
+    async fn index_catalog_now(&self) -> Result<usize, AppError> {
+        let index = self.index().await?;
+        let mut n = 0;
+        for e in catalog::ENTRIES {
+            let a = self.fetch(&format!("builtin:{}", e.name)).await?;
+            let info = self.describe(&a).await?;
+            let origin = ComponentOrigin {
+                reference: a.reference.clone(),
+                digest: a.digest.to_string(),
+                registry: "builtin".into(),
+                verified: crate::search::verdict_string("verified", Some("forage (embedded, pinned by digest)"), Some("builtin")),
+                capabilities: Vec::new(),
+            };
+            let docs = SearchDoc::from_component(&info, &origin);
+            n += docs.len();
+            let index = index.clone();
+            let key = origin.key();
+            tokio::task::spawn_blocking(move || index.replace_component(&key, &docs))
+                .await
+                .expect("index task panicked")?;
+        }
+        let i2 = index.clone();
+        tokio::task::spawn_blocking(move || i2.commit()).await.expect("index task panicked")?;
+        Ok(n)
+    }
+
+    /// Runs a search (after the embedded catalog is indexed, so a fresh daemon finds it).
+    pub async fn search(&self, q: SearchQuery) -> Result<Vec<Hit>, AppError> {
+        self.index_catalog().await?;
+        let index = self.index().await?;
+        Ok(tokio::task::spawn_blocking(move || index.search(&q)).await.expect("search task panicked")?)
+    }
+
     /// The state store.
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.store
@@ -656,6 +733,17 @@ impl App {
             .get(id)
             .cloned()
             .ok_or_else(|| AppError::UnknownComponent(id.to_string()))
+    }
+}
+
+/// Search result ids are `ns:pkg/iface/function@digest12`: a `/` before an `@` followed by
+/// exactly 12 hex digits. No REF has that shape (OCI digests are `@sha256:…`).
+fn looks_like_search_id(s: &str) -> bool {
+    match s.rsplit_once('@') {
+        Some((head, tail)) => {
+            tail.len() == 12 && tail.bytes().all(|b| b.is_ascii_hexdigit()) && head.contains(':') && head.matches('/').count() == 2
+        }
+        None => false,
     }
 }
 

@@ -12,6 +12,7 @@ mod config;
 mod grants;
 mod inspect;
 mod mcp;
+mod search;
 mod serve;
 
 use std::net::SocketAddr;
@@ -44,6 +45,20 @@ enum Command {
         /// Serve streamable HTTP at http://ADDR/mcp instead of stdio.
         #[arg(long, value_name = "ADDR")]
         http: Option<SocketAddr>,
+    },
+    /// Search the index from the shell (the engine behind `search_tools`).
+    Search {
+        /// What the tool should do, in your words.
+        query: String,
+        /// Most results.
+        #[arg(long, default_value_t = 5)]
+        limit: usize,
+        /// Only verified components.
+        #[arg(long)]
+        verified_only: bool,
+        /// Print the same JSON objects `search_tools` returns.
+        #[arg(long)]
+        json: bool,
     },
     /// Operators: list, approve, deny, revoke or add capability grants.
     Grants {
@@ -213,6 +228,19 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
         }
         Command::Inspect { reference, json } => inspect::run(&app, &reference, json).await,
+        Command::Search { query, limit, verified_only, json } => {
+            app.index_catalog().await?;
+            let mut q = forage_indexer::search::SearchQuery::new(query).limit(limit);
+            q.verified_only = verified_only;
+            let hits = app.search(q).await?;
+            if json {
+                let results: Vec<_> = hits.iter().map(search::result_json).collect();
+                println!("{}", serde_json::to_string_pretty(&serde_json::json!({"results": results}))?);
+            } else {
+                println!("{}", search::render(&hits));
+            }
+            Ok(())
+        }
         Command::Grants { .. } | Command::Audit { .. } => unreachable!("handled above"),
     }
 }

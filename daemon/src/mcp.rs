@@ -67,46 +67,47 @@ fn schema(v: Value) -> Arc<JsonObject> {
 /// The meta-tools. Descriptions are short on purpose: every client pays for them in tokens.
 fn meta_tools() -> Vec<Tool> {
     let obj = |props: Value, required: &[&str]| {
-        schema(json!({"type": "object", "properties": props, "required": required, "additionalProperties": false}))
+        schema(json!({"type": "object", "properties": props, "required": required}))
     };
     vec![
         Tool::new(
+            "search_tools",
+            "Find tools by what they do.",
+            obj(json!({"query": {"type": "string"}, "limit": {"type": "integer"},
+                "verified_only": {"type": "boolean"}, "registry": {"type": "string"},
+                "exclude_capabilities": {"type": "array", "description": "e.g. [\"network\"]"}}), &["query"]),
+        )
+        .with_raw_output_schema(schema(json!({"type": "object", "required": ["results"]}))),
+        Tool::new(
             "load_tool",
-            "Load a WebAssembly component (OCI ref, layout:DIR, .wasm path, or builtin:NAME); its functions become tools.",
+            "Load a component by search id or reference; its functions become tools.",
             obj(json!({"reference": {"type": "string"}}), &["reference"]),
         )
-        .with_raw_output_schema(schema(json!({"type": "object", "properties": {
-            "component": {"type": "string"}, "digest": {"type": "string"}, "reference": {"type": "string"},
-            "tools": {"type": "array"}, "capabilities_ungranted": {"type": "array"}},
-            "required": ["component", "digest", "tools"]}))),
+        .with_raw_output_schema(schema(json!({"type": "object", "required": ["component", "digest", "tools"]}))),
         Tool::new(
             "call_tool",
-            "Call a loaded tool by name (for clients that do not refresh their tool list).",
+            "Call a loaded tool by name.",
             obj(json!({"name": {"type": "string"}, "arguments": {"type": "object"}}), &["name"]),
-        ),
+        )
+        .with_raw_output_schema(schema(json!({"type": "object"}))),
         Tool::new(
             "grant",
-            "Ask for a capability for a loaded component: {kind:network,host,port?,scheme?} | {kind:storage,path,access:read|read-write} | {kind:env,name}. Decided by operator rules, the user, or an operator (pending).",
+            "Request a capability for a component: {kind:network,host,port?,scheme?}|{kind:storage,path,access:read|read-write}|{kind:env,name}.",
             obj(json!({"component": {"type": "string"}, "capability": {"type": "object"}, "reason": {"type": "string"}}), &["component", "capability", "reason"]),
         )
-        .with_raw_output_schema(schema(json!({"type": "object", "properties": {
-            "decision": {"enum": ["granted", "denied", "pending"]}, "id": {"type": "string"}, "decided_by": {}},
-            "required": ["decision", "id"]}))),
+        .with_raw_output_schema(schema(json!({"type": "object", "required": ["decision", "id"]}))),
         Tool::new(
             "revoke",
-            "Remove a component's grant of a capability.",
+            "Remove a grant.",
             obj(json!({"component": {"type": "string"}, "capability": {"type": "object"}}), &["component", "capability"]),
         )
-        .with_raw_output_schema(schema(json!({"type": "object", "properties": {
-            "revoked": {"type": "array", "items": {"type": "string"}}}, "required": ["revoked"]}))),
+        .with_raw_output_schema(schema(json!({"type": "object", "required": ["revoked"]}))),
         Tool::new(
             "unload_tool",
-            "Unload a component and remove its tools.",
+            "Unload a component.",
             obj(json!({"component": {"type": "string"}}), &["component"]),
         )
-        .with_raw_output_schema(schema(json!({"type": "object", "properties": {
-            "component": {"type": "string"}, "removed_tools": {"type": "array", "items": {"type": "string"}}},
-            "required": ["component", "removed_tools"]}))),
+        .with_raw_output_schema(schema(json!({"type": "object", "required": ["component", "removed_tools"]}))),
     ]
 }
 
@@ -204,6 +205,20 @@ impl ForageServer {
                     "already_loaded": rep.already_loaded,
                 });
                 text_result(v, describe_load(c), false)
+            }
+            Err(e) => error_result(&e),
+        }
+    }
+
+    async fn search_tools(&self, args: &Map<String, Value>) -> CallToolResult {
+        let q = match crate::search::query_from_args(args) {
+            Ok(q) => q,
+            Err(msg) => return text_result(json!({"error": msg}), msg, true),
+        };
+        match self.app.search(q).await {
+            Ok(hits) => {
+                let results: Vec<Value> = hits.iter().map(crate::search::result_json).collect();
+                text_result(json!({"results": results}), crate::search::render(&hits), false)
             }
             Err(e) => error_result(&e),
         }
@@ -473,6 +488,7 @@ impl ServerHandler for ForageServer {
     ) -> Result<CallToolResponse, McpError> {
         let args = request.arguments.unwrap_or_default();
         let result = match request.name.as_ref() {
+            "search_tools" => self.search_tools(&args).await,
             "load_tool" => self.load_tool(&args).await,
             "unload_tool" => self.unload_tool(&args).await,
             "grant" => return Ok(self.grant(&args, request.input_responses.as_ref(), &_context).await),

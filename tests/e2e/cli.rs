@@ -80,6 +80,18 @@ fn serve_answers_initialize_at_once_and_exits_when_stdin_closes() {
     let v: serde_json::Value = serde_json::from_str(&line).expect("stdout carries only JSON-RPC");
     assert_eq!(v["result"]["protocolVersion"], "2025-06-18", "{line}");
     assert_eq!(v["result"]["capabilities"]["tools"]["listChanged"], true, "{line}");
+    // The meta-tools' definitions stay small: they are in every agent's context.
+    writeln!(stdin, r#"{{"jsonrpc":"2.0","method":"notifications/initialized"}}"#).unwrap();
+    writeln!(stdin, r#"{{"jsonrpc":"2.0","id":2,"method":"tools/list"}}"#).unwrap();
+    line.clear();
+    std::io::BufRead::read_line(&mut stdout, &mut line).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+    let tools = serde_json::to_string(&v["result"]["tools"]).unwrap();
+    let names: Vec<&str> = v["result"]["tools"].as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["search_tools", "load_tool", "call_tool", "grant", "revoke", "unload_tool"]);
+    // ~4 characters a token: 2,400 characters is the 600-token budget.
+    assert!(tools.len() <= 2400, "meta-tool definitions are {} characters", tools.len());
+    assert!(v["result"]["tools"].as_array().unwrap().iter().all(|t| t.get("outputSchema").is_some()));
     drop(stdin);
     let t = Instant::now();
     loop {

@@ -49,9 +49,16 @@ fn stdio_both_generations_file_builtin_and_python_component() {
         "builtin:clock#clock".to_string(),
         format!("{}#pytext", fixture_path("pytext.wasm")),
     ];
-    let log = agent("stdio", "legacy", data.path(), &[], &loads);
+    let search = [
+        "--search".to_string(),
+        "convert this time to Tokyo time=>forage:clock/convert-time".to_string(),
+        "--search".to_string(),
+        "sha256 checksum of some text=>forage:hash/sha256".to_string(),
+    ];
+    let log = agent("stdio", "legacy", data.path(), &search, &loads);
     assert!(log.contains("tools/list_changed"), "{log}");
     assert!(log.contains(r#""protocol": "2025-11-25""#), "{log}");
+    assert!(log.contains("loaded-by-id"), "{log}");
     // Second generation, same data dir: the Python component now comes from the compile cache.
     let log = agent("stdio", "auto", data.path(), &[], &loads[..2]);
     assert!(log.contains(r#""protocol": "2026-07-28""#), "{log}");

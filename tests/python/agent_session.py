@@ -86,12 +86,41 @@ async def run(args):
             tools = (await client.list_tools()).tools
             names = {t.name for t in tools}
             expect({"load_tool", "call_tool", "unload_tool"} <= names, f"meta-tools missing: {names}")
+            for spec in args.search:
+                await search_then_load(client, spec)
             for ref in args.load:
                 await one_component(client, args, ref, notifications)
     finally:
         if proc is not None:
             proc.terminate()
             proc.wait(timeout=10)
+
+
+async def search_then_load(client, spec):
+    """`QUERY=>package/function`: the expected function must be the first result; then
+    load_tool takes the result's id and exposes that function."""
+    query, _, expected = spec.partition("=>")
+    r = await client.call_tool("search_tools", {"query": query, "limit": 5})
+    expect(not r.is_error, f"search_tools failed: {r.content[0].text if r.content else r}")
+    results = r.structured_content["results"]
+    expect(results, f"no results for {query!r}")
+    top = results[0]
+    for field in ["id", "package", "interface", "function", "version", "reference", "description",
+                  "signature", "capabilities", "verified", "score"]:
+        expect(field in top, f"result lacks `{field}`: {top}")
+    expect("@sha256:" in top["reference"], f"reference not pinned: {top['reference']}")
+    got = f"{top['package']}/{top['function']}"
+    expect(got == expected, f"{query!r}: rank 1 is {got}, expected {expected}")
+    text = r.content[0].text
+    expect(len(text) < 400 * len(results), f"rendering too long: {len(text)} chars")
+    step("searched", query=query, top=got, id=top["id"])
+    r = await client.call_tool("load_tool", {"reference": top["id"]})
+    expect(not r.is_error, f"load_tool by id failed: {r.content[0].text}")
+    names = [t["name"] for t in r.structured_content["tools"]]
+    expect(any(f"_{top['function']}_" in n for n in names), f"{top['function']} not among {names}")
+    step("loaded-by-id", component=r.structured_content["component"])
+    r = await client.call_tool("unload_tool", {"component": r.structured_content["component"]})
+    expect(not r.is_error, f"unload: {r.content[0].text}")
 
 
 async def wait_for(pred, what, timeout=20):
@@ -174,6 +203,7 @@ def main():
     p.add_argument("--env", action="append", default=[])
     p.add_argument("--keep", action="store_true", help="do not unload at the end")
     p.add_argument("--load", action="append", default=[], help="REF#kind")
+    p.add_argument("--search", action="append", default=[], help="QUERY=>package/function")
     args = p.parse_args()
     anyio.run(run, args)
     step("done")

@@ -27,6 +27,7 @@ mod analyzer;
 mod doc;
 pub mod eval;
 mod literals;
+mod lookup;
 #[cfg(test)]
 mod tests;
 mod thesaurus;
