@@ -4,3 +4,4 @@ mod grants;
 mod mcp;
 mod registry;
 mod sandbox;
+mod signatures;

@@ -4,4 +4,6 @@ pub mod layout_writer;
 #[allow(dead_code)]
 pub mod registry;
 #[allow(dead_code)]
+pub mod signing;
+#[allow(dead_code)]
 pub mod token_server;

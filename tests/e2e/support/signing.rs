@@ -131,7 +131,10 @@ impl CosignLayer {
 }
 
 /// An oci-client for pushing to `repo` of `registry` with its credentials.
-pub async fn pusher(registry: &Registry, repo: &str) -> (oci_client::Client, oci_client::Reference) {
+pub async fn pusher(
+    registry: &Registry,
+    repo: &str,
+) -> (oci_client::Client, oci_client::Reference) {
     let reference =
         oci_client::Reference::with_tag(registry.host(), repo.to_string(), "latest".into());
     let client = oci_client::Client::new(oci_client::client::ClientConfig {
@@ -224,7 +227,12 @@ pub async fn push_cosign_signature(
 
 /// Signs `registry/repo@digest` with `key` as `cosign sign --key` would and pushes the
 /// signature; returns the payload signed.
-pub async fn cosign_sign(registry: &Registry, key: &CosignKey, repo: &str, digest: &str) -> Vec<u8> {
+pub async fn cosign_sign(
+    registry: &Registry,
+    key: &CosignKey,
+    repo: &str,
+    digest: &str,
+) -> Vec<u8> {
     let payload = simple_signing_payload(&registry.reference(repo), digest);
     push_cosign_signature(
         registry,

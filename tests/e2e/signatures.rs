@@ -1,0 +1,515 @@
+//! Signature discovery (`forage_indexer::signatures`) and verification against a real
+//! registry (docker-registry 2.8: no referrers API, so OCI referrers are found through the
+//! `sha256-<hex>` tag schema), with signatures made at test time (cosign, P-256) and the
+//! notation e2e vector (Notary, JWS).
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use forage_indexer::fetch::{
+    Credentials, FetchError, FetchLimits, FetchedArtifact, Fetcher, FetcherConfig, RegistrySettings,
+};
+use forage_indexer::reference::{OciRef, Target};
+use forage_indexer::signatures::{
+    self, MAX_SIGNATURES, SignatureError, discover, discover_in_layout, verify_fetched,
+};
+use forage_policy::Digest;
+use forage_policy::trust::{
+    Check, FoundSignature, SubjectRef, TrustConfig, TrustPolicy, Verdict, VerdictKind,
+};
+
+use crate::support::layout_writer::{ComponentArtifact, fixture, push, write_layout};
+use crate::support::registry::{Registry, RegistryAuth};
+use crate::support::signing::{
+    self, CosignKey, CosignLayer, NOTARY_SIGNATURE, NOTARY_SUBJECT, OCI_INDEX, OCI_MANIFEST,
+    cosign_sign, push_blob, push_cosign_signature, push_manifest, simple_signing_payload, tag_for,
+};
+
+const MANIFEST_MT: &str = "application/vnd.oci.image.manifest.v1+json";
+
+fn fetcher_for(registry: &Registry) -> Fetcher {
+    let credentials = match registry.auth.credentials() {
+        Some((u, p)) => Credentials::Basic {
+            username: u.into(),
+            password: p.into(),
+        },
+        None => Credentials::Anonymous,
+    };
+    Fetcher::new(FetcherConfig {
+        limits: FetchLimits::default(),
+        registries: HashMap::from([(
+            registry.host(),
+            RegistrySettings {
+                insecure: true,
+                credentials,
+            },
+        )]),
+    })
+    .expect("fetcher")
+}
+
+/// Pushes the `types` fixture component as `repo:1.0` and fetches it back by tag.
+async fn publish(registry: &Registry, tmp: &Path, repo: &str) -> (Fetcher, FetchedArtifact) {
+    let dir = tmp.join(repo.replace('/', "_"));
+    write_layout(&dir, &ComponentArtifact::new(fixture("types.wasm")), "1.0");
+    push(registry, &dir, "1.0", &format!("{repo}:1.0"));
+    let fetcher = fetcher_for(registry);
+    let r: OciRef = registry.reference(&format!("{repo}:1.0")).parse().unwrap();
+    let artifact = fetcher.fetch_oci(&r).await.expect("fetch the component");
+    (fetcher, artifact)
+}
+
+fn pinned(artifact: &FetchedArtifact) -> OciRef {
+    artifact.reference.parse().expect("pinned reference")
+}
+
+/// Discovery, bounded in time: a loop would hang the test, not pass it.
+async fn find(fetcher: &Fetcher, artifact: &FetchedArtifact) -> Vec<FoundSignature> {
+    try_find(fetcher, artifact).await.expect("discover")
+}
+
+async fn try_find(
+    fetcher: &Fetcher,
+    artifact: &FetchedArtifact,
+) -> Result<Vec<FoundSignature>, SignatureError> {
+    let media_type = artifact
+        .manifest_media_type
+        .as_deref()
+        .unwrap_or(MANIFEST_MT);
+    tokio::time::timeout(
+        Duration::from_secs(60),
+        discover(fetcher, &pinned(artifact), media_type),
+    )
+    .await
+    .expect("discovery finishes")
+}
+
+/// A policy from TOML (paths relative to `base`).
+fn policy(toml_text: &str, base: &Path) -> TrustPolicy {
+    let cfg: TrustConfig = toml::from_str(toml_text).expect("policy TOML");
+    TrustPolicy::from_config(&cfg, base).expect("policy compiles")
+}
+
+/// One cosign policy for `scope` at `level`, trusting `key_path`.
+fn cosign_policy(scope: &str, level: &str, key_path: &Path) -> TrustPolicy {
+    policy(
+        &format!(
+            "[[policy]]\nname = \"e2e\"\nregistry_scopes = [\"{scope}\"]\nlevel = \"{level}\"\ncosign_keys = [\"{}\"]\n",
+            key_path.display()
+        ),
+        Path::new("/"),
+    )
+}
+
+fn failed_reason(v: &Verdict) -> (Check, String) {
+    match &v.verdict {
+        VerdictKind::Failed(r) => (r.check, r.step.clone()),
+        other => panic!("expected failed, got {other:?}: {v:#?}"),
+    }
+}
+
+async fn cosign_signed_component_verifies(auth: RegistryAuth) {
+    let registry = Registry::start(auth);
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = "components/signed";
+    let (fetcher, artifact) = publish(&registry, tmp.path(), repo).await;
+    let key = CosignKey::generate();
+    let key_path = key.write_public_pem(&tmp.path().join("cosign.pub"));
+    let payload = cosign_sign(&registry, &key, repo, &artifact.digest.to_string()).await;
+
+    let found = find(&fetcher, &artifact).await;
+    assert_eq!(found.len(), 1, "{found:?}");
+    match &found[0] {
+        FoundSignature::Cosign {
+            payload: p,
+            media_type,
+            ..
+        } => {
+            assert_eq!(p, &payload);
+            assert_eq!(media_type, signing::SIMPLE_SIGNING);
+        }
+        other => panic!("expected a cosign signature, got {other:?}"),
+    }
+
+    let scope = format!("{}/components/*", registry.host());
+    let strict = cosign_policy(&scope, "strict", &key_path);
+    let v = verify_fetched(&strict, &artifact, &found, SystemTime::now());
+    assert!(v.is_verified(), "{v:#?}");
+    assert!(v.allows_load());
+    assert!(
+        v.signer.as_deref().is_some_and(|s| s.contains("cosign")),
+        "{v:?}"
+    );
+    assert_eq!(v.scope, scope);
+
+    // The wrong key: a signature is there, but not by a trusted signer.
+    let other = CosignKey::generate().write_public_pem(&tmp.path().join("other.pub"));
+    let v = verify_fetched(
+        &cosign_policy(&scope, "strict", &other),
+        &artifact,
+        &found,
+        SystemTime::now(),
+    );
+    let (check, step) = failed_reason(&v);
+    assert!(!v.allows_load());
+    println!("wrong key: {check} / {step}");
+    // Permissive refuses a bad signature too.
+    let v = verify_fetched(
+        &cosign_policy(&scope, "permissive", &other),
+        &artifact,
+        &found,
+        SystemTime::now(),
+    );
+    assert!(
+        matches!(v.verdict, VerdictKind::Failed(_)) && !v.allows_load(),
+        "{v:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signatures_cosign_signed_component_is_discovered_and_verified() {
+    cosign_signed_component_verifies(RegistryAuth::None).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signatures_cosign_discovery_with_basic_auth() {
+    cosign_signed_component_verifies(RegistryAuth::Basic {
+        user: "sig".into(),
+        pass: "s3cret".into(),
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signatures_unsigned_component_is_unverified() {
+    let registry = Registry::start(RegistryAuth::None);
+    let tmp = tempfile::tempdir().unwrap();
+    let (fetcher, artifact) = publish(&registry, tmp.path(), "components/plain").await;
+    let found = find(&fetcher, &artifact).await;
+    assert!(found.is_empty(), "{found:?}");
+
+    let key_path = CosignKey::generate().write_public_pem(&tmp.path().join("cosign.pub"));
+    let scope = format!("{}/components/*", registry.host());
+    let v = verify_fetched(
+        &cosign_policy(&scope, "strict", &key_path),
+        &artifact,
+        &found,
+        SystemTime::now(),
+    );
+    match &v.verdict {
+        VerdictKind::Unverified(r) => {
+            assert_eq!(r.check, Check::SignaturePresent);
+            assert_eq!(r.step, "no signature");
+        }
+        other => panic!("expected unverified, got {other:?}"),
+    }
+    assert!(!v.allows_load(), "strict refuses an unsigned component");
+    let v = verify_fetched(
+        &cosign_policy(&scope, "permissive", &key_path),
+        &artifact,
+        &found,
+        SystemTime::now(),
+    );
+    assert!(matches!(v.verdict, VerdictKind::Unverified(_)), "{v:?}");
+    assert!(v.allows_load(), "permissive loads an unsigned component");
+    assert!(!v.warnings().is_empty());
+
+    // A pinned reference is required: a tag is refused before anything is fetched.
+    let tagged: OciRef = registry.reference("components/plain:1.0").parse().unwrap();
+    let err = discover(&fetcher, &tagged, MANIFEST_MT).await.unwrap_err();
+    assert!(matches!(err, SignatureError::NotPinned { .. }), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signatures_tampered_payload_and_other_digest_fail() {
+    let registry = Registry::start(RegistryAuth::None);
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = "components/tampered";
+    let (fetcher, artifact) = publish(&registry, tmp.path(), repo).await;
+    let key = CosignKey::generate();
+    let key_path = key.write_public_pem(&tmp.path().join("cosign.pub"));
+    let scope = format!("{}/components/*", registry.host());
+    let strict = cosign_policy(&scope, "strict", &key_path);
+    let digest = artifact.digest.to_string();
+    let docker_reference = registry.reference(repo);
+
+    // Tampered: the registry serves a payload other than the one signed.
+    let payload = simple_signing_payload(&docker_reference, &digest);
+    let sig = key.sign_b64(&payload);
+    let mut tampered = payload.clone();
+    let at = tampered.len() - 3;
+    tampered[at] ^= 0x01;
+    push_cosign_signature(
+        &registry,
+        repo,
+        &digest,
+        &[CosignLayer::with_signature(tampered, sig)],
+    )
+    .await;
+    let found = find(&fetcher, &artifact).await;
+    assert_eq!(found.len(), 1);
+    let v = verify_fetched(&strict, &artifact, &found, SystemTime::now());
+    let (check, step) = failed_reason(&v);
+    assert_eq!(
+        (check, step.as_str()),
+        (Check::Integrity, "signature"),
+        "{v:#?}"
+    );
+
+    // A valid signature by the trusted key, over another digest, replayed onto this one.
+    let other = Digest::of(b"another manifest").to_string();
+    let replay = CosignLayer::signed(&key, simple_signing_payload(&docker_reference, &other));
+    push_cosign_signature(&registry, repo, &digest, &[replay]).await;
+    let found = find(&fetcher, &artifact).await;
+    let v = verify_fetched(&strict, &artifact, &found, SystemTime::now());
+    let (check, step) = failed_reason(&v);
+    assert_eq!(
+        (check, step.as_str()),
+        (Check::Integrity, "manifest digest"),
+        "{v:#?}"
+    );
+
+    // Signed for another repository (same digest): authenticity fails.
+    let elsewhere = CosignLayer::signed(
+        &key,
+        simple_signing_payload(&registry.reference("components/evil"), &digest),
+    );
+    push_cosign_signature(&registry, repo, &digest, &[elsewhere]).await;
+    let found = find(&fetcher, &artifact).await;
+    let v = verify_fetched(&strict, &artifact, &found, SystemTime::now());
+    let (check, step) = failed_reason(&v);
+    assert_eq!(
+        (check, step.as_str()),
+        (Check::Authenticity, "docker-reference identity"),
+        "{v:#?}"
+    );
+}
+
+fn notary_policy(host: &str, cert: &str) -> TrustPolicy {
+    policy(
+        &format!(
+            "[trust_stores]\n\"ca:e2e\" = [\"{}\"]\n\n[[policy]]\nname = \"notary\"\nregistry_scopes = [\"{host}/e2e\"]\nlevel = \"strict\"\ntrust_stores = [\"ca:e2e\"]\ntrusted_identities = [\"*\"]\n",
+            signing::notary_cert(cert).display()
+        ),
+        Path::new("/"),
+    )
+}
+
+/// 2026-01-01T00:00:00Z ([`signing::NOTARY_VERIFICATION_TIME`]), inside the leaf's validity.
+fn notary_time() -> SystemTime {
+    assert_eq!(signing::NOTARY_VERIFICATION_TIME, "2026-01-01T00:00:00Z");
+    UNIX_EPOCH + Duration::from_secs(1_767_225_600)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signatures_notary_signature_found_through_the_referrers_tag_schema() {
+    let registry = Registry::start(RegistryAuth::None);
+    let tmp = tempfile::tempdir().unwrap();
+    let layout = tmp.path().join("e2e-valid-signature");
+    signing::write_notary_layout(&layout);
+    let subject: Digest = NOTARY_SUBJECT.parse().unwrap();
+
+    // In the layout itself: the signature manifest listed with `subject` and the same one
+    // through the `sha256-<hex>` index are one signature.
+    let in_layout = discover_in_layout(&layout, &subject, &FetchLimits::default())
+        .await
+        .expect("layout discovery");
+    assert_eq!(
+        in_layout,
+        vec![FoundSignature::Notary {
+            envelope: signing::notary_envelope(),
+            media_type: "application/jose+json".into()
+        }]
+    );
+
+    // In the registry, which has no referrers API.
+    signing::push_layout(&registry, &layout, "e2e").await;
+    let fetcher = fetcher_for(&registry);
+    let pinned = OciRef::new(&registry.host(), "e2e", Target::Digest(subject.clone())).unwrap();
+    let repo = fetcher.repository(&pinned).await.unwrap();
+    assert!(
+        repo.referrers(&subject, None, 1 << 20, 1)
+            .await
+            .unwrap()
+            .is_none(),
+        "distribution 2.8 has no referrers API"
+    );
+    let (manifest, digest, media_type) = repo
+        .manifest(&Target::Tag("v1".into()), 1 << 20)
+        .await
+        .unwrap();
+    assert_eq!(digest, subject);
+    let media_type = media_type.unwrap_or_else(|| MANIFEST_MT.into());
+    let found = tokio::time::timeout(
+        Duration::from_secs(60),
+        discover(&fetcher, &pinned, &media_type),
+    )
+    .await
+    .unwrap()
+    .expect("discover");
+    assert_eq!(found, in_layout);
+
+    let subject_ref = SubjectRef::new(
+        registry.host(),
+        "e2e",
+        subject.clone(),
+        media_type,
+        manifest.len() as u64,
+    );
+    let v = forage_policy::trust::verify(
+        &notary_policy(&registry.host(), "e2e.crt"),
+        &subject_ref,
+        &found,
+        notary_time(),
+    );
+    assert!(v.is_verified(), "{v:#?}");
+    assert!(
+        v.signer.as_deref().is_some_and(|s| s.contains("CN=e2e")),
+        "{v:?}"
+    );
+
+    // The same signature under a trust store holding another certificate.
+    let v = forage_policy::trust::verify(
+        &notary_policy(&registry.host(), "new_e2e.crt"),
+        &subject_ref,
+        &found,
+        notary_time(),
+    );
+    assert_eq!(failed_reason(&v).0, Check::Authenticity, "{v:#?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signatures_self_references_and_cycles_end() {
+    let registry = Registry::start(RegistryAuth::None);
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = "components/loop";
+    let (fetcher, artifact) = publish(&registry, tmp.path(), repo).await;
+    let digest = artifact.digest.to_string();
+    let subject_bytes = artifact.manifest.clone().unwrap();
+
+    // The `.sig` tag holds the subject itself.
+    push_manifest(
+        &registry,
+        repo,
+        &format!("{}.sig", tag_for(&digest)),
+        &subject_bytes,
+        OCI_MANIFEST,
+    )
+    .await;
+    // A Notary-typed referrer S of the subject…
+    let (cd, cs) = push_blob(&registry, repo, b"{}").await;
+    let (ed, es) = push_blob(&registry, repo, b"not really an envelope").await;
+    let referrer = serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2, "mediaType": OCI_MANIFEST,
+        "config": {"mediaType": NOTARY_SIGNATURE, "digest": cd, "size": cs},
+        "layers": [{"mediaType": "application/jose+json", "digest": ed, "size": es}],
+        "subject": {"mediaType": OCI_MANIFEST, "digest": digest, "size": subject_bytes.len()},
+    }))
+    .unwrap();
+    let s = push_manifest(
+        &registry,
+        repo,
+        &signing::sha256(&referrer),
+        &referrer,
+        OCI_MANIFEST,
+    )
+    .await;
+    let entry = |d: &str, size: usize| serde_json::json!({"mediaType": OCI_MANIFEST, "digest": d, "size": size, "artifactType": NOTARY_SIGNATURE});
+    // …listed in the subject's referrers index with the subject itself and a duplicate…
+    let index = serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2, "mediaType": OCI_INDEX,
+        "manifests": [entry(&digest, subject_bytes.len()), entry(&s, referrer.len()), entry(&s, referrer.len())],
+    }))
+    .unwrap();
+    push_manifest(&registry, repo, &tag_for(&digest), &index, OCI_INDEX).await;
+    // …and S's own referrers index points back at the subject (a cycle).
+    let back = serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2, "mediaType": OCI_INDEX,
+        "manifests": [entry(&digest, subject_bytes.len())],
+    }))
+    .unwrap();
+    push_manifest(&registry, repo, &tag_for(&s), &back, OCI_INDEX).await;
+
+    let found = find(&fetcher, &artifact).await;
+    assert_eq!(
+        found,
+        vec![FoundSignature::Notary {
+            envelope: b"not really an envelope".to_vec(),
+            media_type: "application/jose+json".into()
+        }],
+        "the self-references are skipped, the duplicate dropped, nothing recursed"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signatures_caps_on_size_and_count() {
+    let registry = Registry::start(RegistryAuth::None);
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = "components/caps";
+    let (fetcher, artifact) = publish(&registry, tmp.path(), repo).await;
+    let digest = artifact.digest.to_string();
+    let key = CosignKey::generate();
+
+    // More signature layers than the verifier examines: the first MAX_SIGNATURES are kept.
+    let layer = CosignLayer::signed(
+        &key,
+        simple_signing_payload(&registry.reference(repo), &digest),
+    );
+    let many = vec![layer; MAX_SIGNATURES + 8];
+    push_cosign_signature(&registry, repo, &digest, &many).await;
+    let found = find(&fetcher, &artifact).await;
+    assert_eq!(found.len(), MAX_SIGNATURES);
+
+    // A signature manifest of 1.5 MiB (one annotation stuffed): refused at the cap while it
+    // streams, with an error naming the registry, repository and digest.
+    let mut huge = CosignLayer::signed(
+        &key,
+        simple_signing_payload(&registry.reference(repo), &digest),
+    );
+    huge.annotations
+        .insert("padding".into(), "x".repeat(3 << 19));
+    push_cosign_signature(&registry, repo, &digest, &[huge]).await;
+    let started = std::time::Instant::now();
+    let err = try_find(&fetcher, &artifact).await.unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            SignatureError::Fetch {
+                source: FetchError::TooLarge {
+                    limit: signatures::MAX_SIGNATURE_MANIFEST_BYTES,
+                    ..
+                },
+                ..
+            }
+        ),
+        "{err}"
+    );
+    let text = err.to_string();
+    assert!(
+        text.contains(&registry.host()) && text.contains(repo) && text.contains(&digest),
+        "{text}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(30));
+
+    // A signature blob over the blob cap is refused from its descriptor, before any byte.
+    let big_payload = vec![b'{'; (signatures::MAX_SIGNATURE_BLOB_BYTES + 1) as usize];
+    push_cosign_signature(
+        &registry,
+        repo,
+        &digest,
+        &[CosignLayer::with_signature(big_payload, "c2ln".into())],
+    )
+    .await;
+    let err = try_find(&fetcher, &artifact).await.unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            SignatureError::Fetch {
+                source: FetchError::TooLarge { size: Some(_), .. },
+                ..
+            }
+        ),
+        "{err}"
+    );
+}
