@@ -692,6 +692,8 @@ fn is_signature_type(t: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::HashMap;
+
     use super::*;
     use crate::fetch::testutil::blob;
 
@@ -794,6 +796,133 @@ mod tests {
         assert!(
             err.to_string().contains(&ed) && err.to_string().contains(hex),
             "{err}"
+        );
+    }
+
+    /// A registry with the referrers API (distribution 2.8 has none), served from a route
+    /// table: `path?query` → (status, headers, body). A TLS hello (the HTTPS probe) is hung up
+    /// on, as a plain-HTTP server does.
+    async fn serve(routes: HashMap<String, (u16, Vec<(String, String)>, Vec<u8>)>) -> String {
+        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let routes = std::sync::Arc::new(routes);
+        tokio::spawn(async move {
+            while let Ok((mut s, _)) = listener.accept().await {
+                let routes = routes.clone();
+                tokio::spawn(async move {
+                    let mut buf = Vec::new();
+                    let mut chunk = [0u8; 1024];
+                    while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+                        match s.read(&mut chunk).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                        }
+                        if buf.first() == Some(&0x16) {
+                            return;
+                        }
+                    }
+                    let head = String::from_utf8_lossy(&buf).to_string();
+                    let path = head.split(' ').nth(1).unwrap_or("/").to_string();
+                    let not_found = (
+                        404,
+                        vec![],
+                        br#"{"errors":[{"code":"MANIFEST_UNKNOWN","message":"unknown"}]}"#.to_vec(),
+                    );
+                    let (status, headers, body) = routes.get(&path).unwrap_or(&not_found);
+                    let mut out = format!(
+                        "HTTP/1.1 {status} X\r\nContent-Length: {}\r\nConnection: close\r\n",
+                        body.len()
+                    );
+                    for (k, v) in headers {
+                        out.push_str(&format!("{k}: {v}\r\n"));
+                    }
+                    out.push_str("\r\n");
+                    let _ = s.write_all(out.as_bytes()).await;
+                    let _ = s.write_all(body).await;
+                    let _ = s.shutdown().await;
+                });
+            }
+        });
+        addr.to_string()
+    }
+
+    #[tokio::test]
+    async fn referrers_api_pages_filtered_by_type_and_subject() {
+        let subject = br#"{"schemaVersion":2,"layers":[]}"#;
+        let sd = Digest::of(subject).to_string();
+        let other = Digest::of(b"other").to_string();
+        let mut routes = HashMap::new();
+        let mut ok = |path: String, body: Vec<u8>, headers: Vec<(String, String)>| {
+            routes.insert(path, (200u16, headers, body));
+        };
+        ok("/v2/".into(), b"{}".to_vec(), vec![]);
+        let mut referrer = |artifact_type: &str, layer_type: &str, blob: &[u8], subject: &str| {
+            let (bd, bs) = (Digest::of(blob).to_string(), blob.len());
+            let m = serde_json::to_vec(&serde_json::json!({
+                "schemaVersion": 2, "mediaType": OCI_MANIFEST_MEDIA_TYPE, "artifactType": artifact_type,
+                "config": {"mediaType": "application/vnd.oci.empty.v1+json", "digest": Digest::of(b"{}").to_string(), "size": 2},
+                "layers": [{"mediaType": layer_type, "digest": bd, "size": bs}],
+                "subject": {"mediaType": OCI_MANIFEST_MEDIA_TYPE, "digest": subject, "size": 10},
+            }))
+            .unwrap();
+            let md = Digest::of(&m).to_string();
+            ok(format!("/v2/acme/x/blobs/{bd}"), blob.to_vec(), vec![]);
+            ok(format!("/v2/acme/x/manifests/{md}"), m.clone(), vec![]);
+            serde_json::json!({"mediaType": OCI_MANIFEST_MEDIA_TYPE, "digest": md, "size": m.len(), "artifactType": artifact_type})
+        };
+        let notary = referrer(
+            trust::NOTARY_ARTIFACT_TYPE,
+            "application/cose",
+            b"cose",
+            &sd,
+        );
+        let bundle = referrer(
+            trust::SIGSTORE_BUNDLE_V03_MEDIA_TYPE,
+            trust::SIGSTORE_BUNDLE_V03_MEDIA_TYPE,
+            b"{\"bundle\":1}",
+            &sd,
+        );
+        let misplaced = referrer(
+            trust::NOTARY_ARTIFACT_TYPE,
+            "application/cose",
+            b"x",
+            &other,
+        );
+        let sbom = serde_json::json!({"mediaType": OCI_MANIFEST_MEDIA_TYPE,
+            "digest": Digest::of(b"sbom").to_string(), "size": 4, "artifactType": "application/spdx+json"});
+        let first = format!("/v2/acme/x/referrers/{sd}");
+        let second = format!("/v2/acme/x/referrers/{sd}?last=2");
+        let page = |m: Vec<serde_json::Value>| {
+            serde_json::to_vec(&serde_json::json!({"schemaVersion": 2, "mediaType": OCI_INDEX_MEDIA_TYPE, "manifests": m})).unwrap()
+        };
+        let link = |to: &str| vec![("Link".to_string(), format!("<{to}>; rel=\"next\""))];
+        ok(
+            first.clone(),
+            page(vec![sbom, notary.clone(), misplaced]),
+            link(&second),
+        );
+        // The second page links back to the first: read once.
+        ok(second, page(vec![bundle, notary]), link(&first));
+        let host = serve(routes).await;
+
+        let fetcher = Fetcher::default();
+        let r: OciRef = format!("{host}/acme/x@{sd}").parse().unwrap();
+        let found = discover(&fetcher, &r, OCI_MANIFEST_MEDIA_TYPE)
+            .await
+            .unwrap();
+        assert_eq!(
+            found,
+            vec![
+                FoundSignature::Notary {
+                    envelope: b"cose".to_vec(),
+                    media_type: "application/cose".into()
+                },
+                FoundSignature::SigstoreBundle {
+                    bundle: b"{\"bundle\":1}".to_vec(),
+                    media_type: trust::SIGSTORE_BUNDLE_V03_MEDIA_TYPE.into()
+                },
+            ]
         );
     }
 

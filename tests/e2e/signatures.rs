@@ -182,6 +182,15 @@ async fn signatures_cosign_discovery_with_basic_auth() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signatures_cosign_discovery_with_token_auth() {
+    cosign_signed_component_verifies(RegistryAuth::Bearer {
+        user: "sig".into(),
+        pass: "s3cret".into(),
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn signatures_unsigned_component_is_unverified() {
     let registry = Registry::start(RegistryAuth::None);
     let tmp = tempfile::tempdir().unwrap();
