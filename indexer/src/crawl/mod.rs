@@ -1054,14 +1054,24 @@ impl Crawler {
             );
         }
         stale.extend(orphans.into_iter().map(|e| (None, e)));
-        if stale.is_empty() {
-            return self.finished(runs);
-        }
         let deletes: Vec<(String, Option<Vec<u8>>)> =
             stale.iter().map(|(_, e)| (e.key(), None)).collect();
+        // A moved tag's entry was overwritten: its old component may now be unreferenced too.
+        let mut candidates = stale;
+        for (i, run) in runs.iter().enumerate() {
+            candidates.extend(run.keep.iter().filter_map(|k| {
+                let old = pass.before.get(&k.key())?;
+                (old.component != k.component).then(|| (Some(i), old.clone()))
+            }));
+        }
+        if candidates.is_empty() {
+            return self.finished(runs);
+        }
         let store = self.store.clone();
         let remaining = blocking(move || {
-            store.batch(Table::CrawlState, &deletes)?;
+            if !deletes.is_empty() {
+                store.batch(Table::CrawlState, &deletes)?;
+            }
             store.scan(Table::CrawlState)
         })
         .await;
@@ -1080,7 +1090,7 @@ impl Crawler {
             .map(|e| e.component)
             .collect();
         let mut removed = HashSet::new();
-        for (run, e) in &stale {
+        for (run, e) in &candidates {
             if referenced.contains(&e.component) || !removed.insert(e.component.clone()) {
                 continue;
             }
