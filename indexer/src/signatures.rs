@@ -16,7 +16,10 @@
 //!    `artifactType` is a signature type ([`SIGNATURE_ARTIFACT_TYPES`]: Notary Project
 //!    signatures, Sigstore bundles) are fetched; every layer of each becomes a
 //!    [`FoundSignature::Notary`] or [`FoundSignature::SigstoreBundle`] via
-//!    [`FoundSignature::referrer_layer`]. SBOMs and other referrers are not fetched.
+//!    [`FoundSignature::referrer_layer`]. SBOMs and other referrers are not fetched. The
+//!    filtering is done here, on each entry's `artifactType`, rather than with the API's
+//!    `?artifactType=` parameter: that takes one type per request (two are wanted) and
+//!    registries may ignore it (they say so only in `OCI-Filters-Applied`).
 //! 3. **Referrers tag schema** (OCI distribution spec 1.1, for registries without the API):
 //!    the image index tagged `sha256-HEX`, read like the API's answer. Distribution 2.x has no
 //!    referrers API (it answers 404), and `notation` and `oras` write this tag there. The tag is
@@ -37,13 +40,32 @@
 //! * At most [`MAX_SIGNATURES`] signatures are returned (the verifier examines no more), at
 //!   most [`MAX_REFERRERS`] referrer manifests are fetched, at most [`MAX_REFERRERS_PAGES`]
 //!   referrers pages are read and at most [`MAX_LAYOUT_ENTRIES`] `index.json` entries are
-//!   opened. What is over a cap is dropped with a warning, never an error.
+//!   opened. What is over a *count* cap is dropped with a warning (the first ones are kept,
+//!   in the order listed: `.sig` layers, API answer, tag-schema index); a document or blob
+//!   over a *size* cap is an error (see below), refused from its descriptor or
+//!   `Content-Length` before it is read, or as soon as the stream passes the cap.
 //! * Discovery does not recurse: a referrer's own referrers (a signature of a signature) are
 //!   not looked up. Each manifest digest is fetched at most once, and the subject itself is
 //!   never taken for a signature manifest (a `.sig` tag or referrers index pointing back at the
 //!   subject is skipped), so self-references and cycles end.
 //! * A referrer whose `subject` names another digest is skipped (it is not a signature of this
 //!   manifest).
+//!
+//! # Using it
+//!
+//! ```ignore
+//! let artifact = fetcher.fetch_oci(&reference).await?;            // tag resolved once
+//! let pinned = reference.pinned(artifact.digest.clone());          // registry/repo@digest
+//! let media_type = artifact.manifest_media_type.as_deref().unwrap_or(OCI_MANIFEST_MEDIA_TYPE);
+//! let signatures = signatures::discover(&fetcher, &pinned, media_type).await?;
+//! let verdict = signatures::verify_fetched(&policy, &artifact, &signatures, SystemTime::now());
+//! ```
+//!
+//! For a layout, [`discover_in_layout`]`(&layout_ref.dir, &artifact.digest, fetcher.limits())`;
+//! a `.wasm` file has no signatures (`verify_fetched` with `&[]` gives `Unverified`). When a
+//! tag named an image index, [`FetchedArtifact::digest`] is the chosen manifest and
+//! [`FetchedArtifact::index_digest`] the index: signatures are discovered and verified for the
+//! former (signatures made on the index are not found this way).
 //!
 //! # Errors
 //!
