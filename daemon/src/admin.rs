@@ -50,6 +50,14 @@ pub async fn handle(app: &App, req: &Value) -> Result<Value, String> {
                 .map(|rep| json!({"records": rep.records, "head": rep.head.map(|(seq, hash)| json!({"seq": seq, "hash": hash}))}))
                 .map_err(AppError::from)
         }
+        "search" => {
+            let mut q = forage_indexer::search::SearchQuery::new(req.get("query").and_then(Value::as_str).unwrap_or(""));
+            q.limit = req.get("limit").and_then(Value::as_u64).unwrap_or(5) as usize;
+            q.verified_only = req.get("verified_only").and_then(Value::as_bool).unwrap_or(false);
+            app.search(q).await.map(|hits| {
+                json!({"results": hits.iter().map(crate::search::result_json).collect::<Vec<_>>(), "text": crate::search::render(&hits)})
+            })
+        }
         other => return Err(format!("unknown operator request `{other}`")),
     };
     r.map_err(|e| e.to_string())

@@ -22,6 +22,7 @@ use crate::audit::AuditSink;
 use crate::catalog;
 use crate::config::Config;
 use crate::grants::{GrantService, Subject, UserAnswer};
+use crate::trust::{Trust, VerdictInfo};
 use forage_policy::Capability;
 use forage_policy::grants::{DecidedBy, Effect, GrantRecord, GrantState};
 use forage_policy::audit::Kind;
@@ -52,6 +53,25 @@ pub enum AppError {
     /// A search result id that is not in the index (any more).
     #[error("`{0}` looks like a search result id but is not in the index; search again")]
     UnknownSearchId(String),
+    /// The trust configuration is unusable.
+    #[error("trust policy: {0}")]
+    TrustConfig(String),
+    /// The repository is outside the operator's allowlist.
+    #[error("{0}")]
+    NotAllowed(String),
+    /// Signature discovery failed.
+    #[error("signature discovery: {0}")]
+    Signatures(String),
+    /// The trust policy refuses to load this digest.
+    #[error("{reference}: refused by the trust policy ({verdict}): {reason}")]
+    Refused {
+        /// The pinned reference.
+        reference: String,
+        /// The verdict.
+        verdict: String,
+        /// Why.
+        reason: String,
+    },
     /// No loaded component has this id.
     #[error("no loaded component `{0}` (load_tool returns the component id)")]
     UnknownComponent(String),
@@ -109,6 +129,8 @@ pub struct Artifact {
     /// `registry/repository` for OCI; `builtin/NAME`, `file/PATH`, `layout/DIR` otherwise.
     /// What operator rules and trust scopes match against.
     pub scope: String,
+    /// Where it came from (for signature discovery); `None` for the embedded catalog.
+    pub source: Option<(ComponentRef, forage_indexer::fetch::FetchedArtifact)>,
 }
 
 /// One function exposed as an MCP tool.
@@ -138,6 +160,8 @@ pub struct Installed {
     pub reference: String,
     /// `registry/repository` scope (see [`Artifact::scope`]).
     pub scope: String,
+    /// The trust verdict it was loaded under.
+    pub verdict: VerdictInfo,
     /// Digest loaded.
     pub digest: Digest,
     /// What the WIT says about it.
@@ -156,8 +180,8 @@ impl Installed {
             component: self.id.clone(),
             digest: self.digest.clone(),
             scope: self.scope.clone(),
-            signer: None,
-            verified: false,
+            signer: self.verdict.signer.clone().filter(|_| self.verdict.is_verified()),
+            verified: self.verdict.is_verified(),
         }
     }
 }
@@ -183,6 +207,10 @@ struct InstalledRecord {
     name_hint: String,
     scope: String,
     annotations: BTreeMap<String, String>,
+    /// The verdict at load time: a restart restores from local bytes, without the network
+    /// that signature discovery needs.
+    #[serde(default)]
+    verdict: Option<VerdictInfo>,
 }
 
 #[derive(Default)]
@@ -196,13 +224,15 @@ pub struct App {
     /// Configuration in force.
     pub config: Config,
     runtime: Arc<Runtime>,
-    fetcher: Fetcher,
+    fetcher: Arc<Fetcher>,
     store: Arc<dyn Store>,
     blob_dir: PathBuf,
     loaded: RwLock<Loaded>,
     changes: broadcast::Sender<()>,
     /// Grant records and decisions.
     pub grants: GrantService,
+    /// Allowlist, signature discovery and the trust policy.
+    pub trust: Trust,
     /// The signed audit log.
     pub audit: AuditSink,
     index_dir: PathBuf,
@@ -214,12 +244,15 @@ impl App {
     /// Builds the app over `data_dir` (state store, blob copies, compile cache).
     pub fn new(config: Config, data_dir: &Path, store: Arc<dyn Store>) -> anyhow::Result<Arc<Self>> {
         let runtime = Runtime::new(config.runtime(data_dir.join("compiled")))?;
-        let fetcher = Fetcher::new(config.fetcher()?)?;
+        let fetcher = Arc::new(Fetcher::new(config.fetcher()?)?);
         let (changes, _) = broadcast::channel(64);
         let grants = GrantService::open(config.grants.clone(), store.clone())?;
+        let base = config.path.as_deref().and_then(Path::parent).unwrap_or(Path::new(".")).to_path_buf();
+        let trust = Trust::new(&config.trust, &base)?;
         let audit = AuditSink::open(store.clone(), &data_dir.join("audit.key"))?;
         Ok(Arc::new(Self {
             grants,
+            trust,
             audit,
             index_dir: data_dir.join("index"),
             index: tokio::sync::OnceCell::new(),
@@ -264,9 +297,14 @@ impl App {
                 )]),
                 name_hint: name.to_string(),
                 scope: format!("builtin/{name}"),
+                source: None,
             });
         }
         let r: ComponentRef = reference.parse()?;
+        if let ComponentRef::Oci(o) = &r {
+            // Outside the allowlist nothing is fetched, whatever the agent asks.
+            self.trust.check_allowed(o.registry(), o.repository())?;
+        }
         let name_hint = match &r {
             ComponentRef::Oci(o) => o.repository().rsplit('/').next().unwrap_or("component").to_string(),
             ComponentRef::File(p) => p.file_stem().and_then(|s| s.to_str()).unwrap_or("component").to_string(),
@@ -289,14 +327,24 @@ impl App {
             }
         }
         Ok(Artifact {
-            digest: a.digest,
-            reference: a.reference,
-            component: a.component,
-            wit_package: a.wit_package,
-            annotations: a.annotations,
+            digest: a.digest.clone(),
+            reference: a.reference.clone(),
+            component: a.component.clone(),
+            wit_package: a.wit_package.clone(),
+            annotations: a.annotations.clone(),
             name_hint,
             scope,
+            source: Some((r, a)),
         })
+    }
+
+    /// The trust verdict for an artifact: pinned for the embedded catalog, else its
+    /// signatures discovered where it came from and judged by the policy.
+    pub async fn verify(&self, a: &Artifact) -> Result<VerdictInfo, AppError> {
+        match &a.source {
+            None => Ok(VerdictInfo::embedded()),
+            Some((r, fetched)) => self.trust.verdict(&self.fetcher, r, fetched).await,
+        }
     }
 
     /// Reads an artifact's interface without compiling it.
@@ -325,19 +373,35 @@ impl App {
             reference
         };
         let a = self.fetch(reference).await?;
-        let report = self.install(a, true).await?;
+        // The bytes verified are the bytes compiled: the verdict is for this digest, whose
+        // manifest and blobs the fetch layer already checked.
+        let verdict = self.verify(&a).await?;
+        if !verdict.allows_load {
+            self.audit.record(
+                Kind::Load,
+                serde_json::json!({"refused": true, "digest": a.digest.to_string(), "reference": a.reference, "verdict": verdict.verdict, "reason": verdict.reason}),
+            );
+            return Err(AppError::Refused {
+                reference: a.reference.clone(),
+                verdict: verdict.verdict.clone(),
+                reason: verdict.reason.clone().unwrap_or_default(),
+            });
+        }
+        let report = self.install(a, Some(verdict), true).await?;
         if !report.already_loaded {
             let c = &report.installed;
             self.audit.record(
                 Kind::Load,
-                serde_json::json!({"component": c.id, "digest": c.digest.to_string(), "reference": c.reference, "verdict": "unverified"}),
+                serde_json::json!({"component": c.id, "digest": c.digest.to_string(), "reference": c.reference,
+                    "verdict": c.verdict.verdict, "signer": c.verdict.signer}),
             );
             let _ = self.changes.send(());
         }
         Ok(report)
     }
 
-    async fn install(&self, a: Artifact, persist: bool) -> Result<LoadReport, AppError> {
+    async fn install(&self, a: Artifact, verdict: Option<VerdictInfo>, persist: bool) -> Result<LoadReport, AppError> {
+        let verdict = verdict.unwrap_or_else(VerdictInfo::embedded);
         if let Some(existing) = self.find_by_digest(&a.digest) {
             return Ok(LoadReport {
                 installed: existing,
@@ -365,13 +429,14 @@ impl App {
             reference: a.reference.clone(),
             scope: a.scope.clone(),
             digest: a.digest.clone(),
+            verdict: verdict.clone(),
             info,
             tools,
             skipped: component.skipped.to_vec(),
             component,
         });
         if persist {
-            self.persist(&a, &id).await?;
+            self.persist(&a, &id, &verdict).await?;
         }
         {
             let mut l = self.loaded.write().unwrap();
@@ -388,7 +453,7 @@ impl App {
         })
     }
 
-    async fn persist(&self, a: &Artifact, id: &str) -> Result<(), AppError> {
+    async fn persist(&self, a: &Artifact, id: &str, verdict: &VerdictInfo) -> Result<(), AppError> {
         let dir = self.blob_dir.clone();
         let hex = a.digest.hex();
         let (c, w) = (a.component.clone(), a.wit_package.clone());
@@ -408,6 +473,7 @@ impl App {
             name_hint: a.name_hint.clone(),
             scope: a.scope.clone(),
             annotations: a.annotations.clone(),
+            verdict: Some(verdict.clone()),
         };
         let store = self.store.clone();
         let key = id.to_string();
@@ -457,8 +523,9 @@ impl App {
                 annotations: rec.annotations.clone(),
                 name_hint: rec.name_hint.clone(),
                 scope: rec.scope.clone(),
+                source: None,
             };
-            match self.install(a, false).await {
+            match self.install(a, rec.verdict.clone(), false).await {
                 Ok(_) => restored += 1,
                 Err(e) => tracing::error!(component = rec.id, error = %e, "cannot restore component"),
             }
@@ -697,6 +764,16 @@ impl App {
         Ok(tokio::task::spawn_blocking(move || index.search(&q)).await.expect("search task panicked")?)
     }
 
+    /// The fetch layer.
+    pub fn fetcher(&self) -> &Fetcher {
+        &self.fetcher
+    }
+
+    /// The fetch layer, shared.
+    pub fn fetcher_arc(&self) -> Arc<Fetcher> {
+        self.fetcher.clone()
+    }
+
     /// The state store.
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.store
@@ -715,12 +792,13 @@ impl App {
             .expect("store task panicked")?
             .and_then(|v| serde_json::from_slice::<InstalledRecord>(&v).ok())
             .ok_or_else(|| AppError::UnknownComponent(id.to_string()))?;
+        let verified = rec.verdict.as_ref().is_some_and(|v| v.is_verified());
         Ok(Subject {
             component: rec.id,
             digest: rec.digest,
             scope: rec.scope,
-            signer: None,
-            verified: false,
+            signer: rec.verdict.and_then(|v| v.signer).filter(|_| verified),
+            verified,
         })
     }
 

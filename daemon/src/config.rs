@@ -55,6 +55,12 @@ pub struct Config {
     /// MCP server settings.
     #[serde(default)]
     pub server: Server,
+    /// Background crawling.
+    #[serde(default)]
+    pub crawl: Crawl,
+    /// Operator allowlist and trust policy.
+    #[serde(default)]
+    pub trust: forage_policy::trust::TrustConfig,
     /// Operator grant rules and settings.
     #[serde(default)]
     pub grants: forage_policy::grants::GrantsConfig,
@@ -81,6 +87,8 @@ pub struct Source {
     pub repositories: Vec<String>,
     /// Credentials.
     pub auth: Option<Auth>,
+    /// Tags to index: globs, or `["*"]` for all; default the newest semver tag plus `latest`.
+    pub tags: Option<Vec<String>>,
 }
 
 /// Credentials for a registry source. Secrets come from the environment, never the file.
@@ -154,6 +162,20 @@ impl Default for Fetch {
     }
 }
 
+/// `[crawl]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Crawl {
+    /// Seconds between background crawl passes of `forage serve`.
+    pub interval_secs: u64,
+}
+
+impl Default for Crawl {
+    fn default() -> Self {
+        Self { interval_secs: 300 }
+    }
+}
+
 /// `[server]`.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -167,6 +189,9 @@ pub struct Server {
     /// Browser origins accepted over HTTP; requests with any other `Origin` are refused.
     #[serde(default)]
     pub allowed_origins: Vec<String>,
+    /// Where to accept registry push notifications (`POST /notifications`) when serving
+    /// stdio; with `--http` they are accepted on the same listener.
+    pub notifications_addr: Option<std::net::SocketAddr>,
 }
 
 impl Config {

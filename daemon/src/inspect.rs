@@ -7,6 +7,7 @@ use crate::app::App;
 /// Fetches and compiles `reference` (without exposing it) and prints its tools.
 pub async fn run(app: &App, reference: &str, as_json: bool) -> anyhow::Result<()> {
     let a = app.fetch(reference).await?;
+    let verdict = app.verify(&a).await?;
     let info = app.describe(&a).await?;
     let rt = app.runtime().clone();
     let (what, digest, bytes) = (a.reference.clone(), a.digest.clone(), a.component.clone());
@@ -36,7 +37,7 @@ pub async fn run(app: &App, reference: &str, as_json: bool) -> anyhow::Result<()
         "imports": info.imports,
         "tools": tools,
         "skipped": *loaded.skipped,
-        "verification": {"verdict": "unverified", "reason": "no trust policy configured"},
+        "verification": verdict,
     });
     if as_json {
         println!("{}", serde_json::to_string_pretty(&out)?);
@@ -52,7 +53,19 @@ pub async fn run(app: &App, reference: &str, as_json: bool) -> anyhow::Result<()
         "  capabilities: {}",
         if info.capabilities.is_empty() { "none".to_string() } else { info.capabilities.join(", ") }
     );
-    println!("  verification: unverified (no trust policy configured)");
+    println!(
+        "  verification: {}{}{} (scope {}){}",
+        verdict.verdict,
+        verdict.signer.as_deref().map(|s| format!(", signed by {s}")).unwrap_or_default(),
+        verdict.reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default(),
+        verdict.scope,
+        if verdict.allows_load { "" } else { " — load refused by the trust policy" },
+    );
+    if let Some(d) = &verdict.detail {
+        for c in &d.checks {
+            println!("    check {}", serde_json::to_string(c)?);
+        }
+    }
     println!("  tools:");
     for t in &tools {
         println!("    {}", t["signature"].as_str().unwrap_or(""));

@@ -9,11 +9,13 @@ mod app;
 mod audit;
 mod catalog;
 mod config;
+mod crawl;
 mod grants;
 mod inspect;
 mod mcp;
 mod search;
 mod serve;
+mod trust;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -45,6 +47,12 @@ enum Command {
         /// Serve streamable HTTP at http://ADDR/mcp instead of stdio.
         #[arg(long, value_name = "ADDR")]
         http: Option<SocketAddr>,
+    },
+    /// One crawl pass over every configured source, then exit (the offline indexing job).
+    Index {
+        /// Print one JSON summary object.
+        #[arg(long)]
+        json: bool,
     },
     /// Search the index from the shell (the engine behind `search_tools`).
     Search {
@@ -199,6 +207,20 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Grants { command, json } => Some((grants_request(command)?, *json, false)),
         Command::Audit { command: AuditCommand::Verify } => Some((serde_json::json!({"op": "audit.verify"}), false, true)),
         Command::Audit { command: AuditCommand::Tail { n } } => Some((serde_json::json!({"op": "audit.tail", "n": n}), false, false)),
+        // A running daemon owns the index: ask it.
+        Command::Search { query, limit, verified_only, json } => {
+            let req = serde_json::json!({"op": "search", "query": query, "limit": limit, "verified_only": verified_only});
+            if let Some(answer) = admin::send(&data_dir, &req).await {
+                let v = answer.map_err(|e| anyhow::anyhow!("{e}"))?;
+                if *json {
+                    println!("{}", serde_json::to_string_pretty(&serde_json::json!({"results": v["results"]}))?);
+                } else {
+                    println!("{}", v["text"].as_str().unwrap_or(""));
+                }
+                return Ok(());
+            }
+            None
+        }
         _ => None,
     };
     if let Some((req, json, verify)) = &operator
@@ -222,14 +244,20 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             if let Err(e) = admin::listen(app.clone(), &data_dir) {
                 tracing::warn!(error = %e, "operator socket unavailable; `forage grants` needs the daemon stopped");
             }
+            crawl::spawn_interval(app.clone(), std::time::Duration::from_secs(app.config.crawl.interval_secs.max(1)));
+            if http.is_none()
+                && let Some(addr) = app.config.server.notifications_addr
+            {
+                serve::spawn_notifications(app.clone(), addr).await?;
+            }
             match http {
                 None => serve::stdio(app).await,
                 Some(addr) => serve::http(app, addr).await,
             }
         }
         Command::Inspect { reference, json } => inspect::run(&app, &reference, json).await,
+        Command::Index { json } => crawl::index_once(&app, json).await,
         Command::Search { query, limit, verified_only, json } => {
-            app.index_catalog().await?;
             let mut q = forage_indexer::search::SearchQuery::new(query).limit(limit);
             q.verified_only = verified_only;
             let hits = app.search(q).await?;

@@ -75,7 +75,10 @@ pub async fn http(app: Arc<App>, addr: SocketAddr) -> anyhow::Result<()> {
         Arc::new(LocalSessionManager::default()),
         cfg,
     );
-    let mut router = axum::Router::new().nest_service("/mcp", service);
+    let notify_app = app.clone();
+    let mut router = axum::Router::new()
+        .nest_service("/mcp", service)
+        .route("/notifications", axum::routing::post(move |body: axum::body::Bytes| notification(notify_app.clone(), body)));
     if let Some(token) = token {
         let expected: Arc<str> = Arc::from(format!("Bearer {token}"));
         router = router.layer(axum::middleware::from_fn(move |req: Request, next: Next| {
@@ -107,6 +110,27 @@ pub async fn http(app: Arc<App>, addr: SocketAddr) -> anyhow::Result<()> {
             let _ = tokio::signal::ctrl_c().await;
         })
         .await?;
+    Ok(())
+}
+
+/// Distribution's webhook: index a push within seconds.
+async fn notification(app: Arc<App>, body: axum::body::Bytes) -> (StatusCode, String) {
+    match crate::crawl::on_notification(&app, &body).await {
+        Ok(n) => (StatusCode::OK, format!("re-crawled {n} repositories\n")),
+        Err(e) => (StatusCode::BAD_REQUEST, format!("forage: {e}\n")),
+    }
+}
+
+/// A listener for push notifications only, for `forage serve` on stdio.
+pub async fn spawn_notifications(app: Arc<App>, addr: SocketAddr) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("server.notifications_addr {addr}: cannot bind"))?;
+    let router = axum::Router::new()
+        .route("/notifications", axum::routing::post(move |body: axum::body::Bytes| notification(app.clone(), body)));
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, router).await;
+    });
     Ok(())
 }
 

@@ -1,5 +1,6 @@
 mod support;
 mod cli;
+mod discovery;
 mod crawl;
 mod grants;
 mod mcp;
