@@ -522,3 +522,33 @@ async fn signatures_caps_on_size_and_count() {
         "{err}"
     );
 }
+
+/// Every notation e2e layout in the shared test vectors (when present on this machine): each
+/// holds one signature, `e2e-valid-multiple-signatures` two (one by an untrusted signer),
+/// found from `index.json` (`subject`) and the `sha256-<hex>` index without duplicates.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signatures_notation_vector_layouts() {
+    let root = Path::new("/work/shared/testvectors/notary/notation-e2e/oci_layout");
+    if !root.exists() {
+        eprintln!("SKIPPED: {} is not on this machine", root.display());
+        return;
+    }
+    let subject: Digest = NOTARY_SUBJECT.parse().unwrap();
+    let policy = notary_policy("localhost:5000", "e2e.crt");
+    let subject_ref = SubjectRef::new("localhost:5000", "e2e", subject.clone(), MANIFEST_MT, 517);
+    for (name, count, verified) in [
+        ("e2e-valid-signature", 1, true),
+        ("e2e-valid-multiple-signatures", 2, true),
+        ("e2e-expired-signature", 1, false),
+        ("e2e-invalid-signature", 1, false),
+        ("e2e-with-expired-cert", 1, false),
+    ] {
+        let found = discover_in_layout(&root.join(name), &subject, &FetchLimits::default())
+            .await
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(found.len(), count, "{name}: {found:?}");
+        assert!(found.iter().all(|s| s.format() == "notary"), "{name}");
+        let v = forage_policy::trust::verify(&policy, &subject_ref, &found, notary_time());
+        assert_eq!(v.is_verified(), verified, "{name}: {v:#?}");
+    }
+}
