@@ -28,8 +28,18 @@ fn artifact(name: &str) -> ComponentArtifact {
 }
 
 /// Writes `artifact` to a fresh layout and pushes it as `repo:tag`.
-fn publish(reg: &Registry, tmp: &Path, art: &ComponentArtifact, repo: &str, tag: &str) -> WrittenArtifact {
-    let dir = tmp.join(format!("{}-{tag}-{}", repo.replace('/', "_"), rand_suffix()));
+fn publish(
+    reg: &Registry,
+    tmp: &Path,
+    art: &ComponentArtifact,
+    repo: &str,
+    tag: &str,
+) -> WrittenArtifact {
+    let dir = tmp.join(format!(
+        "{}-{tag}-{}",
+        repo.replace('/', "_"),
+        rand_suffix()
+    ));
     let written = write_layout(&dir, art, tag);
     push(reg, &dir, tag, &format!("{repo}:{tag}"));
     written
@@ -98,7 +108,10 @@ fn http_delete(reg: &Registry, path: &str) -> u16 {
     .unwrap();
     let mut out = String::new();
     let _ = s.read_to_string(&mut out);
-    out.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0)
+    out.split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0)
 }
 
 fn show(s: &CrawlSummary) -> String {
@@ -124,12 +137,30 @@ async fn crawls_a_registry_incrementally() {
     let hash = publish(&reg, t, &artifact("hash"), "components/hash", "0.1.0");
     // Same artifact in two repositories: one component.
     let json = publish(&reg, t, &artifact("json"), "components/json", "1.0.0");
-    publish(&reg, t, &artifact("json"), "components/json-mirror", "2.0.0");
+    publish(
+        &reg,
+        t,
+        &artifact("json"),
+        "components/json-mirror",
+        "2.0.0",
+    );
     // Outside the source's globs, and refused by the operator allowlist.
     publish(&reg, t, &artifact("text"), "other/text", "1.0.0");
-    publish(&reg, t, &artifact("file-reader"), "components/secret", "1.0.0");
+    publish(
+        &reg,
+        t,
+        &artifact("file-reader"),
+        "components/secret",
+        "1.0.0",
+    );
     // Not a component.
-    publish(&reg, t, &ComponentArtifact::new(CORE_MODULE), "components/broken", "1.0.0");
+    publish(
+        &reg,
+        t,
+        &ComponentArtifact::new(CORE_MODULE),
+        "components/broken",
+        "1.0.0",
+    );
 
     let denied: Arc<Mutex<HashSet<String>>> =
         Arc::new(Mutex::new(["components/secret".to_string()].into()));
@@ -167,13 +198,27 @@ async fn crawls_a_registry_incrementally() {
         "{:?}",
         l.errors
     );
-    for p in ["forage-fixtures:types", "forage:clock", "forage:hash", "forage:json"] {
+    for p in [
+        "forage-fixtures:types",
+        "forage:clock",
+        "forage:hash",
+        "forage:json",
+    ] {
         assert!(indexed(&index, p), "{p} not indexed: {}", show(&s));
     }
-    assert!(!indexed(&index, "forage:text"), "other/text is outside the globs");
-    assert!(!indexed(&index, "forage:files"), "components/secret is not allowed");
+    assert!(
+        !indexed(&index, "forage:text"),
+        "other/text is outside the globs"
+    );
+    assert!(
+        !indexed(&index, "forage:files"),
+        "components/secret is not allowed"
+    );
     let json_hits = hits(&index, "forage:json");
-    let keys: HashSet<_> = json_hits.iter().map(|h| h.doc.component_key.clone()).collect();
+    let keys: HashSet<_> = json_hits
+        .iter()
+        .map(|h| h.doc.component_key.clone())
+        .collect();
     assert_eq!(keys.len(), 1, "json indexed once: {json_hits:?}");
     let ids: HashSet<_> = json_hits.iter().map(|h| h.doc.id.clone()).collect();
     assert_eq!(ids.len(), json_hits.len(), "no duplicate functions");
@@ -190,9 +235,13 @@ async fn crawls_a_registry_incrementally() {
     //    registry would answer 404) and the crawl still reports everything unchanged.
     let mut hidden = Vec::new();
     for w in [&types, &clock, &hash, &json] {
-        for digest in [Some(&w.component_digest), w.wit_digest.as_ref(), Some(&w.config_digest)]
-            .into_iter()
-            .flatten()
+        for digest in [
+            Some(&w.component_digest),
+            w.wit_digest.as_ref(),
+            Some(&w.config_digest),
+        ]
+        .into_iter()
+        .flatten()
         {
             let p = reg.blob_path(digest);
             let aside = p.with_extension("hidden");
@@ -213,7 +262,13 @@ async fn crawls_a_registry_incrementally() {
     }
 
     // 3. A tag moves: re-indexed, and the old component (no other tag) leaves.
-    publish(&reg, t, &artifact("file-reader"), "components/types", "1.0.0");
+    publish(
+        &reg,
+        t,
+        &artifact("file-reader"),
+        "components/types",
+        "1.0.0",
+    );
     let s = crawler.crawl(sources).await;
     assert_eq!(counts(&s.sources[0]), (1, 5, 1, 1), "{}", show(&s));
     assert!(!indexed(&index, "forage-fixtures:types"));
@@ -235,7 +290,10 @@ async fn crawls_a_registry_incrementally() {
     denied.lock().unwrap().insert("components/clock".into());
     let s = crawler.crawl(sources).await;
     assert_eq!(counts(&s.sources[0]), (0, 2, 1, 1), "{}", show(&s));
-    assert!(indexed(&index, "forage:json"), "still reachable via json-mirror");
+    assert!(
+        indexed(&index, "forage:json"),
+        "still reachable via json-mirror"
+    );
     assert!(!indexed(&index, "forage:clock"));
 
     // 6. A push notification's repository, recrawled alone.
@@ -333,12 +391,21 @@ async fn basic_auth_broken_blobs_layouts_and_embedded_sources() {
     assert_eq!(counts(builtin), (1, 0, 0, 0), "{}", show(&s));
     assert_eq!(down.failed, 1, "{}", show(&s));
     assert!(down.errors[0].contains("127.0.0.1:"), "{:?}", down.errors);
-    for p in ["forage:clock", "forage:hash", "forage:text", "forage-fixtures:types"] {
+    for p in [
+        "forage:clock",
+        "forage:hash",
+        "forage:text",
+        "forage-fixtures:types",
+    ] {
         assert!(indexed(&index, p), "{p} not indexed: {}", show(&s));
     }
     assert!(!indexed(&index, "forage:json"));
     let text = &hits(&index, "forage:text")[0];
-    assert!(text.doc.reference.starts_with("layout:"), "{}", text.doc.reference);
+    assert!(
+        text.doc.reference.starts_with("layout:"),
+        "{}",
+        text.doc.reference
+    );
     assert_eq!(text.doc.registry, "bundled");
     let types = &hits(&index, "forage-fixtures:types")[0];
     assert_eq!(types.doc.reference, "builtin:types");
@@ -354,7 +421,12 @@ async fn basic_auth_broken_blobs_layouts_and_embedded_sources() {
     // Second pass: everything that worked is unchanged.
     let s = crawler.crawl(&sources).await;
     let got: Vec<_> = s.sources.iter().map(counts).collect();
-    assert_eq!(got[..3], [(0, 2, 0, 1), (0, 1, 0, 0), (0, 1, 0, 0)], "{}", show(&s));
+    assert_eq!(
+        got[..3],
+        [(0, 2, 0, 1), (0, 1, 0, 0), (0, 1, 0, 0)],
+        "{}",
+        show(&s)
+    );
     // The unreachable registry removed nothing and is reported again.
     assert_eq!(got[3].3, 1);
 }

@@ -331,6 +331,9 @@ enum Scope {
     Repository(String),
 }
 
+/// The indexing of one digest: its component key and pinned reference, or the error text.
+type Job = OnceCell<Result<(String, String), String>>;
+
 /// Per-pass shared state.
 struct Pass {
     /// Crawl state at the start of the pass, by key.
@@ -338,7 +341,7 @@ struct Pass {
     /// Resolved digest → component key of components indexed before the pass.
     indexed: HashMap<String, (String, String)>,
     /// One indexing job per resolved digest in this pass; later tags wait for the first.
-    jobs: Mutex<HashMap<String, Arc<OnceCell<Result<(String, String), String>>>>>,
+    jobs: Mutex<HashMap<String, Arc<Job>>>,
 }
 
 /// What happened to one tag.
@@ -412,9 +415,17 @@ struct Item {
 }
 
 enum ItemKind {
-    Registry { registry: String },
-    Layout { dir: PathBuf, digest: Digest },
-    Embedded { component: Bytes, wit: Option<Bytes> },
+    Registry {
+        registry: String,
+    },
+    Layout {
+        dir: PathBuf,
+        digest: Digest,
+    },
+    Embedded {
+        component: Bytes,
+        wit: Option<Bytes>,
+    },
 }
 
 /// Crawls sources into the search index. Share it behind an `Arc`; passes are serialised.
@@ -469,7 +480,10 @@ impl Crawler {
     }
 
     /// The same crawler reporting progress to `progress`.
-    pub fn with_progress(mut self, progress: impl Fn(ProgressEvent) + Send + Sync + 'static) -> Crawler {
+    pub fn with_progress(
+        mut self,
+        progress: impl Fn(ProgressEvent) + Send + Sync + 'static,
+    ) -> Crawler {
         self.progress = Some(Arc::new(progress));
         self
     }
@@ -708,7 +722,11 @@ impl Crawler {
                 vec![repo]
             } else {
                 // Not this source's: its entries (if any) are stale.
-                tracing::info!(registry, repo, "repository not in the source's repository globs");
+                tracing::info!(
+                    registry,
+                    repo,
+                    "repository not in the source's repository globs"
+                );
                 Vec::new()
             }
         } else if literals.len() == patterns.len() {
@@ -756,18 +774,17 @@ impl Crawler {
             }
         }
 
-        let listed: Vec<(String, Result<Vec<String>, FetchError>)> =
-            futures::stream::iter(allowed)
-                .map(|repo| async move {
-                    let what = format!("the tags of {registry}/{repo}");
-                    let tags = self
-                        .request(registry, &what, || self.fetcher.list_tags(registry, &repo))
-                        .await;
-                    (repo, tags)
-                })
-                .buffer_unordered(self.options.per_registry.max(1))
-                .collect()
-                .await;
+        let listed: Vec<(String, Result<Vec<String>, FetchError>)> = futures::stream::iter(allowed)
+            .map(|repo| async move {
+                let what = format!("the tags of {registry}/{repo}");
+                let tags = self
+                    .request(registry, &what, || self.fetcher.list_tags(registry, &repo))
+                    .await;
+                (repo, tags)
+            })
+            .buffer_unordered(self.options.per_registry.max(1))
+            .collect()
+            .await;
         let mut items = Vec::new();
         for (repo, tags) in listed {
             let tags = match tags {
@@ -800,12 +817,16 @@ impl Crawler {
         let source_name = format!("layout {}", dir.display());
         let doc = match tokio::fs::read(&path).await {
             Err(e) => Err(format!("cannot read {}: {e}", path.display())),
-            Ok(bytes) if bytes.len() as u64 > self.fetcher.limits().max_manifest_bytes => Err(format!(
-                "{} is larger than the {}-byte limit",
-                path.display(),
-                self.fetcher.limits().max_manifest_bytes
-            )),
-            Ok(bytes) => ManifestDoc::parse(&source_name, "index.json", &bytes).map_err(|e| e.to_string()),
+            Ok(bytes) if bytes.len() as u64 > self.fetcher.limits().max_manifest_bytes => {
+                Err(format!(
+                    "{} is larger than the {}-byte limit",
+                    path.display(),
+                    self.fetcher.limits().max_manifest_bytes
+                ))
+            }
+            Ok(bytes) => {
+                ManifestDoc::parse(&source_name, "index.json", &bytes).map_err(|e| e.to_string())
+            }
         };
         let doc = match doc {
             Ok(d) => d,
@@ -848,7 +869,8 @@ impl Crawler {
         let shown = item_name(item);
         let resolved = match &item.kind {
             ItemKind::Registry { registry } => {
-                let r = match OciRef::new(registry, &item.repository, Target::Tag(item.tag.clone())) {
+                let r = match OciRef::new(registry, &item.repository, Target::Tag(item.tag.clone()))
+                {
                     Ok(r) => r,
                     Err(e) => return Outcome::Failed(format!("{shown}: {e}")),
                 };
@@ -858,7 +880,15 @@ impl Crawler {
                 {
                     Ok(d) => d,
                     Err(FetchError::NotFound { .. }) => return Outcome::Gone,
-                    Err(e) => return Outcome::Failed(CrawlError::Fetch { item: shown, source: e }.to_string()),
+                    Err(e) => {
+                        return Outcome::Failed(
+                            CrawlError::Fetch {
+                                item: shown,
+                                source: e,
+                            }
+                            .to_string(),
+                        );
+                    }
                 }
             }
             ItemKind::Layout { digest, .. } => digest.clone(),
@@ -925,11 +955,12 @@ impl Crawler {
         let shown = item_name(item);
         let (artifact, origin_registry) = match &item.kind {
             ItemKind::Registry { registry } => {
-                let pinned = OciRef::new(registry, &item.repository, Target::Digest(resolved.clone()))
-                    .map_err(|e| CrawlError::Source {
-                        item: shown.clone(),
-                        detail: e.to_string(),
-                    })?;
+                let pinned =
+                    OciRef::new(registry, &item.repository, Target::Digest(resolved.clone()))
+                        .map_err(|e| CrawlError::Source {
+                            item: shown.clone(),
+                            detail: e.to_string(),
+                        })?;
                 let fetch = self.request(registry, &shown, || self.fetcher.fetch_oci(&pinned));
                 let mut artifact = tokio::time::timeout(self.options.artifact_timeout, fetch)
                     .await
@@ -949,16 +980,17 @@ impl Crawler {
                     dir: dir.clone(),
                     target: Some(Target::Digest(digest.clone())),
                 });
-                let mut artifact = tokio::time::timeout(self.options.artifact_timeout, self.fetcher.fetch(&r))
-                    .await
-                    .map_err(|_| CrawlError::Timeout {
-                        item: shown.clone(),
-                        after: self.options.artifact_timeout,
-                    })?
-                    .map_err(|e| CrawlError::Fetch {
-                        item: shown.clone(),
-                        source: e,
-                    })?;
+                let mut artifact =
+                    tokio::time::timeout(self.options.artifact_timeout, self.fetcher.fetch(&r))
+                        .await
+                        .map_err(|_| CrawlError::Timeout {
+                            item: shown.clone(),
+                            after: self.options.artifact_timeout,
+                        })?
+                        .map_err(|e| CrawlError::Fetch {
+                            item: shown.clone(),
+                            source: e,
+                        })?;
                 if !item.tag.starts_with('@') {
                     artifact.tag = Some(item.tag.clone());
                 }
@@ -1033,7 +1065,12 @@ impl Crawler {
                 .keep
                 .iter()
                 .filter(|e| pass.before.get(&e.key()) != Some(*e))
-                .map(|e| (e.key(), Some(serde_json::to_vec(e).expect("entries serialise"))))
+                .map(|e| {
+                    (
+                        e.key(),
+                        Some(serde_json::to_vec(e).expect("entries serialise")),
+                    )
+                })
                 .collect();
             if !writes.is_empty() {
                 let store = self.store.clone();

@@ -97,8 +97,7 @@ pub fn parse_notification(body: &[u8]) -> Result<Vec<PushEvent>, NotificationErr
             _ => continue,
         };
         let is_manifest = e.target.tag.is_some()
-            || e
-                .target
+            || e.target
                 .media_type
                 .as_deref()
                 .is_some_and(|m| MANIFEST_MEDIA_TYPES.contains(&m));

@@ -92,7 +92,10 @@ mod tests {
             assert!(d >= full / 2 && d <= full, "{retry}: {d:?}");
         }
         assert_eq!(
-            p.delay(1, &http(429, "TOOMANYREQUESTS: slow down (Retry-After: 7s)")),
+            p.delay(
+                1,
+                &http(429, "TOOMANYREQUESTS: slow down (Retry-After: 7s)")
+            ),
             Duration::from_secs(7)
         );
         assert_eq!(

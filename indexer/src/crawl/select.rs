@@ -100,7 +100,7 @@ impl Semver {
             return None;
         }
         let pre = match pre {
-            Some(p) if p.is_empty() => return None,
+            Some("") => return None,
             Some(p) => p.split('.').map(str::to_string).collect(),
             None => Vec::new(),
         };
@@ -110,8 +110,9 @@ impl Semver {
 
 impl Ord for Semver {
     fn cmp(&self, other: &Self) -> Ordering {
-        self.core.cmp(&other.core).then_with(|| {
-            match (self.pre.is_empty(), other.pre.is_empty()) {
+        self.core
+            .cmp(&other.core)
+            .then_with(|| match (self.pre.is_empty(), other.pre.is_empty()) {
                 (true, true) => Ordering::Equal,
                 (true, false) => Ordering::Greater,
                 (false, true) => Ordering::Less,
@@ -129,8 +130,7 @@ impl Ord for Semver {
                     }
                     self.pre.len().cmp(&other.pre.len())
                 }
-            }
-        })
+            })
     }
 }
 
@@ -166,11 +166,23 @@ mod tests {
     fn default_selection_is_newest_semver_and_latest() {
         let sel = TagSelection::default();
         assert_eq!(
-            sel.select(&tags(&["0.9.0", "1.10.0", "1.2.0", "latest", "main", "2.0.0-rc.1"])),
+            sel.select(&tags(&[
+                "0.9.0",
+                "1.10.0",
+                "1.2.0",
+                "latest",
+                "main",
+                "2.0.0-rc.1"
+            ])),
             tags(&["1.10.0", "latest"])
         );
         assert_eq!(
-            sel.select(&tags(&["v1.0.0", "v1.0.0-alpha", "1.0.0-beta.2", "1.0.0-beta.11"])),
+            sel.select(&tags(&[
+                "v1.0.0",
+                "v1.0.0-alpha",
+                "1.0.0-beta.2",
+                "1.0.0-beta.11"
+            ])),
             tags(&["v1.0.0"])
         );
         assert_eq!(

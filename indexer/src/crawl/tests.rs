@@ -1,13 +1,15 @@
 //! Crawls of layout and embedded sources (no registry needed); the registry paths are tested
 //! end to end in `tests/e2e/crawl.rs`.
 
+use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use forage_store::{MemoryStore, Store, Table};
 
 use super::*;
-use crate::fetch::testutil::{fixture, layout, manifest};
 use crate::fetch::WASM_LAYER_MEDIA_TYPE;
+use crate::fetch::testutil::{fixture, layout, manifest};
 use crate::search::SearchQuery;
 
 fn crawler(store: Arc<dyn Store>, index: Arc<SearchIndex>) -> Crawler {
@@ -53,10 +55,21 @@ async fn embedded_source_indexes_dedups_and_removes() {
     let c = crawler(store.clone(), index.clone());
 
     // `clock` twice under two names: one component.
-    let src = embedded("builtin", &[("clock", "clock"), ("clock-again", "clock"), ("hash", "hash")]);
+    let src = embedded(
+        "builtin",
+        &[
+            ("clock", "clock"),
+            ("clock-again", "clock"),
+            ("hash", "hash"),
+        ],
+    );
     let s = c.crawl(std::slice::from_ref(&src)).await;
     let b = &s.sources[0];
-    assert_eq!((b.new, b.unchanged, b.removed, b.failed), (2, 1, 0, 0), "{s:?}");
+    assert_eq!(
+        (b.new, b.unchanged, b.removed, b.failed),
+        (2, 1, 0, 0),
+        "{s:?}"
+    );
     assert!(packages(&index, "current time").contains(&"forage:clock".to_string()));
     let docs = index.num_docs();
     assert!(docs > 0);
@@ -65,7 +78,11 @@ async fn embedded_source_indexes_dedups_and_removes() {
     // Nothing changed.
     let s = c.crawl(std::slice::from_ref(&src)).await;
     let b = &s.sources[0];
-    assert_eq!((b.new, b.unchanged, b.removed, b.failed), (0, 3, 0, 0), "{s:?}");
+    assert_eq!(
+        (b.new, b.unchanged, b.removed, b.failed),
+        (0, 3, 0, 0),
+        "{s:?}"
+    );
     assert_eq!(index.num_docs(), docs);
 
     // One of the two clock names goes: the component stays; then the other: it leaves.
@@ -91,8 +108,8 @@ async fn a_broken_embedded_component_fails_alone() {
     let index = Arc::new(SearchIndex::in_memory());
     let events = Arc::new(Mutex::new(Vec::new()));
     let ev = events.clone();
-    let c = crawler(store.clone(), index.clone())
-        .with_progress(move |e| ev.lock().unwrap().push(e));
+    let c =
+        crawler(store.clone(), index.clone()).with_progress(move |e| ev.lock().unwrap().push(e));
     let mut src = embedded("builtin", &[("hash", "hash")]);
     if let CrawlSource::Embedded { entries, .. } = &mut src {
         entries.push(EmbeddedComponent {
@@ -107,10 +124,19 @@ async fn a_broken_embedded_component_fails_alone() {
     assert!(b.errors[0].contains("builtin:junk"), "{:?}", b.errors);
     assert!(packages(&index, "hash sha256").contains(&"forage:hash".to_string()));
     let events = events.lock().unwrap();
-    assert!(matches!(events.first(), Some(ProgressEvent::SourceStarted { .. })));
-    assert!(matches!(events.last(), Some(ProgressEvent::SourceFinished { .. })));
+    assert!(matches!(
+        events.first(),
+        Some(ProgressEvent::SourceStarted { .. })
+    ));
+    assert!(matches!(
+        events.last(),
+        Some(ProgressEvent::SourceFinished { .. })
+    ));
     assert_eq!(
-        events.iter().filter(|e| matches!(e, ProgressEvent::Checked { .. })).count(),
+        events
+            .iter()
+            .filter(|e| matches!(e, ProgressEvent::Checked { .. }))
+            .count(),
         2
     );
     let json = serde_json::to_value(&s).unwrap();
@@ -127,12 +153,26 @@ async fn layout_source_follows_index_json() {
     let json = fixture("json.wasm");
     let m_text = manifest(
         &d,
-        &[(WASM_LAYER_MEDIA_TYPE, &text), (WASM_LAYER_MEDIA_TYPE, &text_wit)],
+        &[
+            (WASM_LAYER_MEDIA_TYPE, &text),
+            (WASM_LAYER_MEDIA_TYPE, &text_wit),
+        ],
         serde_json::json!({}),
     );
     let m_json = manifest(&d, &[(WASM_LAYER_MEDIA_TYPE, &json)], serde_json::json!({}));
-    let m_core = manifest(&d, &[(WASM_LAYER_MEDIA_TYPE, b"\0asm\x01\0\0\0")], serde_json::json!({}));
-    layout(&d, &[(&m_text, Some("1.0.0")), (&m_json, None), (&m_core, Some("core"))]);
+    let m_core = manifest(
+        &d,
+        &[(WASM_LAYER_MEDIA_TYPE, b"\0asm\x01\0\0\0")],
+        serde_json::json!({}),
+    );
+    layout(
+        &d,
+        &[
+            (&m_text, Some("1.0.0")),
+            (&m_json, None),
+            (&m_core, Some("core")),
+        ],
+    );
 
     let store: Arc<dyn Store> = Arc::new(MemoryStore::default());
     let index = Arc::new(SearchIndex::in_memory());
@@ -146,8 +186,15 @@ async fn layout_source_follows_index_json() {
     assert_eq!((b.new, b.failed), (2, 1), "{s:?}");
     assert!(b.errors[0].contains(":core"), "{:?}", b.errors);
     let hits = index.search(&SearchQuery::new("json").limit(20)).unwrap();
-    let hit = hits.iter().find(|h| h.doc.package == "forage:json").expect("json indexed");
-    assert!(hit.doc.reference.starts_with("layout:"), "{}", hit.doc.reference);
+    let hit = hits
+        .iter()
+        .find(|h| h.doc.package == "forage:json")
+        .expect("json indexed");
+    assert!(
+        hit.doc.reference.starts_with("layout:"),
+        "{}",
+        hit.doc.reference
+    );
     assert_eq!(hit.doc.registry, "bundled");
     assert_eq!(hit.doc.verified, "unverified");
 
@@ -169,4 +216,172 @@ async fn layout_source_follows_index_json() {
     assert_eq!((b.removed, b.failed), (0, 1), "{s:?}");
     assert!(b.errors[0].contains("index.json"), "{:?}", b.errors);
     assert!(packages(&index, "text").contains(&"forage:text".to_string()));
+}
+
+/// A registry that answers `route(path, nth request for that path)`; counts requests.
+async fn fake_registry(
+    route: impl Fn(&str, usize) -> (u16, Vec<(&'static str, String)>, Vec<u8>) + Send + Sync + 'static,
+) -> (String, Arc<Mutex<HashMap<String, usize>>>) {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let counts: Arc<Mutex<HashMap<String, usize>>> = Arc::default();
+    let (route, c) = (Arc::new(route), counts.clone());
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            let (route, c) = (route.clone(), c.clone());
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 1024];
+                while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match s.read(&mut chunk).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                    }
+                    if buf.first() == Some(&0x16) {
+                        return; // a TLS hello: we speak plain HTTP
+                    }
+                }
+                let head = String::from_utf8_lossy(&buf).to_string();
+                let path = head.split(' ').nth(1).unwrap_or("/").to_string();
+                let path = path.split('?').next().unwrap_or("/").to_string();
+                let n = {
+                    let mut c = c.lock().unwrap();
+                    let n = c.entry(path.clone()).or_default();
+                    *n += 1;
+                    *n
+                };
+                let (status, headers, body) = route(&path, n);
+                let mut out = format!(
+                    "HTTP/1.1 {status} X\r\nContent-Length: {}\r\nConnection: close\r\n",
+                    body.len()
+                );
+                for (k, v) in headers {
+                    out.push_str(&format!("{k}: {v}\r\n"));
+                }
+                out.push_str("\r\n");
+                let _ = s.write_all(out.as_bytes()).await;
+                let _ = s.write_all(&body).await;
+                let _ = s.shutdown().await;
+            });
+        }
+    });
+    (addr, counts)
+}
+
+fn quick_retries(c: Crawler) -> Crawler {
+    c.with_options(CrawlOptions {
+        retry: RetryPolicy {
+            attempts: 3,
+            base_delay: Duration::from_millis(10),
+            max_delay: Duration::from_secs(5),
+        },
+        ..Default::default()
+    })
+}
+
+#[tokio::test]
+async fn retries_honour_retry_after_and_give_up_after_three_tries() {
+    let (host, counts) = fake_registry(|path, n| match path {
+        "/v2/" => (200, vec![], b"{}".to_vec()),
+        // Rate-limited once, then an empty repository.
+        "/v2/acme/slow/tags/list" if n == 1 => (
+            429,
+            vec![("Retry-After", "1".into())],
+            br#"{"errors":[{"code":"TOOMANYREQUESTS","message":"slow down"}]}"#.to_vec(),
+        ),
+        "/v2/acme/slow/tags/list" => (200, vec![], br#"{"name":"acme/slow","tags":[]}"#.to_vec()),
+        // Always failing on the server side.
+        "/v2/acme/down/tags/list" => (503, vec![], b"unavailable".to_vec()),
+        // Malformed.
+        "/v2/acme/liar/tags/list" => (200, vec![], b"{\"tags\": [1, 2".to_vec()),
+        _ => (404, vec![], b"{}".to_vec()),
+    })
+    .await;
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::default());
+    let c = quick_retries(crawler(store, Arc::new(SearchIndex::in_memory())));
+    let src = CrawlSource::Registry {
+        name: "fake".into(),
+        registry: host.clone(),
+        repositories: vec!["acme/slow".into(), "acme/down".into(), "acme/liar".into()],
+        tags: TagSelection::default(),
+    };
+    let started = Instant::now();
+    let s = c.crawl(&[src]).await;
+    let b = &s.sources[0];
+    assert_eq!(b.failed, 2, "{s:?}");
+    assert!(
+        started.elapsed() >= Duration::from_secs(1),
+        "Retry-After honoured"
+    );
+    let counts = counts.lock().unwrap();
+    assert_eq!(counts["/v2/acme/slow/tags/list"], 2);
+    assert_eq!(counts["/v2/acme/down/tags/list"], 3);
+    assert_eq!(
+        counts["/v2/acme/liar/tags/list"], 1,
+        "malformed JSON is not retried"
+    );
+    let errors = b.errors.join("\n");
+    assert!(
+        errors.contains(&format!("{host}/acme/down")) && errors.contains("503"),
+        "{errors}"
+    );
+    assert!(errors.contains(&format!("{host}/acme/liar")), "{errors}");
+}
+
+#[tokio::test]
+async fn a_broken_registry_removes_nothing() {
+    // First an honest pass over an embedded source sharing the store, then a registry source
+    // whose tag listing breaks: what the registry's entries pointed at stays indexed.
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::default());
+    let index = Arc::new(SearchIndex::in_memory());
+    let c = quick_retries(crawler(store.clone(), index.clone()));
+    let good = fixture("hash.wasm");
+    let m = manifest(
+        tempfile::tempdir().unwrap().path(),
+        &[(WASM_LAYER_MEDIA_TYPE, &good)],
+        serde_json::json!({}),
+    );
+    let m_digest = Digest::of(&m).to_string();
+    let config_digest = Digest::of(br#"{"architecture":"wasm","os":"wasip2"}"#).to_string();
+    let good_digest = Digest::of(&good).to_string();
+    let broken = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let b2 = broken.clone();
+    let (host, _) = fake_registry(move |path, _| {
+        let broken = b2.load(std::sync::atomic::Ordering::SeqCst);
+        match path {
+            "/v2/" => (200, vec![], b"{}".to_vec()),
+            "/v2/acme/hash/tags/list" if broken => (500, vec![], b"oops".to_vec()),
+            "/v2/acme/hash/tags/list" => (200, vec![], br#"{"tags":["1.0.0"]}"#.to_vec()),
+            p if p.starts_with("/v2/acme/hash/manifests/") => (
+                200,
+                vec![("Content-Type", crate::fetch::OCI_MANIFEST_MEDIA_TYPE.into())],
+                m.clone(),
+            ),
+            p if p.ends_with(&config_digest) => (
+                200,
+                vec![],
+                br#"{"architecture":"wasm","os":"wasip2"}"#.to_vec(),
+            ),
+            p if p.ends_with(&good_digest) => (200, vec![], good.clone()),
+            _ => (404, vec![], b"{}".to_vec()),
+        }
+    })
+    .await;
+    let src = CrawlSource::Registry {
+        name: "fake".into(),
+        registry: host.clone(),
+        repositories: vec!["acme/hash".into()],
+        tags: TagSelection::default(),
+    };
+    let s = c.crawl(std::slice::from_ref(&src)).await;
+    assert_eq!((s.sources[0].new, s.sources[0].failed), (1, 0), "{s:?}");
+    let hit = &index.search(&SearchQuery::new("hex encode")).unwrap()[0];
+    assert_eq!(hit.doc.reference, format!("{host}/acme/hash@{m_digest}"));
+
+    broken.store(true, std::sync::atomic::Ordering::SeqCst);
+    let s = c.crawl(std::slice::from_ref(&src)).await;
+    assert_eq!((s.sources[0].removed, s.sources[0].failed), (0, 1), "{s:?}");
+    assert!(packages(&index, "hex encode").contains(&"forage:hash".to_string()));
+    assert_eq!(store.scan(Table::CrawlState).unwrap().len(), 1);
 }

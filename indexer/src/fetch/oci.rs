@@ -222,8 +222,16 @@ pub(crate) async fn catalog(
             return Ok(None);
         }
         if !status.is_success() {
+            let retry_after = resp
+                .headers()
+                .get(reqwest::header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<u64>().ok());
             let body = resp.bytes().await.unwrap_or_default();
-            let detail = registry_error_detail(&body);
+            let mut detail = registry_error_detail(&body);
+            if let Some(secs) = retry_after {
+                detail.push_str(&format!(" (Retry-After: {secs}s)"));
+            }
             return Err(
                 if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
                     FetchError::AuthFailed {
