@@ -157,3 +157,40 @@ cosign_keys = ["{key}"]
     let all = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(!out.status.success() && all.contains("refused by the trust policy"), "moved tag must be refused: {all}");
 }
+
+#[test]
+fn a_push_while_serving_becomes_searchable_without_a_restart() {
+    use std::io::BufRead;
+    let registry = Registry::start(RegistryAuth::None);
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = tmp.path().join("config.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[[source]]\nname = \"local\"\nregistry = \"{}\"\ninsecure = true\nrepositories = [\"components/*\"]\n\n[crawl]\ninterval_secs = 1\n",
+            registry.host()
+        ),
+    )
+    .unwrap();
+    let mut child = Command::new("python3")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/python/wait_search.py"))
+        .args(["--forage", env!("CARGO_BIN_EXE_forage")])
+        .arg("--data-dir")
+        .arg(tmp.path().join("data"))
+        .arg("--config")
+        .arg(&cfg)
+        .args(["--query", "add two unsigned integers", "--expect", "forage-fixtures:types/add"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    assert_eq!(line.trim(), "connected");
+    // Pushed after the server started: the background crawl picks it up.
+    publish(&registry, tmp.path(), "types", "components/types:1.0.0");
+    let status = child.wait().unwrap();
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut out, &mut rest).unwrap();
+    assert!(status.success() && rest.contains("found"), "not searchable after a push: {rest}");
+}

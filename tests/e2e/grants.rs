@@ -171,3 +171,38 @@ fn storage_and_env_grants_are_enforced_exactly() {
     assert_eq!(r[4]["structured"], serde_json::json!({"result": "s3cret-value"}));
     assert_eq!(r[5]["structured"], serde_json::json!({"result": null}), "ungranted variables stay invisible");
 }
+
+#[test]
+fn hostile_components_are_contained_through_mcp_and_the_daemon_keeps_serving() {
+    let data = tempfile::tempdir().unwrap();
+    let cfg = data.path().join("limits.toml");
+    std::fs::write(&cfg, "[limits]\ncall_timeout_ms = 500\nmemory_mib = 64\nmax_output_kib = 1024\n").unwrap();
+    let types = root().join("fixtures/built/types.wasm").display().to_string();
+    let r = calls(
+        data.path(),
+        Some(&cfg),
+        &[&hostile(), &types],
+        &[
+            ("spin", "{}"),
+            ("allocate", "{}"),
+            ("recurse", r#"{"depth": 18446744073709551615}"#),
+            ("trap", "{}"),
+            ("flood-stdout", r#"{"bytes": 4194304}"#),
+            ("huge-result", r#"{"bytes": 8388608}"#),
+            ("tcp-connect", r#"{"host": "127.0.0.1", "port": 9}"#),
+            ("add", r#"{"a": 2, "b": 3}"#),
+        ],
+    );
+    let expect_error = |i: usize, needle: &str| {
+        assert!(r[i]["is_error"].as_bool().unwrap(), "{}", r[i]);
+        assert!(r[i]["text"].as_str().unwrap().contains(needle), "`{needle}` not in {}", r[i]);
+    };
+    expect_error(0, "deadline");
+    expect_error(1, "memory limit");
+    expect_error(2, "trapped");
+    expect_error(3, "trapped");
+    assert!(!r[4]["is_error"].as_bool().unwrap(), "stdout flood is swallowed: {}", r[4]);
+    expect_error(5, "output limit");
+    assert!(r[6]["is_error"].as_bool().unwrap(), "raw sockets stay closed: {}", r[6]);
+    assert_eq!(r[7]["structured"], serde_json::json!({"result": 5}), "still serving: {}", r[7]);
+}
