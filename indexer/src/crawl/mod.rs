@@ -27,6 +27,10 @@
 //!   transient failures (unreachable, timeouts, 429, 5xx) are retried a few times with
 //!   exponential backoff and jitter, honouring `Retry-After` ([`RetryPolicy`]).
 //!
+//! The operator allowlist ([`Crawler::new`]'s `allow`) applies to registry sources, on top of
+//! each source's own repository globs; layout and embedded sources are operator-supplied files
+//! and are not filtered by it.
+//!
 //! Passes are serialised (a webhook-driven [`Crawler::crawl_repository`] waits for a running
 //! [`Crawler::crawl`]). What it does not do: schedule itself (the daemon runs it on an
 //! interval), verify signatures (that is the [`Verify`] it is given), fetch separately
@@ -89,6 +93,27 @@ pub enum CrawlSource {
         /// The components.
         entries: Vec<EmbeddedComponent>,
     },
+}
+
+impl PushEvent {
+    /// True when `source` is the registry source this event concerns: same registry host and
+    /// a repository its globs match. The daemon passes such sources to
+    /// [`Crawler::crawl_repository`].
+    pub fn concerns(&self, source: &CrawlSource) -> bool {
+        match source {
+            CrawlSource::Registry {
+                registry,
+                repositories,
+                ..
+            } => {
+                *registry == self.registry
+                    && repositories
+                        .iter()
+                        .any(|p| glob_matches(p, &self.repository))
+            }
+            _ => false,
+        }
+    }
 }
 
 impl CrawlSource {
@@ -526,11 +551,13 @@ impl Crawler {
                 };
             }
         };
-        let runs: Vec<Run> = futures::future::join_all(
-            sources
-                .iter()
-                .map(|s| self.run_source(&pass, s, Scope::Source)),
-        )
+        // Each source's additions become visible as soon as it is done; removals wait for
+        // the end of the pass, when every source has said what it still points at.
+        let runs: Vec<Run> = futures::future::join_all(sources.iter().map(|s| async {
+            let mut run = self.run_source(&pass, s, Scope::Source).await;
+            self.commit_additions(&pass, &mut run).await;
+            run
+        }))
         .await;
         let names: HashSet<&str> = sources.iter().map(|s| s.name()).collect();
         let orphans: Vec<Entry> = pass
@@ -565,7 +592,8 @@ impl Crawler {
             CrawlSource::Registry { .. } => Scope::Repository(repository.to_string()),
             _ => Scope::Source,
         };
-        let run = self.run_source(&pass, source, scope).await;
+        let mut run = self.run_source(&pass, source, scope).await;
+        self.commit_additions(&pass, &mut run).await;
         self.finish(&pass, vec![run], Vec::new())
             .await
             .pop()
@@ -1050,36 +1078,41 @@ impl Crawler {
     }
 
     /// Commits each run's additions, writes its state, then removes what no entry points at.
+    /// Commits a source's additions to the index (so searches see whole components), then
+    /// remembers their digests: state is written only after the commit, so a crash between
+    /// the two re-indexes rather than forgets.
+    async fn commit_additions(&self, pass: &Pass, run: &mut Run) {
+        let writes: Vec<(String, Option<Vec<u8>>)> = run
+            .keep
+            .iter()
+            .filter(|e| pass.before.get(&e.key()) != Some(*e))
+            .map(|e| {
+                (
+                    e.key(),
+                    Some(serde_json::to_vec(e).expect("entries serialise")),
+                )
+            })
+            .collect();
+        if writes.is_empty() {
+            return;
+        }
+        // Also when this source only aliased a component another source is indexing: the
+        // commit must precede the state entry either way.
+        let index = self.index.clone();
+        if let Err(e) = blocking(move || index.commit()).await {
+            run.fail(format!("committing the index: {e}"));
+            return;
+        }
+        let store = self.store.clone();
+        if let Err(e) = blocking(move || store.batch(Table::CrawlState, &writes)).await {
+            run.fail(format!("crawl state: {e}"));
+        }
+    }
+
+    /// Removes the entries no run confirmed (and those of sources no longer configured), then
+    /// the components no remaining entry points at.
     async fn finish(&self, pass: &Pass, runs: Vec<Run>, orphans: Vec<Entry>) -> Vec<SourceSummary> {
         let mut runs = runs;
-        // Additions: commit (so searches see whole components), then remember the digests.
-        for run in &mut runs {
-            if run.summary.new > 0 {
-                let index = self.index.clone();
-                if let Err(e) = blocking(move || index.commit()).await {
-                    run.fail(format!("committing the index: {e}"));
-                    continue;
-                }
-            }
-            let writes: Vec<(String, Option<Vec<u8>>)> = run
-                .keep
-                .iter()
-                .filter(|e| pass.before.get(&e.key()) != Some(*e))
-                .map(|e| {
-                    (
-                        e.key(),
-                        Some(serde_json::to_vec(e).expect("entries serialise")),
-                    )
-                })
-                .collect();
-            if !writes.is_empty() {
-                let store = self.store.clone();
-                if let Err(e) = blocking(move || store.batch(Table::CrawlState, &writes)).await {
-                    run.fail(format!("crawl state: {e}"));
-                }
-            }
-        }
-
         // Removals: stale entries of each run (and of sources no longer configured).
         let mut stale: Vec<(Option<usize>, Entry)> = Vec::new();
         for (i, run) in runs.iter().enumerate() {

@@ -180,6 +180,22 @@ mod tests {
     }
 
     #[test]
+    fn events_find_their_source() {
+        let source = crate::crawl::CrawlSource::Registry {
+            name: "local".into(),
+            registry: "127.0.0.1:5000".into(),
+            repositories: vec!["components/*".into()],
+            tags: Default::default(),
+        };
+        let events = parse_notification(PUSH.as_bytes()).unwrap();
+        assert!(events[0].concerns(&source));
+        assert!(!events[1].concerns(&source), "another registry");
+        let mut other_repo = events[0].clone();
+        other_repo.repository = "elsewhere/x".into();
+        assert!(!other_repo.concerns(&source));
+    }
+
+    #[test]
     fn refuses_what_is_not_an_envelope() {
         assert!(matches!(
             parse_notification(b"not json"),
