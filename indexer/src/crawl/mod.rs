@@ -25,7 +25,9 @@
 //!   tags, repositories and sources carry on.
 //! * **Bounded.** At most [`CrawlOptions::per_registry`] requests in flight per registry host;
 //!   transient failures (unreachable, timeouts, 429, 5xx) are retried a few times with
-//!   exponential backoff and jitter, honouring `Retry-After` ([`RetryPolicy`]).
+//!   exponential backoff and jitter, honouring `Retry-After` ([`RetryPolicy`]); a registry
+//!   that keeps failing is given up on for the rest of the pass
+//!   ([`CrawlOptions::give_up_after`]).
 //!
 //! The operator allowlist ([`Crawler::new`]'s `allow`) applies to registry sources, on top of
 //! each source's own repository globs; layout and embedded sources are operator-supplied files
@@ -166,6 +168,10 @@ pub struct CrawlOptions {
     /// The longest one artifact (manifest, config, layers) may take to download, on top of the
     /// fetch layer's per-request idle timeout: bounds a registry that drips bytes forever.
     pub artifact_timeout: Duration,
+    /// After this many requests in a row to one registry fail transiently (each after its
+    /// retries), the rest of the pass does not try that registry again: a registry that hangs
+    /// fails fast instead of costing `timeout × retries` per tag. 0 never gives up.
+    pub give_up_after: u32,
 }
 
 impl Default for CrawlOptions {
@@ -174,6 +180,7 @@ impl Default for CrawlOptions {
             per_registry: 4,
             retry: RetryPolicy::default(),
             artifact_timeout: Duration::from_secs(300),
+            give_up_after: 3,
         }
     }
 }
@@ -463,6 +470,8 @@ pub struct Crawler {
     progress: Option<Arc<ProgressFn>>,
     options: CrawlOptions,
     limits: Mutex<HashMap<String, Arc<Semaphore>>>,
+    /// Per registry: requests in a row that failed transiently (after retries) in this pass.
+    down: Mutex<HashMap<String, u32>>,
     pass_lock: tokio::sync::Mutex<()>,
 }
 
@@ -494,6 +503,7 @@ impl Crawler {
             progress: None,
             options: CrawlOptions::default(),
             limits: Mutex::new(HashMap::new()),
+            down: Mutex::new(HashMap::new()),
             pass_lock: tokio::sync::Mutex::new(()),
         }
     }
@@ -601,6 +611,7 @@ impl Crawler {
     }
 
     async fn begin(&self) -> Result<Pass, CrawlError> {
+        self.down.lock().unwrap_or_else(|e| e.into_inner()).clear();
         let store = self.store.clone();
         let rows = blocking(move || store.scan(Table::CrawlState)).await?;
         let mut before = HashMap::new();
@@ -644,14 +655,32 @@ impl Crawler {
         F: Fn() -> Fut,
         Fut: Future<Output = Result<T, FetchError>>,
     {
+        let give_up = self.options.give_up_after;
+        let failing = |down: &HashMap<String, u32>| down.get(registry).copied().unwrap_or(0);
+        if give_up > 0 && failing(&self.down.lock().unwrap_or_else(|e| e.into_inner())) >= give_up {
+            return Err(FetchError::Unreachable {
+                registry: registry.to_string(),
+                detail: format!("not tried: {give_up} requests to it in a row failed in this pass"),
+            });
+        }
         let sem = self.semaphore(registry);
-        self.options
+        let result = self
+            .options
             .retry
             .run(what, || async {
                 let _permit = sem.acquire().await.expect("semaphore never closed");
                 op().await
             })
-            .await
+            .await;
+        let mut down = self.down.lock().unwrap_or_else(|e| e.into_inner());
+        match &result {
+            Err(e) if e.is_transient() => *down.entry(registry.to_string()).or_default() += 1,
+            // It answered, even if only to say no.
+            _ => {
+                down.remove(registry);
+            }
+        }
+        result
     }
 
     /// Lists a source and checks every item; nothing is written yet.

@@ -222,14 +222,31 @@ async fn layout_source_follows_index_json() {
 async fn fake_registry(
     route: impl Fn(&str, usize) -> (u16, Vec<(&'static str, String)>, Vec<u8>) + Send + Sync + 'static,
 ) -> (String, Arc<Mutex<HashMap<String, usize>>>) {
+    let (host, counts, _) = slow_fake_registry(Duration::ZERO, route).await;
+    (host, counts)
+}
+
+/// [`fake_registry`] answering each request (but `/v2/`) after `delay`; also reports the most
+/// requests it had in flight at once.
+async fn slow_fake_registry(
+    delay: Duration,
+    route: impl Fn(&str, usize) -> (u16, Vec<(&'static str, String)>, Vec<u8>) + Send + Sync + 'static,
+) -> (
+    String,
+    Arc<Mutex<HashMap<String, usize>>>,
+    Arc<std::sync::atomic::AtomicUsize>,
+) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
     use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap().to_string();
     let counts: Arc<Mutex<HashMap<String, usize>>> = Arc::default();
-    let (route, c) = (Arc::new(route), counts.clone());
+    let max: Arc<AtomicUsize> = Arc::default();
+    let now: Arc<AtomicUsize> = Arc::default();
+    let (route, c, m) = (Arc::new(route), counts.clone(), max.clone());
     tokio::spawn(async move {
         while let Ok((mut s, _)) = listener.accept().await {
-            let (route, c) = (route.clone(), c.clone());
+            let (route, c, m, now) = (route.clone(), c.clone(), m.clone(), now.clone());
             tokio::spawn(async move {
                 let mut buf = Vec::new();
                 let mut chunk = [0u8; 1024];
@@ -251,6 +268,12 @@ async fn fake_registry(
                     *n += 1;
                     *n
                 };
+                if path != "/v2/" && !delay.is_zero() {
+                    let in_flight = now.fetch_add(1, Ordering::SeqCst) + 1;
+                    m.fetch_max(in_flight, Ordering::SeqCst);
+                    tokio::time::sleep(delay).await;
+                    now.fetch_sub(1, Ordering::SeqCst);
+                }
                 let (status, headers, body) = route(&path, n);
                 let mut out = format!(
                     "HTTP/1.1 {status} X\r\nContent-Length: {}\r\nConnection: close\r\n",
@@ -266,7 +289,7 @@ async fn fake_registry(
             });
         }
     });
-    (addr, counts)
+    (addr, counts, max)
 }
 
 fn quick_retries(c: Crawler) -> Crawler {
@@ -384,4 +407,70 @@ async fn a_broken_registry_removes_nothing() {
     assert_eq!((s.sources[0].removed, s.sources[0].failed), (0, 1), "{s:?}");
     assert!(packages(&index, "hex encode").contains(&"forage:hash".to_string()));
     assert_eq!(store.scan(Table::CrawlState).unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn bounded_per_registry_and_gives_up_on_a_failing_registry() {
+    use std::sync::atomic::Ordering;
+    let (host, counts, max) =
+        slow_fake_registry(Duration::from_millis(100), |path, _| match path {
+            "/v2/" => (200, vec![], b"{}".to_vec()),
+            p if p.starts_with("/v2/ok") => (200, vec![], br#"{"tags":[]}"#.to_vec()),
+            _ => (503, vec![], b"down".to_vec()),
+        })
+        .await;
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::default());
+    let c = crawler(store, Arc::new(SearchIndex::in_memory())).with_options(CrawlOptions {
+        per_registry: 2,
+        retry: RetryPolicy {
+            attempts: 2,
+            base_delay: Duration::from_millis(1),
+            max_delay: Duration::from_millis(5),
+        },
+        give_up_after: 2,
+        ..Default::default()
+    });
+    let ok = CrawlSource::Registry {
+        name: "ok".into(),
+        registry: host.clone(),
+        repositories: (0..8).map(|i| format!("ok/r{i}")).collect(),
+        tags: TagSelection::default(),
+    };
+    let started = Instant::now();
+    let s = c.crawl(std::slice::from_ref(&ok)).await;
+    assert_eq!(s.failed(), 0, "{s:?}");
+    assert!(
+        max.load(Ordering::SeqCst) <= 2,
+        "{} in flight",
+        max.load(Ordering::SeqCst)
+    );
+    assert!(
+        started.elapsed() >= Duration::from_millis(400),
+        "{:?}",
+        started.elapsed()
+    );
+
+    let failing = CrawlSource::Registry {
+        name: "failing".into(),
+        registry: host.clone(),
+        repositories: (0..8).map(|i| format!("bad/r{i}")).collect(),
+        tags: TagSelection::default(),
+    };
+    let s = c.crawl(std::slice::from_ref(&failing)).await;
+    assert_eq!(s.failed(), 8, "{s:?}");
+    let tried: usize = counts
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(p, _)| p.starts_with("/v2/bad"))
+        .map(|(_, n)| n)
+        .sum();
+    // Two repositories' listings (two attempts each) may be in flight when the second
+    // failure trips the breaker, so at most 2 × 2 + 2 × 2 requests, not 8 × 2.
+    assert!(tried <= 8, "{tried} requests to a failing registry");
+    assert!(
+        s.sources[0].errors.iter().any(|e| e.contains("not tried")),
+        "{:?}",
+        s.sources[0].errors
+    );
 }
