@@ -32,7 +32,10 @@ const PROTOCOL_VERSION: &str = "2025-11-25";
 const PYTEXT_IFACE: &str = "forage-fixtures:pytext/analyze@0.1.0";
 
 fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 fn fixtures() -> PathBuf {
@@ -171,7 +174,9 @@ impl Client {
         loop {
             self.line.clear();
             match self.stdout.read_line(&mut self.line) {
-                Ok(0) => self.die(&format!("forage closed stdout while `{method}` was pending")),
+                Ok(0) => self.die(&format!(
+                    "forage closed stdout while `{method}` was pending"
+                )),
                 Ok(_) => {}
                 Err(e) => self.die(&format!("read from forage failed: {e}")),
             }
@@ -204,7 +209,10 @@ impl Client {
             }),
         );
         let at = self.spawned_at.elapsed();
-        assert!(r.get("serverInfo").is_some(), "initialize result without serverInfo: {r}");
+        assert!(
+            r.get("serverInfo").is_some(),
+            "initialize result without serverInfo: {r}"
+        );
         self.send(&json!({"jsonrpc": "2.0", "method": "notifications/initialized"}));
         at
     }
@@ -221,7 +229,10 @@ impl Client {
     /// `load_tool`, returning (component id, tool names).
     fn load(&mut self, reference: &str) -> (String, Vec<String>) {
         let s = self.call("load_tool", json!({"reference": reference}));
-        let id = s["component"].as_str().expect("load_tool: component id").to_string();
+        let id = s["component"]
+            .as_str()
+            .expect("load_tool: component id")
+            .to_string();
         let tools = s["tools"]
             .as_array()
             .expect("load_tool: tools")
@@ -236,12 +247,15 @@ impl Client {
     }
 
     fn tool_count(&mut self) -> usize {
-        self.request("tools/list", json!({}))["tools"].as_array().map_or(0, Vec::len)
+        self.request("tools/list", json!({}))["tools"]
+            .as_array()
+            .map_or(0, Vec::len)
     }
 
     /// (VmRSS, VmHWM) in KiB, from /proc.
     fn rss_kib(&self) -> (u64, u64) {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap_or_default();
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .unwrap_or_default();
         let field = |k: &str| {
             status
                 .lines()
@@ -261,7 +275,9 @@ impl Client {
         loop {
             match self.child.try_wait() {
                 Ok(Some(_)) => return,
-                Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(2)),
+                Ok(None) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(2))
+                }
                 _ => {
                     eprintln!("warning: forage did not exit 20 s after stdin closed; killing it");
                     let _ = self.child.kill();
@@ -297,7 +313,11 @@ fn variant(src: &str, n: u32, dir: &Path) -> PathBuf {
     out.extend_from_slice(&payload);
     let path = dir.join(format!("{src}-v{n}.wasm"));
     std::fs::write(&path, out).unwrap();
-    std::fs::copy(fixtures().join(format!("{src}.wit.wasm")), dir.join(format!("{src}-v{n}.wit.wasm"))).unwrap();
+    std::fs::copy(
+        fixtures().join(format!("{src}.wit.wasm")),
+        dir.join(format!("{src}-v{n}.wit.wasm")),
+    )
+    .unwrap();
     path
 }
 
@@ -342,7 +362,10 @@ fn baseline_engine() -> wasmtime::Engine {
 /// The cached artifact for `digest` under a data dir's compile cache.
 fn artifact(compiled: &Path, digest: &Digest) -> PathBuf {
     let want = format!("{}.cwasm", digest.hex());
-    for sub in std::fs::read_dir(compiled).expect("compile cache dir").flatten() {
+    for sub in std::fs::read_dir(compiled)
+        .expect("compile cache dir")
+        .flatten()
+    {
         let p = sub.path().join(&want);
         if p.exists() {
             return p;
@@ -361,12 +384,14 @@ fn deserialize_baseline(engine: &wasmtime::Engine, path: &Path, reps: usize) -> 
         let t = Instant::now();
         // SAFETY: the artifact was written by forage's cache from an engine with the same
         // configuration (the compatibility hash is in its path); wasmtime checks the header.
-        let c = unsafe { wasmtime::component::Component::deserialize_file(engine, path) }.expect("deserialize_file");
+        let c = unsafe { wasmtime::component::Component::deserialize_file(engine, path) }
+            .expect("deserialize_file");
         file.push(t.elapsed());
         drop(c);
         let t = Instant::now();
         // SAFETY: as above.
-        let c = unsafe { wasmtime::component::Component::deserialize(engine, &bytes) }.expect("deserialize");
+        let c = unsafe { wasmtime::component::Component::deserialize(engine, &bytes) }
+            .expect("deserialize");
         mem.push(t.elapsed());
         drop(c);
     }
@@ -388,13 +413,19 @@ fn raw_calls(
     let grants = SandboxGrants::default();
     rt.block_on(async {
         for _ in 0..warmup {
-            runtime.call(c, iface, func, args, &grants).await.expect("warm-up call");
+            runtime
+                .call(c, iface, func, args, &grants)
+                .await
+                .expect("warm-up call");
         }
         let mut wall = Vec::with_capacity(n);
         let mut inner = Vec::with_capacity(n);
         for _ in 0..n {
             let t = Instant::now();
-            let out = runtime.call(c, iface, func, args, &grants).await.expect("call");
+            let out = runtime
+                .call(c, iface, func, args, &grants)
+                .await
+                .expect("call");
             wall.push(t.elapsed());
             inner.push(out.duration);
         }
@@ -415,12 +446,51 @@ fn mcp_calls(client: &mut Client, name: &str, args: &Value, warmup: usize, n: us
     Stats::of(&samples)
 }
 
-fn load_file(runtime: &Runtime, path: &Path) -> (LoadedComponent, forage_runtime::LoadStats, Duration, Digest) {
+fn load_file(
+    runtime: &Runtime,
+    path: &Path,
+) -> (LoadedComponent, forage_runtime::LoadStats, Duration, Digest) {
     let bytes = std::fs::read(path).unwrap();
     let digest = Digest::of(&bytes);
     let t = Instant::now();
-    let (c, stats) = runtime.load(&path.display().to_string(), &digest, &bytes).expect("load");
+    let (c, stats) = runtime
+        .load(&path.display().to_string(), &digest, &bytes)
+        .expect("load");
     (c, stats, t.elapsed(), digest)
+}
+
+/// The steps `load_tool` takes besides `Runtime::load`, reproduced with the same library calls
+/// (`App::fetch` hashes, `App::describe` decodes the WIT, `App::persist` copies the blob), so a
+/// gap between a warm `load_tool` and `deserialize` can be attributed. Medians of `reps`.
+fn load_steps(path: &Path, scratch: &Path, reps: usize) -> [(&'static str, Stats); 4] {
+    let wit = std::fs::read(path.with_extension("wit.wasm")).ok();
+    let (mut read, mut hash, mut desc, mut copy) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for i in 0..reps {
+        let t = Instant::now();
+        let bytes = std::fs::read(path).unwrap();
+        read.push(t.elapsed());
+        let t = Instant::now();
+        let d = Digest::of(&bytes);
+        hash.push(t.elapsed());
+        let t = Instant::now();
+        forage_indexer::describe::describe(&bytes, wit.as_deref(), &Default::default())
+            .expect("describe");
+        desc.push(t.elapsed());
+        let t = Instant::now();
+        let (tmp, dst) = (
+            scratch.join(format!("{}.tmp{i}", d.hex())),
+            scratch.join(format!("{}.wasm", d.hex())),
+        );
+        std::fs::write(&tmp, &bytes).unwrap();
+        std::fs::rename(&tmp, &dst).unwrap();
+        copy.push(t.elapsed());
+    }
+    [
+        ("read file", Stats::of(&read)),
+        ("sha-256 (Digest::of)", Stats::of(&hash)),
+        ("describe (decode WIT)", Stats::of(&desc)),
+        ("blob copy (write + rename)", Stats::of(&copy)),
+    ]
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -445,7 +515,10 @@ fn main() {
         root.join(format!("data-{dirs:03}"))
     };
     let mut verdicts = Verdicts::default();
-    let tokio_rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let tokio_rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
 
     println!("forage walking-skeleton benchmark");
     println!(
@@ -469,9 +542,20 @@ fn main() {
     assert!(!types_load.cache_hit);
     let mut raw = Vec::new();
     for func in ["hello", "noop"] {
-        let (wall, inner) = raw_calls(&tokio_rt, &runtime, &types_c, None, func, &no_args, (warmup, calls));
+        let (wall, inner) = raw_calls(
+            &tokio_rt,
+            &runtime,
+            &types_c,
+            None,
+            func,
+            &no_args,
+            (warmup, calls),
+        );
         report(&format!("raw Runtime::call types.{func} (wall)"), &wall);
-        report(&format!("raw Runtime::call types.{func} (instantiate+call)"), &inner);
+        report(
+            &format!("raw Runtime::call types.{func} (instantiate+call)"),
+            &inner,
+        );
         raw.push((func, wall));
     }
 
@@ -485,7 +569,10 @@ fn main() {
         report(&format!("MCP tools/call types.{func} (round trip)"), &s);
         let ratio = s.median.as_secs_f64() / raw_wall.median.as_secs_f64();
         let ratio99 = s.p99.as_secs_f64() / raw_wall.p99.as_secs_f64();
-        println!("  {:<52} median {ratio:.2}x   p99 {ratio99:.2}x", format!("MCP / raw ({func})"));
+        println!(
+            "  {:<52} median {ratio:.2}x   p99 {ratio99:.2}x",
+            format!("MCP / raw ({func})")
+        );
         verdicts.check(
             &format!("MCP/raw median ratio <= 3x ({func})"),
             ratio <= 3.0,
@@ -533,7 +620,10 @@ fn main() {
     std::thread::sleep(Duration::from_millis(300));
     let (loaded_rss, loaded_hwm) = c.rss_kib();
     let expected_tools = c.tool_count();
-    assert!(expected_tools >= tool_total, "tools/list lists {expected_tools} tools, loads reported {tool_total}");
+    assert!(
+        expected_tools >= tool_total,
+        "tools/list lists {expected_tools} tools, loads reported {tool_total}"
+    );
     c.close();
 
     let mut with_ten = Vec::new();
@@ -548,7 +638,10 @@ fn main() {
                     restored.push(c.spawned_at.elapsed());
                     break;
                 }
-                assert!(c.spawned_at.elapsed() < Duration::from_secs(60), "restore did not finish in 60 s");
+                assert!(
+                    c.spawned_at.elapsed() < Duration::from_secs(60),
+                    "restore did not finish in 60 s"
+                );
                 std::thread::sleep(Duration::from_millis(1));
             }
         }
@@ -556,16 +649,37 @@ fn main() {
     }
     let empty_s = Stats::of(&empty);
     let ten_s = Stats::of(&with_ten);
-    report(&format!("spawn -> initialize, {} components installed", ten.len()), &ten_s);
-    report(&format!("spawn -> all {} tools restored (tools/list)", expected_tools), &Stats::of(&restored));
+    report(
+        &format!("spawn -> initialize, {} components installed", ten.len()),
+        &ten_s,
+    );
+    report(
+        &format!(
+            "spawn -> all {} tools restored (tools/list)",
+            expected_tools
+        ),
+        &Stats::of(&restored),
+    );
 
     // --- 3. RSS -------------------------------------------------------------------------
     println!("\n[3] resident memory of the forage process");
-    println!("  {:<52} {:>7} MiB", "VmRSS idle (after initialize)", idle_rss / 1024);
-    println!("  {:<52} {:>7} MiB (VmHWM {} MiB)", format!("VmRSS after {} loads", ten.len()), loaded_rss / 1024, loaded_hwm / 1024);
+    println!(
+        "  {:<52} {:>7} MiB",
+        "VmRSS idle (after initialize)",
+        idle_rss / 1024
+    );
+    println!(
+        "  {:<52} {:>7} MiB (VmHWM {} MiB)",
+        format!("VmRSS after {} loads", ten.len()),
+        loaded_rss / 1024,
+        loaded_hwm / 1024
+    );
 
     // --- 4. load_tool cold / warm, small component ----------------------------------------
-    println!("\n[4] load_tool of json.wasm ({} KB)", std::fs::metadata(&json_wasm).unwrap().len() / 1000);
+    println!(
+        "\n[4] load_tool of json.wasm ({} KB)",
+        std::fs::metadata(&json_wasm).unwrap().len() / 1000
+    );
     let json_ref = json_wasm.display().to_string();
     let mut cold = Vec::new();
     let mut warm_fresh = Vec::new();
@@ -604,8 +718,14 @@ fn main() {
     let warm_fresh_s = Stats::of(&warm_fresh);
     let warm_unload_s = Stats::of(&warm_unload);
     report("MCP load_tool cold (empty compile cache)", &cold_s);
-    report("MCP load_tool warm (cache hit, fresh process)", &warm_fresh_s);
-    report("MCP load_tool warm (cache hit, after unload)", &warm_unload_s);
+    report(
+        "MCP load_tool warm (cache hit, fresh process)",
+        &warm_fresh_s,
+    );
+    report(
+        "MCP load_tool warm (cache hit, after unload)",
+        &warm_unload_s,
+    );
 
     // In-process: Runtime::load warm from the daemon's cache, and the deserialize baseline.
     let engine = baseline_engine();
@@ -620,31 +740,56 @@ fn main() {
     let mut rl = Vec::new();
     for _ in 0..loads.max(10) {
         let (_, st, wall, _) = load_file(&daemon_rt, &json_wasm);
-        assert!(st.cache_hit, "in-process runtime missed the daemon's cache: config drift?");
+        assert!(
+            st.cache_hit,
+            "in-process runtime missed the daemon's cache: config drift?"
+        );
         rl.push(wall);
     }
     let rl_s = Stats::of(&rl);
     let (deser_file, deser_mem) = deserialize_baseline(&engine, &json_art, loads.max(10));
-    report("Runtime::load warm, in-process (incl. file read+hash)", &rl_s);
+    report("Runtime::load warm, in-process (deser+link+schemas)", &rl_s);
     report("Component::deserialize_file (baseline)", &deser_file);
     report("Component::deserialize from memory", &deser_mem);
+    let steps_dir = root.join("steps");
+    std::fs::create_dir_all(&steps_dir).unwrap();
+    for (label, st) in load_steps(&json_wasm, &steps_dir, loads.max(10)) {
+        report(&format!("  load_tool step, in-process: {label}"), &st);
+    }
     let gap = warm_unload_s.median.saturating_sub(deser_file.median);
-    println!("  {:<52} {:>10}", "warm load_tool - deserialize_file (medians)", ms(gap));
+    println!(
+        "  {:<52} {:>10}",
+        "warm load_tool - deserialize_file (medians)",
+        ms(gap)
+    );
     verdicts.check(
         "warm load within 2 ms of deserialize (json, MCP after unload)",
         gap <= Duration::from_millis(2),
-        format!("{} vs {} (gap {})", ms(warm_unload_s.median), ms(deser_file.median), ms(gap)),
+        format!(
+            "{} vs {} (gap {})",
+            ms(warm_unload_s.median),
+            ms(deser_file.median),
+            ms(gap)
+        ),
     );
     let gap_fresh = warm_fresh_s.median.saturating_sub(deser_file.median);
     verdicts.check(
         "warm load within 2 ms of deserialize (json, MCP fresh process)",
         gap_fresh <= Duration::from_millis(2),
-        format!("{} vs {} (gap {})", ms(warm_fresh_s.median), ms(deser_file.median), ms(gap_fresh)),
+        format!(
+            "{} vs {} (gap {})",
+            ms(warm_fresh_s.median),
+            ms(deser_file.median),
+            ms(gap_fresh)
+        ),
     );
 
     // --- 5. pytext: cold/warm load, per-call instantiate ------------------------------------
     if pytext {
-        println!("\n[5] pytext.wasm ({:.1} MB, componentize-py)", std::fs::metadata(&pytext_wasm).unwrap().len() as f64 / 1e6);
+        println!(
+            "\n[5] pytext.wasm ({:.1} MB, componentize-py)",
+            std::fs::metadata(&pytext_wasm).unwrap().len() as f64 / 1e6
+        );
         let py_ref = pytext_wasm.display().to_string();
         let dir = fresh_dir();
         let mut c = Client::spawn(&dir, root);
@@ -655,8 +800,19 @@ fn main() {
         report_one("MCP load_tool cold (compile, once)", py_cold);
         let find_tool = tool(&py_tools, "find").to_string();
         let (rss, hwm) = c.rss_kib();
-        println!("  {:<52} {:>7} MiB (VmHWM {} MiB)", "VmRSS after pytext cold load", rss / 1024, hwm / 1024);
-        let py_mcp = mcp_calls(&mut c, &find_tool, &json!({"text": "hello world", "needle": "world"}), warmup.min(20), heavy_calls);
+        println!(
+            "  {:<52} {:>7} MiB (VmHWM {} MiB)",
+            "VmRSS after pytext cold load",
+            rss / 1024,
+            hwm / 1024
+        );
+        let py_mcp = mcp_calls(
+            &mut c,
+            &find_tool,
+            &json!({"text": "hello world", "needle": "world"}),
+            warmup.min(20),
+            heavy_calls,
+        );
         report("MCP tools/call pytext.find (round trip)", &py_mcp);
         let (rss, _) = c.rss_kib();
         println!("  {:<52} {:>7} MiB", "VmRSS after pytext calls", rss / 1024);
@@ -670,12 +826,14 @@ fn main() {
         }
         c.close();
         let mut py_fresh = Vec::new();
+        let mut warm_rss = (0, 0);
         for _ in 0..heavy_loads {
             let mut c = Client::spawn(&dir, root);
             c.initialize();
             let t = Instant::now();
             let (id, _) = c.load(&py_ref);
             py_fresh.push(t.elapsed());
+            warm_rss = c.rss_kib();
             c.unload(&id);
             c.close();
         }
@@ -683,6 +841,12 @@ fn main() {
         let py_unload_s = Stats::of(&py_unload);
         report("MCP load_tool warm (cache hit, fresh process)", &py_fresh_s);
         report("MCP load_tool warm (cache hit, after unload)", &py_unload_s);
+        println!(
+            "  {:<52} {:>7} MiB (VmHWM {} MiB)",
+            "VmRSS after pytext warm load (fresh process)",
+            warm_rss.0 / 1024,
+            warm_rss.1 / 1024
+        );
 
         let py_rt = Runtime::new(RuntimeConfig {
             cache_dir: Some(dir.join("compiled")),
@@ -694,7 +858,10 @@ fn main() {
         let mut py_c = None;
         for _ in 0..heavy_loads {
             let (pc, st, wall, _) = load_file(&py_rt, &pytext_wasm);
-            assert!(st.cache_hit, "in-process runtime missed the daemon's cache: config drift?");
+            assert!(
+                st.cache_hit,
+                "in-process runtime missed the daemon's cache: config drift?"
+            );
             rl.push(wall);
             deser_in_load.push(st.compile);
             py_c = Some(pc);
@@ -703,16 +870,34 @@ fn main() {
         let py_digest = Digest::of(&std::fs::read(&pytext_wasm).unwrap());
         let py_art = artifact(&dir.join("compiled"), &py_digest);
         let (py_deser_file, py_deser_mem) = deserialize_baseline(&engine, &py_art, heavy_loads);
-        println!("  {:<52} {:>7.1} MB", "compiled artifact size", std::fs::metadata(&py_art).unwrap().len() as f64 / 1e6);
-        report("Runtime::load warm, in-process (incl. file read+hash)", &Stats::of(&rl));
-        report("  of which cache get (deserialize_file)", &Stats::of(&deser_in_load));
+        println!(
+            "  {:<52} {:>7.1} MB",
+            "compiled artifact size",
+            std::fs::metadata(&py_art).unwrap().len() as f64 / 1e6
+        );
+        report(
+            "Runtime::load warm, in-process (deser+link+schemas)",
+            &Stats::of(&rl),
+        );
+        report(
+            "  of which cache get (deserialize_file)",
+            &Stats::of(&deser_in_load),
+        );
         report("Component::deserialize_file (baseline)", &py_deser_file);
         report("Component::deserialize from memory", &py_deser_mem);
+        for (label, st) in load_steps(&pytext_wasm, &steps_dir, heavy_loads) {
+            report(&format!("  load_tool step, in-process: {label}"), &st);
+        }
         let gap = py_unload_s.median.saturating_sub(py_deser_file.median);
         verdicts.check(
             "warm load within 2 ms of deserialize (pytext, MCP after unload)",
             gap <= Duration::from_millis(2),
-            format!("{} vs {} (gap {})", ms(py_unload_s.median), ms(py_deser_file.median), ms(gap)),
+            format!(
+                "{} vs {} (gap {})",
+                ms(py_unload_s.median),
+                ms(py_deser_file.median),
+                ms(gap)
+            ),
         );
 
         println!("\n[6] per-call instantiate + call, fresh store per call (raw Runtime::call)");
@@ -725,9 +910,24 @@ fn main() {
         let mut args = Map::new();
         args.insert("text".into(), json!("hello world"));
         args.insert("needle".into(), json!("world"));
-        let (py_wall, py_inner) =
-            raw_calls(&tokio_rt, &py_rt, &py_c, f.interface.as_deref(), "find", &args, (warmup.min(20), heavy_calls));
-        let (t_wall, t_inner) = raw_calls(&tokio_rt, &runtime, &types_c, None, "noop", &no_args, (warmup, calls));
+        let (py_wall, py_inner) = raw_calls(
+            &tokio_rt,
+            &py_rt,
+            &py_c,
+            f.interface.as_deref(),
+            "find",
+            &args,
+            (warmup.min(20), heavy_calls),
+        );
+        let (t_wall, t_inner) = raw_calls(
+            &tokio_rt,
+            &runtime,
+            &types_c,
+            None,
+            "noop",
+            &no_args,
+            (warmup, calls),
+        );
         report("types.noop (instantiate+call)", &t_inner);
         report("types.noop (wall)", &t_wall);
         report("pytext analyze.find (instantiate+call)", &py_inner);
@@ -739,7 +939,10 @@ fn main() {
     // --- Summary --------------------------------------------------------------------------
     println!("\ntargets");
     for (target, met, measured) in &verdicts.0 {
-        println!("  [{}] {target}: {measured}", if *met { "met" } else { "NOT MET" });
+        println!(
+            "  [{}] {target}: {measured}",
+            if *met { "met" } else { "NOT MET" }
+        );
     }
     println!(
         "\nsummary: spawn->initialize median {} (empty) / {} ({} installed); RSS idle {} MiB, after {} loads {} MiB",
