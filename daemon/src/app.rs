@@ -246,7 +246,11 @@ impl App {
         let runtime = Runtime::new(config.runtime(data_dir.join("compiled")))?;
         let fetcher = Arc::new(Fetcher::new(config.fetcher()?)?);
         let (changes, _) = broadcast::channel(64);
-        let grants = GrantService::open(config.grants.clone(), store.clone())?;
+        let maxima = (
+            (config.limits.max_memory_mib.max(config.limits.memory_mib) as usize) << 20,
+            Duration::from_millis(config.limits.max_call_timeout_ms.max(config.limits.call_timeout_ms)),
+        );
+        let grants = GrantService::open(config.grants.clone(), maxima, store.clone())?;
         let base = config.path.as_deref().and_then(Path::parent).unwrap_or(Path::new(".")).to_path_buf();
         let trust = Trust::new(&config.trust, &base)?;
         let audit = AuditSink::open(store.clone(), &data_dir.join("audit.key"))?;
@@ -312,8 +316,10 @@ impl App {
         };
         let scope = match &r {
             ComponentRef::Oci(o) => format!("{}/{}", o.registry(), o.repository()),
-            ComponentRef::File(p) => format!("file/{}", std::path::absolute(p).unwrap_or(p.clone()).display()),
-            ComponentRef::Layout(l) => format!("layout/{}", std::path::absolute(&l.dir).unwrap_or(l.dir.clone()).display()),
+            // As the trust layer names them: registry `file` / `layout`, then the absolute path
+            // without its leading `/`.
+            ComponentRef::File(p) => format!("file/{}", std::path::absolute(p).unwrap_or(p.clone()).display().to_string().trim_start_matches('/')),
+            ComponentRef::Layout(l) => format!("layout/{}", std::path::absolute(&l.dir).unwrap_or(l.dir.clone()).display().to_string().trim_start_matches('/')),
         };
         let mut a = self.fetcher.fetch(&r).await?;
         // A `.wasm` file may have its WIT package beside it as `NAME.wit.wasm` (the fixture

@@ -127,6 +127,10 @@ pub struct Limits {
     pub max_output_kib: u64,
     /// Use the pooling allocator.
     pub pooling: bool,
+    /// The most memory `[[grants.limits]]` may give a component, in MiB.
+    pub max_memory_mib: u64,
+    /// The longest deadline `[[grants.limits]]` may give a component, in milliseconds.
+    pub max_call_timeout_ms: u64,
 }
 
 impl Default for Limits {
@@ -136,6 +140,8 @@ impl Default for Limits {
             memory_mib: 256,
             max_output_kib: 4096,
             pooling: true,
+            max_memory_mib: 1024,
+            max_call_timeout_ms: 60_000,
         }
     }
 }
@@ -238,6 +244,7 @@ impl Config {
             cache_dir: Some(cache_dir),
             deadline: Duration::from_millis(self.limits.call_timeout_ms),
             memory_limit: (self.limits.memory_mib as usize) << 20,
+            max_memory_limit: (self.limits.max_memory_mib.max(self.limits.memory_mib) as usize) << 20,
             max_output_bytes: (self.limits.max_output_kib as usize) << 10,
             log_capture_bytes: 64 << 10,
             pooling: self.limits.pooling,

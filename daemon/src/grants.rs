@@ -40,13 +40,15 @@ pub enum UserAnswer {
 /// Grant records, cached in memory and written through to the store.
 pub struct GrantService {
     config: GrantsConfig,
+    /// `[limits]` maxima: (memory bytes, deadline).
+    maxima: (usize, std::time::Duration),
     store: Arc<dyn Store>,
     records: RwLock<BTreeMap<String, GrantRecord>>,
 }
 
 impl GrantService {
     /// Loads every record from the store.
-    pub fn open(config: GrantsConfig, store: Arc<dyn Store>) -> Result<Self, AppError> {
+    pub fn open(config: GrantsConfig, maxima: (usize, std::time::Duration), store: Arc<dyn Store>) -> Result<Self, AppError> {
         let mut records = BTreeMap::new();
         for (k, v) in store.scan(Table::Grants)? {
             match serde_json::from_slice::<GrantRecord>(&v) {
@@ -58,6 +60,7 @@ impl GrantService {
         }
         Ok(Self {
             config,
+            maxima,
             store,
             records: RwLock::new(records),
         })
@@ -201,6 +204,10 @@ impl GrantService {
     pub fn sandbox(&self, s: &Subject) -> SandboxGrants {
         let now = now_secs();
         let mut g = SandboxGrants::default();
+        if let Some(l) = self.config.limits_for(&s.scope, s.verified) {
+            g.memory_limit = l.memory_mib.map(|m| ((m as usize) << 20).min(self.maxima.0));
+            g.deadline = l.call_timeout_ms.map(|t| std::time::Duration::from_millis(t).min(self.maxima.1));
+        }
         for r in self.records.read().unwrap().values() {
             if !self.applies(r, s, now) {
                 continue;

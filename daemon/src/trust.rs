@@ -13,7 +13,6 @@ use std::time::SystemTime;
 use forage_indexer::fetch::{FetchedArtifact, Fetcher};
 use forage_indexer::reference::ComponentRef;
 use forage_indexer::signatures::{discover, discover_in_layout, verify_fetched};
-use forage_policy::Digest;
 use forage_policy::trust::{TrustConfig, TrustPolicy, Verdict};
 use serde::{Deserialize, Serialize};
 
@@ -69,7 +68,9 @@ impl VerdictInfo {
 /// The trust layer of the daemon.
 pub struct Trust {
     policy: TrustPolicy,
-    cache: Mutex<HashMap<Digest, VerdictInfo>>,
+    /// Keyed by what the verdict depends on: registry, repository, tag and digest (the policy
+    /// scope and the signed docker-reference vary with the first three).
+    cache: Mutex<HashMap<String, VerdictInfo>>,
 }
 
 impl Trust {
@@ -93,7 +94,15 @@ impl Trust {
 
     /// Finds the signatures of `artifact` where `r` points and judges them (cached by digest).
     pub async fn verdict(&self, fetcher: &Fetcher, r: &ComponentRef, artifact: &FetchedArtifact) -> Result<VerdictInfo, AppError> {
-        if let Some(v) = self.cache.lock().unwrap().get(&artifact.digest) {
+        let subject = forage_indexer::signatures::subject_of(artifact);
+        let key = format!(
+            "{}/{}:{}@{}",
+            subject.registry,
+            subject.repository,
+            subject.tag.as_deref().unwrap_or(""),
+            artifact.digest
+        );
+        if let Some(v) = self.cache.lock().unwrap().get(&key) {
             return Ok(v.clone());
         }
         let signatures = match r {
@@ -114,7 +123,7 @@ impl Trust {
                 tracing::warn!(digest = %artifact.digest, reference = artifact.reference, "{w}");
             }
         }
-        self.cache.lock().unwrap().insert(artifact.digest.clone(), v.clone());
+        self.cache.lock().unwrap().insert(key, v.clone());
         Ok(v)
     }
 }

@@ -96,6 +96,35 @@ pub struct GrantsConfig {
     /// Operator rules, first match wins; deny rules are checked before allow rules.
     #[serde(default, rename = "rule")]
     pub rules: Vec<GrantRule>,
+    /// Per-component limits raised or lowered by scope, first match wins (`[[grants.limits]]`),
+    /// always within the operator's `[limits]` maxima.
+    #[serde(default)]
+    pub limits: Vec<LimitRule>,
+}
+
+/// One `[[grants.limits]]`: other memory and time limits for matching components.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitRule {
+    /// Registry scopes (as in rules); every component when empty.
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    /// Only verified components.
+    #[serde(default)]
+    pub verified_only: bool,
+    /// Linear memory, MiB.
+    pub memory_mib: Option<u64>,
+    /// Wall-clock limit of one call, ms.
+    pub call_timeout_ms: Option<u64>,
+}
+
+impl GrantsConfig {
+    /// The first limit rule that applies to a component in `scope`.
+    pub fn limits_for(&self, scope: &str, verified: bool) -> Option<&LimitRule> {
+        self.limits
+            .iter()
+            .find(|l| (!l.verified_only || verified) && (l.scopes.is_empty() || l.scopes.iter().any(|p| scope_matches(p, scope))))
+    }
 }
 
 fn yes() -> bool {
@@ -111,6 +140,7 @@ impl Default for GrantsConfig {
             env_from_daemon: false,
             ask_user: true,
             rules: Vec::new(),
+            limits: Vec::new(),
         }
     }
 }
@@ -354,6 +384,16 @@ capability = { kind = "network", host = "evil.api.example.com" }
         let bare = net("api.example.com");
         let ctx = GrantContext { capability: &bare, scope: "127.0.0.1:5000/components/tz", verified: true, signer: None };
         assert!(g.decide(&ctx).is_none(), "`*.x` does not cover `x`");
+    }
+
+    #[test]
+    fn limit_rules_match_by_scope_and_verdict() {
+        let g = rules(
+            "[[limits]]\nscopes = [\"reg/heavy/*\"]\nverified_only = true\nmemory_mib = 1024\n\n[[limits]]\ncall_timeout_ms = 100\n",
+        );
+        assert_eq!(g.limits_for("reg/heavy/py", true).unwrap().memory_mib, Some(1024));
+        assert_eq!(g.limits_for("reg/heavy/py", false).unwrap().call_timeout_ms, Some(100));
+        assert_eq!(g.limits_for("other/x", true).unwrap().call_timeout_ms, Some(100));
     }
 
     #[test]

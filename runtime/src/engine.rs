@@ -31,6 +31,8 @@ pub struct RuntimeConfig {
     pub deadline: Duration,
     /// Linear-memory limit for one call, in bytes.
     pub memory_limit: usize,
+    /// The most any component may be given (sizes the pooling allocator's memory slots).
+    pub max_memory_limit: usize,
     /// Largest JSON result a call may return, in bytes.
     pub max_output_bytes: usize,
     /// How much of a guest's stdout/stderr is kept for the log, per stream and call.
@@ -45,6 +47,7 @@ impl Default for RuntimeConfig {
             cache_dir: None,
             deadline: Duration::from_secs(10),
             memory_limit: 256 << 20,
+            max_memory_limit: 1 << 30,
             max_output_bytes: 4 << 20,
             log_capture_bytes: 64 << 10,
             pooling: true,
@@ -242,7 +245,7 @@ impl Runtime {
                 .max_tables_per_component(32)
                 .max_core_instance_size(16 << 20)
                 .max_component_instance_size(16 << 20)
-                .max_memory_size(config.memory_limit.max(1 << 20))
+                .max_memory_size(config.max_memory_limit.max(config.memory_limit).max(1 << 20))
                 .max_unused_warm_slots(16);
             c.allocation_strategy(InstanceAllocationStrategy::Pooling(p));
         }
@@ -396,11 +399,12 @@ impl Runtime {
             })?;
         let params = wit_json::args_to_vals(args, &f.func)?;
         let started = Instant::now();
-        let state = build_state(grants, self.config.memory_limit, self.config.log_capture_bytes)
+        let memory_limit = grants.memory_limit.unwrap_or(self.config.memory_limit);
+        let state = build_state(grants, memory_limit, self.config.log_capture_bytes)
             .map_err(CallError::Sandbox)?;
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limiter);
-        let deadline = self.config.deadline;
+        let deadline = grants.deadline.unwrap_or(self.config.deadline);
         store.set_epoch_deadline(1);
         store.epoch_deadline_callback(move |mut ctx| {
             if started.elapsed() >= deadline {
@@ -435,9 +439,7 @@ impl Runtime {
                 return Err(CallError::Deadline(deadline));
             }
             if state.limiter.memory_exceeded {
-                return Err(CallError::Memory {
-                    limit: self.config.memory_limit,
-                });
+                return Err(CallError::Memory { limit: memory_limit });
             }
             return Err(CallError::Trap(trap_message(&e)));
         }

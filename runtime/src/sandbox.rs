@@ -59,6 +59,11 @@ pub struct SandboxGrants {
     pub env: Vec<(String, String)>,
     /// Allowed HTTP destinations.
     pub http: Vec<HttpRule>,
+    /// A per-component memory limit replacing the runtime default (already clamped to the
+    /// operator's maximum by the caller).
+    pub memory_limit: Option<usize>,
+    /// A per-component deadline replacing the runtime default (clamped likewise).
+    pub deadline: Option<std::time::Duration>,
 }
 
 /// Caps linear memory and table growth, remembering a refusal so the error can say why.

@@ -17,7 +17,7 @@ use forage_indexer::search::{SearchIndex, SearchQuery};
 use forage_store::{MemoryStore, Store};
 
 use crate::support::layout_writer::{
-    CORE_MODULE, ComponentArtifact, WrittenArtifact, fixture, push, write_layout,
+    CORE_MODULE, ComponentArtifact, WrittenArtifact, fixture, push, push_http, write_layout,
 };
 use crate::support::registry::{Registry, RegistryAuth, registry_available};
 
@@ -429,4 +429,46 @@ async fn basic_auth_broken_blobs_layouts_and_embedded_sources() {
     );
     // The unreachable registry removed nothing and is reported again.
     assert_eq!(got[3].3, 1);
+}
+
+/// The no-change recrawl cost at a less toy scale: 30 repositories × 2 tags (`1.0.0` and
+/// `latest`), 30 distinct components (same blobs, distinct manifests).
+#[tokio::test]
+async fn no_change_recrawl_of_sixty_tags_is_fast() {
+    if !registry_available() {
+        eprintln!("SKIP: docker-registry not installed");
+        return;
+    }
+    let reg = Registry::start(RegistryAuth::None);
+    let tmp = tempfile::tempdir().unwrap();
+    for i in 0..30 {
+        let art = artifact("hash").annotate("org.opencontainers.image.revision", &i.to_string());
+        let dir = tmp.path().join(format!("l{i}"));
+        let written = write_layout(&dir, &art, "1.0.0");
+        for tag in ["1.0.0", "latest"] {
+            push_http(&reg, &dir, &written, &format!("many/r{i:02}:{tag}")).await;
+        }
+    }
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::default());
+    let index = Arc::new(SearchIndex::in_memory());
+    let crawler = Crawler::new(
+        fetcher(&reg, Credentials::Anonymous),
+        store,
+        index.clone(),
+        |_, _| Ok(()),
+        Arc::new(NoVerification),
+    );
+    let source = CrawlSource::Registry {
+        name: "many".into(),
+        registry: reg.host(),
+        repositories: vec!["many/*".into()],
+        tags: TagSelection::default(),
+    };
+    let s = crawler.crawl(std::slice::from_ref(&source)).await;
+    assert_eq!(counts(&s.sources[0]), (30, 30, 0, 0), "{}", show(&s));
+    eprintln!("first crawl, 60 tags / 30 components: {:?}", s.duration);
+    let s = crawler.crawl(std::slice::from_ref(&source)).await;
+    assert_eq!(counts(&s.sources[0]), (0, 60, 0, 0), "{}", show(&s));
+    eprintln!("no-change recrawl, 60 tags: {:?}", s.duration);
+    assert!(s.duration < Duration::from_secs(5), "{:?}", s.duration);
 }

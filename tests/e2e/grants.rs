@@ -206,3 +206,19 @@ fn hostile_components_are_contained_through_mcp_and_the_daemon_keeps_serving() {
     assert!(r[6]["is_error"].as_bool().unwrap(), "raw sockets stay closed: {}", r[6]);
     assert_eq!(r[7]["structured"], serde_json::json!({"result": 5}), "still serving: {}", r[7]);
 }
+
+#[test]
+fn operator_limits_raise_and_lower_per_component_within_maxima() {
+    let data = tempfile::tempdir().unwrap();
+    let cfg = data.path().join("limits.toml");
+    // hostile gets a shorter deadline and a memory limit above the maximum (clamped to 48 MiB);
+    // everything else keeps the defaults.
+    std::fs::write(
+        &cfg,
+        "[limits]\ncall_timeout_ms = 5000\nmemory_mib = 32\nmax_memory_mib = 48\n\n[[grants.limits]]\nscopes = [\"file/**/hostile.wasm\"]\ncall_timeout_ms = 300\nmemory_mib = 4096\n",
+    )
+    .unwrap();
+    let r = calls(data.path(), Some(&cfg), &[&hostile()], &[("spin", "{}"), ("allocate", "{}")]);
+    assert!(r[0]["text"].as_str().unwrap().contains("300ms deadline"), "{}", r[0]);
+    assert!(r[1]["text"].as_str().unwrap().contains(&format!("{} bytes", 48u64 << 20)), "clamped to the maximum: {}", r[1]);
+}

@@ -523,16 +523,13 @@ async fn signatures_caps_on_size_and_count() {
     );
 }
 
-/// Every notation e2e layout in the shared test vectors (when present on this machine): each
+/// Every notation e2e layout of the reference test vectors (copied into `tests/data/notary`): each
 /// holds one signature, `e2e-valid-multiple-signatures` two (one by an untrusted signer),
 /// found from `index.json` (`subject`) and the `sha256-<hex>` index without duplicates.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn signatures_notation_vector_layouts() {
-    let root = Path::new("/work/shared/testvectors/notary/notation-e2e/oci_layout");
-    if !root.exists() {
-        eprintln!("SKIPPED: {} is not on this machine", root.display());
-        return;
-    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/data/notary/notation-e2e/oci_layout");
+    assert!(root.exists(), "{} is missing", root.display());
     let subject: Digest = NOTARY_SUBJECT.parse().unwrap();
     let policy = notary_policy("localhost:5000", "e2e.crt");
     let subject_ref = SubjectRef::new("localhost:5000", "e2e", subject.clone(), MANIFEST_MT, 517);
