@@ -1077,13 +1077,29 @@ impl Crawler {
             artifact.wit_package.clone(),
             artifact.annotations.clone(),
         );
-        let info = blocking(move || describe(&component, wit.as_deref(), &annotations))
-            .await
-            .map_err(|e| CrawlError::Describe {
-                item: shown.clone(),
-                reference: artifact.reference.clone(),
-                source: e,
-            })?;
+        // A decoder panic on hostile bytes is this artifact's failure, not the crawl's.
+        let info =
+            tokio::task::spawn_blocking(move || describe(&component, wit.as_deref(), &annotations))
+                .await
+                .unwrap_or_else(|join| {
+                    let why = join
+                        .try_into_panic()
+                        .ok()
+                        .and_then(|p| {
+                            p.downcast_ref::<&str>()
+                                .map(|s| s.to_string())
+                                .or_else(|| p.downcast_ref::<String>().cloned())
+                        })
+                        .unwrap_or_default();
+                    Err(DescribeError::Component(format!(
+                        "the WIT decoder panicked: {why}"
+                    )))
+                })
+                .map_err(|e| CrawlError::Describe {
+                    item: shown.clone(),
+                    reference: artifact.reference.clone(),
+                    source: e,
+                })?;
         let verdict = self.verifier.verdict(&artifact).await;
         let origin = ComponentOrigin {
             reference: artifact.reference.clone(),

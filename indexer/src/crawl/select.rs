@@ -4,7 +4,11 @@
 use std::cmp::Ordering;
 
 /// Which tags of a repository a registry source indexes.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+///
+/// In configuration files it reads as `"newest"` (the default), `"all"`, or a list of tag
+/// globs (`["1.*", "stable"]`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(try_from = "TagSelectionRepr", into = "TagSelectionRepr")]
 pub enum TagSelection {
     /// The newest semver tag (`1.2.3` or `v1.2.3`; the newest release, or the newest
     /// pre-release when there is no release) plus
@@ -16,6 +20,37 @@ pub enum TagSelection {
     All,
     /// Tags matching any of these globs (`*`, `?`; a literal tag is a glob too).
     Matching(Vec<String>),
+}
+
+#[derive(serde::Deserialize, serde::Serialize)]
+#[serde(untagged)]
+enum TagSelectionRepr {
+    Word(String),
+    Globs(Vec<String>),
+}
+
+impl TryFrom<TagSelectionRepr> for TagSelection {
+    type Error = String;
+    fn try_from(r: TagSelectionRepr) -> Result<Self, String> {
+        match r {
+            TagSelectionRepr::Word(w) if w == "newest" => Ok(TagSelection::NewestAndLatest),
+            TagSelectionRepr::Word(w) if w == "all" => Ok(TagSelection::All),
+            TagSelectionRepr::Word(w) => Err(format!(
+                "tags = {w:?}: expected \"newest\", \"all\" or a list of tag globs"
+            )),
+            TagSelectionRepr::Globs(g) => Ok(TagSelection::Matching(g)),
+        }
+    }
+}
+
+impl From<TagSelection> for TagSelectionRepr {
+    fn from(t: TagSelection) -> Self {
+        match t {
+            TagSelection::NewestAndLatest => TagSelectionRepr::Word("newest".into()),
+            TagSelection::All => TagSelectionRepr::Word("all".into()),
+            TagSelection::Matching(g) => TagSelectionRepr::Globs(g),
+        }
+    }
 }
 
 impl TagSelection {
@@ -201,6 +236,23 @@ mod tests {
         assert_eq!(
             TagSelection::Matching(vec!["1.*".into(), "main".into()]).select(&all),
             tags(&["1.0.0", "main"])
+        );
+    }
+
+    #[test]
+    fn reads_from_config() {
+        let read = |s: &str| serde_json::from_str::<TagSelection>(s);
+        assert_eq!(read(r#""newest""#).unwrap(), TagSelection::NewestAndLatest);
+        assert_eq!(read(r#""all""#).unwrap(), TagSelection::All);
+        assert_eq!(
+            read(r#"["1.*", "stable"]"#).unwrap(),
+            TagSelection::Matching(vec!["1.*".into(), "stable".into()])
+        );
+        let err = read(r#""everything""#).unwrap_err().to_string();
+        assert!(err.contains("everything"), "{err}");
+        assert_eq!(
+            serde_json::to_string(&TagSelection::default()).unwrap(),
+            r#""newest""#
         );
     }
 
