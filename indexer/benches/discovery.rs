@@ -1,0 +1,1090 @@
+//! Discovery benchmark (issue 3): how fast forage indexes, searches and re-crawls.
+//!
+//! `cargo bench -p forage-indexer --bench discovery` prints three tables (`docs/BENCHMARKS.md`,
+//! section "Discovery", records them and the targets):
+//!
+//! 1. **Search index** at 1k, 10k and 100k functions: synthetic [`SearchDoc`]s (generated here,
+//!    deterministic, plus the golden set's functions), indexed on disk one component (8
+//!    functions) at a time with one commit at the end, as a crawl does. Build throughput, bytes
+//!    on disk per function, and `search` latency p50/p99 over a fixed set of 200 queries (100
+//!    agent-phrased queries from the golden set, 100 generated from the corpus vocabulary, a
+//!    fifth of them with a typo), each run 3 times after a warm-up round. Beside it, the same
+//!    queries against the plain-BM25 baseline of the eval harness ([`Bm25Baseline`]: default
+//!    tokenizer, name and docs only, in RAM), as the latency ratio.
+//! 2. **Crawl of an OCI image layout**: ~500 real components generated with the `cargo xtask
+//!    gen-corpus` generator (its source is compiled into this bench), written as one layout
+//!    with one tagged manifest each, crawled by [`Crawler`] with [`NoVerification`] into an
+//!    on-disk [`SearchIndex`] and a redb crawl state; then the no-change re-crawl.
+//! 3. **No-change re-crawl of 1,000 repositories** on a local registry (`docker-registry`, CNCF
+//!    distribution, as a child process on 127.0.0.1 with filesystem storage in a temp dir;
+//!    skipped with a note when `/usr/bin/docker-registry` is missing, or with
+//!    `FORAGE_BENCH_NO_REGISTRY=1`). Each repository holds one component pushed with plain
+//!    HTTP PUTs; the re-crawl lists the catalog, lists each repository's tags and resolves each
+//!    tag (one manifest HEAD), downloading nothing.
+//!
+//! `FORAGE_BENCH_SIZES=1000,10000` overrides the index sizes.
+
+#[allow(dead_code, clippy::all)]
+#[path = "../../xtask/src/corpus.rs"]
+mod corpus;
+#[allow(dead_code, clippy::all)]
+#[path = "../../xtask/src/oci.rs"]
+mod oci;
+#[allow(dead_code, clippy::all)]
+#[path = "../../xtask/src/wit.rs"]
+mod wit;
+
+use std::hint::black_box;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use forage_indexer::crawl::{CrawlOptions, CrawlSource, Crawler, NoVerification, TagSelection};
+use forage_indexer::fetch::Fetcher;
+use forage_indexer::search::eval::{self, Bm25Baseline, Ranker as _};
+use forage_indexer::search::{SearchDoc, SearchIndex, SearchQuery};
+use forage_store::{RedbStore, Store};
+use sha2::{Digest as _, Sha256};
+
+/// Functions per synthetic component (the xtask default).
+const PER_COMPONENT: usize = 8;
+/// Components in the layout crawl.
+const LAYOUT_COMPONENTS: usize = 500;
+/// Repositories on the local registry.
+const REGISTRY_REPOS: usize = 1000;
+
+// ---------------------------------------------------------------------------------------------
+// Synthetic search documents
+// ---------------------------------------------------------------------------------------------
+
+/// SplitMix64: deterministic and good enough for picking words.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[self.below(items.len())]
+    }
+}
+
+const VENDORS: &[&str] = &[
+    "acme",
+    "contoso",
+    "globex",
+    "initech",
+    "umbrella",
+    "hooli",
+    "stark",
+    "wayne",
+    "tyrell",
+    "cyberdyne",
+    "vandelay",
+    "wonka",
+    "oscorp",
+    "aperture",
+    "soylent",
+    "dunder",
+    "monarch",
+    "gringotts",
+    "nakatomi",
+    "wernham",
+    "sirius",
+    "veridian",
+    "massive",
+    "pied-piper",
+];
+
+/// (package, what it is about, nouns as (kebab, human), a type name, its cases)
+type DomainSpec = (
+    &'static str,
+    &'static str,
+    &'static [(&'static str, &'static str)],
+    &'static str,
+    &'static [&'static str],
+);
+
+const DOMAINS: &[DomainSpec] = &[
+    (
+        "weather",
+        "weather forecasts, observations and alerts",
+        &[
+            ("forecast", "weather forecast"),
+            ("observation", "weather observation"),
+            ("alert", "severe-weather alert"),
+            ("station", "weather station"),
+            ("humidity", "relative humidity reading"),
+        ],
+        "unit",
+        &["celsius", "fahrenheit", "kelvin"],
+    ),
+    (
+        "invoices",
+        "invoicing and accounts receivable",
+        &[
+            ("invoice", "invoice"),
+            ("payment", "incoming payment"),
+            ("customer", "billing customer"),
+            ("credit-note", "credit note"),
+            ("tax-rate", "tax rate"),
+        ],
+        "currency",
+        &["eur", "usd", "gbp", "jpy"],
+    ),
+    (
+        "geo",
+        "geocoding, routing and places",
+        &[
+            ("address", "postal address"),
+            ("coordinate", "geographic coordinate"),
+            ("route", "driving route"),
+            ("place", "point of interest"),
+            ("boundary", "administrative boundary"),
+        ],
+        "distance-unit",
+        &["meter", "kilometer", "mile"],
+    ),
+    (
+        "calendar",
+        "calendars, meetings and room booking",
+        &[
+            ("event", "calendar event"),
+            ("reminder", "reminder"),
+            ("attendee", "meeting attendee"),
+            ("room-booking", "meeting-room booking"),
+            ("availability", "free/busy slot"),
+        ],
+        "granularity",
+        &["minute", "hour", "day"],
+    ),
+    (
+        "inventory",
+        "stock, warehouses and purchasing",
+        &[
+            ("product", "product"),
+            ("stock-level", "stock level"),
+            ("warehouse", "warehouse"),
+            ("purchase-order", "purchase order"),
+            ("supplier", "supplier"),
+        ],
+        "stock-status",
+        &["in-stock", "backordered", "discontinued"],
+    ),
+    (
+        "text",
+        "text processing and normalisation",
+        &[
+            ("slug", "URL slug"),
+            ("paragraph", "paragraph of text"),
+            ("word-count", "word count"),
+            ("whitespace", "whitespace"),
+            ("diacritic", "accented character"),
+        ],
+        "case-style",
+        &["lower", "upper", "title", "snake", "kebab"],
+    ),
+    (
+        "crypto",
+        "hashing, signing and encryption",
+        &[
+            ("digest", "message digest"),
+            ("signature", "digital signature"),
+            ("key-pair", "key pair"),
+            ("ciphertext", "encrypted message"),
+            ("hmac", "keyed hash"),
+        ],
+        "algorithm",
+        &["sha256", "sha512", "blake3", "ed25519"],
+    ),
+    (
+        "images",
+        "image conversion and thumbnails",
+        &[
+            ("thumbnail", "thumbnail"),
+            ("image", "raster image"),
+            ("exif-tag", "EXIF metadata tag"),
+            ("palette", "color palette"),
+            ("watermark", "watermark"),
+        ],
+        "format",
+        &["png", "jpeg", "webp", "gif"],
+    ),
+    (
+        "mail",
+        "email composition and delivery",
+        &[
+            ("message", "email message"),
+            ("mailbox", "mailbox"),
+            ("attachment", "attachment"),
+            ("recipient", "recipient address"),
+            ("bounce", "bounce report"),
+        ],
+        "priority",
+        &["low", "normal", "urgent"],
+    ),
+    (
+        "finance",
+        "exchange rates and market data",
+        &[
+            ("exchange-rate", "currency exchange rate"),
+            ("quote", "stock quote"),
+            ("portfolio", "investment portfolio"),
+            ("dividend", "dividend payment"),
+            ("ticker", "ticker symbol"),
+        ],
+        "market",
+        &["nyse", "nasdaq", "lse", "tse"],
+    ),
+    (
+        "hr",
+        "people, payroll and time off",
+        &[
+            ("employee", "employee record"),
+            ("payslip", "payslip"),
+            ("leave-request", "time-off request"),
+            ("timesheet", "timesheet"),
+            ("review", "performance review"),
+        ],
+        "contract",
+        &["full-time", "part-time", "contractor"],
+    ),
+    (
+        "shipping",
+        "parcels, labels and tracking",
+        &[
+            ("parcel", "parcel"),
+            ("label", "shipping label"),
+            ("tracking-number", "tracking number"),
+            ("carrier", "carrier"),
+            ("customs-form", "customs declaration"),
+        ],
+        "service-level",
+        &["economy", "express", "overnight"],
+    ),
+    (
+        "health",
+        "clinical records and appointments",
+        &[
+            ("patient", "patient record"),
+            ("appointment", "appointment"),
+            ("prescription", "prescription"),
+            ("vital-sign", "vital sign"),
+            ("allergy", "allergy"),
+        ],
+        "severity",
+        &["mild", "moderate", "severe"],
+    ),
+    (
+        "docs",
+        "documents, PDFs and templates",
+        &[
+            ("pdf", "PDF document"),
+            ("template", "document template"),
+            ("page", "page"),
+            ("table", "table"),
+            ("footnote", "footnote"),
+        ],
+        "paper-size",
+        &["a4", "letter", "legal"],
+    ),
+    (
+        "network",
+        "DNS, IP addresses and HTTP checks",
+        &[
+            ("hostname", "hostname"),
+            ("ip-address", "IP address"),
+            ("certificate", "TLS certificate"),
+            ("dns-record", "DNS record"),
+            ("uptime", "uptime check"),
+        ],
+        "record-type",
+        &["a", "aaaa", "cname", "mx", "txt"],
+    ),
+    (
+        "data",
+        "CSV, JSON and spreadsheet conversion",
+        &[
+            ("csv", "CSV file"),
+            ("json", "JSON document"),
+            ("spreadsheet", "spreadsheet"),
+            ("schema", "data schema"),
+            ("row", "table row"),
+        ],
+        "encoding",
+        &["utf8", "latin1", "utf16"],
+    ),
+    (
+        "translate",
+        "translation and language detection",
+        &[
+            ("translation", "translation"),
+            ("language", "language"),
+            ("glossary", "glossary"),
+            ("transliteration", "transliteration"),
+            ("locale", "locale"),
+        ],
+        "formality",
+        &["formal", "informal", "neutral"],
+    ),
+    (
+        "social",
+        "posts, followers and moderation",
+        &[
+            ("post", "social post"),
+            ("follower", "follower"),
+            ("hashtag", "hashtag"),
+            ("comment", "comment"),
+            ("report", "abuse report"),
+        ],
+        "visibility",
+        &["public", "followers", "private"],
+    ),
+    (
+        "units",
+        "unit conversion and measurement",
+        &[
+            ("length", "length"),
+            ("temperature", "temperature"),
+            ("volume", "volume"),
+            ("weight", "weight"),
+            ("speed", "speed"),
+        ],
+        "system",
+        &["metric", "imperial", "us-customary"],
+    ),
+    (
+        "security",
+        "secrets, passwords and audits",
+        &[
+            ("password", "password"),
+            ("secret", "stored secret"),
+            ("token", "access token"),
+            ("audit-entry", "audit log entry"),
+            ("vulnerability", "vulnerability"),
+        ],
+        "risk",
+        &["low", "medium", "high", "critical"],
+    ),
+];
+
+/// (verb, how docs phrase it, a synonym agents use)
+const VERBS: &[(&str, &str, &str)] = &[
+    ("get", "Fetches", "look up"),
+    ("list", "Lists every", "show all"),
+    ("create", "Creates a new", "make"),
+    ("update", "Updates an existing", "change"),
+    ("delete", "Deletes", "remove"),
+    ("validate", "Checks that the fields of", "verify"),
+    ("convert", "Converts", "transform"),
+    ("parse", "Parses the text form of", "read"),
+    ("format", "Renders as human-readable text", "pretty print"),
+    ("search", "Searches for", "find"),
+    ("summarize", "Summarises", "give an overview of"),
+    ("export", "Exports to a file", "download"),
+    ("import", "Imports from a file", "upload"),
+    ("estimate", "Estimates", "predict"),
+    ("compare", "Compares two versions of", "diff"),
+    ("normalize", "Normalises", "clean up"),
+    ("schedule", "Schedules", "plan"),
+    ("archive", "Archives", "put away"),
+    ("count", "Counts", "how many"),
+    ("merge", "Merges duplicates of", "combine"),
+];
+
+const QUALIFIERS: &[&str] = &[
+    "using the vendor's public API",
+    "in the caller's time zone",
+    "with retries and rate limiting",
+    "and returns a structured result",
+    "for the given account",
+    "in batches of up to one hundred",
+    "without contacting the network",
+    "honouring the locale of the request",
+    "and records an audit entry",
+    "as described in the vendor documentation",
+    "including archived records",
+    "with optional filtering by date range",
+];
+
+const PARAMS: &[(&str, &str)] = &[
+    ("id", "string"),
+    ("query", "string"),
+    ("limit", "u32"),
+    ("since", "u64"),
+    ("account", "string"),
+    ("locale", "string"),
+    ("dry-run", "bool"),
+    ("tags", "list<string>"),
+    ("amount", "f64"),
+    ("page", "u32"),
+];
+
+/// A deterministic 64-hex "digest" for component `i`.
+fn fake_digest(i: usize) -> String {
+    hex::encode(Sha256::digest(format!("bench-component-{i}").as_bytes()))
+}
+
+/// `n` functions of synthetic components (8 per component), deterministic.
+fn synthetic_docs(n: usize, first_component: usize) -> Vec<SearchDoc> {
+    let mut rng = Rng(0x5EED);
+    let mut out = Vec::with_capacity(n);
+    let mut c = first_component;
+    while out.len() < n {
+        let (domain, about, nouns, ty, cases) = DOMAINS[c % DOMAINS.len()];
+        let vendor = *rng.pick(VENDORS);
+        let package = format!("{vendor}:{domain}-{c}");
+        let digest = fake_digest(c);
+        let d12 = &digest[..12];
+        let version = format!("{}.{}.{}", rng.below(3), rng.below(10), rng.below(10));
+        let iface = nouns[rng.below(nouns.len())].0.to_string() + "s";
+        let component_description = format!("{} by {vendor}: {about}.", domain.replace('-', " "));
+        let capabilities: Vec<String> = match rng.below(4) {
+            0 => vec![],
+            1 => vec!["http".into()],
+            2 => vec!["http".into(), "clocks".into()],
+            _ => vec!["filesystem".into()],
+        };
+        let verified = if rng.below(3) == 0 {
+            "unsigned"
+        } else {
+            "verified: acme-release-key"
+        };
+        let mut used = std::collections::BTreeSet::new();
+        for _ in 0..PER_COMPONENT.min(n - out.len()) {
+            let (mut v, mut k) = (rng.below(VERBS.len()), rng.below(nouns.len()));
+            while !used.insert((v, k)) {
+                v = (v + 1) % VERBS.len();
+                if v == 0 {
+                    k = (k + 1) % nouns.len();
+                }
+            }
+            let (verb, phrase, _) = VERBS[v];
+            let (noun, human) = nouns[k];
+            let function = format!("{verb}-{noun}");
+            let mut params: Vec<(String, String)> = vec![(noun.to_string(), "string".to_string())];
+            for _ in 0..rng.below(3) {
+                let (p, t) = *rng.pick(PARAMS);
+                if !params.iter().any(|(q, _)| q == p) {
+                    params.push((p.to_string(), t.to_string()));
+                }
+            }
+            params.push((ty.to_string(), ty.to_string()));
+            let sig_params: Vec<String> = params.iter().map(|(p, t)| format!("{p}: {t}")).collect();
+            let result = if verb == "list" || verb == "search" {
+                format!("list<{noun}>")
+            } else {
+                format!("result<{noun}, error>")
+            };
+            let description = format!(
+                "{phrase} {human} {} {}.\n\nThe `{ty}` selects one of {}.",
+                rng.pick(QUALIFIERS),
+                rng.pick(QUALIFIERS),
+                cases.join(", ")
+            );
+            let mut type_text = vec![noun.to_string(), format!("A {human}."), ty.to_string()];
+            type_text.extend(cases.iter().map(|s| s.to_string()));
+            out.push(SearchDoc {
+                id: format!("{package}/{iface}/{function}@{d12}"),
+                package: package.clone(),
+                interface: Some(iface.clone()),
+                function: function.clone(),
+                version: Some(version.clone()),
+                reference: format!("ghcr.io/{vendor}/{domain}-{c}@sha256:{digest}"),
+                description: Some(description),
+                signature: format!("{function}: func({}) -> {result}", sig_params.join(", ")),
+                params,
+                type_text,
+                component_description: Some(component_description.clone()),
+                capabilities: capabilities.clone(),
+                registry: "ghcr.io".into(),
+                verified: verified.into(),
+                component_key: format!("sha256:{digest}"),
+            });
+        }
+        c += 1;
+    }
+    out
+}
+
+/// 200 queries: every other golden query (agent phrasing, including ones about functions the
+/// synthetic corpus lacks), and 100 from the corpus vocabulary, every fifth with a typo.
+fn queries(golden: &eval::Golden) -> Vec<String> {
+    let mut q: Vec<String> = golden
+        .queries
+        .iter()
+        .step_by(2)
+        .take(100)
+        .map(|g| g.query.clone())
+        .collect();
+    let mut rng = Rng(42);
+    let mut i = 0;
+    while q.len() < 200 {
+        let (_, _, nouns, _, cases) = *rng.pick(DOMAINS);
+        let (_, _, synonym) = *rng.pick(VERBS);
+        let (_, human) = *rng.pick(nouns);
+        let mut text = match i % 4 {
+            0 => format!("{synonym} a {human}"),
+            1 => format!("I need to {synonym} the {human} in {}", rng.pick(cases)),
+            2 => format!("{human} {}", rng.pick(cases)),
+            _ => format!("tool to {synonym} {human}s {}", rng.pick(QUALIFIERS)),
+        };
+        if i % 5 == 0 {
+            // A typo: swap two adjacent letters of the longest word.
+            let words: Vec<String> = text.split(' ').map(str::to_string).collect();
+            let longest = words
+                .iter()
+                .enumerate()
+                .max_by_key(|(_, w)| w.len())
+                .map(|(j, _)| j)
+                .unwrap();
+            let mut chars: Vec<char> = words[longest].chars().collect();
+            if chars.len() > 4 {
+                chars.swap(2, 3);
+            }
+            let mut words = words;
+            words[longest] = chars.into_iter().collect();
+            text = words.join(" ");
+        }
+        q.push(text);
+        i += 1;
+    }
+    q
+}
+
+// ---------------------------------------------------------------------------------------------
+// Measurement helpers
+// ---------------------------------------------------------------------------------------------
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+fn dir_bytes(dir: &Path) -> u64 {
+    let mut total = 0;
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let m = e.metadata().unwrap();
+        total += if m.is_dir() {
+            dir_bytes(&e.path())
+        } else {
+            m.len()
+        };
+    }
+    total
+}
+
+/// Times every query `rounds` times after one warm-up round; returns the sorted samples.
+fn latencies(queries: &[String], rounds: usize, mut run: impl FnMut(&str)) -> Vec<Duration> {
+    for q in queries {
+        run(q);
+    }
+    let mut samples = Vec::with_capacity(queries.len() * rounds);
+    for _ in 0..rounds {
+        for q in queries {
+            let started = Instant::now();
+            run(q);
+            samples.push(started.elapsed());
+        }
+    }
+    samples.sort();
+    samples
+}
+
+fn tmp(prefix: &str) -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix(prefix)
+        .tempdir()
+        .expect("temp dir")
+}
+
+// ---------------------------------------------------------------------------------------------
+// 1. The search index
+// ---------------------------------------------------------------------------------------------
+
+fn index_bench(sizes: &[usize], golden: &eval::Golden) {
+    let queries = queries(golden);
+    println!("\n## search index (on disk, {PER_COMPONENT} functions per component, one commit)");
+    println!(
+        "| functions | components | build | functions/s | components/s | bytes/function | search p50 | search p99 | BM25 p50 | BM25 p99 | p50 ratio |"
+    );
+    println!("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+    for &n in sizes {
+        // The golden functions plus synthetic ones up to n.
+        let mut docs = golden.docs.clone();
+        docs.extend(synthetic_docs(n.saturating_sub(docs.len()), 0));
+        let mut components: Vec<(&str, Vec<SearchDoc>)> = Vec::new();
+        let mut by_key: std::collections::BTreeMap<&str, Vec<SearchDoc>> = Default::default();
+        for d in &docs {
+            by_key.entry(&d.component_key).or_default().push(d.clone());
+        }
+        components.extend(by_key);
+
+        let dir = tmp("forage-bench-index-");
+        let index = SearchIndex::open_or_create(dir.path()).expect("index");
+        let started = Instant::now();
+        for (key, docs) in &components {
+            index.replace_component(key, docs).expect("index component");
+        }
+        index.commit().expect("commit");
+        let build = started.elapsed();
+        assert_eq!(index.num_docs() as usize, docs.len());
+        // Let background merges finish and their inputs be garbage-collected.
+        std::thread::sleep(Duration::from_secs(2));
+        let bytes = dir_bytes(dir.path());
+
+        let ours = latencies(&queries, 3, |q| {
+            black_box(index.search(&SearchQuery::new(q)).expect("search"));
+        });
+        let baseline = Bm25Baseline::build(&docs);
+        let base = latencies(&queries, 3, |q| {
+            black_box(baseline.rank(q, 5));
+        });
+        let (p50, p99) = (percentile(&ours, 0.5), percentile(&ours, 0.99));
+        let (b50, b99) = (percentile(&base, 0.5), percentile(&base, 0.99));
+        println!(
+            "| {} | {} | {:.2} s | {:.0} | {:.0} | {:.0} | {:.3} ms | {:.3} ms | {:.3} ms | {:.3} ms | {:.1}× |",
+            docs.len(),
+            components.len(),
+            build.as_secs_f64(),
+            docs.len() as f64 / build.as_secs_f64(),
+            components.len() as f64 / build.as_secs_f64(),
+            bytes as f64 / docs.len() as f64,
+            ms(p50),
+            ms(p99),
+            ms(b50),
+            ms(b99),
+            p50.as_secs_f64() / b50.as_secs_f64(),
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// 2. Crawl of an OCI layout
+// ---------------------------------------------------------------------------------------------
+
+/// Writes `count` generated components as one OCI layout with one tagged manifest each.
+fn write_corpus_layout(dir: &Path, count: usize) -> usize {
+    let built = corpus::generate(count * PER_COMPONENT, PER_COMPONENT, 1).expect("generate corpus");
+    let versions: Vec<(String, (Vec<String>, Vec<String>))> = built
+        .iter()
+        .map(|b| {
+            let version = b
+                .generated
+                .package
+                .split_once('@')
+                .map(|(_, v)| v.to_string())
+                .unwrap_or_default();
+            (
+                version,
+                wit::component_world_items(&b.component).expect("world items"),
+            )
+        })
+        .collect();
+    let artifacts: Vec<oci::Artifact<'_>> = built
+        .iter()
+        .zip(&versions)
+        .map(|(b, (version, (imports, exports)))| oci::Artifact {
+            component: &b.component,
+            wit_package: Some(&b.wit_package),
+            tag: &b.generated.name,
+            created: "2025-01-01T00:00:00Z",
+            annotations: vec![
+                (
+                    "org.opencontainers.image.title",
+                    b.generated.package.clone(),
+                ),
+                ("org.opencontainers.image.version", version.clone()),
+            ],
+            exports: exports.clone(),
+            imports: imports.clone(),
+        })
+        .collect();
+    oci::write_layout(dir, &artifacts).expect("write layout");
+    built.iter().map(|b| b.generated.functions).sum()
+}
+
+struct CrawlSetup {
+    crawler: Crawler,
+    index: Arc<SearchIndex>,
+    store: Arc<dyn Store>,
+    _dirs: (tempfile::TempDir, tempfile::TempDir),
+}
+
+fn crawler() -> CrawlSetup {
+    let index_dir = tmp("forage-bench-crawl-index-");
+    let state_dir = tmp("forage-bench-crawl-state-");
+    let index = Arc::new(SearchIndex::open_or_create(index_dir.path()).expect("index"));
+    let store: Arc<dyn Store> =
+        Arc::new(RedbStore::open(&state_dir.path().join("state.redb")).expect("store"));
+    let crawler = Crawler::new(
+        Fetcher::default(),
+        store.clone(),
+        index.clone(),
+        |_, _| Ok(()),
+        Arc::new(NoVerification),
+    );
+    CrawlSetup {
+        crawler,
+        index,
+        store,
+        _dirs: (index_dir, state_dir),
+    }
+}
+
+fn layout_bench(rt: &tokio::runtime::Runtime, layout: &Path, functions: usize) {
+    println!(
+        "\n## crawl of one OCI layout ({LAYOUT_COMPONENTS} generated components, {functions} functions)"
+    );
+    let setup = crawler();
+    let source = CrawlSource::Layout {
+        name: "bench-layout".into(),
+        dir: layout.to_path_buf(),
+    };
+    let started = Instant::now();
+    let s = rt.block_on(setup.crawler.crawl(std::slice::from_ref(&source)));
+    let first = started.elapsed();
+    let b = &s.sources[0];
+    assert_eq!((b.new, b.failed), (LAYOUT_COMPONENTS, 0), "{:?}", b.errors);
+    assert_eq!(setup.index.num_docs() as usize, functions);
+    let mut again = Vec::new();
+    for _ in 0..5 {
+        let started = Instant::now();
+        let s = rt.block_on(setup.crawler.crawl(std::slice::from_ref(&source)));
+        again.push(started.elapsed());
+        assert_eq!(s.sources[0].unchanged, LAYOUT_COMPONENTS, "{s:?}");
+    }
+    again.sort();
+    println!("| pass | wall time | components/s |");
+    println!("| --- | ---: | ---: |");
+    println!(
+        "| first crawl (fetch, digest-check, describe, index, commit, state) | {:.2} s | {:.0} |",
+        first.as_secs_f64(),
+        LAYOUT_COMPONENTS as f64 / first.as_secs_f64()
+    );
+    println!(
+        "| no-change re-crawl (median of 5) | {:.1} ms | {:.0} |",
+        ms(again[2]),
+        LAYOUT_COMPONENTS as f64 / again[2].as_secs_f64()
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// 3. No-change re-crawl of a registry
+// ---------------------------------------------------------------------------------------------
+
+/// `docker-registry serve` on a free loopback port; killed by PID on drop.
+struct Registry {
+    child: Child,
+    host: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_registry(bin: &Path) -> Registry {
+    let dir = tmp("forage-bench-registry-");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let host = format!("127.0.0.1:{port}");
+    let config = format!(
+        "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\n\
+         storage:\n  filesystem:\n    rootdirectory: {}\n  cache:\n    blobdescriptor: inmemory\n\
+         http:\n  addr: {host}\n  secret: forage-bench-secret\n",
+        dir.path().join("storage").display()
+    );
+    let config_path = dir.path().join("config.yml");
+    std::fs::write(&config_path, config).unwrap();
+    let child = Command::new(bin)
+        .arg("serve")
+        .arg(&config_path)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start docker-registry");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(&host).is_err() {
+        assert!(Instant::now() < deadline, "the registry did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Registry {
+        child,
+        host,
+        _dir: dir,
+    }
+}
+
+/// Pushes layout manifest `i % n` to `bench/repo-{i}:1.0.0` for every repository, each
+/// manifest made unique by an annotation naming its repository (so nothing is deduplicated).
+async fn push_repositories(host: &str, layout: &Path, repos: usize) {
+    use futures::StreamExt as _;
+    let index: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(layout.join("index.json")).unwrap()).unwrap();
+    let manifests: Vec<String> = index["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["digest"].as_str().unwrap().to_string())
+        .collect();
+    let blob = |digest: &str| {
+        std::fs::read(
+            layout
+                .join("blobs/sha256")
+                .join(digest.trim_start_matches("sha256:")),
+        )
+        .unwrap()
+    };
+    let http = reqwest::Client::new();
+    let base = format!("http://{host}");
+    futures::stream::iter(0..repos)
+        .map(|i| {
+            let http = http.clone();
+            let base = base.clone();
+            let mut manifest: serde_json::Value =
+                serde_json::from_slice(&blob(&manifests[i % manifests.len()])).unwrap();
+            async move {
+                let repo = format!("bench/repo-{i:04}");
+                let mut digests = vec![manifest["config"]["digest"].as_str().unwrap().to_string()];
+                digests.extend(
+                    manifest["layers"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|l| l["digest"].as_str().unwrap().to_string()),
+                );
+                for d in digests {
+                    let resp = http
+                        .post(format!("{base}/v2/{repo}/blobs/uploads/"))
+                        .send()
+                        .await
+                        .unwrap();
+                    assert_eq!(resp.status().as_u16(), 202, "start upload to {repo}");
+                    let location = resp.headers()["location"].to_str().unwrap().to_string();
+                    let url = if location.starts_with('/') {
+                        format!("{base}{location}")
+                    } else {
+                        location
+                    };
+                    let sep = if url.contains('?') { '&' } else { '?' };
+                    let resp = http
+                        .put(format!("{url}{sep}digest={d}"))
+                        .header("content-type", "application/octet-stream")
+                        .body(blob(&d))
+                        .send()
+                        .await
+                        .unwrap();
+                    assert_eq!(resp.status().as_u16(), 201, "upload {d} to {repo}");
+                }
+                manifest["annotations"]["dev.forage.bench.repository"] =
+                    serde_json::Value::String(repo.clone());
+                let resp = http
+                    .put(format!("{base}/v2/{repo}/manifests/1.0.0"))
+                    .header("content-type", "application/vnd.oci.image.manifest.v1+json")
+                    .body(serde_json::to_vec(&manifest).unwrap())
+                    .send()
+                    .await
+                    .unwrap();
+                let status = resp.status().as_u16();
+                assert_eq!(
+                    status,
+                    201,
+                    "manifest to {repo}: {}",
+                    resp.text().await.unwrap_or_default()
+                );
+            }
+        })
+        .buffer_unordered(8)
+        .collect::<Vec<()>>()
+        .await;
+}
+
+fn registry_bench(rt: &tokio::runtime::Runtime, layout: &Path) {
+    let bin = Path::new("/usr/bin/docker-registry");
+    if std::env::var_os("FORAGE_BENCH_NO_REGISTRY").is_some() || !bin.exists() {
+        println!(
+            "\n## registry re-crawl: skipped (FORAGE_BENCH_NO_REGISTRY set or {} missing)",
+            bin.display()
+        );
+        return;
+    }
+    println!(
+        "\n## no-change re-crawl of {REGISTRY_REPOS} repositories on a local registry (docker-registry, plain HTTP on 127.0.0.1)"
+    );
+    let registry = start_registry(bin);
+    let started = Instant::now();
+    rt.block_on(push_repositories(&registry.host, layout, REGISTRY_REPOS));
+    println!(
+        "(pushed {REGISTRY_REPOS} repositories in {:.1} s)",
+        started.elapsed().as_secs_f64()
+    );
+    let setup = crawler();
+    let source = CrawlSource::Registry {
+        name: "bench-registry".into(),
+        registry: registry.host.clone(),
+        repositories: vec!["bench/*".into()],
+        tags: TagSelection::default(),
+    };
+    let started = Instant::now();
+    let s = rt.block_on(setup.crawler.crawl(std::slice::from_ref(&source)));
+    let first = started.elapsed();
+    let b = &s.sources[0];
+    assert_eq!(
+        (b.new, b.failed),
+        (REGISTRY_REPOS, 0),
+        "{:?}",
+        &b.errors[..b.errors.len().min(3)]
+    );
+    let mut again = Vec::new();
+    for _ in 0..3 {
+        let started = Instant::now();
+        let s = rt.block_on(setup.crawler.crawl(std::slice::from_ref(&source)));
+        again.push(started.elapsed());
+        assert_eq!(s.sources[0].unchanged, REGISTRY_REPOS, "{s:?}");
+    }
+    again.sort();
+    // The same re-crawl with twice the default requests in flight per registry.
+    let wide = Crawler::new(
+        Fetcher::default(),
+        setup.store.clone(),
+        setup.index.clone(),
+        |_, _| Ok(()),
+        Arc::new(NoVerification),
+    )
+    .with_options(CrawlOptions {
+        per_registry: 8,
+        ..CrawlOptions::default()
+    });
+    let mut wider = Vec::new();
+    for _ in 0..3 {
+        let started = Instant::now();
+        let s = rt.block_on(wide.crawl(std::slice::from_ref(&source)));
+        wider.push(started.elapsed());
+        assert_eq!(s.sources[0].unchanged, REGISTRY_REPOS, "{s:?}");
+    }
+    wider.sort();
+    // Baseline: the same requests made directly with reqwest, 4 in flight, no crawler.
+    let mut raw = Vec::new();
+    for _ in 0..3 {
+        let started = Instant::now();
+        rt.block_on(raw_listing(&registry.host, REGISTRY_REPOS, 4));
+        raw.push(started.elapsed());
+    }
+    raw.sort();
+    println!("| pass | wall time | repositories/s |");
+    println!("| --- | ---: | ---: |");
+    println!(
+        "| first crawl (catalog, tags, resolve, fetch, describe, index) | {:.2} s | {:.0} |",
+        first.as_secs_f64(),
+        REGISTRY_REPOS as f64 / first.as_secs_f64()
+    );
+    println!(
+        "| no-change re-crawl (catalog + {REGISTRY_REPOS} tag lists + {REGISTRY_REPOS} manifest HEADs; median of 3) | {:.2} s | {:.0} |",
+        again[1].as_secs_f64(),
+        REGISTRY_REPOS as f64 / again[1].as_secs_f64()
+    );
+    println!(
+        "| the same with per_registry = 8 instead of the default 4 (median of 3) | {:.2} s | {:.0} |",
+        wider[1].as_secs_f64(),
+        REGISTRY_REPOS as f64 / wider[1].as_secs_f64()
+    );
+    println!(
+        "| baseline: the same catalog, tag-list and HEAD requests straight from reqwest, 4 in flight (median of 3) | {:.2} s | {:.0} |",
+        raw[1].as_secs_f64(),
+        REGISTRY_REPOS as f64 / raw[1].as_secs_f64()
+    );
+    println!(
+        "re-crawl / baseline: {:.2}×",
+        again[1].as_secs_f64() / raw[1].as_secs_f64()
+    );
+}
+
+/// The registry requests of a no-change re-crawl, without the crawler: the catalog, then per
+/// repository its tag list and a manifest HEAD, `width` repositories at a time.
+async fn raw_listing(host: &str, repos: usize, width: usize) {
+    use futures::StreamExt as _;
+    let http = reqwest::Client::new();
+    let base = format!("http://{host}");
+    let catalog = http
+        .get(format!("{base}/v2/_catalog?n=10000"))
+        .send()
+        .await
+        .unwrap();
+    assert!(catalog.status().is_success());
+    let _ = catalog.bytes().await.unwrap();
+    futures::stream::iter(0..repos)
+        .map(|i| {
+            let http = http.clone();
+            let base = base.clone();
+            async move {
+                let repo = format!("bench/repo-{i:04}");
+                let tags = http.get(format!("{base}/v2/{repo}/tags/list")).send().await.unwrap();
+                assert!(tags.status().is_success());
+                let _ = tags.bytes().await.unwrap();
+                let head = http
+                    .head(format!("{base}/v2/{repo}/manifests/1.0.0"))
+                    .header(
+                        "accept",
+                        "application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json",
+                    )
+                    .send()
+                    .await
+                    .unwrap();
+                assert!(head.status().is_success());
+            }
+        })
+        .buffer_unordered(width)
+        .collect::<Vec<()>>()
+        .await;
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; ignore it.
+    let sizes: Vec<usize> = std::env::var("FORAGE_BENCH_SIZES")
+        .ok()
+        .map(|s| {
+            s.split(',')
+                .map(|n| n.trim().parse().expect("FORAGE_BENCH_SIZES: numbers"))
+                .collect()
+        })
+        .unwrap_or_else(|| vec![1_000, 10_000, 100_000]);
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    println!("discovery benchmark: {cores} cores");
+    let golden = eval::load_golden(&eval::default_golden_dir()).expect("golden set");
+    index_bench(&sizes, &golden);
+
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let layout_dir = tmp("forage-bench-layout-");
+    let layout: PathBuf = layout_dir.path().join("layout");
+    let started = Instant::now();
+    let functions = write_corpus_layout(&layout, LAYOUT_COMPONENTS);
+    println!(
+        "\n(generated {LAYOUT_COMPONENTS} components with the xtask generator in {:.1} s)",
+        started.elapsed().as_secs_f64()
+    );
+    layout_bench(&rt, &layout, functions);
+    registry_bench(&rt, &layout);
+}
