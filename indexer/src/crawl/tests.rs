@@ -474,3 +474,120 @@ async fn bounded_per_registry_and_gives_up_on_a_failing_registry() {
         s.sources[0].errors
     );
 }
+
+#[tokio::test]
+async fn lying_registries_fail_per_tag_and_corrupt_nothing() {
+    let good = fixture("hash.wasm");
+    let dir = tempfile::tempdir().unwrap();
+    let config = br#"{"architecture":"wasm","os":"wasip2"}"#.to_vec();
+    let config_digest = Digest::of(&config).to_string();
+    let good_digest = Digest::of(&good).to_string();
+    let m_good = manifest(
+        dir.path(),
+        &[(WASM_LAYER_MEDIA_TYPE, &good)],
+        serde_json::json!({}),
+    );
+    // A layer the manifest names but the registry does not have.
+    let m_missing = manifest(
+        dir.path(),
+        &[(WASM_LAYER_MEDIA_TYPE, b"\0asm\x0d\0\x01\0never served")],
+        serde_json::json!({}),
+    );
+    // A container image, not a wasm artifact.
+    let m_tar = serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": crate::fetch::OCI_MANIFEST_MEDIA_TYPE,
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config_digest, "size": config.len()},
+        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": good_digest, "size": good.len()}],
+    }))
+    .unwrap();
+    // The blob served for this one hashes to something else.
+    let liar_bytes = fixture("clock.wasm");
+    let m_liar = manifest(
+        dir.path(),
+        &[(WASM_LAYER_MEDIA_TYPE, &liar_bytes)],
+        serde_json::json!({}),
+    );
+    let liar_digest = Digest::of(&liar_bytes).to_string();
+
+    let manifest_reply = |m: &Vec<u8>| {
+        (
+            200,
+            vec![(
+                "Content-Type",
+                crate::fetch::OCI_MANIFEST_MEDIA_TYPE.to_string(),
+            )],
+            m.clone(),
+        )
+    };
+    let (host, _) = fake_registry(move |path, _| {
+        let repo = path
+            .strip_prefix("/v2/acme/")
+            .and_then(|p| p.split('/').next())
+            .unwrap_or_default();
+        if path == "/v2/" {
+            return (200, vec![], b"{}".to_vec());
+        }
+        if path.ends_with("/tags/list") {
+            return (200, vec![], br#"{"tags":["1.0.0"]}"#.to_vec());
+        }
+        if path.contains("/manifests/") {
+            return match repo {
+                "good" => manifest_reply(&m_good),
+                "missing" => manifest_reply(&m_missing),
+                "tar" => manifest_reply(&m_tar),
+                "liar" => manifest_reply(&m_liar),
+                "json" => manifest_reply(&b"{\"schemaVersion\": 2, \"layers\": [".to_vec()),
+                "loop" => (307, vec![("Location", path.to_string())], vec![]),
+                _ => (404, vec![], b"{}".to_vec()),
+            };
+        }
+        if path.ends_with(&config_digest) {
+            return (200, vec![], config.clone());
+        }
+        if path.ends_with(&good_digest) {
+            return (200, vec![], good.clone());
+        }
+        if path.ends_with(&liar_digest) {
+            return (200, vec![], fixture("text.wasm"));
+        }
+        (
+            404,
+            vec![],
+            br#"{"errors":[{"code":"BLOB_UNKNOWN","message":"blob unknown"}]}"#.to_vec(),
+        )
+    })
+    .await;
+    let liars = ["missing", "tar", "liar", "json", "loop"];
+    let src = CrawlSource::Registry {
+        name: "fake".into(),
+        registry: host.clone(),
+        repositories: std::iter::once("good")
+            .chain(liars)
+            .map(|r| format!("acme/{r}"))
+            .collect(),
+        tags: TagSelection::default(),
+    };
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::default());
+    let index = Arc::new(SearchIndex::in_memory());
+    let c = quick_retries(crawler(store.clone(), index.clone()));
+    let s = c.crawl(&[src]).await;
+    let b = &s.sources[0];
+    assert_eq!((b.new, b.failed), (1, liars.len()), "{s:?}");
+    for r in liars {
+        let tag = format!("{host}/acme/{r}:1.0.0");
+        assert!(
+            b.errors.iter().any(|e| e.starts_with(&tag)),
+            "{r}: {:?}",
+            b.errors
+        );
+    }
+    // Only the honest component is indexed, and only it is remembered.
+    assert_eq!(
+        packages(&index, "hex encode"),
+        vec!["forage:hash".to_string()]
+    );
+    assert!(packages(&index, "convert time").is_empty());
+    assert!(packages(&index, "slugify").is_empty());
+    assert_eq!(store.scan(Table::CrawlState).unwrap().len(), 1);
+}
