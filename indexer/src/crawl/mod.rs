@@ -396,6 +396,8 @@ struct Run {
     scope: Scope,
     /// Entries this run confirmed or created (written after the index commit).
     keep: Vec<Entry>,
+    /// The keys of `keep`.
+    kept: HashSet<String>,
     /// Keys of entries to leave alone: failed tags, repositories whose listing failed.
     untouched: HashSet<String>,
     /// Repositories whose entries must all be left alone (listing failed).
@@ -413,6 +415,7 @@ impl Run {
             },
             scope,
             keep: Vec::new(),
+            kept: HashSet::new(),
             untouched: HashSet::new(),
             uncertain_repos: HashSet::new(),
             uncertain_all: false,
@@ -435,7 +438,7 @@ impl Run {
             && !self.uncertain_all
             && !self.uncertain_repos.contains(&e.repository)
             && !self.untouched.contains(&e.key())
-            && !self.keep.iter().any(|k| k.key() == e.key())
+            && !self.kept.contains(&e.key())
     }
 }
 
@@ -732,11 +735,13 @@ impl Crawler {
             let label = match outcome {
                 Outcome::Unchanged(e) | Outcome::Alias(e) => {
                     run.summary.unchanged += 1;
+                    run.kept.insert(e.key());
                     run.keep.push(e);
                     "unchanged"
                 }
                 Outcome::New(e) => {
                     run.summary.new += 1;
+                    run.kept.insert(e.key());
                     run.keep.push(e);
                     "new"
                 }
