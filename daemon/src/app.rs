@@ -211,6 +211,9 @@ struct InstalledRecord {
     /// that signature discovery needs.
     #[serde(default)]
     verdict: Option<VerdictInfo>,
+    /// sha256 of the component bytes, re-checked against the local copy at restore.
+    #[serde(default)]
+    component_digest: Option<Digest>,
 }
 
 #[derive(Default)]
@@ -236,6 +239,7 @@ pub struct App {
     /// The signed audit log.
     pub audit: AuditSink,
     index_dir: PathBuf,
+    described: std::sync::Mutex<std::collections::HashMap<String, ComponentInfo>>,
     index: tokio::sync::OnceCell<Arc<SearchIndex>>,
     catalog_indexed: tokio::sync::OnceCell<usize>,
 }
@@ -259,6 +263,7 @@ impl App {
             trust,
             audit,
             index_dir: data_dir.join("index"),
+            described: Default::default(),
             index: tokio::sync::OnceCell::new(),
             catalog_indexed: tokio::sync::OnceCell::new(),
             config,
@@ -354,15 +359,43 @@ impl App {
     }
 
     /// Reads an artifact's interface without compiling it.
+    ///
+    /// Descriptions are cached in memory and beside the blob copies, keyed by what they depend
+    /// on (component digest, WIT package, annotations), so a warm load does not decode again.
     pub async fn describe(&self, a: &Artifact) -> Result<ComponentInfo, AppError> {
+        let key = {
+            let mut h = Vec::new();
+            h.extend_from_slice(a.digest.as_bytes());
+            if let Some(w) = &a.wit_package {
+                h.extend_from_slice(Digest::of(w).as_bytes());
+            }
+            h.extend_from_slice(&serde_json::to_vec(&a.annotations).unwrap_or_default());
+            Digest::of(&h).hex()
+        };
+        if let Some(i) = self.described.lock().unwrap().get(&key) {
+            return Ok(i.clone());
+        }
+        let path = self.blob_dir.join(format!("{key}.info.json"));
+        if let Ok(bytes) = tokio::fs::read(&path).await
+            && let Ok(info) = serde_json::from_slice::<ComponentInfo>(&bytes)
+        {
+            self.described.lock().unwrap().insert(key, info.clone());
+            return Ok(info);
+        }
         let (c, w, ann, what) = (a.component.clone(), a.wit_package.clone(), a.annotations.clone(), a.reference.clone());
-        tokio::task::spawn_blocking(move || describe(&c, w.as_deref(), &ann))
+        let info = tokio::task::spawn_blocking(move || describe(&c, w.as_deref(), &ann))
             .await
             .expect("describe task panicked")
             .map_err(|e| AppError::Describe {
                 what,
                 message: e.to_string(),
-            })
+            })?;
+        // Best effort: the cache only saves work.
+        if tokio::fs::create_dir_all(&self.blob_dir).await.is_ok() {
+            let _ = write_atomic(&path, &serde_json::to_vec(&info).expect("info serialises")).await;
+        }
+        self.described.lock().unwrap().insert(key, info.clone());
+        Ok(info)
     }
 
     /// Fetches, compiles and exposes `reference` (any REF, `builtin:NAME`, or a search result
@@ -468,9 +501,17 @@ impl App {
             message: e.to_string(),
         };
         tokio::fs::create_dir_all(&dir).await.map_err(|e| io(&dir, e))?;
-        write_atomic(&dir.join(format!("{hex}.wasm")), &c).await.map_err(|e| io(&dir, e))?;
+        // Content-addressed: a copy of the right length under this digest is these bytes
+        // (restore re-checks the digest), so a warm load does not rewrite megabytes.
+        let wasm = dir.join(format!("{hex}.wasm"));
+        if tokio::fs::metadata(&wasm).await.map(|m| m.len()).ok() != Some(c.len() as u64) {
+            write_atomic(&wasm, &c).await.map_err(|e| io(&dir, e))?;
+        }
         if let Some(w) = w {
-            write_atomic(&dir.join(format!("{hex}.wit.wasm")), &w).await.map_err(|e| io(&dir, e))?;
+            let wit = dir.join(format!("{hex}.wit.wasm"));
+            if tokio::fs::metadata(&wit).await.map(|m| m.len()).ok() != Some(w.len() as u64) {
+                write_atomic(&wit, &w).await.map_err(|e| io(&dir, e))?;
+            }
         }
         let rec = InstalledRecord {
             id: id.to_string(),
@@ -480,6 +521,7 @@ impl App {
             scope: a.scope.clone(),
             annotations: a.annotations.clone(),
             verdict: Some(verdict.clone()),
+            component_digest: Some(Digest::of(&a.component)),
         };
         let store = self.store.clone();
         let key = id.to_string();
@@ -520,6 +562,14 @@ impl App {
                     continue;
                 }
             };
+            if let Some(expected) = &rec.component_digest {
+                let (bytes, expected) = (component.clone(), expected.clone());
+                let ok = tokio::task::spawn_blocking(move || expected.matches(&bytes)).await.unwrap_or(false);
+                if !ok {
+                    tracing::error!(component = rec.id, path = %wasm.display(), "local copy does not match its digest; not restored");
+                    continue;
+                }
+            }
             let wit_package = tokio::fs::read(self.blob_dir.join(format!("{hex}.wit.wasm"))).await.ok().map(Bytes::from);
             let a = Artifact {
                 digest: rec.digest.clone(),
@@ -558,11 +608,6 @@ impl App {
         self.audit.record(Kind::Unload, serde_json::json!({"component": removed.id, "digest": removed.digest.to_string()}));
         let _ = self.changes.send(());
         Ok(removed)
-    }
-
-    /// Every loaded component.
-    pub fn components(&self) -> Vec<Arc<Installed>> {
-        self.loaded.read().unwrap().components.values().cloned().collect()
     }
 
     /// Every loaded tool, with its component.

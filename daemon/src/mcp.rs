@@ -203,6 +203,8 @@ impl ForageServer {
                     "capabilities_ungranted": ungranted(c),
                     "skipped": c.skipped,
                     "already_loaded": rep.already_loaded,
+                    "verified": {"verdict": c.verdict.verdict, "signer": c.verdict.signer, "scope": c.verdict.scope},
+                    "compile": {"cache_hit": rep.cache_hit, "ms": (rep.compile.as_secs_f64() * 1e4).round() / 10.0},
                 });
                 text_result(v, describe_load(c), false)
             }

@@ -20,10 +20,7 @@ fn restore_in_background(app: &Arc<App>) {
     let app = app.clone();
     tokio::spawn(async move {
         let started = std::time::Instant::now();
-        match app.index_catalog().await {
-            Ok(n) => tracing::info!(functions = n, "embedded catalog indexed"),
-            Err(e) => tracing::error!(error = %e, "cannot index the embedded catalog"),
-        }
+        // The embedded catalog is indexed on the first search, not here: start-up stays cheap.
         let n = app.restore().await;
         if n > 0 {
             tracing::info!(components = n, elapsed_ms = started.elapsed().as_millis() as u64, "restored installed components");

@@ -1,5 +1,5 @@
 //! Verification before load: the operator allowlist, signature discovery and the trust
-//! policy, with verdicts cached by digest (a warm load pays nothing).
+//! policy, with verdicts cached per location and digest (a warm load pays nothing).
 //!
 //! The embedded starter catalog is held to the same policy by pinning: its bytes are inside
 //! the binary, so its digests are fixed when forage is built, and its verdict is `verified`
@@ -80,11 +80,6 @@ impl Trust {
             policy: TrustPolicy::from_config(config, base).map_err(|e| AppError::TrustConfig(e.to_string()))?,
             cache: Mutex::new(HashMap::new()),
         })
-    }
-
-    /// The compiled policy.
-    pub fn policy(&self) -> &TrustPolicy {
-        &self.policy
     }
 
     /// The operator allowlist, for one OCI repository.

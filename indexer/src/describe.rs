@@ -8,12 +8,12 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use wit_parser::decoding::{DecodedWasm, decode};
 use wit_parser::{Function, Resolve, Type, TypeDefKind, WorldItem};
 
 /// Where a component's documentation came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum DocsSource {
     /// A binary-encoded WIT package shipped with the component.
@@ -25,7 +25,7 @@ pub enum DocsSource {
 }
 
 /// One exported function as an agent should see it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct FunctionInfo {
     /// The exported interface (`ns:pkg/iface@version`), `None` for world-level functions.
     pub interface: Option<String>,
@@ -43,7 +43,7 @@ pub struct FunctionInfo {
 }
 
 /// A component's interface, docs and required capabilities.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ComponentInfo {
     /// WIT package `namespace:name`, without version, when known.
     pub package: Option<String>,
