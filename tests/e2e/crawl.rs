@@ -472,3 +472,55 @@ async fn no_change_recrawl_of_sixty_tags_is_fast() {
     eprintln!("no-change recrawl, 60 tags: {:?}", s.duration);
     assert!(s.duration < Duration::from_secs(5), "{:?}", s.duration);
 }
+
+/// Docker token auth: the catalog needs its own `registry:catalog:*` token, each repository a
+/// pull token. Wrong credentials are a failure that names the registry, and remove nothing.
+#[tokio::test]
+async fn token_auth_registry() {
+    if !registry_available() {
+        eprintln!("SKIP: docker-registry not installed");
+        return;
+    }
+    let reg = Registry::start(RegistryAuth::Bearer {
+        user: "bot".into(),
+        pass: "t0ken".into(),
+    });
+    let tmp = tempfile::tempdir().unwrap();
+    publish(&reg, tmp.path(), &artifact("json"), "apps/json", "0.3.0");
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::default());
+    let index = Arc::new(SearchIndex::in_memory());
+    let source = CrawlSource::Registry {
+        name: "tokens".into(),
+        registry: reg.host(),
+        repositories: vec!["apps/*".into()],
+        tags: TagSelection::default(),
+    };
+    let crawler = |password: &str| {
+        Crawler::new(
+            fetcher(
+                &reg,
+                Credentials::Basic {
+                    username: "bot".into(),
+                    password: password.into(),
+                },
+            ),
+            store.clone(),
+            index.clone(),
+            |_, _| Ok(()),
+            Arc::new(NoVerification),
+        )
+    };
+    let s = crawler("t0ken").crawl(std::slice::from_ref(&source)).await;
+    assert_eq!(counts(&s.sources[0]), (1, 0, 0, 0), "{}", show(&s));
+    assert!(indexed(&index, "forage:json"));
+
+    let s = crawler("wrong").crawl(std::slice::from_ref(&source)).await;
+    let t = &s.sources[0];
+    assert_eq!((t.removed, t.failed), (0, 1), "{}", show(&s));
+    assert!(
+        t.errors[0].contains("authentication failed") && t.errors[0].contains(&reg.host()),
+        "{:?}",
+        t.errors
+    );
+    assert!(indexed(&index, "forage:json"));
+}
