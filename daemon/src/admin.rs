@@ -67,11 +67,7 @@ async fn add(app: &App, component: &str, c: &Capability) -> Result<forage_policy
     c.validate().map_err(forage_policy::grants::GrantError::from)?;
     let subject = app.subject_of(component).await?;
     let r = app.grants.record(&subject, c, "added by an operator", GrantState::Granted, DecidedBy::Operator)?;
-    app.audit.record(
-        forage_policy::audit::Kind::GrantDecision,
-        json!({"grant": r.id, "component": r.component, "digest": r.digest.to_string(), "capability": r.capability,
-            "state": r.state, "decided_by": r.decided_by}),
-    );
+    app.audit.record(forage_policy::audit::Kind::GrantDecision, crate::app::grant_event(&r, None));
     Ok(r)
 }
 

@@ -676,13 +676,7 @@ impl App {
         if let Some(r) = self.grants.already(&subject, capability) {
             return Ok(r);
         }
-        let audit = |r: &GrantRecord| {
-            self.audit.record(
-                Kind::GrantDecision,
-                serde_json::json!({"grant": r.id, "component": r.component, "digest": r.digest.to_string(),
-                    "capability": r.capability, "state": r.state, "decided_by": r.decided_by, "reason": r.reason}),
-            );
-        };
+        let audit = |r: &GrantRecord| self.audit.record(Kind::GrantDecision, grant_event(r, None));
         if let Some((effect, rule)) = self.grants.decide_by_rules(&subject, capability) {
             let state = match effect {
                 Effect::Allow => GrantState::Granted,
@@ -706,10 +700,7 @@ impl App {
             }
         }
         let r = self.grants.record(&subject, capability, reason, GrantState::Pending, DecidedBy::Nobody)?;
-        self.audit.record(
-            Kind::GrantRequest,
-            serde_json::json!({"grant": r.id, "component": r.component, "digest": r.digest.to_string(), "capability": r.capability, "reason": r.reason}),
-        );
+        self.audit.record(Kind::GrantRequest, grant_event(&r, None));
         Ok(r)
     }
 
@@ -732,11 +723,7 @@ impl App {
     pub fn decide(&self, id: &str, approve: bool) -> Result<GrantRecord, AppError> {
         let state = if approve { GrantState::Granted } else { GrantState::Denied };
         let r = self.grants.set_state(id, state, DecidedBy::Operator)?;
-        self.audit.record(
-            Kind::GrantDecision,
-            serde_json::json!({"grant": r.id, "component": r.component, "digest": r.digest.to_string(),
-                "capability": r.capability, "state": r.state, "decided_by": r.decided_by}),
-        );
+        self.audit.record(Kind::GrantDecision, grant_event(&r, None));
         Ok(r)
     }
 
@@ -744,10 +731,7 @@ impl App {
     pub fn revoke(&self, component: &str, capability: Option<&Capability>, by: &str) -> Result<Vec<GrantRecord>, AppError> {
         let revoked = self.grants.revoke(component, capability)?;
         for r in &revoked {
-            self.audit.record(
-                Kind::Revoke,
-                serde_json::json!({"grant": r.id, "component": r.component, "digest": r.digest.to_string(), "capability": r.capability, "by": by}),
-            );
+            self.audit.record(Kind::Revoke, grant_event(r, Some(by)));
         }
         Ok(revoked)
     }
@@ -755,10 +739,7 @@ impl App {
     /// Revokes one grant by id.
     pub fn revoke_id(&self, id: &str) -> Result<GrantRecord, AppError> {
         let r = self.grants.set_state(id, GrantState::Revoked, DecidedBy::Operator)?;
-        self.audit.record(
-            Kind::Revoke,
-            serde_json::json!({"grant": r.id, "component": r.component, "digest": r.digest.to_string(), "capability": r.capability, "by": "operator"}),
-        );
+        self.audit.record(Kind::Revoke, grant_event(&r, Some("operator")));
         Ok(r)
     }
 
@@ -888,6 +869,16 @@ fn grant_prompt(c: &Installed, capability: &Capability, reason: &str) -> String 
         describe_capability(capability),
         if reason.is_empty() { "(none given)" } else { reason },
     )
+}
+
+/// The audit event of a grant record (`by` names who revoked it, for revocations).
+pub fn grant_event(r: &GrantRecord, by: Option<&str>) -> Value {
+    let mut v = serde_json::json!({"grant": r.id, "component": r.component, "digest": r.digest.to_string(),
+        "capability": r.capability, "state": r.state, "decided_by": r.decided_by, "reason": r.reason});
+    if let Some(by) = by {
+        v["by"] = Value::from(by);
+    }
+    v
 }
 
 /// How a capability reads in a prompt.
