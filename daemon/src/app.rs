@@ -36,6 +36,9 @@ pub enum AppError {
     /// No embedded catalog entry of that name.
     #[error("`builtin:{0}` is not in the embedded catalog (it has: {1})")]
     UnknownBuiltin(String, String),
+    /// A `builtin:NAME@DIGEST` whose digest is not the embedded one.
+    #[error("{0}")]
+    BuiltinDigest(String),
     /// Fetching failed.
     #[error(transparent)]
     Fetch(#[from] FetchError),
@@ -290,11 +293,22 @@ impl App {
     pub async fn fetch(&self, reference: &str) -> Result<Artifact, AppError> {
         let reference = reference.trim();
         if let Some(name) = reference.strip_prefix("builtin:") {
-            let name = name.split('@').next().unwrap_or(name);
+            let (name, pinned) = match name.split_once('@') {
+                Some((n, d)) => (n, Some(d)),
+                None => (name, None),
+            };
             let e = catalog::get(name).ok_or_else(|| {
                 AppError::UnknownBuiltin(name.to_string(), catalog::names().collect::<Vec<_>>().join(", "))
             })?;
             let digest = Digest::of(e.component);
+            if let Some(p) = pinned {
+                let want: Digest = p.parse().map_err(|e: forage_policy::DigestError| AppError::BuiltinDigest(e.to_string()))?;
+                if want != digest {
+                    return Err(AppError::BuiltinDigest(format!(
+                        "`builtin:{name}@{want}` is not this binary's {name} ({digest})"
+                    )));
+                }
+            }
             return Ok(Artifact {
                 reference: format!("builtin:{name}@{digest}"),
                 digest,

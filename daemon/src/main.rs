@@ -234,7 +234,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             tokio::task::spawn_blocking(move || forage_store::RedbStore::open(&path)).await??,
         )
     };
-    let app = app::App::new(config, &data_dir, store)?;
+    // Engine, key and grant records: blocking set-up, off the async workers.
+    let app = {
+        let data_dir = data_dir.clone();
+        tokio::task::spawn_blocking(move || app::App::new(config, &data_dir, store)).await??
+    };
     if let Some((req, json, verify)) = operator {
         let answer = admin::handle(&app, &req).await;
         return print_operator(&req, answer, json, verify);
