@@ -789,6 +789,8 @@ fn layout_bench(rt: &tokio::runtime::Runtime, layout: &Path, functions: usize) {
 struct Registry {
     child: Child,
     host: String,
+    /// `http://…` or `https://…`.
+    base: String,
     _dir: tempfile::TempDir,
 }
 
@@ -799,8 +801,40 @@ impl Drop for Registry {
     }
 }
 
-fn start_registry(bin: &Path) -> Registry {
+fn start_registry(bin: &Path, tls: bool) -> Registry {
     let dir = tmp("forage-bench-registry-");
+    let tls_yaml = if tls {
+        let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+        let out = Command::new("openssl")
+            .args([
+                "req",
+                "-x509",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:prime256v1",
+            ])
+            .args(["-nodes", "-days", "2", "-subj", "/CN=127.0.0.1"])
+            .args(["-addext", "subjectAltName=IP:127.0.0.1"])
+            .arg("-keyout")
+            .arg(&key)
+            .arg("-out")
+            .arg(&cert)
+            .output()
+            .expect("run openssl");
+        assert!(
+            out.status.success(),
+            "openssl: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        format!(
+            "  tls:\n    certificate: {}\n    key: {}\n",
+            cert.display(),
+            key.display()
+        )
+    } else {
+        String::new()
+    };
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -810,7 +844,7 @@ fn start_registry(bin: &Path) -> Registry {
     let config = format!(
         "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\n\
          storage:\n  filesystem:\n    rootdirectory: {}\n  cache:\n    blobdescriptor: inmemory\n\
-         http:\n  addr: {host}\n  secret: forage-bench-secret\n",
+         http:\n  addr: {host}\n  secret: forage-bench-secret\n{tls_yaml}",
         dir.path().join("storage").display()
     );
     let config_path = dir.path().join("config.yml");
@@ -828,16 +862,18 @@ fn start_registry(bin: &Path) -> Registry {
         assert!(Instant::now() < deadline, "the registry did not start");
         std::thread::sleep(Duration::from_millis(50));
     }
+    let base = format!("{}://{host}", if tls { "https" } else { "http" });
     Registry {
         child,
         host,
+        base,
         _dir: dir,
     }
 }
 
 /// Pushes layout manifest `i % n` to `bench/repo-{i}:1.0.0` for every repository, each
 /// manifest made unique by an annotation naming its repository (so nothing is deduplicated).
-async fn push_repositories(host: &str, layout: &Path, repos: usize) {
+async fn push_repositories(base: &str, layout: &Path, repos: usize) {
     use futures::StreamExt as _;
     let index: serde_json::Value =
         serde_json::from_slice(&std::fs::read(layout.join("index.json")).unwrap()).unwrap();
@@ -855,8 +891,8 @@ async fn push_repositories(host: &str, layout: &Path, repos: usize) {
         )
         .unwrap()
     };
-    let http = reqwest::Client::new();
-    let base = format!("http://{host}");
+    let http = client();
+    let base = base.to_string();
     futures::stream::iter(0..repos)
         .map(|i| {
             let http = http.clone();
@@ -919,7 +955,15 @@ async fn push_repositories(host: &str, layout: &Path, repos: usize) {
         .await;
 }
 
-fn registry_bench(rt: &tokio::runtime::Runtime, layout: &Path) {
+/// A client for the bench registry (its TLS certificate is self-signed).
+fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .danger_accept_invalid_certs(true)
+        .build()
+        .expect("client")
+}
+
+fn registry_bench(rt: &tokio::runtime::Runtime, layout: &Path, tls: bool) {
     let bin = Path::new("/usr/bin/docker-registry");
     if std::env::var_os("FORAGE_BENCH_NO_REGISTRY").is_some() || !bin.exists() {
         println!(
@@ -929,11 +973,16 @@ fn registry_bench(rt: &tokio::runtime::Runtime, layout: &Path) {
         return;
     }
     println!(
-        "\n## no-change re-crawl of {REGISTRY_REPOS} repositories on a local registry (docker-registry, plain HTTP on 127.0.0.1)"
+        "\n## no-change re-crawl of {REGISTRY_REPOS} repositories on a local registry (docker-registry, {} on 127.0.0.1)",
+        if tls {
+            "HTTPS, self-signed"
+        } else {
+            "plain HTTP"
+        }
     );
-    let registry = start_registry(bin);
+    let registry = start_registry(bin, tls);
     let started = Instant::now();
-    rt.block_on(push_repositories(&registry.host, layout, REGISTRY_REPOS));
+    rt.block_on(push_repositories(&registry.base, layout, REGISTRY_REPOS));
     println!(
         "(pushed {REGISTRY_REPOS} repositories in {:.1} s)",
         started.elapsed().as_secs_f64()
@@ -987,7 +1036,7 @@ fn registry_bench(rt: &tokio::runtime::Runtime, layout: &Path) {
     let mut raw = Vec::new();
     for _ in 0..3 {
         let started = Instant::now();
-        rt.block_on(raw_listing(&registry.host, REGISTRY_REPOS, 4));
+        rt.block_on(raw_listing(&registry.base, REGISTRY_REPOS, 4));
         raw.push(started.elapsed());
     }
     raw.sort();
@@ -1021,12 +1070,12 @@ fn registry_bench(rt: &tokio::runtime::Runtime, layout: &Path) {
 
 /// The registry requests of a no-change re-crawl, without the crawler: the catalog, then per
 /// repository its tag list and a manifest HEAD, `width` repositories at a time.
-async fn raw_listing(host: &str, repos: usize, width: usize) {
+async fn raw_listing(base: &str, repos: usize, width: usize) {
     use futures::StreamExt as _;
-    let http = reqwest::Client::new();
-    let base = format!("http://{host}");
+    let http = client();
+    let base = base.to_string();
     let catalog = http
-        .get(format!("{base}/v2/_catalog?n=10000"))
+        .get(format!("{base}/v2/_catalog?n=1000"))
         .send()
         .await
         .unwrap();
@@ -1086,5 +1135,6 @@ fn main() {
         started.elapsed().as_secs_f64()
     );
     layout_bench(&rt, &layout, functions);
-    registry_bench(&rt, &layout);
+    registry_bench(&rt, &layout, false);
+    registry_bench(&rt, &layout, true);
 }
