@@ -348,6 +348,9 @@ pub struct Fetcher {
     http_insecure: reqwest::Client,
     /// Insecure registries found to speak HTTPS (the rest are spoken to in plain HTTP).
     https_seen: Mutex<std::collections::HashSet<String>>,
+    /// Insecure registries whose HTTPS probe failed: they speak plain HTTP, so later requests
+    /// skip the probe (one round trip each) for the life of this fetcher.
+    plain_seen: Mutex<std::collections::HashSet<String>>,
     /// One oci-client per (registry, scheme), created on first use: it does the auth handshake.
     oci_clients: Mutex<HashMap<(String, bool), oci_client::Client>>,
 }
@@ -393,6 +396,7 @@ impl Fetcher {
             http,
             http_insecure,
             https_seen: Mutex::new(Default::default()),
+            plain_seen: Mutex::new(Default::default()),
             oci_clients: Mutex::new(HashMap::new()),
         })
     }
@@ -479,7 +483,8 @@ impl Fetcher {
                 .contains(host)
         };
         let mut https = seen(self);
-        if !https {
+        let plain = self.plain_seen.lock().unwrap_or_else(|e| e.into_inner()).contains(host);
+        if !https && !plain {
             let probe = self
                 .http_insecure
                 .get(format!("https://{host}/v2/"))
@@ -496,6 +501,11 @@ impl Fetcher {
             if probe.is_ok() {
                 https = true;
                 self.https_seen
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert(host.to_string());
+            } else {
+                self.plain_seen
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())
                     .insert(host.to_string());
