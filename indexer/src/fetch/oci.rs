@@ -188,14 +188,7 @@ pub(crate) async fn catalog(
         if let Some(a) = &authorization {
             req = req.header(AUTHORIZATION, a);
         }
-        let resp = tokio::time::timeout(timeout, req.send())
-            .await
-            .map_err(|_| FetchError::Timeout {
-                registry: registry.to_string(),
-                what: what.clone(),
-                after: timeout,
-            })?
-            .map_err(|e| map_reqwest_error(e, registry, &what, timeout))?;
+        let resp = send_timed(req, registry, &what, timeout).await?;
         let status = resp.status();
         if status == StatusCode::UNAUTHORIZED && !tried_token {
             let challenge = resp
@@ -304,14 +297,7 @@ async fn catalog_token(
     if let Some(b) = basic {
         req = req.header(AUTHORIZATION, b);
     }
-    let resp = tokio::time::timeout(timeout, req.send())
-        .await
-        .map_err(|_| FetchError::Timeout {
-            registry: registry.to_string(),
-            what: what.clone(),
-            after: timeout,
-        })?
-        .map_err(|e| map_reqwest_error(e, registry, &what, timeout))?;
+    let resp = send_timed(req, registry, &what, timeout).await?;
     let status = resp.status();
     let body = resp.bytes().await.unwrap_or_default();
     if !status.is_success() {
@@ -490,14 +476,7 @@ impl<'a> Session<'a> {
         }
         // The whole-response timeout is applied by the callers that read small bodies; a blob
         // stream is bounded by the client's read (idle) timeout instead.
-        tokio::time::timeout(self.timeout, req.send())
-            .await
-            .map_err(|_| FetchError::Timeout {
-                registry: self.registry.clone(),
-                what: what.to_string(),
-                after: self.timeout,
-            })?
-            .map_err(|e| map_reqwest_error(e, &self.registry, what, self.timeout))
+        send_timed(req, &self.registry, what, self.timeout).await
     }
 
     /// Turns a non-success status into the error that says what happened.
@@ -898,6 +877,23 @@ fn chain(e: &dyn std::error::Error) -> String {
         source = s.source();
     }
     out
+}
+
+/// Sends `req`, giving up after `timeout`; every failure names `registry` and `what`.
+async fn send_timed(
+    req: reqwest::RequestBuilder,
+    registry: &str,
+    what: &str,
+    timeout: Duration,
+) -> Result<reqwest::Response, FetchError> {
+    tokio::time::timeout(timeout, req.send())
+        .await
+        .map_err(|_| FetchError::Timeout {
+            registry: registry.to_string(),
+            what: what.to_string(),
+            after: timeout,
+        })?
+        .map_err(|e| map_reqwest_error(e, registry, what, timeout))
 }
 
 fn map_reqwest_error(
