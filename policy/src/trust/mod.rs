@@ -492,7 +492,13 @@ pub fn verify(
             ));
             break;
         }
-        match found {
+        // A signature the policy has no material for: recorded, not judged.
+        let mut not_checkable = |why: String| {
+            checks.push(row(Check::SignaturePresent, CheckStatus::Skipped, why.clone()));
+            not_checked.push(why);
+        };
+        // cosign layers and Sigstore bundles share the cosign verifier's outcome type.
+        let (label, outcome) = match found {
             FoundSignature::Cosign {
                 payload,
                 signature_b64,
@@ -502,16 +508,10 @@ pub fn verify(
                 media_type,
             } => {
                 if !sp.checks_cosign() {
-                    let why = format!(
+                    not_checkable(format!(
                         "cosign signature #{i}: policy {:?} has no cosign_keys or fulcio_roots",
                         sp.name
-                    );
-                    checks.push(row(
-                        Check::SignaturePresent,
-                        CheckStatus::Skipped,
-                        why.clone(),
                     ));
-                    not_checked.push(why);
                     continue;
                 }
                 let layer = cosign::CosignLayer {
@@ -522,41 +522,33 @@ pub fn verify(
                     chain: chain.as_deref(),
                     media_type,
                 };
-                match cosign::verify(&sp.cosign, subject, &layer, verification_time) {
-                    Ok(ok) => {
-                        for (c, d) in ok.passed {
-                            checks.push(row(c, CheckStatus::Passed, d));
-                        }
-                        for (c, d) in ok.skipped {
-                            checks.push(row(c, CheckStatus::Skipped, d));
-                        }
-                        signer.get_or_insert(ok.signer);
-                    }
-                    Err(e) => {
-                        checks.push(row(e.check(), failed_status(e.check()), e.to_string()));
-                        failures.push(Reason {
-                            check: e.check(),
-                            step: e.check_name().to_owned(),
-                            message: format!("cosign signature #{i}: {e}"),
-                        });
-                    }
-                }
+                (
+                    format!("cosign signature #{i}"),
+                    cosign::verify(&sp.cosign, subject, &layer, verification_time),
+                )
+            }
+            FoundSignature::SigstoreBundle { bundle, media_type } => {
+                let Some(root) = &sp.cosign.trusted_root else {
+                    not_checkable(format!(
+                        "sigstore bundle #{i}: policy {:?} has no sigstore_trusted_root",
+                        sp.name
+                    ));
+                    continue;
+                };
+                (
+                    format!("sigstore bundle #{i}"),
+                    bundle::verify(&sp.cosign, root, subject, bundle, media_type, verification_time),
+                )
             }
             FoundSignature::Notary {
                 envelope,
                 media_type,
             } => {
                 let Some(verifier) = &sp.notary else {
-                    let why = format!(
+                    not_checkable(format!(
                         "notary signature #{i}: policy {:?} has no trust_stores / trusted_identities",
                         sp.name
-                    );
-                    checks.push(row(
-                        Check::SignaturePresent,
-                        CheckStatus::Skipped,
-                        why.clone(),
                     ));
-                    not_checked.push(why);
                     continue;
                 };
                 match verify_notary(verifier, subject, envelope, media_type, verification_time) {
@@ -582,44 +574,26 @@ pub fn verify(
                         });
                     }
                 }
+                continue;
             }
-            FoundSignature::SigstoreBundle { bundle, media_type } => {
-                let Some(root) = &sp.cosign.trusted_root else {
-                    let why = format!(
-                        "sigstore bundle #{i}: policy {:?} has no sigstore_trusted_root",
-                        sp.name
-                    );
-                    checks.push(row(
-                        Check::SignaturePresent,
-                        CheckStatus::Skipped,
-                        why.clone(),
-                    ));
-                    not_checked.push(why);
-                    continue;
-                };
-                match bundle::verify(
-                    &sp.cosign,
-                    root,
-                    subject,
-                    bundle,
-                    media_type,
-                    verification_time,
-                ) {
-                    Ok(ok) => {
-                        for (c, d) in ok.passed {
-                            checks.push(row(c, CheckStatus::Passed, d));
-                        }
-                        signer.get_or_insert(ok.signer);
-                    }
-                    Err(e) => {
-                        checks.push(row(e.check(), failed_status(e.check()), e.to_string()));
-                        failures.push(Reason {
-                            check: e.check(),
-                            step: e.check_name().to_owned(),
-                            message: format!("sigstore bundle #{i}: {e}"),
-                        });
-                    }
+        };
+        match outcome {
+            Ok(ok) => {
+                for (c, d) in ok.passed {
+                    checks.push(row(c, CheckStatus::Passed, d));
                 }
+                for (c, d) in ok.skipped {
+                    checks.push(row(c, CheckStatus::Skipped, d));
+                }
+                signer.get_or_insert(ok.signer);
+            }
+            Err(e) => {
+                checks.push(row(e.check(), failed_status(e.check()), e.to_string()));
+                failures.push(Reason {
+                    check: e.check(),
+                    step: e.check_name().to_owned(),
+                    message: format!("{label}: {e}"),
+                });
             }
         }
     }
