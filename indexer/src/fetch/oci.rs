@@ -461,6 +461,18 @@ impl<'a> Session<'a> {
         format!("registry {}", self.registry)
     }
 
+    /// Reads a small body (manifest, index, referrers page) whole, capped at `limit` bytes and
+    /// bounded by the session timeout; returns it with its digest.
+    async fn read_small(&self, resp: reqwest::Response, limit: u64, what: &str) -> Result<(Bytes, Digest), FetchError> {
+        tokio::time::timeout(self.timeout, read_capped(resp, limit, &self.source_name(), what, self.timeout))
+            .await
+            .map_err(|_| FetchError::Timeout {
+                registry: self.registry.clone(),
+                what: what.to_string(),
+                after: self.timeout,
+            })?
+    }
+
     async fn get(
         &self,
         url: &str,
@@ -577,16 +589,7 @@ impl<'a> Session<'a> {
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
         let limit = limit.min(self.fetcher.limits().max_manifest_bytes);
-        let (bytes, digest) = tokio::time::timeout(
-            self.timeout,
-            read_capped(resp, limit, &self.source_name(), &what, self.timeout),
-        )
-        .await
-        .map_err(|_| FetchError::Timeout {
-            registry: self.registry.clone(),
-            what: what.clone(),
-            after: self.timeout,
-        })??;
+        let (bytes, digest) = self.read_small(resp, limit, &what).await?;
         if let Target::Digest(expected) = target
             && *expected != digest
         {
@@ -710,16 +713,7 @@ impl<'a> Repository<'a> {
                 .get(reqwest::header::LINK)
                 .and_then(|v| v.to_str().ok())
                 .and_then(next_link);
-            let (body, _) = tokio::time::timeout(
-                s.timeout,
-                read_capped(resp, limit, &s.source_name(), &what, s.timeout),
-            )
-            .await
-            .map_err(|_| FetchError::Timeout {
-                registry: s.registry.clone(),
-                what: what.clone(),
-                after: s.timeout,
-            })??;
+            let (body, _) = s.read_small(resp, limit, &what).await?;
             pages.push(body);
             match next {
                 Some(n) if n.starts_with('/') => url = format!("{}{n}", s.base),
