@@ -12,6 +12,13 @@
 //!
 //! Every fixture's `NAME.wit.wasm` is produced here by `wit_component::encode`, which
 //! needs no external toolchain, so it is always compared byte for byte.
+//!
+//! Where no guest toolchain is installed (as on CI) nothing can be rebuilt, so
+//! `--check` also decodes each committed `NAME.wasm`'s component type and compares
+//! the functions it exports, with their parameter and result types, with the exports
+//! of the fixture's world in its source WIT ([`export_drift`]); and a Rust fixture
+//! whose sources changed since the committed build fails the check, because its
+//! binary is then not known to match them.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -34,10 +41,8 @@ pub enum Kind {
         /// The cargo package name.
         package: &'static str,
     },
-    /// A componentize-py app: `module.py` targeting `world`.
+    /// A componentize-py app: `module.py` targeting the fixture's world.
     Python {
-        /// The WIT world.
-        world: &'static str,
         /// The Python module holding the implementation.
         module: &'static str,
     },
@@ -50,35 +55,53 @@ pub struct Fixture {
     pub name: &'static str,
     /// Source directory relative to `fixtures/`; its `wit/` holds the WIT package.
     pub source: &'static str,
+    /// The world of that package the component is built for (for Rust, the `world`
+    /// of the crate's `wit_bindgen::generate!`); its exports are what the committed
+    /// component must export.
+    pub world: &'static str,
     /// How it is built.
     pub kind: Kind,
 }
 
-const fn rust(name: &'static str, source: &'static str, package: &'static str) -> Fixture {
+const fn rust(
+    name: &'static str,
+    source: &'static str,
+    world: &'static str,
+    package: &'static str,
+) -> Fixture {
     Fixture {
         name,
         source,
+        world,
         kind: Kind::Rust { package },
     }
 }
 
 /// Every fixture, in manifest order.
 pub const FIXTURES: &[Fixture] = &[
-    rust("types", "rust/types", "fixture-types"),
-    rust("clock", "rust/clock", "fixture-clock"),
-    rust("json", "rust/json", "fixture-json"),
-    rust("hash", "rust/hash", "fixture-hash"),
-    rust("text", "rust/text", "fixture-text"),
-    rust("http-fetch", "rust/http-fetch", "fixture-http-fetch"),
-    rust("file-reader", "rust/file-reader", "fixture-file-reader"),
-    rust("hostile", "rust/hostile", "fixture-hostile"),
+    rust("types", "rust/types", "types", "fixture-types"),
+    rust("clock", "rust/clock", "clock", "fixture-clock"),
+    rust("json", "rust/json", "json-tools", "fixture-json"),
+    rust("hash", "rust/hash", "hash-tools", "fixture-hash"),
+    rust("text", "rust/text", "text-tools", "fixture-text"),
+    rust(
+        "http-fetch",
+        "rust/http-fetch",
+        "http-fetch",
+        "fixture-http-fetch",
+    ),
+    rust(
+        "file-reader",
+        "rust/file-reader",
+        "file-reader",
+        "fixture-file-reader",
+    ),
+    rust("hostile", "rust/hostile", "hostile", "fixture-hostile"),
     Fixture {
         name: "pytext",
         source: "python/pytext",
-        kind: Kind::Python {
-            world: "pytext",
-            module: "app",
-        },
+        world: "pytext",
+        kind: Kind::Python { module: "app" },
     },
 ];
 
@@ -160,7 +183,7 @@ pub fn read_manifest(path: &Path) -> Result<BTreeMap<String, ManifestRow>> {
     Ok(rows)
 }
 
-fn write_manifest(path: &Path, rows: &BTreeMap<String, ManifestRow>) -> Result<()> {
+pub(crate) fn write_manifest(path: &Path, rows: &BTreeMap<String, ManifestRow>) -> Result<()> {
     let mut text = String::from(MANIFEST_HEADER);
     text.push('\n');
     // Manifest order follows FIXTURES, not the alphabet.
@@ -331,13 +354,7 @@ fn add_metadata(component: &mut Vec<u8>, fields: &[(&str, &str)]) {
     }
 }
 
-fn build_python(
-    root: &Path,
-    fixture: &Fixture,
-    world: &str,
-    module: &str,
-    out: &Path,
-) -> Result<()> {
+fn build_python(root: &Path, fixture: &Fixture, module: &str, out: &Path) -> Result<()> {
     let dir = root.join(fixture.source);
     let status = Command::new("componentize-py")
         .current_dir(&dir)
@@ -346,7 +363,7 @@ fn build_python(
             "-d",
             "wit",
             "-w",
-            world,
+            fixture.world,
             "componentize",
             "-p",
             ".",
@@ -363,7 +380,7 @@ fn build_python(
 }
 
 /// What happened to one fixture.
-enum Outcome {
+pub(crate) enum Outcome {
     Built(ManifestRow),
     Skipped,
 }
@@ -448,7 +465,7 @@ pub fn run(check: bool, force: bool, only: &[String]) -> Result<()> {
         .iter()
         .filter(|f| matches!(f.kind, Kind::Python { .. }))
     {
-        let Kind::Python { world, module } = fixture.kind else {
+        let Kind::Python { module } = fixture.kind else {
             unreachable!()
         };
         let unchanged = committed.get(fixture.name).is_some_and(|row| {
@@ -474,7 +491,7 @@ pub fn run(check: bool, force: bool, only: &[String]) -> Result<()> {
                     );
                 }
                 let dest = out_dir.join(format!("{}.wasm", fixture.name));
-                build_python(&root, fixture, world, module, &dest)?;
+                build_python(&root, fixture, module, &dest)?;
                 outcomes.insert(
                     fixture.name,
                     Outcome::Built(finish(&root, fixture, &out_dir)?),
@@ -605,20 +622,62 @@ fn compare(
     outcomes: &BTreeMap<&str, Outcome>,
     out_dir: &Path,
 ) -> Result<()> {
+    let stale = check(root, built, committed, selected, outcomes, out_dir)?;
+    if stale.is_empty() {
+        println!("fixtures are up to date");
+        Ok(())
+    } else {
+        for line in &stale {
+            eprintln!("stale: {line}");
+        }
+        bail!(
+            "{} fixture problem(s); run `cargo xtask fixtures` (with the guest toolchain) and commit fixtures/built",
+            stale.len()
+        )
+    }
+}
+
+/// The `--check` comparison of the fixtures under `root` (committed files in `built`,
+/// described by `committed`) after the builds in `outcomes` wrote into `out_dir`: one
+/// line per problem, each naming its fixture; empty when everything is current.
+/// `Err` only for failures of the check itself (an unreadable source tree, say).
+pub(crate) fn check(
+    root: &Path,
+    built: &Path,
+    committed: &BTreeMap<String, ManifestRow>,
+    selected: &[&Fixture],
+    outcomes: &BTreeMap<&str, Outcome>,
+    out_dir: &Path,
+) -> Result<Vec<String>> {
     let mut stale = Vec::new();
     for fixture in selected {
         let name = fixture.name;
+        let problems_before = stale.len();
         let Some(old) = committed.get(name) else {
             stale.push(format!("{name}: not in MANIFEST.tsv"));
             continue;
         };
         // The committed files must be what the manifest says.
-        match fs::read(built.join(format!("{name}.wasm"))) {
-            Ok(bytes) if sha256_hex(&bytes) == old.sha256 => {}
+        let committed_wasm = fs::read(built.join(format!("{name}.wasm")));
+        match &committed_wasm {
+            Ok(bytes) if sha256_hex(bytes) == old.sha256 => {}
             Ok(_) => stale.push(format!(
                 "{name}: built/{name}.wasm does not match MANIFEST.tsv"
             )),
             Err(_) => stale.push(format!("{name}: built/{name}.wasm is missing")),
+        }
+        // The committed component must implement the WIT it claims to. This needs no
+        // toolchain, so it is what stands between an edited WIT and a stale binary
+        // where nothing can be rebuilt (CI): `cargo xtask fixtures` without the
+        // toolchain refreshes NAME.wit.wasm and the manifest but keeps NAME.wasm.
+        if let Ok(bytes) = &committed_wasm {
+            match export_drift(fixture, bytes, &root.join(fixture.source).join("wit")) {
+                Ok(drift) => stale.extend(drift),
+                Err(e) => stale.push(format!(
+                    "{name}: cannot compare built/{name}.wasm with {}/wit: {e:#}",
+                    fixture.source
+                )),
+            }
         }
         // The WIT package needs no toolchain, so it is always checked.
         let pkg = wit::encode_dir(&root.join(fixture.source).join("wit"))?;
@@ -673,11 +732,21 @@ fn compare(
                 }
             }
             (Kind::Rust { .. }, _) => {
-                // Skipped: without the toolchain the best we can say is whether the sources moved.
+                // Not rebuilt (no wasm32-wasip2 target). The export check above only sees
+                // the interface; with the sources moved, nothing says the committed
+                // binary still does what they do, so this is a failure, not a warning.
                 if source_now != old.source_sha256 {
-                    println!(
-                        "warning {name}: sources changed since the committed build, but cannot rebuild here"
-                    );
+                    stale.push(format!(
+                        "{name}: sources in {} changed since the committed build \
+                         (source_sha256 {} in MANIFEST.tsv, {} now) and cannot be rebuilt \
+                         here (rustc wasm32-wasip2 target not available), so built/{name}.wasm \
+                         is not known to match them",
+                        fixture.source,
+                        &old.source_sha256[..12],
+                        &source_now[..12]
+                    ));
+                } else if stale.len() == problems_before {
+                    println!("ok {name}: sources unchanged (source_sha256), exports match its WIT");
                 }
             }
         }
@@ -689,18 +758,51 @@ fn compare(
     if committed_layout != tree(&fresh_layout)? {
         stale.push("layout: built/layout does not match the committed fixtures".to_string());
     }
-    if stale.is_empty() {
-        println!("fixtures are up to date");
-        Ok(())
-    } else {
-        for line in &stale {
-            eprintln!("stale: {line}");
+    Ok(stale)
+}
+
+/// How the exports of `component` (a fixture's committed build) differ from the
+/// exports of the fixture's world in the WIT package in `wit_dir`: one line per
+/// function that is missing, extra, or has other parameters (names or types) or
+/// results, naming the fixture, the interface (or the world, for a world-level
+/// function) and the function. Both sides are rendered by
+/// [`wit::world_export_signatures`], so doc comments and encoding details do not
+/// count, and toolchain plumbing ([`wit::PLUMBING_EXPORTS`]) is ignored.
+pub fn export_drift(fixture: &Fixture, component: &[u8], wit_dir: &Path) -> Result<Vec<String>> {
+    let name = fixture.name;
+    let have = wit::component_export_signatures(component)
+        .with_context(|| format!("fixture {name}: built/{name}.wasm"))?;
+    let want = wit::source_export_signatures(wit_dir, fixture.world)
+        .with_context(|| format!("fixture {name}"))?;
+    let source = format!("{}/wit", fixture.source);
+    let world = fixture.world;
+    let whose = |key: &str| match key.split_once('#') {
+        Some((iface, func)) => format!("interface {iface}, function {func}"),
+        None => format!("world {world}, function {key}"),
+    };
+    let mut drift = Vec::new();
+    for (key, sig) in &want {
+        match have.get(key) {
+            None => drift.push(format!(
+                "{name}: {}: declared in {source} as `{sig}` but not exported by built/{name}.wasm",
+                whose(key)
+            )),
+            Some(got) if got != sig => drift.push(format!(
+                "{name}: {}: built/{name}.wasm exports `{got}` but {source} declares `{sig}`",
+                whose(key)
+            )),
+            Some(_) => {}
         }
-        bail!(
-            "{} fixture problem(s); run `cargo xtask fixtures` and commit fixtures/built",
-            stale.len()
-        )
     }
+    for (key, sig) in &have {
+        if !want.contains_key(key) {
+            drift.push(format!(
+                "{name}: {}: exported by built/{name}.wasm as `{sig}` but not declared in {source} (world {world})",
+                whose(key)
+            ));
+        }
+    }
+    Ok(drift)
 }
 
 fn names() -> Vec<&'static str> {

@@ -1,27 +1,21 @@
-//! Tests: the generator writes valid components, and every committed fixture is a
-//! component whose exports match its WIT package.
+//! Tests: the generator writes valid components, every committed fixture is a
+//! component whose exports match its WIT package, and `fixtures --check` catches a
+//! stale fixture where no guest toolchain is installed.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
+use std::path::Path;
 
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::corpus;
-use crate::fixtures::{self, FIXTURES};
+use crate::fixtures::{self, FIXTURES, Fixture, Outcome};
 use crate::oci;
 use crate::wit;
 
-/// Exports that toolchains add for their own plumbing; forage does not treat them as tools.
-/// componentize-py exports an instance named `exports` holding `init` (its
-/// wizer-style pre-initialisation hook).
-const PLUMBING: &[&str] = &["exports#init"];
-
 fn without_plumbing(names: BTreeSet<String>) -> BTreeSet<String> {
-    names
-        .into_iter()
-        .filter(|n| !PLUMBING.contains(&n.as_str()))
-        .collect()
+    names.into_iter().filter(|n| !wit::is_plumbing(n)).collect()
 }
 
 #[test]
@@ -325,4 +319,228 @@ fn gen_corpus_writes_components_wit_and_layouts() {
                 .is_file()
         );
     }
+}
+
+/// Copy `from` to `to` recursively, leaving out build output (`target`).
+fn copy_tree(from: &Path, to: &Path) {
+    fs::create_dir_all(to).unwrap();
+    for entry in fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        if entry.file_name() == "target" {
+            continue;
+        }
+        let dest = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_tree(&entry.path(), &dest);
+        } else {
+            fs::copy(entry.path(), &dest).unwrap();
+        }
+    }
+}
+
+/// A writable copy of `fixtures/`, for tests that edit sources.
+fn fixtures_copy() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    copy_tree(&fixtures::fixtures_dir(), dir.path());
+    dir
+}
+
+fn fixture(name: &str) -> &'static Fixture {
+    FIXTURES.iter().find(|f| f.name == name).unwrap()
+}
+
+/// Replace exactly one occurrence of `from` in `path`, so an edit cannot silently miss.
+fn edit(path: &Path, from: &str, to: &str) {
+    let text = fs::read_to_string(path).unwrap();
+    assert_eq!(
+        text.matches(from).count(),
+        1,
+        "{from:?} in {}",
+        path.display()
+    );
+    fs::write(path, text.replacen(from, to, 1)).unwrap();
+}
+
+/// `cargo xtask fixtures --check` under `root` as it runs where no guest toolchain is
+/// installed (CI): every selected fixture skipped, nothing rebuilt. Returns the problems.
+fn check_without_toolchain(root: &Path, names: &[&str]) -> Vec<String> {
+    let built = root.join("built");
+    let committed = fixtures::read_manifest(&built.join("MANIFEST.tsv")).unwrap();
+    let selected: Vec<&Fixture> = names.iter().map(|n| fixture(n)).collect();
+    let outcomes: BTreeMap<&str, Outcome> = selected
+        .iter()
+        .map(|f| (f.name, Outcome::Skipped))
+        .collect();
+    let out = tempfile::tempdir().unwrap();
+    fixtures::check(root, &built, &committed, &selected, &outcomes, out.path()).unwrap()
+}
+
+#[test]
+fn committed_fixtures_export_exactly_what_their_source_wit_declares() {
+    let root = fixtures::fixtures_dir();
+    for fixture in FIXTURES {
+        let name = fixture.name;
+        let bytes = fs::read(root.join("built").join(format!("{name}.wasm"))).unwrap();
+        let wit_dir = root.join(fixture.source).join("wit");
+        let drift = fixtures::export_drift(fixture, &bytes, &wit_dir).unwrap();
+        assert!(drift.is_empty(), "{name}: {drift:#?}");
+        assert!(
+            !wit::component_export_signatures(&bytes).unwrap().is_empty(),
+            "{name} exports nothing"
+        );
+    }
+    // componentize-py's plumbing is in the component but is not compared.
+    let pytext = fs::read(root.join("built/pytext.wasm")).unwrap();
+    assert!(
+        wit::component_export_names(&pytext)
+            .unwrap()
+            .contains("exports#init")
+    );
+    assert!(
+        !wit::component_export_signatures(&pytext)
+            .unwrap()
+            .contains_key("exports#init")
+    );
+    // Types are printed resolved, nominal types with their whole body.
+    let types = wit::component_export_signatures(&fs::read(root.join("built/types.wasm")).unwrap())
+        .unwrap();
+    assert_eq!(
+        types["forage-fixtures:types/kitchen-sink@0.1.0#maybe-fail"],
+        "func(fail: bool, code: u32) -> result<_, record error-record { code: u32, message: string }>"
+    );
+    assert_eq!(
+        types["greet"],
+        "func(name: string, title: option<string>) -> string"
+    );
+    assert_eq!(types["noop"], "func()");
+}
+
+#[test]
+fn check_without_toolchain_passes_on_the_committed_fixtures() {
+    let names: Vec<&str> = FIXTURES.iter().map(|f| f.name).collect();
+    let problems = check_without_toolchain(&fixtures::fixtures_dir(), &names);
+    assert!(problems.is_empty(), "{problems:#?}");
+}
+
+#[test]
+fn check_without_toolchain_fails_when_the_component_no_longer_implements_its_wit() {
+    // A WIT edit followed by `cargo xtask fixtures` where wasm32-wasip2 is missing:
+    // the WIT package, the layout and MANIFEST.tsv are refreshed (that needs no
+    // toolchain) but built/types.wasm is the old binary. The manifest's source_sha256
+    // is made current as well (hand-edited, or a merge that took one side), so only
+    // the component's own type can tell that it does not implement the new WIT.
+    let copy = fixtures_copy();
+    let root = copy.path();
+    let built = root.join("built");
+    let types = fixture("types");
+    edit(
+        &root.join("rust/types/wit/types.wit"),
+        "export add: func(a: u32, b: u32) -> u32;",
+        "export add: func(a: u32, b: u64) -> u32;",
+    );
+    let pkg = wit::encode_dir(&root.join("rust/types/wit")).unwrap();
+    fs::write(built.join("types.wit.wasm"), &pkg.bytes).unwrap();
+    let mut manifest = fixtures::read_manifest(&built.join("MANIFEST.tsv")).unwrap();
+    let row = manifest.get_mut("types").unwrap();
+    row.wit_sha256 = hex::encode(Sha256::digest(&pkg.bytes));
+    row.source_sha256 = fixtures::source_sha256(root, types).unwrap();
+    fixtures::write_manifest(&built.join("MANIFEST.tsv"), &manifest).unwrap();
+    fixtures::write_fixture_layout(&built, &built.join("layout")).unwrap();
+
+    let problems = check_without_toolchain(root, &["types"]);
+    assert_eq!(problems.len(), 1, "{problems:#?}");
+    let line = &problems[0];
+    assert!(
+        line.starts_with("types: world types, function add: "),
+        "{line}"
+    );
+    assert!(
+        line.contains("`func(a: u32, b: u32) -> u32`")
+            && line.contains("`func(a: u32, b: u64) -> u32`"),
+        "{line}"
+    );
+}
+
+#[test]
+fn export_drift_names_every_changed_function_and_ignores_docs() {
+    let root = fixtures::fixtures_dir();
+    let types = fixture("types");
+    let component = fs::read(root.join("built/types.wasm")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    copy_tree(&root.join("rust/types/wit"), dir.path());
+    let wit_file = dir.path().join("types.wit");
+    for (from, to) in [
+        // Docs are not part of the component type.
+        ("/// Echo a boolean.", "/// Echo a boolean, reworded."),
+        ("/// A 2D point.", ""),
+        // A parameter type, a result type, a parameter name.
+        (
+            "echo-u8: func(value: u8) -> u8;",
+            "echo-u8: func(value: u16) -> u8;",
+        ),
+        (
+            "echo-u16: func(value: u16) -> u16;",
+            "echo-u16: func(value: u16) -> u32;",
+        ),
+        (
+            "echo-s8: func(value: s8) -> s8;",
+            "echo-s8: func(v: s8) -> s8;",
+        ),
+        // A renamed function and a removed one.
+        ("sum: func(", "total: func("),
+        ("chars: func(text: string) -> list<char>;", ""),
+        // A field deep inside types that three functions use (point < rect < shape).
+        ("y: f64,", "y: f32,"),
+        // A world-level function.
+        ("export noop: func();", "export noop: func(x: u32);"),
+    ] {
+        edit(&wit_file, from, to);
+    }
+    let drift = fixtures::export_drift(types, &component, dir.path()).unwrap();
+    let iface = "interface forage-fixtures:types/kitchen-sink@0.1.0, function";
+    let expected = [
+        format!("types: {iface} echo-u8: built/types.wasm exports `func(value: u8) -> u8` but"),
+        format!("types: {iface} echo-u16: built/types.wasm exports `func(value: u16) -> u16` but"),
+        format!("types: {iface} echo-s8: built/types.wasm exports `func(value: s8) -> s8` but"),
+        format!("types: {iface} total: declared in {}/wit as `func(values: list<f64>) -> f64` but not exported", types.source),
+        format!("types: {iface} sum: exported by built/types.wasm as `func(values: list<f64>) -> f64` but not declared"),
+        format!("types: {iface} chars: exported by built/types.wasm as"),
+        format!("types: {iface} echo-rect: built/types.wasm exports"),
+        format!("types: {iface} echo-shape: built/types.wasm exports"),
+        format!("types: {iface} area: built/types.wasm exports"),
+        "types: world types, function noop: built/types.wasm exports `func()` but rust/types/wit declares `func(x: u32)`".to_string(),
+    ];
+    for want in &expected {
+        assert_eq!(
+            drift
+                .iter()
+                .filter(|line| line.starts_with(want.as_str()))
+                .count(),
+            1,
+            "expected one line starting {want:?} in {drift:#?}"
+        );
+    }
+    assert_eq!(drift.len(), expected.len(), "{drift:#?}");
+    let area = drift.iter().find(|l| l.contains("function area:")).unwrap();
+    assert!(area.contains("record point { x: f64, y: f32 }"), "{area}");
+}
+
+#[test]
+fn check_without_toolchain_fails_when_rust_sources_changed_since_the_build() {
+    // Without wasm32-wasip2 the committed text.wasm cannot be rebuilt from edited
+    // sources, so it is not known to match them, even though its exports still do.
+    let copy = fixtures_copy();
+    let root = copy.path();
+    let lib = root.join("rust/text/src/lib.rs");
+    let mut source = fs::read_to_string(&lib).unwrap();
+    source.push_str("\n// An edit after the committed build.\n");
+    fs::write(&lib, source).unwrap();
+    let problems = check_without_toolchain(root, &["text"]);
+    assert_eq!(problems.len(), 1, "{problems:#?}");
+    assert!(
+        problems[0].starts_with("text: sources in rust/text changed since the committed build")
+            && problems[0].contains("source_sha256"),
+        "{}",
+        problems[0]
+    );
 }
