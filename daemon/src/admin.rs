@@ -27,9 +27,9 @@ pub async fn handle(app: &App, req: &Value) -> Result<Value, String> {
     let id = || req.get("id").and_then(Value::as_str).ok_or_else(|| format!("{op}: missing `id`"));
     let r = match op {
         "grants.list" => Ok(json!(app.grants.list())),
-        "grants.approve" => app.decide(id()?, true).map(|r| json!(r)),
-        "grants.deny" => app.decide(id()?, false).map(|r| json!(r)),
-        "grants.revoke" => app.revoke_id(id()?).map(|r| json!(r)),
+        "grants.approve" => app.decide(id()?, true).await.map(|r| json!(r)),
+        "grants.deny" => app.decide(id()?, false).await.map(|r| json!(r)),
+        "grants.revoke" => app.revoke_id(id()?).await.map(|r| json!(r)),
         "grants.add" => {
             let component = req.get("component").and_then(Value::as_str).ok_or("grants.add: missing `component`")?;
             let c: Capability = serde_json::from_value(req.get("capability").cloned().unwrap_or(Value::Null))
@@ -65,8 +65,11 @@ pub async fn handle(app: &App, req: &Value) -> Result<Value, String> {
 
 async fn add(app: &App, component: &str, c: &Capability) -> Result<forage_policy::grants::GrantRecord, AppError> {
     c.validate().map_err(forage_policy::grants::GrantError::from)?;
+    // Operators are held to the same storage rules as agents: canonical paths, and never
+    // forage's own files.
+    let c = &app.canonical_capability(c).await?;
     let subject = app.subject_of(component).await?;
-    let r = app.grants.record(&subject, c, "added by an operator", GrantState::Granted, DecidedBy::Operator)?;
+    let r = app.grants.record(&subject, c, "added by an operator", GrantState::Granted, DecidedBy::Operator).await?;
     app.audit.record(forage_policy::audit::Kind::GrantDecision, crate::app::grant_event(&r, None));
     Ok(r)
 }

@@ -95,6 +95,12 @@ pub enum AppError {
     /// The grant request is malformed or not allowed in this shape.
     #[error(transparent)]
     Grant(#[from] forage_policy::grants::GrantError),
+    /// A storage grant that can never be given (unresolvable, or covering forage's files).
+    #[error("{0}")]
+    Storage(String),
+    /// The audit log cannot be written: decisions and calls fail closed until it can.
+    #[error("the audit log cannot be written ({0}); forage refuses calls and grants until an operator fixes it and restarts the daemon")]
+    AuditDown(String),
     /// The audit log failed.
     #[error(transparent)]
     Audit(#[from] forage_policy::audit::AuditError),
@@ -104,6 +110,17 @@ pub enum AppError {
     /// The state store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// A worker task died (a decoder or compiler panicked on hostile bytes). The request
+    /// fails; the daemon keeps serving.
+    #[error("{what}: {task} failed unexpectedly ({message}); the component was not loaded")]
+    Panicked {
+        /// The reference being worked on.
+        what: String,
+        /// Which step (e.g. "reading its WIT").
+        task: &'static str,
+        /// The panic message.
+        message: String,
+    },
     /// A local file operation failed.
     #[error("{path}: {message}")]
     Io {
@@ -236,7 +253,7 @@ pub struct App {
     loaded: RwLock<Loaded>,
     changes: broadcast::Sender<()>,
     /// Grant records and decisions.
-    pub grants: GrantService,
+    pub grants: Arc<GrantService>,
     /// Allowlist, signature discovery and the trust policy.
     pub trust: Trust,
     /// The signed audit log.
@@ -257,7 +274,11 @@ impl App {
             (config.limits.max_memory_mib.max(config.limits.memory_mib) as usize) << 20,
             Duration::from_millis(config.limits.max_call_timeout_ms.max(config.limits.call_timeout_ms)),
         );
-        let grants = GrantService::open(config.grants.clone(), maxima, store.clone())?;
+        // forage's own files: no storage grant may reach them (the compile cache is run as
+        // native code; the audit key signs the log; the store holds every grant).
+        let mut protected = vec![data_dir.to_path_buf(), data_dir.join("compiled"), data_dir.join("audit.key")];
+        protected.extend(config.path.clone());
+        let grants = Arc::new(GrantService::open(config.grants.clone(), maxima, store.clone(), protected)?);
         let base = config.path.as_deref().and_then(Path::parent).unwrap_or(Path::new(".")).to_path_buf();
         let trust = Trust::new(&config.trust, &base)?;
         let audit = AuditSink::open(store.clone(), &data_dir.join("audit.key"))?;
@@ -323,11 +344,18 @@ impl App {
                 source: None,
             });
         }
-        let r: ComponentRef = reference.parse()?;
-        if let ComponentRef::Oci(o) = &r {
-            // Outside the allowlist nothing is fetched, whatever the agent asks.
-            self.trust.check_allowed(o.registry(), o.repository())?;
+        let mut r: ComponentRef = reference.parse()?;
+        // Local paths are judged by where they really are: a symlink into an allowed
+        // directory does not make its target allowed.
+        match &mut r {
+            ComponentRef::File(p) => *p = canonical(p).await?,
+            ComponentRef::Layout(l) => l.dir = canonical(&l.dir).await?,
+            ComponentRef::Oci(_) => {}
         }
+        // Outside the allowlist nothing is fetched, whatever the agent asks: registries by
+        // `registry/repository`, files and layouts as registry `file` / `layout`.
+        let (registry, repository) = allowlist_key(&r);
+        self.trust.check_allowed(&registry, &repository)?;
         let name_hint = match &r {
             ComponentRef::Oci(o) => o.repository().rsplit('/').next().unwrap_or("component").to_string(),
             ComponentRef::File(p) => p.file_stem().and_then(|s| s.to_str()).unwrap_or("component").to_string(),
@@ -347,7 +375,9 @@ impl App {
             && a.wit_package.is_none()
         {
             let sidecar = p.with_extension("wit.wasm");
-            if let Ok(b) = tokio::fs::read(&sidecar).await {
+            // Only a regular file, read under the blob cap: the sidecar's name is derived from
+            // an agent's input and could be a FIFO or a device.
+            if let Ok(b) = forage_indexer::fetch::read_regular_file(&sidecar, self.fetcher.limits().max_blob_bytes).await {
                 a.wit_package = Some(Bytes::from(b));
             }
         }
@@ -397,9 +427,8 @@ impl App {
             return Ok(info);
         }
         let (c, w, ann, what) = (a.component.clone(), a.wit_package.clone(), a.annotations.clone(), a.reference.clone());
-        let info = tokio::task::spawn_blocking(move || describe(&c, w.as_deref(), &ann))
-            .await
-            .expect("describe task panicked")
+        let info = blocking(&what, "reading its WIT", move || describe(&c, w.as_deref(), &ann))
+            .await?
             .map_err(|e| AppError::Describe {
                 what,
                 message: e.to_string(),
@@ -466,9 +495,8 @@ impl App {
         let info = self.describe(&a).await?;
         let rt = self.runtime.clone();
         let (what, digest, bytes) = (a.reference.clone(), a.digest.clone(), a.component.clone());
-        let (component, stats) = tokio::task::spawn_blocking(move || rt.load(&what, &digest, &bytes))
-            .await
-            .expect("compile task panicked")?;
+        let shown = what.clone();
+        let (component, stats) = blocking(&shown, "compiling it", move || rt.load(&what, &digest, &bytes)).await??;
         let short = info
             .package
             .as_deref()
@@ -584,6 +612,20 @@ impl App {
                     continue;
                 }
             }
+            // The policy may have changed while the daemon was down: what no longer passes the
+            // allowlist or the trust policy stays installed on disk but is not served.
+            let verdict = match self.recheck(&rec).await {
+                Ok(v) => v,
+                Err(why) => {
+                    tracing::error!(component = rec.id, reference = rec.reference, why, "not restored: refused by the current policy");
+                    self.audit.record(
+                        Kind::Load,
+                        serde_json::json!({"refused": true, "restore": true, "component": rec.id,
+                            "digest": rec.digest.to_string(), "reference": rec.reference, "reason": why}),
+                    );
+                    continue;
+                }
+            };
             let wit_package = tokio::fs::read(self.blob_dir.join(format!("{hex}.wit.wasm"))).await.ok().map(Bytes::from);
             let a = Artifact {
                 digest: rec.digest.clone(),
@@ -595,7 +637,7 @@ impl App {
                 scope: rec.scope.clone(),
                 source: None,
             };
-            match self.install(a, rec.verdict.clone(), false).await {
+            match self.install(a, Some(verdict), false).await {
                 Ok(_) => restored += 1,
                 Err(e) => tracing::error!(component = rec.id, error = %e, "cannot restore component"),
             }
@@ -604,6 +646,54 @@ impl App {
             let _ = self.changes.send(());
         }
         restored
+    }
+
+    /// Checks an installed component against the allowlist and trust policy in force now.
+    ///
+    /// Its signatures are discovered and verified again where it came from, for the digest it
+    /// was installed with. When that source cannot be reached (an offline restart), the
+    /// verdict recorded at load is judged by the current policy's level instead, and the log
+    /// says so.
+    async fn recheck(&self, rec: &InstalledRecord) -> Result<VerdictInfo, String> {
+        let stored = rec.verdict.clone().unwrap_or_else(VerdictInfo::embedded);
+        if rec.scope.starts_with("builtin/") {
+            return Ok(VerdictInfo::embedded());
+        }
+        let (registry, repository) = rec.scope.split_once('/').unwrap_or((rec.scope.as_str(), ""));
+        self.trust.check_allowed(registry, repository).map_err(|e| e.to_string())?;
+        let fresh = tokio::time::timeout(RECHECK_TIMEOUT, async {
+            let a = self.fetch(&rec.reference).await?;
+            if a.digest != rec.digest {
+                return Err(AppError::Signatures(format!("{} now resolves to {}", rec.reference, a.digest)));
+            }
+            self.verify(&a).await
+        })
+        .await;
+        match fresh {
+            Ok(Ok(v)) if v.allows_load => Ok(v),
+            Ok(Ok(v)) => Err(format!(
+                "refused by the trust policy ({}): {}",
+                v.verdict,
+                v.reason.unwrap_or_default()
+            )),
+            Ok(Err(AppError::NotAllowed(why))) => Err(why),
+            other => {
+                let why = match other {
+                    Ok(Err(e)) => e.to_string(),
+                    _ => format!("no answer within {RECHECK_TIMEOUT:?}"),
+                };
+                let level = self.trust.level_for(registry, repository);
+                if level.allows(&stored.verdict) {
+                    tracing::warn!(component = rec.id, why, "source unreachable at restore; the recorded verdict passes the current policy");
+                    Ok(stored)
+                } else {
+                    Err(format!(
+                        "the recorded verdict `{}` does not pass the current `{level:?}` policy, and the source cannot be checked again ({why})",
+                        stored.verdict
+                    ))
+                }
+            }
+        }
     }
 
     /// Removes a component's tools and forgets it.
@@ -648,8 +738,16 @@ impl App {
     pub async fn call(&self, name: &str, args: &Map<String, Value>) -> Result<CallOutcome, AppError> {
         let (c, i) = self.tool(name).ok_or_else(|| AppError::UnknownTool(name.to_string()))?;
         let t = &c.tools[i];
+        self.audit.healthy().map_err(AppError::AuditDown)?;
         // The sandbox holds exactly the grants in force for this digest, read at call time.
-        let grants = self.grants.sandbox(&c.subject());
+        // Mounting directories canonicalises paths: file-system calls, off the workers.
+        let subject = c.subject();
+        let grants = if self.grants.has_storage(&subject) {
+            let service = self.grants.clone();
+            blocking(name, "preparing its sandbox", move || service.sandbox(&subject)).await?
+        } else {
+            self.grants.sandbox(&subject)
+        };
         let started = std::time::Instant::now();
         let result = self
             .runtime
@@ -685,7 +783,8 @@ impl App {
         Fut: std::future::Future<Output = UserAnswer>,
     {
         let c = self.component(component)?;
-        self.grants.config().validate_request(capability)?;
+        self.audit.healthy().map_err(AppError::AuditDown)?;
+        let capability = &self.normalize(capability).await?;
         let subject = c.subject();
         if let Some(r) = self.grants.already(&subject, capability) {
             return Ok(r);
@@ -696,8 +795,12 @@ impl App {
                 Effect::Allow => GrantState::Granted,
                 Effect::Deny => GrantState::Denied,
             };
-            let r = self.grants.record(&subject, capability, reason, state, DecidedBy::Rule(rule))?;
+            let r = self.grants.record(&subject, capability, reason, state, DecidedBy::Rule(rule)).await?;
             audit(&r);
+            return Ok(r);
+        }
+        // A refusal stands: asking again would let an agent wear the user down.
+        if let Some(r) = self.grants.standing_denial(&subject, capability) {
             return Ok(r);
         }
         if self.grants.config().ask_user {
@@ -708,42 +811,78 @@ impl App {
                 UserAnswer::NoAnswer => None,
             };
             if let Some(state) = state {
-                let r = self.grants.record(&subject, capability, reason, state, DecidedBy::User)?;
+                let r = self.grants.record(&subject, capability, reason, state, DecidedBy::User).await?;
                 audit(&r);
                 return Ok(r);
             }
         }
-        let r = self.grants.record(&subject, capability, reason, GrantState::Pending, DecidedBy::Nobody)?;
+        let r = self.grants.record(&subject, capability, reason, GrantState::Pending, DecidedBy::Nobody).await?;
         self.audit.record(Kind::GrantRequest, grant_event(&r, None));
         Ok(r)
     }
 
-    /// The prompt the user would be shown for this request, or `None` when the request is
-    /// already decided, decided by a rule, or users are not asked.
-    pub fn user_prompt_needed(&self, component: &str, capability: &Capability, reason: &str) -> Result<Option<String>, AppError> {
-        let c = self.component(component)?;
+    /// A requested capability checked against the operator's settings and made canonical
+    /// (storage paths resolved off the async workers; see [`GrantService::normalize`]).
+    pub async fn normalize(&self, capability: &Capability) -> Result<Capability, AppError> {
         self.grants.config().validate_request(capability)?;
+        let normalized = self.canonical_capability(capability).await?;
+        self.grants.config().validate_request(&normalized)?;
+        Ok(normalized)
+    }
+
+    /// A capability with its storage path made canonical and checked against forage's own
+    /// files; what operators' `grants add` goes through too.
+    pub async fn canonical_capability(&self, capability: &Capability) -> Result<Capability, AppError> {
+        if !matches!(capability, Capability::Storage { .. }) {
+            return Ok(capability.clone());
+        }
+        let (service, c) = (self.grants.clone(), capability.clone());
+        let shown = capability.to_string();
+        let normalized = blocking(&shown, "resolving the path", move || service.normalize(&c))
+            .await?
+            .map_err(|e| AppError::Storage(e.to_string()))?;
+        Ok(normalized)
+    }
+
+    /// The prompt the user would be shown for this request (with the canonical capability it
+    /// is about), or `None` when the request is already decided, decided by a rule, refused
+    /// earlier, or users are not asked.
+    pub async fn user_prompt_needed(
+        &self,
+        component: &str,
+        capability: &Capability,
+        reason: &str,
+    ) -> Result<Option<(String, Capability, Digest)>, AppError> {
+        let c = self.component(component)?;
+        let capability = self.normalize(capability).await?;
         let subject = c.subject();
         if !self.grants.config().ask_user
-            || self.grants.already(&subject, capability).is_some()
-            || self.grants.decide_by_rules(&subject, capability).is_some()
+            || self.grants.already(&subject, &capability).is_some()
+            || self.grants.decide_by_rules(&subject, &capability).is_some()
+            || self.grants.standing_denial(&subject, &capability).is_some()
         {
             return Ok(None);
         }
-        Ok(Some(grant_prompt(&c, capability, reason)))
+        Ok(Some((grant_prompt(&c, &capability, reason), capability, c.digest.clone())))
     }
 
     /// An operator's decision on a grant request (or on any grant, to change it).
-    pub fn decide(&self, id: &str, approve: bool) -> Result<GrantRecord, AppError> {
+    pub async fn decide(&self, id: &str, approve: bool) -> Result<GrantRecord, AppError> {
+        self.audit.healthy().map_err(AppError::AuditDown)?;
         let state = if approve { GrantState::Granted } else { GrantState::Denied };
-        let r = self.grants.set_state(id, state, DecidedBy::Operator)?;
+        let r = self.grants.set_state(id, state, DecidedBy::Operator).await?;
         self.audit.record(Kind::GrantDecision, grant_event(&r, None));
         Ok(r)
     }
 
     /// Revokes grants of a component (one capability, or all).
-    pub fn revoke(&self, component: &str, capability: Option<&Capability>, by: &str) -> Result<Vec<GrantRecord>, AppError> {
-        let revoked = self.grants.revoke(component, capability)?;
+    pub async fn revoke(&self, component: &str, capability: Option<&Capability>, by: &str) -> Result<Vec<GrantRecord>, AppError> {
+        // Storage grants are recorded canonical; a revoke names the path as the agent knows it.
+        let normalized = match capability {
+            Some(c @ Capability::Storage { .. }) => Some(self.normalize(c).await.unwrap_or_else(|_| c.clone())),
+            other => other.cloned(),
+        };
+        let revoked = self.grants.revoke(component, normalized.as_ref()).await?;
         for r in &revoked {
             self.audit.record(Kind::Revoke, grant_event(r, Some(by)));
         }
@@ -751,8 +890,8 @@ impl App {
     }
 
     /// Revokes one grant by id.
-    pub fn revoke_id(&self, id: &str) -> Result<GrantRecord, AppError> {
-        let r = self.grants.set_state(id, GrantState::Revoked, DecidedBy::Operator)?;
+    pub async fn revoke_id(&self, id: &str) -> Result<GrantRecord, AppError> {
+        let r = self.grants.set_state(id, GrantState::Revoked, DecidedBy::Operator).await?;
         self.audit.record(Kind::Revoke, grant_event(&r, Some("operator")));
         Ok(r)
     }
@@ -857,6 +996,49 @@ impl App {
             .get(id)
             .cloned()
             .ok_or_else(|| AppError::UnknownComponent(id.to_string()))
+    }
+}
+
+/// How long a restart waits for a component's source to check its signatures again.
+const RECHECK_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Runs blocking work (decoding, compiling) off the async workers. A panic in it, which
+/// hostile bytes may provoke in a decoder, fails this request with an error naming `what`
+/// instead of taking the request (and its answer) down with it.
+pub(crate) async fn blocking<T: Send + 'static>(
+    what: &str,
+    task: &'static str,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, AppError> {
+    tokio::task::spawn_blocking(f).await.map_err(|e| {
+        let message = match e.try_into_panic() {
+            Ok(p) => p
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_else(|| "panic".into()),
+            Err(e) => e.to_string(),
+        };
+        tracing::error!(what, task, message, "worker task failed");
+        AppError::Panicked { what: what.to_string(), task, message }
+    })
+}
+
+/// A local path made canonical (symlinks resolved), off the async workers.
+async fn canonical(p: &Path) -> Result<PathBuf, AppError> {
+    tokio::fs::canonicalize(forage_indexer::fetch::file::expand_home(p)).await.map_err(|e| AppError::Io {
+        path: p.to_path_buf(),
+        message: e.to_string(),
+    })
+}
+
+/// What the allowlist matches a reference against: `registry/repository` for OCI, and
+/// registry `file` / `layout` with the absolute path (without its leading `/`) for local ones.
+pub(crate) fn allowlist_key(r: &ComponentRef) -> (String, String) {
+    match r {
+        ComponentRef::Oci(o) => (o.registry().to_string(), o.repository().to_string()),
+        ComponentRef::File(p) => ("file".into(), p.display().to_string().trim_start_matches('/').to_string()),
+        ComponentRef::Layout(l) => ("layout".into(), l.dir.display().to_string().trim_start_matches('/').to_string()),
     }
 }
 

@@ -1,6 +1,10 @@
 //! The daemon's side of the audit log: records go to a single writer thread, so a tool call
 //! never waits for the fsync of its audit entry (the log is at most one batch behind on a
 //! crash), and appends stay ordered and chained.
+//!
+//! A failed append is not only logged: the sink remembers it, and the daemon fails closed
+//! (calls, grants and decisions are refused with the reason) until an operator fixes the store
+//! and restarts it. An unaudited decision is worse than no decision.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -16,6 +20,8 @@ use crate::app::AppError;
 pub struct AuditSink {
     tx: std::sync::Mutex<mpsc::Sender<Msg>>,
     public_key_path: std::path::PathBuf,
+    /// The first append failure, if any.
+    failed: Arc<std::sync::Mutex<Option<String>>>,
 }
 
 enum Msg {
@@ -29,6 +35,8 @@ impl AuditSink {
         let key = AuditKey::load_or_create(key_path)?;
         let log = AuditLog::new(store, key)?;
         let (tx, rx) = mpsc::channel::<Msg>();
+        let failed: Arc<std::sync::Mutex<Option<String>>> = Arc::default();
+        let writer_failed = failed.clone();
         std::thread::Builder::new()
             .name("forage-audit".into())
             .spawn(move || {
@@ -36,7 +44,8 @@ impl AuditSink {
                     match msg {
                         Msg::Record(kind, event) => {
                             if let Err(e) = log.append(kind, event) {
-                                tracing::error!(error = %e, "audit append failed");
+                                tracing::error!(error = %e, "audit append failed; refusing calls and grants from now on");
+                                writer_failed.lock().unwrap().get_or_insert_with(|| e.to_string());
                             }
                         }
                         Msg::Flush(done) => {
@@ -52,12 +61,23 @@ impl AuditSink {
         Ok(Self {
             tx: std::sync::Mutex::new(tx),
             public_key_path: forage_policy::audit::public_key_path(key_path),
+            failed,
         })
     }
 
     /// Queues one record.
     pub fn record(&self, kind: Kind, event: Value) {
-        let _ = self.tx.lock().unwrap().send(Msg::Record(kind, event));
+        if self.tx.lock().unwrap().send(Msg::Record(kind, event)).is_err() {
+            self.failed.lock().unwrap().get_or_insert_with(|| "the audit writer stopped".into());
+        }
+    }
+
+    /// `Err(why)` once an append has failed: what must not happen unaudited is refused.
+    pub fn healthy(&self) -> Result<(), String> {
+        match &*self.failed.lock().unwrap() {
+            Some(why) => Err(why.clone()),
+            None => Ok(()),
+        }
     }
 
     /// Waits until every queued record is written (used before answering operator reads).
@@ -71,5 +91,50 @@ impl AuditSink {
     /// Where the public key lives (`audit.pub`).
     pub fn public_key_path(&self) -> &Path {
         &self.public_key_path
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use forage_store::{MemoryStore, StoreError, Table};
+
+    /// A store whose writes to the audit table fail (a full disk, a broken file).
+    struct FailingAudit(MemoryStore);
+
+    impl Store for FailingAudit {
+        fn get(&self, t: Table, k: &str) -> Result<Option<Vec<u8>>, StoreError> {
+            self.0.get(t, k)
+        }
+        fn put(&self, t: Table, k: &str, v: &[u8]) -> Result<(), StoreError> {
+            if t == Table::Audit {
+                return Err(StoreError::Io { table: "audit", message: "disk full".into() });
+            }
+            self.0.put(t, k, v)
+        }
+        fn delete(&self, t: Table, k: &str) -> Result<bool, StoreError> {
+            self.0.delete(t, k)
+        }
+        fn scan(&self, t: Table) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+            self.0.scan(t)
+        }
+        fn batch(&self, t: Table, e: &[(String, Option<Vec<u8>>)]) -> Result<(), StoreError> {
+            if t == Table::Audit {
+                return Err(StoreError::Io { table: "audit", message: "disk full".into() });
+            }
+            self.0.batch(t, e)
+        }
+    }
+
+    #[test]
+    fn a_failed_append_is_reported_not_only_logged() {
+        let dir = tempfile::tempdir().unwrap();
+        let store: Arc<dyn Store> = Arc::new(FailingAudit(MemoryStore::default()));
+        let sink = AuditSink::open(store, &dir.path().join("audit.key")).unwrap();
+        assert!(sink.healthy().is_ok());
+        sink.record(Kind::Call, serde_json::json!({"tool": "x"}));
+        sink.flush();
+        let why = sink.healthy().unwrap_err();
+        assert!(why.contains("disk full"), "{why}");
     }
 }

@@ -131,6 +131,17 @@ pub struct Limits {
     pub max_memory_mib: u64,
     /// The longest deadline `[[grants.limits]]` may give a component, in milliseconds.
     pub max_call_timeout_ms: u64,
+    /// Calls running at once in the daemon; more are refused as busy.
+    pub max_concurrent_calls: usize,
+    /// Calls of one component running at once; more are refused as busy.
+    pub max_concurrent_calls_per_component: usize,
+    /// A guest's outbound HTTP: connect timeout, in milliseconds (also bounded by the call's
+    /// deadline).
+    pub http_connect_timeout_ms: u64,
+    /// A guest's outbound HTTP: time to the response head, in milliseconds.
+    pub http_first_byte_timeout_ms: u64,
+    /// A guest's outbound HTTP: longest gap between body frames, in milliseconds.
+    pub http_between_bytes_timeout_ms: u64,
 }
 
 impl Default for Limits {
@@ -142,6 +153,11 @@ impl Default for Limits {
             pooling: true,
             max_memory_mib: 1024,
             max_call_timeout_ms: 60_000,
+            max_concurrent_calls: 32,
+            max_concurrent_calls_per_component: 8,
+            http_connect_timeout_ms: 5_000,
+            http_first_byte_timeout_ms: 10_000,
+            http_between_bytes_timeout_ms: 10_000,
         }
     }
 }
@@ -235,6 +251,12 @@ impl Config {
                 message: "limits: `memory_mib` and `call_timeout_ms` must be positive".into(),
             });
         }
+        if c.limits.max_concurrent_calls == 0 || c.limits.max_concurrent_calls_per_component == 0 {
+            return Err(ConfigError::Invalid {
+                path: path.to_path_buf(),
+                message: "limits: `max_concurrent_calls` and `max_concurrent_calls_per_component` must be positive".into(),
+            });
+        }
         Ok(c)
     }
 
@@ -248,6 +270,13 @@ impl Config {
             max_output_bytes: (self.limits.max_output_kib as usize) << 10,
             log_capture_bytes: 64 << 10,
             pooling: self.limits.pooling,
+            max_concurrent_calls: self.limits.max_concurrent_calls,
+            max_concurrent_calls_per_component: self.limits.max_concurrent_calls_per_component,
+            http_timeouts: forage_runtime::HttpTimeouts {
+                connect: Duration::from_millis(self.limits.http_connect_timeout_ms),
+                first_byte: Duration::from_millis(self.limits.http_first_byte_timeout_ms),
+                between_bytes: Duration::from_millis(self.limits.http_between_bytes_timeout_ms),
+            },
         }
     }
 

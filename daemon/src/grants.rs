@@ -3,9 +3,13 @@
 //! sandbox the runtime builds.
 
 use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 
-use forage_policy::grants::{DecidedBy, Effect, GrantContext, GrantRecord, GrantState, GrantsConfig, new_grant_id, now_secs};
+use forage_policy::grants::{
+    CapabilityPattern, DecidedBy, Effect, GrantContext, GrantRecord, GrantState, GrantsConfig, new_grant_id, now_secs,
+    paths_overlap,
+};
 use forage_policy::{Capability, Digest};
 use forage_runtime::{HttpRule, Preopen, SandboxGrants};
 use forage_store::{Store, Table};
@@ -44,11 +48,53 @@ pub struct GrantService {
     maxima: (usize, std::time::Duration),
     store: Arc<dyn Store>,
     records: RwLock<BTreeMap<String, GrantRecord>>,
+    /// forage's own files (data directory, config, compile cache, audit key), canonical. No
+    /// storage grant may cover one of them or a parent of one, whoever approves it.
+    protected: Vec<PathBuf>,
+}
+
+/// A storage grant refused before anyone is asked.
+#[derive(Debug, thiserror::Error)]
+pub enum StorageRefusal {
+    /// The path does not exist (or cannot be resolved), so it has no canonical form.
+    #[error("storage capability: `{path}` cannot be resolved ({why}); ask for an existing directory")]
+    Unresolvable {
+        /// As requested.
+        path: String,
+        /// The OS error.
+        why: String,
+    },
+    /// The path would expose forage's own state.
+    #[error("storage capability: `{path}` covers forage's own files ({protected}); such a grant is refused whoever approves it")]
+    Protected {
+        /// Canonical path requested.
+        path: String,
+        /// The protected path it overlaps.
+        protected: String,
+    },
 }
 
 impl GrantService {
-    /// Loads every record from the store.
-    pub fn open(config: GrantsConfig, maxima: (usize, std::time::Duration), store: Arc<dyn Store>) -> Result<Self, AppError> {
+    /// Loads every record from the store. `protected` are forage's own paths (made canonical
+    /// here where they exist); storage rule patterns are made canonical likewise, so a rule
+    /// for a symlinked directory matches the canonical paths requests are turned into.
+    pub fn open(
+        mut config: GrantsConfig,
+        maxima: (usize, std::time::Duration),
+        store: Arc<dyn Store>,
+        protected: Vec<PathBuf>,
+    ) -> Result<Self, AppError> {
+        for rule in &mut config.rules {
+            if let CapabilityPattern::Storage { path, .. } = &mut rule.capability
+                && let Ok(c) = std::fs::canonicalize(&*path)
+            {
+                *path = c.display().to_string();
+            }
+        }
+        let protected = protected
+            .into_iter()
+            .map(|p| std::fs::canonicalize(&p).unwrap_or(p))
+            .collect();
         let mut records = BTreeMap::new();
         for (k, v) in store.scan(Table::Grants)? {
             match serde_json::from_slice::<GrantRecord>(&v) {
@@ -63,7 +109,35 @@ impl GrantService {
             maxima,
             store,
             records: RwLock::new(records),
+            protected,
         })
+    }
+
+    /// A capability as it will be recorded, matched and shown: storage paths made canonical
+    /// (symlinks and `..` resolved, so `/srv/data/../../etc` is `/etc` and a symlink under an
+    /// allowed directory is its target), and refused when they would expose forage's own
+    /// files. Blocking (file-system calls): async callers run it off the workers.
+    pub fn normalize(&self, c: &Capability) -> Result<Capability, StorageRefusal> {
+        let Capability::Storage { path, access } = c else { return Ok(c.clone()) };
+        let canonical = std::fs::canonicalize(path).map_err(|e| StorageRefusal::Unresolvable {
+            path: path.clone(),
+            why: e.to_string(),
+        })?;
+        self.check_not_protected(&canonical)?;
+        Ok(Capability::Storage {
+            path: canonical.display().to_string(),
+            access: *access,
+        })
+    }
+
+    fn check_not_protected(&self, canonical: &Path) -> Result<(), StorageRefusal> {
+        match self.protected.iter().find(|p| paths_overlap(canonical, p)) {
+            Some(p) => Err(StorageRefusal::Protected {
+                path: canonical.display().to_string(),
+                protected: p.display().to_string(),
+            }),
+            None => Ok(()),
+        }
     }
 
     /// The operator's grant settings.
@@ -71,9 +145,16 @@ impl GrantService {
         &self.config
     }
 
-    fn save(&self, r: &GrantRecord) -> Result<(), AppError> {
+    /// Writes a record durably (off the async workers: redb fsyncs), then caches it.
+    async fn save(&self, r: &GrantRecord) -> Result<(), AppError> {
         let v = serde_json::to_vec(r).expect("grant record serialises");
-        self.store.put(Table::Grants, &r.id, &v)?;
+        let (store, id) = (self.store.clone(), r.id.clone());
+        tokio::task::spawn_blocking(move || store.put(Table::Grants, &id, &v))
+            .await
+            .map_err(|e| AppError::Io {
+                path: "grants".into(),
+                message: format!("grant write task failed: {e}"),
+            })??;
         self.records.write().unwrap().insert(r.id.clone(), r.clone());
         Ok(())
     }
@@ -127,8 +208,23 @@ impl GrantService {
         self.config.decide(&ctx).map(|r| (r.effect, r.name.clone()))
     }
 
+    /// A refusal that stands for this exact request: the newest record for this digest and
+    /// capability is a denial by the user or an operator. The agent may not ask the user again
+    /// until an operator clears it (`forage grants revoke ID`) or approves it. Rule denials are
+    /// not remembered: the rule decides again, without asking anyone.
+    pub fn standing_denial(&self, s: &Subject, c: &Capability) -> Option<GrantRecord> {
+        self.records
+            .read()
+            .unwrap()
+            .values()
+            .filter(|r| r.digest == s.digest && &r.capability == c)
+            .max_by_key(|r| (r.updated, r.created))
+            .filter(|r| r.state == GrantState::Denied && matches!(r.decided_by, DecidedBy::User | DecidedBy::Operator))
+            .cloned()
+    }
+
     /// Records a decision for a new request.
-    pub fn record(
+    pub async fn record(
         &self,
         s: &Subject,
         c: &Capability,
@@ -151,7 +247,7 @@ impl GrantService {
             updated: now,
             expires: None,
         };
-        self.save(&r)?;
+        self.save(&r).await?;
         Ok(r)
     }
 
@@ -169,18 +265,24 @@ impl GrantService {
     }
 
     /// An operator's decision on a pending (or any) request.
-    pub fn set_state(&self, id: &str, state: GrantState, by: DecidedBy) -> Result<GrantRecord, AppError> {
+    pub async fn set_state(&self, id: &str, state: GrantState, by: DecidedBy) -> Result<GrantRecord, AppError> {
         let mut r = self.get(id).ok_or_else(|| AppError::UnknownGrant(id.to_string()))?;
+        if state == GrantState::Granted
+            && let Capability::Storage { path, .. } = &r.capability
+        {
+            // An operator approving a pending request is held to the same rule as anyone.
+            self.check_not_protected(Path::new(path)).map_err(|e| AppError::Storage(e.to_string()))?;
+        }
         r.state = state;
         r.decided_by = by;
         r.updated = now_secs();
-        self.save(&r)?;
+        self.save(&r).await?;
         Ok(r)
     }
 
     /// Revokes every grant in force for `component` that equals `capability` (or all of the
     /// component's grants when `capability` is `None`). Returns the revoked records.
-    pub fn revoke(&self, component: &str, capability: Option<&Capability>) -> Result<Vec<GrantRecord>, AppError> {
+    pub async fn revoke(&self, component: &str, capability: Option<&Capability>) -> Result<Vec<GrantRecord>, AppError> {
         let targets: Vec<GrantRecord> = self
             .records
             .read()
@@ -195,12 +297,24 @@ impl GrantService {
             .collect();
         let mut out = Vec::new();
         for t in targets {
-            out.push(self.set_state(&t.id, GrantState::Revoked, DecidedBy::Operator)?);
+            out.push(self.set_state(&t.id, GrantState::Revoked, DecidedBy::Operator).await?);
         }
         Ok(out)
     }
 
-    /// The sandbox for a call of `s`: exactly the grants in force, nothing else.
+    /// True when a grant in force for `s` mounts a directory (building its sandbox then
+    /// touches the file system).
+    pub fn has_storage(&self, s: &Subject) -> bool {
+        let now = now_secs();
+        self.records
+            .read()
+            .unwrap()
+            .values()
+            .any(|r| matches!(r.capability, Capability::Storage { .. }) && self.applies(r, s, now))
+    }
+
+    /// The sandbox for a call of `s`: exactly the grants in force, nothing else. Touches the
+    /// file system when a directory is granted (see [`Self::has_storage`]).
     pub fn sandbox(&self, s: &Subject) -> SandboxGrants {
         let now = now_secs();
         let mut g = SandboxGrants::default();
@@ -222,6 +336,9 @@ impl GrantService {
                     // Canonicalised at call time: a symlink swapped in after the grant cannot
                     // widen it, and wasmtime-wasi (cap-std) keeps `..` and symlinks inside.
                     match std::fs::canonicalize(path) {
+                        Ok(host) if self.check_not_protected(&host).is_err() => {
+                            tracing::error!(grant = r.id, path, "granted directory now covers forage's own files; not mounted")
+                        }
                         Ok(host) if host.is_dir() => g.preopens.push(Preopen {
                             host: host.clone(),
                             guest: path.clone(),

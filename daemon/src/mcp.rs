@@ -25,6 +25,18 @@ use forage_policy::grants::{GrantRecord, GrantState};
 pub struct ForageServer {
     app: Arc<App>,
     peers: Arc<Mutex<Vec<Peer<RoleServer>>>>,
+    /// Grant prompts sent to 2026-07-28 clients, by the `requestState` token that went with
+    /// them. An answer on a retry counts only with a token issued here for exactly that
+    /// component, digest and capability: a client cannot approve what it was never asked.
+    prompts: Arc<Mutex<std::collections::HashMap<String, IssuedPrompt>>>,
+}
+
+/// What a 2026-07-28 grant prompt was about.
+struct IssuedPrompt {
+    component: String,
+    digest: forage_policy::Digest,
+    capability: Capability,
+    issued: std::time::Instant,
 }
 
 impl ForageServer {
@@ -53,7 +65,11 @@ impl ForageServer {
                 }
             }
         });
-        Self { app, peers }
+        Self {
+            app,
+            peers,
+            prompts: Arc::default(),
+        }
     }
 }
 
@@ -226,7 +242,7 @@ impl ForageServer {
         }
     }
 
-    fn revoke(&self, args: &Map<String, Value>) -> CallToolResult {
+    async fn revoke(&self, args: &Map<String, Value>) -> CallToolResult {
         let component = match str_arg(args, "component") {
             Ok(c) => c,
             Err(e) => return e,
@@ -235,7 +251,7 @@ impl ForageServer {
             Ok(c) => c,
             Err(e) => return e,
         };
-        match self.app.revoke(component, Some(&capability), "agent") {
+        match self.app.revoke(component, Some(&capability), "agent").await {
             Ok(v) => {
                 let ids: Vec<&str> = v.iter().map(|r| r.id.as_str()).collect();
                 let text = if ids.is_empty() {
@@ -265,16 +281,17 @@ impl ForageServer {
     }
 
     async fn call_loaded(&self, name: &str, args: &Map<String, Value>) -> Result<CallToolResult, McpError> {
-        if self.app.tool(name).is_none() {
+        // Taken before the call: the component may be unloaded while the call runs, and the
+        // denial message still needs its id.
+        let Some((c, _)) = self.app.tool(name) else {
             return Err(McpError::invalid_params(
                 format!("unknown tool `{name}`: call load_tool first, or list tools again"),
                 None,
             ));
-        }
+        };
         Ok(match self.app.call(name, args).await {
             Ok(out) => {
                 let text = if !out.denied.is_empty() {
-                    let (c, _) = self.app.tool(name).expect("tool was just called");
                     let calls: Vec<String> = out
                         .denied
                         .iter()
@@ -321,10 +338,16 @@ fn grant_result(r: &GrantRecord) -> CallToolResult {
     };
     let text = match r.state {
         GrantState::Granted => format!("Granted {} to `{}` ({:?}). Retry the call.", r.capability, r.component, r.decided_by),
-        GrantState::Denied => format!(
-            "Denied {} for `{}` ({:?}). Do not retry; pick another tool or approach.",
-            r.capability, r.component, r.decided_by
-        ),
+        GrantState::Denied => match r.decided_by {
+            forage_policy::grants::DecidedBy::User | forage_policy::grants::DecidedBy::Operator => format!(
+                "Denied {} for `{}` ({:?}). The refusal stands: asking again will not prompt anyone until an operator clears it (`forage grants revoke {}`). Pick another tool or approach.",
+                r.capability, r.component, r.decided_by, r.id
+            ),
+            _ => format!(
+                "Denied {} for `{}` ({:?}). Do not retry; pick another tool or approach.",
+                r.capability, r.component, r.decided_by
+            ),
+        },
         GrantState::Pending => format!(
             "Pending: request `{}` for {} waits for an operator (`forage grants approve {}`). Call grant again later to check.",
             r.id, r.capability, r.id
@@ -343,6 +366,7 @@ impl ForageServer {
         &self,
         args: &Map<String, Value>,
         input_responses: Option<&rmcp::model::InputResponses>,
+        request_state: Option<&str>,
         context: &RequestContext<RoleServer>,
     ) -> CallToolResponse {
         let component = match str_arg(args, "component") {
@@ -363,20 +387,57 @@ impl ForageServer {
         } else {
             !context.peer.supported_elicitation_modes().is_empty()
         };
-        let answer_from_retry = input_responses.and_then(|r| r.get(APPROVAL_KEY)).map(|v| {
-            match (v.get("action").and_then(Value::as_str), v.pointer("/content/approve").and_then(Value::as_bool)) {
-                (Some("accept"), Some(true)) => UserAnswer::Approve,
-                (Some("accept"), _) | (Some("decline"), _) => UserAnswer::Deny,
-                _ => UserAnswer::NoAnswer,
-            }
-        });
         // 2026-07-28 forbids server-to-client requests: the question travels in an
-        // InputRequiredResult, and the client retries the call with the answer.
-        if modern && can_elicit && answer_from_retry.is_none() {
-            match self.app.user_prompt_needed(&component, &capability, &reason) {
-                Ok(Some(prompt)) => return input_required(prompt),
-                Ok(None) => {}
+        // InputRequiredResult, and the client retries the call with the answer. The answer is
+        // taken only on a retry that returns a token we issued for this very request.
+        let mut answer_from_retry = None;
+        if modern && can_elicit {
+            let normalized = match self.app.normalize(&capability).await {
+                Ok(c) => c,
                 Err(e) => return error_result(&e).into(),
+            };
+            let digest = match self.app.component(&component) {
+                Ok(c) => c.digest.clone(),
+                Err(e) => return error_result(&e).into(),
+            };
+            let issued = request_state.and_then(|t| self.prompts.lock().unwrap().remove(t));
+            let bound = issued.is_some_and(|p| {
+                p.component == component
+                    && p.digest == digest
+                    && p.capability == normalized
+                    && p.issued.elapsed() < ELICIT_TIMEOUT
+            });
+            if bound {
+                answer_from_retry = input_responses.and_then(|r| r.get(APPROVAL_KEY)).map(|v| {
+                    match (v.get("action").and_then(Value::as_str), v.pointer("/content/approve").and_then(Value::as_bool)) {
+                        (Some("accept"), Some(true)) => UserAnswer::Approve,
+                        (Some("accept"), _) | (Some("decline"), _) => UserAnswer::Deny,
+                        _ => UserAnswer::NoAnswer,
+                    }
+                });
+            } else if input_responses.is_some_and(|r| r.contains_key(APPROVAL_KEY)) {
+                tracing::warn!(component, "an approval came without a prompt issued for this request; asking again");
+            }
+            if answer_from_retry.is_none() {
+                match self.app.user_prompt_needed(&component, &capability, &reason).await {
+                    Ok(Some((prompt, capability, digest))) => {
+                        let token = new_token();
+                        let mut prompts = self.prompts.lock().unwrap();
+                        prompts.retain(|_, p| p.issued.elapsed() < ELICIT_TIMEOUT);
+                        prompts.insert(
+                            token.clone(),
+                            IssuedPrompt {
+                                component: component.clone(),
+                                digest,
+                                capability,
+                                issued: std::time::Instant::now(),
+                            },
+                        );
+                        return input_required(prompt, token);
+                    }
+                    Ok(None) => {}
+                    Err(e) => return error_result(&e).into(),
+                }
             }
         }
         let peer = context.peer.clone();
@@ -407,9 +468,16 @@ impl ForageServer {
     }
 }
 
+/// A fresh, unguessable `requestState` token.
+fn new_token() -> String {
+    let mut b = [0u8; 16];
+    getrandom::getrandom(&mut b).expect("the OS random source works");
+    hex::encode(b)
+}
+
 /// A 2026-07-28 `InputRequiredResult` asking the user to approve a grant (a form with one
-/// boolean).
-fn input_required(prompt: String) -> CallToolResponse {
+/// boolean), with the token that binds the answer to this request.
+fn input_required(prompt: String, token: String) -> CallToolResponse {
     let request = json!({
         "method": "elicitation/create",
         "params": {
@@ -423,8 +491,9 @@ fn input_required(prompt: String) -> CallToolResponse {
         }
     });
     let req: rmcp::model::InputRequest = serde_json::from_value(request).expect("a well-formed elicitation request");
-    CallToolResponse::InputRequired(rmcp::model::InputRequiredResult::from_input_requests(
-        [(APPROVAL_KEY.to_string(), req)].into_iter().collect(),
+    CallToolResponse::InputRequired(rmcp::model::InputRequiredResult::new(
+        Some([(APPROVAL_KEY.to_string(), req)].into_iter().collect()),
+        Some(token),
     ))
 }
 
@@ -493,8 +562,12 @@ impl ServerHandler for ForageServer {
             "search_tools" => self.search_tools(&args).await,
             "load_tool" => self.load_tool(&args).await,
             "unload_tool" => self.unload_tool(&args).await,
-            "grant" => return Ok(self.grant(&args, request.input_responses.as_ref(), &_context).await),
-            "revoke" => self.revoke(&args),
+            "grant" => {
+                return Ok(self
+                    .grant(&args, request.input_responses.as_ref(), request.request_state.as_deref(), &_context)
+                    .await);
+            }
+            "revoke" => self.revoke(&args).await,
             "call_tool" => {
                 let name = match str_arg(&args, "name") {
                     Ok(n) => n.to_string(),

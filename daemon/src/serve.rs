@@ -41,26 +41,95 @@ pub async fn stdio(app: Arc<App>) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Serves MCP streamable HTTP at `http://ADDR/mcp`.
+/// Who may talk to forage's HTTP listeners: the same checks for `/mcp` and `/notifications`,
+/// in HTTP and stdio modes.
+#[derive(Clone)]
+struct Guard {
+    /// Host names (without port) a request's `Host` may carry: loopback names, the bound
+    /// address, and `server.allowed_hosts` (DNS-rebinding defence).
+    hosts: Arc<Vec<String>>,
+    /// Browser origins allowed; a request with any other `Origin` is refused (cross-site
+    /// requests from a page the user visits).
+    origins: Arc<Vec<String>>,
+    /// `Bearer TOKEN` every request must carry, when a token is configured.
+    expected: Option<Arc<str>>,
+}
+
+impl Guard {
+    /// The guard for a listener on `addr`. A non-loopback bind without a token is refused.
+    fn new(app: &App, addr: SocketAddr, what: &str) -> anyhow::Result<Self> {
+        let token_env = app.config.server.http_token_env.clone().unwrap_or_else(|| "FORAGE_HTTP_TOKEN".into());
+        let token = std::env::var(&token_env).ok().filter(|t| !t.is_empty());
+        if !addr.ip().is_loopback() && token.is_none() {
+            anyhow::bail!("{what} {addr}: binding a non-loopback address requires a bearer token in ${token_env}");
+        }
+        let mut hosts: Vec<String> = vec!["localhost".into(), "127.0.0.1".into(), "::1".into(), "[::1]".into()];
+        hosts.extend(app.config.server.allowed_hosts.iter().cloned());
+        if !addr.ip().is_loopback() && !addr.ip().is_unspecified() {
+            hosts.push(addr.ip().to_string());
+        }
+        Ok(Self {
+            hosts: Arc::new(hosts),
+            origins: Arc::new(app.config.server.allowed_origins.clone()),
+            expected: token.map(|t| Arc::from(format!("Bearer {t}"))),
+        })
+    }
+
+    /// Why `req` is refused, if it is.
+    fn refuse(&self, req: &Request) -> Option<(StatusCode, String)> {
+        use axum::http::header::{AUTHORIZATION, HOST, ORIGIN};
+        let header = |name| req.headers().get(name).and_then(|v: &axum::http::HeaderValue| v.to_str().ok());
+        let host = header(HOST).unwrap_or("");
+        if !self.host_allowed(host) {
+            return Some((StatusCode::FORBIDDEN, format!("forage: Host `{host}` is not allowed (server.allowed_hosts)\n")));
+        }
+        if let Some(origin) = header(ORIGIN)
+            && !self.origins.iter().any(|o| o == origin)
+        {
+            return Some((StatusCode::FORBIDDEN, format!("forage: Origin `{origin}` is not allowed (server.allowed_origins)\n")));
+        }
+        if let Some(expected) = &self.expected {
+            let ok = header(AUTHORIZATION).is_some_and(|v| constant_time_eq(v.as_bytes(), expected.as_bytes()));
+            if !ok {
+                return Some((StatusCode::UNAUTHORIZED, "forage: missing or wrong bearer token\n".into()));
+            }
+        }
+        None
+    }
+
+    fn host_allowed(&self, host: &str) -> bool {
+        // `name:port`, `[v6]:port`, or a bare name.
+        let name = match host.rsplit_once(':') {
+            Some((h, port)) if port.bytes().all(|b| b.is_ascii_digit()) && !h.is_empty() && (!h.contains(':') || h.ends_with(']')) => h,
+            _ => host,
+        };
+        !name.is_empty() && self.hosts.iter().any(|h| h.eq_ignore_ascii_case(name))
+    }
+
+    /// Wraps `router` so every request passes the guard first.
+    fn layer(self, router: axum::Router) -> axum::Router {
+        router.layer(axum::middleware::from_fn(move |req: Request, next: Next| {
+            let guard = self.clone();
+            async move {
+                match guard.refuse(&req) {
+                    Some(refusal) => refusal.into_response(),
+                    None => next.run(req).await,
+                }
+            }
+        }))
+    }
+}
+
+/// Serves MCP streamable HTTP at `http://ADDR/mcp`, and push notifications at
+/// `/notifications` on the same listener.
 ///
 /// A non-loopback bind needs a bearer token (env `FORAGE_HTTP_TOKEN`, or the variable named by
 /// `server.http_token_env`); with a token set, every request must carry it. `Host` must be a
 /// loopback name or one of `server.allowed_hosts` (DNS-rebinding defence), and a request with
-/// an `Origin` must match `server.allowed_origins`.
+/// an `Origin` must match `server.allowed_origins`. The same [`Guard`] covers both routes.
 pub async fn http(app: Arc<App>, addr: SocketAddr) -> anyhow::Result<()> {
-    let token_env = app.config.server.http_token_env.clone().unwrap_or_else(|| "FORAGE_HTTP_TOKEN".into());
-    let token = std::env::var(&token_env).ok().filter(|t| !t.is_empty());
-    if !addr.ip().is_loopback() && token.is_none() {
-        anyhow::bail!(
-            "--http {addr}: binding a non-loopback address requires a bearer token in ${token_env}"
-        );
-    }
-    let mut hosts: Vec<String> = vec!["localhost".into(), "127.0.0.1".into(), "::1".into(), "[::1]".into()];
-    hosts.extend(app.config.server.allowed_hosts.iter().cloned());
-    if !addr.ip().is_loopback() && !addr.ip().is_unspecified() {
-        hosts.push(addr.ip().to_string());
-    }
-    let mut cfg = StreamableHttpServerConfig::default().with_allowed_hosts(hosts);
+    let guard = Guard::new(&app, addr, "--http")?;
+    let mut cfg = StreamableHttpServerConfig::default().with_allowed_hosts(guard.hosts.as_ref().clone());
     cfg = cfg.with_allowed_origins(app.config.server.allowed_origins.clone());
     if app.config.server.allowed_origins.is_empty() {
         // No browser origin is trusted unless the operator names one.
@@ -73,27 +142,10 @@ pub async fn http(app: Arc<App>, addr: SocketAddr) -> anyhow::Result<()> {
         cfg,
     );
     let notify_app = app.clone();
-    let mut router = axum::Router::new()
+    let router = axum::Router::new()
         .nest_service("/mcp", service)
         .route("/notifications", axum::routing::post(move |body: axum::body::Bytes| notification(notify_app.clone(), body)));
-    if let Some(token) = token {
-        let expected: Arc<str> = Arc::from(format!("Bearer {token}"));
-        router = router.layer(axum::middleware::from_fn(move |req: Request, next: Next| {
-            let expected = expected.clone();
-            async move {
-                let ok = req
-                    .headers()
-                    .get(axum::http::header::AUTHORIZATION)
-                    .and_then(|v| v.to_str().ok())
-                    .is_some_and(|v| constant_time_eq(v.as_bytes(), expected.as_bytes()));
-                if ok {
-                    next.run(req).await
-                } else {
-                    (StatusCode::UNAUTHORIZED, "forage: missing or wrong bearer token\n").into_response()
-                }
-            }
-        }));
-    }
+    let router = guard.layer(router);
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("--http {addr}: cannot bind"))?;
@@ -118,13 +170,19 @@ async fn notification(app: Arc<App>, body: axum::body::Bytes) -> (StatusCode, St
     }
 }
 
-/// A listener for push notifications only, for `forage serve` on stdio.
+/// A listener for push notifications only, for `forage serve` on stdio; guarded like the
+/// HTTP listener (Host, Origin, and a token required off loopback).
 pub async fn spawn_notifications(app: Arc<App>, addr: SocketAddr) -> anyhow::Result<()> {
+    let guard = Guard::new(&app, addr, "server.notifications_addr")?;
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("server.notifications_addr {addr}: cannot bind"))?;
-    let router = axum::Router::new()
-        .route("/notifications", axum::routing::post(move |body: axum::body::Bytes| notification(app.clone(), body)));
+    let local = listener.local_addr()?;
+    eprintln!("forage: accepting push notifications at http://{local}/notifications");
+    let router = guard.layer(
+        axum::Router::new()
+            .route("/notifications", axum::routing::post(move |body: axum::body::Bytes| notification(app.clone(), body))),
+    );
     tokio::spawn(async move {
         let _ = axum::serve(listener, router).await;
     });

@@ -8,12 +8,12 @@
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Mutex;
-use std::time::SystemTime;
+use std::time::{Duration, Instant, SystemTime};
 
 use forage_indexer::fetch::{FetchedArtifact, Fetcher};
 use forage_indexer::reference::ComponentRef;
 use forage_indexer::signatures::{discover, discover_in_layout, verify_fetched};
-use forage_policy::trust::{TrustConfig, TrustPolicy, Verdict};
+use forage_policy::trust::{Level, TrustConfig, TrustPolicy, Verdict};
 use serde::{Deserialize, Serialize};
 
 use crate::app::AppError;
@@ -69,8 +69,10 @@ impl VerdictInfo {
 pub struct Trust {
     policy: TrustPolicy,
     /// Keyed by what the verdict depends on: registry, repository, tag and digest (the policy
-    /// scope and the signed docker-reference vary with the first three).
-    cache: Mutex<HashMap<String, VerdictInfo>>,
+    /// scope and the signed docker-reference vary with the first three). Entries expire after
+    /// `ttl`, so expiry and revocation are seen by a long-running daemon.
+    cache: Mutex<HashMap<String, (Instant, VerdictInfo)>>,
+    ttl: Duration,
 }
 
 impl Trust {
@@ -79,10 +81,17 @@ impl Trust {
         Ok(Self {
             policy: TrustPolicy::from_config(config, base).map_err(|e| AppError::TrustConfig(e.to_string()))?,
             cache: Mutex::new(HashMap::new()),
+            ttl: Duration::from_secs(config.verdict_cache_secs),
         })
     }
 
-    /// The operator allowlist, for one OCI repository.
+    /// The level the current policy applies to `registry/repository`.
+    pub fn level_for(&self, registry: &str, repository: &str) -> Level {
+        self.policy.policy_for(registry, repository).0.level
+    }
+
+    /// The operator allowlist, for one OCI repository (or registry `file` / `layout` and a
+    /// path).
     pub fn check_allowed(&self, registry: &str, repository: &str) -> Result<(), AppError> {
         self.policy.allows(registry, repository).map_err(|e| AppError::NotAllowed(e.to_string()))
     }
@@ -97,7 +106,9 @@ impl Trust {
             subject.tag.as_deref().unwrap_or(""),
             artifact.digest
         );
-        if let Some(v) = self.cache.lock().unwrap().get(&key) {
+        if let Some((at, v)) = self.cache.lock().unwrap().get(&key)
+            && at.elapsed() < self.ttl
+        {
             return Ok(v.clone());
         }
         let signatures = match r {
@@ -118,7 +129,10 @@ impl Trust {
                 tracing::warn!(digest = %artifact.digest, reference = artifact.reference, "{w}");
             }
         }
-        self.cache.lock().unwrap().insert(key, v.clone());
+        let mut cache = self.cache.lock().unwrap();
+        // Expired entries go when a new one comes, so the map stays as big as what is in use.
+        cache.retain(|_, (at, _)| at.elapsed() < self.ttl);
+        cache.insert(key, (Instant::now(), v.clone()));
         Ok(v)
     }
 }

@@ -4,6 +4,7 @@
 //! This module decides and records; it does not ask anyone or enforce anything. The daemon
 //! asks the user (MCP elicitation) and the runtime enforces what [`GrantRecord`]s say.
 
+use std::path::{Component, Path};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
@@ -252,8 +253,7 @@ pub fn pattern_covers(pattern: &CapabilityPattern, c: &Capability) -> bool {
         }
         (CapabilityPattern::Storage { path: pp, access: pa }, Capability::Storage { path, access }) => {
             let allowed = pa.unwrap_or(StorageAccess::Read);
-            let within = path == pp || path.starts_with(&format!("{}/", pp.trim_end_matches('/')));
-            within && (allowed == StorageAccess::ReadWrite || *access == StorageAccess::Read)
+            path_within(Path::new(path), Path::new(pp)) && (allowed == StorageAccess::ReadWrite || *access == StorageAccess::Read)
         }
         (CapabilityPattern::Env { name: pn }, Capability::Env { name }) => match pn.strip_suffix('*') {
             Some(prefix) => name.starts_with(prefix),
@@ -261,6 +261,24 @@ pub fn pattern_covers(pattern: &CapabilityPattern, c: &Capability) -> bool {
         },
         _ => false,
     }
+}
+
+/// True when `path` is `base` or below it, compared by path components (`/srv/data2` is not
+/// under `/srv/data`). Both must be absolute and plain: a `.` or `..` component in either
+/// never matches, since `/srv/data/../../etc` names a place outside `/srv/data`. (The daemon
+/// canonicalises requests before they get here; this is the second line.)
+pub fn path_within(path: &Path, base: &Path) -> bool {
+    is_plain_absolute(path) && is_plain_absolute(base) && path.starts_with(base)
+}
+
+/// True when either path is the other or lies below it: a grant of `a` would expose `b`, or
+/// the other way round.
+pub fn paths_overlap(a: &Path, b: &Path) -> bool {
+    path_within(a, b) || path_within(b, a)
+}
+
+fn is_plain_absolute(p: &Path) -> bool {
+    p.is_absolute() && p.components().all(|c| matches!(c, Component::RootDir | Component::Normal(_)))
 }
 
 /// Where a grant stands.
@@ -403,6 +421,17 @@ capability = { kind = "network", host = "evil.api.example.com" }
         assert!(pattern_covers(&p, &s("/srv/data/x", StorageAccess::Read)));
         assert!(!pattern_covers(&p, &s("/srv/data/x", StorageAccess::ReadWrite)), "read-only rule");
         assert!(!pattern_covers(&p, &s("/srv/database", StorageAccess::Read)), "prefix is per segment");
+        assert!(!pattern_covers(&p, &s("/srv/data2", StorageAccess::Read)), "prefix is per component");
+        assert!(pattern_covers(&p, &s("/srv/data", StorageAccess::Read)));
+        // `..` climbs out of the rule's directory: never covered, whatever the string prefix.
+        for escape in ["/srv/data/../../etc", "/srv/data/..", "/srv/data/./x/../../../etc", "/srv/data/x/.."] {
+            assert!(!pattern_covers(&p, &s(escape, StorageAccess::Read)), "{escape}");
+        }
+        let dotted = CapabilityPattern::Storage { path: "/srv/./data".into(), access: None };
+        assert!(!pattern_covers(&dotted, &s("/srv/data/x", StorageAccess::Read)), "rule paths must be plain too");
+        assert!(paths_overlap(Path::new("/"), Path::new("/var/lib/forage")));
+        assert!(paths_overlap(Path::new("/var/lib/forage/blobs"), Path::new("/var/lib/forage")));
+        assert!(!paths_overlap(Path::new("/var/lib/forage2"), Path::new("/var/lib/forage")));
         let e = CapabilityPattern::Env { name: "APP_*".into() };
         assert!(pattern_covers(&e, &Capability::Env { name: "APP_KEY".into() }));
         assert!(!pattern_covers(&e, &Capability::Env { name: "PATH".into() }));

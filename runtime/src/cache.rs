@@ -1,12 +1,22 @@
-//! The compiled-artifact cache: `<dir>/<engine hash>/<digest hex>.cwasm`.
+//! The compiled-artifact cache: `<dir>/<engine hash>/<digest hex>.cwasm`, each beside a
+//! `<digest hex>.cwasm.sha256` recording the hash of the digest and the bytes that were written.
 //!
 //! Keyed by the component digest and by the engine's compatibility hash, so a wasmtime upgrade
-//! or a config change can never feed an incompatible artifact to `deserialize`. Files are
-//! written to a temp name and renamed, so a crash leaves either no entry or a whole one.
+//! or a config change can never feed an incompatible artifact to `deserialize`. The engine hash
+//! in the path is a sha256 (not `DefaultHasher`, whose output may change between Rust releases
+//! and would strand or confuse old entries). Files are written to a temp name and renamed, so
+//! a crash leaves either no entry or a whole one.
+//!
+//! `Component::deserialize` trusts its input: compiled code from the file runs natively. So an
+//! entry is used only when its bytes hash to the recorded value (a truncated, corrupted or
+//! swapped file is discarded and recompiled), the directory is private to forage's user
+//! (0700), and no grant may ever mount forage's data directory into a guest (the daemon
+//! refuses such grants whoever approves them; see `docs/SECURITY.md`).
 
 use std::path::{Path, PathBuf};
 
 use forage_policy::Digest;
+use sha2::{Digest as _, Sha256};
 use wasmtime::Engine;
 use wasmtime::component::Component;
 
@@ -14,53 +24,126 @@ pub(crate) struct ArtifactCache {
     dir: Option<PathBuf>,
 }
 
+/// A `Hasher` over sha256, so `precompile_compatibility_hash` (which implements `Hash`) gives
+/// the same directory name in every forage build on the same engine configuration.
+struct StableHasher(Sha256);
+
+impl std::hash::Hasher for StableHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        self.0.update(bytes);
+    }
+    fn finish(&self) -> u64 {
+        let d = self.0.clone().finalize();
+        u64::from_le_bytes(d[..8].try_into().expect("sha256 has 32 bytes"))
+    }
+}
+
+/// The cache directory name for an engine configuration.
+pub(crate) fn engine_dir_name(engine: &Engine) -> String {
+    use std::hash::{Hash, Hasher};
+    let mut h = StableHasher(Sha256::new());
+    engine.precompile_compatibility_hash().hash(&mut h);
+    format!("{:016x}", h.finish())
+}
+
 impl ArtifactCache {
     pub(crate) fn new(engine: &Engine, root: Option<&Path>) -> Self {
-        use std::hash::{Hash, Hasher};
-        let dir = root.map(|r| {
-            let mut h = std::collections::hash_map::DefaultHasher::new();
-            engine.precompile_compatibility_hash().hash(&mut h);
-            r.join(format!("{:016x}", h.finish()))
-        });
+        let dir = root.map(|r| r.join(engine_dir_name(engine)));
         Self { dir }
     }
 
-    fn path(&self, digest: &Digest) -> Option<PathBuf> {
-        self.dir.as_ref().map(|d| d.join(format!("{}.cwasm", digest.hex())))
+    fn paths(&self, digest: &Digest) -> Option<(PathBuf, PathBuf)> {
+        self.dir.as_ref().map(|d| {
+            (
+                d.join(format!("{}.cwasm", digest.hex())),
+                d.join(format!("{}.cwasm.sha256", digest.hex())),
+            )
+        })
     }
 
-    /// The cached component, if a usable artifact exists. A corrupt or incompatible file is
-    /// removed and reported as a miss.
+    /// The cached component, if a usable artifact exists. A file whose hash is not the recorded
+    /// one, or that wasmtime refuses, is removed and reported as a miss.
     pub(crate) fn get(&self, engine: &Engine, digest: &Digest) -> Option<Component> {
-        let path = self.path(digest)?;
-        if !path.exists() {
+        let (path, sum) = self.paths(digest)?;
+        let bytes = std::fs::read(&path).ok()?;
+        let discard = |why: &str| {
+            tracing::warn!(path = %path.display(), why, "discarding compiled artifact");
+            let _ = std::fs::remove_file(&path);
+            let _ = std::fs::remove_file(&sum);
+        };
+        let recorded = std::fs::read_to_string(&sum).unwrap_or_default();
+        if recorded.trim() != record(digest, &bytes) {
+            discard("its hash is not the one recorded when it was written for this digest");
             return None;
         }
-        // SAFETY: the file lives in forage's own data directory, was produced by
-        // `Component::serialize` on an engine with the same compatibility hash (it is in the
-        // path), and was written atomically. wasmtime additionally checks the header.
-        match unsafe { Component::deserialize_file(engine, &path) } {
+        // SAFETY: these bytes are exactly what `Component::serialize` produced on an engine
+        // with the same compatibility hash (it is in the path): their sha256 matches the one
+        // recorded at write time, in a 0700 directory that no guest can be granted.
+        match unsafe { Component::deserialize(engine, &bytes) } {
             Ok(c) => Some(c),
             Err(e) => {
-                tracing::warn!(path = %path.display(), error = %e, "discarding unusable compiled artifact");
-                let _ = std::fs::remove_file(&path);
+                discard(&format!("wasmtime refused it: {e}"));
                 None
             }
         }
     }
 
     pub(crate) fn put(&self, digest: &Digest, component: &Component) {
-        let Some(path) = self.path(digest) else { return };
+        let Some((path, sum)) = self.paths(digest) else { return };
         let write = || -> std::io::Result<()> {
             let bytes = component.serialize().map_err(std::io::Error::other)?;
             let dir = path.parent().expect("cache path has a parent");
-            std::fs::create_dir_all(dir)?;
+            create_private_dir(dir)?;
             let tmp = dir.join(format!(".{}.{}.tmp", digest.hex(), std::process::id()));
+            // The hash first: an artifact without a matching record is never used, so a crash
+            // between the two renames leaves a miss, not a trusted stray file.
+            std::fs::write(&tmp, record(digest, &bytes))?;
+            std::fs::rename(&tmp, &sum)?;
             std::fs::write(&tmp, &bytes)?;
             std::fs::rename(&tmp, &path)
         };
         if let Err(e) = write() {
             tracing::warn!(path = %path.display(), error = %e, "could not write compiled artifact to the cache");
         }
+    }
+}
+
+/// What is recorded beside an artifact: sha256 over the component digest and the artifact's
+/// bytes. Binding the digest means an entry copied under another component's name (with its
+/// record) is refused too: a component never runs another component's compiled code.
+fn record(digest: &Digest, bytes: &[u8]) -> String {
+    let mut h = Sha256::new();
+    h.update(digest.hex().as_bytes());
+    h.update(b"\n");
+    h.update(bytes);
+    hex::encode(h.finalize())
+}
+
+/// Creates `dir` (and parents) and makes it private to this user.
+fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        for d in [Some(dir), dir.parent()].into_iter().flatten() {
+            std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o700))?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn engine_dir_name_is_stable_and_engine_specific() {
+        let a = Engine::default();
+        let b = Engine::default();
+        assert_eq!(engine_dir_name(&a), engine_dir_name(&b));
+        let mut c = wasmtime::Config::new();
+        c.epoch_interruption(true);
+        let other = Engine::new(&c).unwrap();
+        assert_ne!(engine_dir_name(&a), engine_dir_name(&other));
     }
 }

@@ -39,6 +39,36 @@ pub struct RuntimeConfig {
     pub log_capture_bytes: usize,
     /// Use the pooling instance allocator (fast per-call instantiation).
     pub pooling: bool,
+    /// Calls running at once, over all components; more are refused as busy. Also sizes the
+    /// pooling allocator, so running calls can never exhaust it.
+    pub max_concurrent_calls: usize,
+    /// Calls of one component running at once; more are refused as busy, so one component's
+    /// sleeping calls cannot starve the others.
+    pub max_concurrent_calls_per_component: usize,
+    /// Outbound HTTP from a guest: connect, first-byte and between-bytes timeouts. Each is
+    /// further bounded by what is left of the call's deadline.
+    pub http_timeouts: HttpTimeouts,
+}
+
+/// Timeouts of a guest's outbound HTTP requests (each also bounded by the call deadline).
+#[derive(Debug, Clone, Copy)]
+pub struct HttpTimeouts {
+    /// Establishing the connection (TCP and TLS).
+    pub connect: Duration,
+    /// Waiting for the response head after the request was sent.
+    pub first_byte: Duration,
+    /// Waiting between two frames of the response body.
+    pub between_bytes: Duration,
+}
+
+impl Default for HttpTimeouts {
+    fn default() -> Self {
+        Self {
+            connect: Duration::from_secs(5),
+            first_byte: Duration::from_secs(10),
+            between_bytes: Duration::from_secs(10),
+        }
+    }
 }
 
 impl Default for RuntimeConfig {
@@ -51,6 +81,9 @@ impl Default for RuntimeConfig {
             max_output_bytes: 4 << 20,
             log_capture_bytes: 64 << 10,
             pooling: true,
+            max_concurrent_calls: 32,
+            max_concurrent_calls_per_component: 8,
+            http_timeouts: HttpTimeouts::default(),
         }
     }
 }
@@ -124,7 +157,8 @@ pub struct ExportedFunction {
     index: ComponentExportIndex,
 }
 
-/// A compiled, pre-linked component. Cheap to clone.
+/// A compiled, pre-linked component. Cheap to clone (clones share the per-component call
+/// limit).
 #[derive(Clone)]
 pub struct LoadedComponent {
     /// The digest of the bytes that were compiled.
@@ -134,6 +168,7 @@ pub struct LoadedComponent {
     /// Exported functions that were refused, with the reason (e.g. resource types).
     pub skipped: Arc<Vec<String>>,
     pre: InstancePre<HostState>,
+    running: Arc<tokio::sync::Semaphore>,
 }
 
 impl std::fmt::Debug for LoadedComponent {
@@ -176,7 +211,18 @@ pub enum CallError {
     /// The call ran past its deadline and was interrupted.
     #[error("call exceeded its {0:?} deadline and was stopped")]
     Deadline(Duration),
-    /// The guest tried to grow memory past its limit.
+    /// Too many calls are running (in the daemon, or of this component).
+    #[error("busy: {running} calls {of} are already running (limit {limit}); retry shortly")]
+    Busy {
+        /// "in this daemon" or "of this component".
+        of: &'static str,
+        /// How many are running.
+        running: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// The guest tried to grow its memories past the limit (summed over all of its linear
+    /// memories: a componentize-py build has several).
     #[error("call exceeded its memory limit of {limit} bytes and was stopped")]
     Memory {
         /// The limit in bytes.
@@ -185,9 +231,12 @@ pub enum CallError {
     /// The guest trapped (panic, unreachable, stack overflow, …).
     #[error("component trapped: {0}")]
     Trap(String),
-    /// The result is bigger than the output limit.
-    #[error("result is {size} bytes, over the {limit}-byte output limit")]
+    /// The result is bigger than the output limit (`size` is a lower bound when the result
+    /// was refused before it was converted).
+    #[error("result is {}{size} bytes, over the {limit}-byte output limit", if *.estimated { "at least " } else { "" })]
     OutputTooLarge {
+        /// True when `size` was counted without converting the whole result.
+        estimated: bool,
         /// Serialised size.
         size: usize,
         /// The limit.
@@ -208,6 +257,7 @@ pub struct Runtime {
     cache: ArtifactCache,
     config: RuntimeConfig,
     ticker: Arc<std::sync::atomic::AtomicBool>,
+    running: Arc<tokio::sync::Semaphore>,
 }
 
 /// How often the epoch advances; also how often a running guest yields to the executor.
@@ -234,12 +284,15 @@ impl Runtime {
         if config.pooling {
             // Sized for a handful of concurrent calls of modest components; heavy guests
             // (componentize-py) have many core instances and big vmctx, hence the headroom.
+            // The pool holds at least one slot per call the global limit lets run, so a full
+            // set of running calls is refused as busy, never as an exhausted pool.
+            let calls = config.max_concurrent_calls.max(1) as u32;
             let mut p = PoolingAllocationConfig::new();
-            p.total_component_instances(64)
-                .total_core_instances(1024)
-                .total_memories(256)
-                .total_tables(512)
-                .total_stacks(64)
+            p.total_component_instances(calls.max(64))
+                .total_core_instances((calls * 16).max(1024))
+                .total_memories((calls * 8).max(256))
+                .total_tables((calls * 16).max(512))
+                .total_stacks(calls.max(64))
                 .max_core_instances_per_component(64)
                 .max_memories_per_component(16)
                 .max_tables_per_component(32)
@@ -273,6 +326,7 @@ impl Runtime {
             engine,
             linker,
             cache,
+            running: Arc::new(tokio::sync::Semaphore::new(config.max_concurrent_calls.max(1))),
             config,
             ticker,
         })
@@ -318,6 +372,7 @@ impl Runtime {
                 functions: Arc::new(functions),
                 skipped: Arc::new(skipped),
                 pre,
+                running: Arc::new(tokio::sync::Semaphore::new(self.config.max_concurrent_calls_per_component.max(1))),
             },
             LoadStats { cache_hit, compile },
         ))
@@ -398,13 +453,42 @@ impl Runtime {
                 },
             })?;
         let params = wit_json::args_to_vals(args, &f.func)?;
+        // Refused at once rather than queued: a caller (an agent) can do something else, and
+        // a queue of sleeping calls would hold the daemon's memory and MCP requests.
+        let busy = |sem: &tokio::sync::Semaphore, limit: usize, of| CallError::Busy {
+            of,
+            running: limit.saturating_sub(sem.available_permits()),
+            limit,
+        };
+        let per_component = self.config.max_concurrent_calls_per_component.max(1);
+        let _component_permit = component
+            .running
+            .clone()
+            .try_acquire_owned()
+            .map_err(|_| busy(&component.running, per_component, "of this component"))?;
+        let global = self.config.max_concurrent_calls.max(1);
+        let _global_permit = self
+            .running
+            .clone()
+            .try_acquire_owned()
+            .map_err(|_| busy(&self.running, global, "in this daemon"))?;
         let started = Instant::now();
         let memory_limit = grants.memory_limit.unwrap_or(self.config.memory_limit);
-        let state = build_state(grants, memory_limit, self.config.log_capture_bytes)
-            .map_err(CallError::Sandbox)?;
+        let deadline = grants.deadline.unwrap_or(self.config.deadline);
+        let state = build_state(
+            grants,
+            memory_limit,
+            self.config.log_capture_bytes,
+            crate::sandbox::HttpBudget { ends: started + deadline, timeouts: self.config.http_timeouts },
+        )
+        .map_err(CallError::Sandbox)?;
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limiter);
-        let deadline = grants.deadline.unwrap_or(self.config.deadline);
+        // Caps what the guest can make the host copy out of its memory in one step (its
+        // result, or one host call's arguments), so a guest returning a 256 MiB string is
+        // stopped while it is lifted, before the host holds a copy. A floor of 1 MiB keeps
+        // ordinary I/O (stream writes of a few hundred KiB) working under a tiny output cap.
+        store.set_hostcall_fuel(self.config.max_output_bytes.max(1 << 20));
         store.set_epoch_deadline(1);
         store.epoch_deadline_callback(move |mut ctx| {
             if started.elapsed() >= deadline {
@@ -424,7 +508,16 @@ impl Runtime {
             func.call_async(&mut store, &params, &mut results).await?;
             wasmtime::Result::Ok(())
         };
-        let outcome = run.await;
+        // Epoch interruption stops guest code, but not a guest waiting in the host (a sleep, an
+        // HTTP request, a poll that never resolves): the wall-clock timeout covers those.
+        // Dropping the call's future unwinds the guest's fiber; the store is discarded below.
+        let outcome = match tokio::time::timeout(deadline.saturating_sub(started.elapsed()), run).await {
+            Ok(r) => r,
+            Err(_) => {
+                store.data_mut().deadline_hit = true;
+                Err(wasmtime::Error::msg("deadline"))
+            }
+        };
         let duration = started.elapsed();
         let state = store.data();
         for (stream, sink) in [("stdout", &state.stdout), ("stderr", &state.stderr)] {
@@ -441,7 +534,25 @@ impl Runtime {
             if state.limiter.memory_exceeded {
                 return Err(CallError::Memory { limit: memory_limit });
             }
+            // wasmtime's error type for this is private; its message is the stable part.
+            if e.chain().any(|c| c.to_string().contains("fuel allocated for hostcalls has been exhausted")) {
+                let limit = self.config.max_output_bytes;
+                return Err(CallError::OutputTooLarge {
+                    estimated: true,
+                    size: limit.max(1 << 20) + 1,
+                    limit,
+                });
+            }
             return Err(CallError::Trap(trap_message(&e)));
+        }
+        let limit = self.config.max_output_bytes;
+        let at_least = wit_json::json_size_at_least(&results, limit);
+        if at_least > limit {
+            return Err(CallError::OutputTooLarge {
+                estimated: true,
+                size: at_least,
+                limit,
+            });
         }
         let (structured, is_error) = match results.as_slice() {
             [] => (Value::Object(Map::new()), false),
@@ -460,6 +571,7 @@ impl Runtime {
         let size = serde_json::to_vec(&structured).map(|v| v.len()).unwrap_or(usize::MAX);
         if size > self.config.max_output_bytes {
             return Err(CallError::OutputTooLarge {
+                estimated: false,
                 size,
                 limit: self.config.max_output_bytes,
             });

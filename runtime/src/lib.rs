@@ -19,8 +19,8 @@ pub mod wit_names;
 pub mod wit_json;
 
 pub use engine::{
-    CallError, CallOutcome, ExportedFunction, LoadError, LoadStats, LoadedComponent, Runtime,
-    RuntimeConfig, RuntimeError,
+    CallError, CallOutcome, ExportedFunction, HttpTimeouts, LoadError, LoadStats, LoadedComponent,
+    Runtime, RuntimeConfig, RuntimeError,
 };
 pub use sandbox::{HttpRule, Preopen, SandboxGrants};
 pub use wit_names::wit_type_name;

@@ -67,8 +67,14 @@ pub struct SandboxGrants {
 }
 
 /// Caps linear memory and table growth, remembering a refusal so the error can say why.
+///
+/// The memory limit is for the whole call: the sum over every linear memory of every core
+/// instance in the component. A componentize-py build has several memories; a per-memory
+/// check would let it use the limit once per memory.
 pub(crate) struct Limiter {
     memory_limit: usize,
+    /// Bytes of linear memory the call's instances hold now.
+    memory_total: usize,
     pub(crate) memory_exceeded: bool,
 }
 
@@ -76,11 +82,16 @@ pub(crate) struct Limiter {
 const MAX_TABLE_ELEMENTS: usize = 1 << 20;
 
 impl wasmtime::ResourceLimiter for Limiter {
-    fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
-        if desired > self.memory_limit {
+    fn memory_growing(&mut self, current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        // wasmtime also calls this when a memory is created (current = 0), so the initial
+        // size of every memory counts. A growth that later fails anyway stays counted, which
+        // only errs on the side of refusing.
+        let total = self.memory_total.saturating_sub(current).saturating_add(desired);
+        if total > self.memory_limit {
             self.memory_exceeded = true;
             return Ok(false);
         }
+        self.memory_total = total;
         Ok(true)
     }
     fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
@@ -106,6 +117,36 @@ pub(crate) struct HostState {
 pub(crate) struct HttpFilter {
     rules: Vec<HttpRule>,
     pub(crate) denied: Arc<Mutex<Vec<Capability>>>,
+    budget: HttpBudget,
+}
+
+/// How long a call's outbound HTTP may take: its own timeouts, and never past the call's end.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct HttpBudget {
+    /// When the call's deadline passes.
+    pub(crate) ends: std::time::Instant,
+    /// Connect, first-byte and between-bytes timeouts.
+    pub(crate) timeouts: crate::engine::HttpTimeouts,
+}
+
+impl HttpBudget {
+    /// The request options in force: the guest's own (if shorter) within ours, each bounded by
+    /// what is left of the call.
+    fn options(&self, guest: Option<wasmtime_wasi_http::RequestOptions>) -> (wasmtime_wasi_http::RequestOptions, std::time::Duration) {
+        let left = self.ends.saturating_duration_since(std::time::Instant::now());
+        let cap = |ours: std::time::Duration, theirs: Option<std::time::Duration>| {
+            Some(theirs.map_or(ours, |t| t.min(ours)).min(left))
+        };
+        let g = guest.unwrap_or_default();
+        (
+            wasmtime_wasi_http::RequestOptions {
+                connect_timeout: cap(self.timeouts.connect, g.connect_timeout),
+                first_byte_timeout: cap(self.timeouts.first_byte, g.first_byte_timeout),
+                between_bytes_timeout: cap(self.timeouts.between_bytes, g.between_bytes_timeout),
+            },
+            left,
+        )
+    }
 }
 
 impl WasiHttpHooks for HttpFilter {
@@ -141,9 +182,13 @@ impl WasiHttpHooks for HttpFilter {
         // Redirects are not followed here: a 3xx goes back to the guest, whose next request
         // passes through this filter again.
         let _ = fut;
+        let (options, left) = self.budget.options(options);
         Box::new(async move {
             use http_body_util::BodyExt;
-            let (res, io) = wasmtime_wasi_http::default_send_request(request, options).await?;
+            let sent = wasmtime_wasi_http::default_send_request(request, Some(options));
+            let (res, io) = tokio::time::timeout(left, sent)
+                .await
+                .map_err(|_| wasmtime_wasi_http::Error::HttpResponseTimeout)??;
             Ok((
                 res.map(BodyExt::boxed_unsync),
                 Box::new(io) as Box<dyn Future<Output = _> + Send>,
@@ -176,6 +221,7 @@ pub(crate) fn build_state(
     grants: &SandboxGrants,
     memory_limit: usize,
     log_cap: usize,
+    http: HttpBudget,
 ) -> Result<HostState, String> {
     let stdout = LogSink::new(log_cap);
     let stderr = LogSink::new(log_cap);
@@ -200,11 +246,12 @@ pub(crate) fn build_state(
         wasi: b.build(),
         http: WasiHttpCtx::new(),
         table: ResourceTable::new(),
-        limiter: Limiter { memory_limit, memory_exceeded: false },
+        limiter: Limiter { memory_limit, memory_total: 0, memory_exceeded: false },
         deadline_hit: false,
         hooks: HttpFilter {
             rules: grants.http.clone(),
             denied: Arc::new(Mutex::new(Vec::new())),
+            budget: http,
         },
         stdout,
         stderr,

@@ -19,7 +19,7 @@ use forage_store::{MemoryStore, Store};
 use crate::support::layout_writer::{
     CORE_MODULE, ComponentArtifact, WrittenArtifact, fixture, push, push_http, write_layout,
 };
-use crate::support::registry::{Registry, RegistryAuth, registry_available};
+use crate::support::registry::{Registry, RegistryAuth, require_registry};
 
 /// A fixture with its WIT package, as `wkg` would publish it.
 fn artifact(name: &str) -> ComponentArtifact {
@@ -120,10 +120,7 @@ fn show(s: &CrawlSummary) -> String {
 
 #[tokio::test]
 async fn crawls_a_registry_incrementally() {
-    if !registry_available() {
-        eprintln!("SKIP: docker-registry not installed");
-        return;
-    }
+    require_registry();
     let reg = Registry::start(RegistryAuth::None);
     let tmp = tempfile::tempdir().unwrap();
     let t = tmp.path();
@@ -309,10 +306,7 @@ async fn crawls_a_registry_incrementally() {
 
 #[tokio::test]
 async fn basic_auth_broken_blobs_layouts_and_embedded_sources() {
-    if !registry_available() {
-        eprintln!("SKIP: docker-registry not installed");
-        return;
-    }
+    require_registry();
     let reg = Registry::start(RegistryAuth::Basic {
         user: "crawler".into(),
         pass: "s3cret".into(),
@@ -435,10 +429,7 @@ async fn basic_auth_broken_blobs_layouts_and_embedded_sources() {
 /// `latest`), 30 distinct components (same blobs, distinct manifests).
 #[tokio::test]
 async fn no_change_recrawl_of_sixty_tags_is_fast() {
-    if !registry_available() {
-        eprintln!("SKIP: docker-registry not installed");
-        return;
-    }
+    require_registry();
     let reg = Registry::start(RegistryAuth::None);
     let tmp = tempfile::tempdir().unwrap();
     for i in 0..30 {
@@ -477,10 +468,7 @@ async fn no_change_recrawl_of_sixty_tags_is_fast() {
 /// pull token. Wrong credentials are a failure that names the registry, and remove nothing.
 #[tokio::test]
 async fn token_auth_registry() {
-    if !registry_available() {
-        eprintln!("SKIP: docker-registry not installed");
-        return;
-    }
+    require_registry();
     let reg = Registry::start(RegistryAuth::Bearer {
         user: "bot".into(),
         pass: "t0ken".into(),

@@ -3,6 +3,7 @@ mod cli;
 mod discovery;
 mod crawl;
 mod grants;
+mod hardening;
 mod mcp;
 mod registry;
 mod sandbox;

@@ -144,3 +144,229 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+/// A guest blocked in the host (a sleep, which epoch interruption cannot see) is stopped at the
+/// wall-clock deadline, not when the host call returns.
+#[tokio::test]
+async fn a_guest_sleeping_in_the_host_is_stopped_at_the_deadline() {
+    let cache = tempfile::tempdir().unwrap();
+    let rt = runtime(cache.path());
+    let h = load(&rt, "hostile.wasm");
+    let t = Instant::now();
+    let e = call(&rt, &h, "sleep", json!({"millis": 30_000})).await.unwrap_err();
+    assert!(matches!(e, CallError::Deadline(_)), "{e}");
+    assert!(t.elapsed() < Duration::from_secs(5), "the 500 ms deadline did not hold: {:?}", t.elapsed());
+}
+
+/// An HTTP server on loopback that accepts connections and never answers.
+fn silent_server() -> (std::net::SocketAddr, std::thread::JoinHandle<()>) {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap();
+    let h = std::thread::spawn(move || {
+        l.set_nonblocking(false).unwrap();
+        // Hold the one connection open, unanswered, until the client gives up.
+        if let Ok((mut s, _)) = l.accept() {
+            s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+            let mut buf = [0u8; 1024];
+            while let Ok(n) = std::io::Read::read(&mut s, &mut buf) {
+                if n == 0 {
+                    break;
+                }
+            }
+        }
+    });
+    (addr, h)
+}
+
+/// A granted host that never answers: the guest's request times out by the HTTP timeouts
+/// (within the call's deadline), the guest gets an error value, and the call returns.
+#[tokio::test]
+async fn outbound_http_to_a_silent_host_times_out_within_the_deadline() {
+    let cache = tempfile::tempdir().unwrap();
+    let rt = Runtime::new(RuntimeConfig {
+        cache_dir: Some(cache.path().to_path_buf()),
+        deadline: Duration::from_secs(30),
+        http_timeouts: forage_runtime::HttpTimeouts {
+            connect: Duration::from_secs(1),
+            first_byte: Duration::from_millis(700),
+            between_bytes: Duration::from_millis(700),
+        },
+        ..RuntimeConfig::default()
+    })
+    .unwrap();
+    let h = load(&rt, "hostile.wasm");
+    let (addr, server) = silent_server();
+    let grants = SandboxGrants {
+        http: vec![forage_runtime::HttpRule { host: "127.0.0.1".into(), port: Some(addr.port()), scheme: None }],
+        ..SandboxGrants::default()
+    };
+    let t = Instant::now();
+    let out = rt
+        .call(&h, None, "fetch", &args(json!({"url": format!("http://{addr}/")})), &grants)
+        .await
+        .unwrap();
+    assert!(out.is_error, "a silent host is an error for the guest: {}", out.structured);
+    assert!(t.elapsed() < Duration::from_secs(10), "first-byte timeout did not hold: {:?}", t.elapsed());
+    // And with a deadline shorter than every HTTP timeout, the deadline wins.
+    let grants = SandboxGrants { deadline: Some(Duration::from_millis(400)), ..grants };
+    let (addr2, server2) = silent_server();
+    let grants = SandboxGrants {
+        http: vec![forage_runtime::HttpRule { host: "127.0.0.1".into(), port: Some(addr2.port()), scheme: None }],
+        ..grants
+    };
+    let t = Instant::now();
+    let r = rt.call(&h, None, "fetch", &args(json!({"url": format!("http://{addr2}/")})), &grants).await;
+    assert!(t.elapsed() < Duration::from_millis(1500), "the call deadline bounds HTTP: {:?}", t.elapsed());
+    match r {
+        Ok(out) => assert!(out.is_error, "{}", out.structured),
+        Err(e) => assert!(matches!(e, CallError::Deadline(_)), "{e}"),
+    }
+    drop((server, server2));
+}
+
+/// Sleeping calls fill a component's share of the call slots: the next call of that component
+/// is refused as busy at once, and another component's calls are still answered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_call_limits_refuse_with_busy_and_others_still_run() {
+    let cache = tempfile::tempdir().unwrap();
+    let rt = std::sync::Arc::new(
+        Runtime::new(RuntimeConfig {
+            cache_dir: Some(cache.path().to_path_buf()),
+            deadline: Duration::from_secs(20),
+            max_concurrent_calls: 12,
+            max_concurrent_calls_per_component: 8,
+            ..RuntimeConfig::default()
+        })
+        .unwrap(),
+    );
+    let h = load(&rt, "hostile.wasm");
+    let types = load(&rt, "types.wasm");
+    let mut sleepers = Vec::new();
+    for _ in 0..64 {
+        let (rt, h) = (rt.clone(), h.clone());
+        sleepers.push(tokio::spawn(async move {
+            rt.call(&h, None, "sleep", &args(json!({"millis": 1500})), &SandboxGrants::default()).await
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // While they sleep, other work is answered.
+    let t = Instant::now();
+    let out = call(&rt, &types, "add", json!({"a": 1, "b": 2})).await.unwrap();
+    assert_eq!(out.structured, json!({"result": 3}));
+    assert!(t.elapsed() < Duration::from_secs(1), "{:?}", t.elapsed());
+    let (mut ok, mut busy) = (0, 0);
+    for s in sleepers {
+        match s.await.unwrap() {
+            Ok(_) => ok += 1,
+            Err(CallError::Busy { of, limit, .. }) => {
+                assert_eq!((of, limit), ("of this component", 8));
+                busy += 1
+            }
+            Err(e) => panic!("unexpected: {e}"),
+        }
+    }
+    assert_eq!((ok, busy), (8, 56), "8 run, the rest are refused as busy");
+    // The global limit: 8 hostile sleepers plus 4 types calls fill 12; a 13th call is busy.
+    let mut held = Vec::new();
+    for _ in 0..8 {
+        let (rt, h) = (rt.clone(), h.clone());
+        held.push(tokio::spawn(async move {
+            rt.call(&h, None, "sleep", &args(json!({"millis": 1500})), &SandboxGrants::default()).await
+        }));
+    }
+    let mut pytext_like = Vec::new();
+    let slow = load(&rt, "hostile.wasm");
+    // A second load of the same bytes is a separate component with its own share.
+    for _ in 0..5 {
+        let (rt, s) = (rt.clone(), slow.clone());
+        pytext_like.push(tokio::spawn(async move {
+            rt.call(&s, None, "sleep", &args(json!({"millis": 1500})), &SandboxGrants::default()).await
+        }));
+    }
+    let results: Vec<_> = futures::future::join_all(held.into_iter().chain(pytext_like)).await;
+    let busy_global = results
+        .iter()
+        .filter(|r| matches!(r.as_ref().unwrap(), Err(CallError::Busy { of: "in this daemon", .. })))
+        .count();
+    assert_eq!(busy_global, 1, "12 slots for 13 calls");
+}
+
+/// The memory limit is for the whole call, summed over every linear memory of every core
+/// instance: a component whose two memories each fit the limit, but not together, is refused.
+#[tokio::test]
+async fn memory_limit_counts_all_linear_memories() {
+    // Two core modules, 40 pages (2.5 MiB) of memory each.
+    let bytes = wat::parse_str(
+        r#"(component
+            (core module $a (memory (export "mem") 40))
+            (core module $b
+                (memory (export "mem") 40)
+                (func (export "run") (result i32) i32.const 7))
+            (core instance $ia (instantiate $a))
+            (core instance $ib (instantiate $b))
+            (func (export "run") (result u32) (canon lift (core func $ib "run"))))"#,
+    )
+    .unwrap();
+    let d = Digest::of(&bytes);
+    let cache = tempfile::tempdir().unwrap();
+    let rt = |mib: usize| {
+        Runtime::new(RuntimeConfig {
+            cache_dir: Some(cache.path().to_path_buf()),
+            memory_limit: mib << 20,
+            ..RuntimeConfig::default()
+        })
+        .unwrap()
+    };
+    let (small, big) = (rt(4), rt(6));
+    let (c, _) = small.load("two-memories", &d, &bytes).unwrap();
+    let e = small.call(&c, None, "run", &Map::new(), &SandboxGrants::default()).await.unwrap_err();
+    assert!(matches!(e, CallError::Memory { limit } if limit == 4 << 20), "5 MiB in two memories under a 4 MiB limit: {e}");
+    let (c, _) = big.load("two-memories", &d, &bytes).unwrap();
+    let out = big.call(&c, None, "run", &Map::new(), &SandboxGrants::default()).await.unwrap();
+    assert_eq!(out.structured, json!({"result": 7}));
+}
+
+/// A result far over the output cap is refused before it is converted to JSON.
+#[tokio::test]
+async fn oversized_results_are_refused_before_conversion() {
+    let cache = tempfile::tempdir().unwrap();
+    let rt = runtime(cache.path());
+    let h = load(&rt, "hostile.wasm");
+    // Far over: the guest cannot even hand it over (the copy out of its memory is capped).
+    let e = call(&rt, &h, "huge-result", json!({"bytes": 8u64 << 20})).await.unwrap_err();
+    assert!(matches!(e, CallError::OutputTooLarge { estimated: true, .. }), "{e}");
+    // Exactly the cap in bytes: it is copied out, and refused by the count before conversion
+    // (its JSON needs quotes around it).
+    let e = call(&rt, &h, "huge-result", json!({"bytes": 1u64 << 20})).await.unwrap_err();
+    match e {
+        CallError::OutputTooLarge { estimated, size, limit } => {
+            assert!(estimated, "refused by the running count, not after building the JSON");
+            assert_eq!((size, limit), ((1 << 20) + 2, 1 << 20));
+        }
+        other => panic!("{other}"),
+    }
+    // Just under the cap still works.
+    let out = call(&rt, &h, "huge-result", json!({"bytes": 1000})).await.unwrap();
+    assert_eq!(out.structured["result"].as_str().map(str::len), Some(1000));
+}
+
+/// A compiled artifact copied under another component's name (with its hash record) is not
+/// run: the component would otherwise execute another component's native code.
+#[test]
+fn a_compiled_artifact_swapped_in_from_another_component_is_refused() {
+    let cache = tempfile::tempdir().unwrap();
+    let (types, hostile) = (fixture("types.wasm"), fixture("hostile.wasm"));
+    let (dt, dh) = (Digest::of(&types), Digest::of(&hostile));
+    runtime(cache.path()).load("types", &dt, &types).unwrap();
+    runtime(cache.path()).load("hostile", &dh, &hostile).unwrap();
+    let files = walk(cache.path());
+    for f in &files {
+        let name = f.file_name().unwrap().to_str().unwrap();
+        if let Some(rest) = name.strip_prefix(dt.hex().as_str()) {
+            std::fs::copy(f, f.with_file_name(format!("{}{rest}", dh.hex()))).unwrap();
+        }
+    }
+    let (c, stats) = runtime(cache.path()).load("hostile", &dh, &hostile).unwrap();
+    assert!(!stats.cache_hit, "a swapped entry must be recompiled");
+    assert!(c.functions.iter().any(|f| f.name == "spin"), "the hostile component's own code runs");
+}

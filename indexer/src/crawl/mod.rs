@@ -30,7 +30,8 @@
 //!   ([`CrawlOptions::give_up_after`]).
 //!
 //! The operator allowlist ([`Crawler::new`]'s `allow`) applies to registry sources, on top of
-//! each source's own repository globs; layout and embedded sources are operator-supplied files
+//! each source's own repository globs, and to layout sources as registry `layout` with the
+//! canonical directory (as `load_tool` judges them); embedded sources are pinned in the binary
 //! and are not filtered by it.
 //!
 //! Passes are serialised (a webhook-driven [`Crawler::crawl_repository`] waits for a running
@@ -875,16 +876,34 @@ impl Crawler {
     /// Every manifest in a layout's `index.json`.
     async fn list_layout(&self, run: &mut Run, dir: &std::path::Path) -> Vec<Item> {
         let dir = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
+        // The allowlist judges a layout by where it really is (registry `layout`, the
+        // canonical path without its leading `/`), as `load_tool` does.
+        let dir = tokio::fs::canonicalize(&dir).await.unwrap_or(dir);
+        let key = dir.display().to_string().trim_start_matches('/').to_string();
+        if let Err(why) = (self.allow)("layout", &key) {
+            tracing::info!(dir = %dir.display(), why, "not crawled: outside the allowlist");
+            self.emit(ProgressEvent::NotAllowed {
+                source: run.summary.name.clone(),
+                repository: dir.display().to_string(),
+                why,
+            });
+            // Nothing listed and nothing uncertain: what this layout had in the index leaves
+            // it, as a repository that left the allowlist does.
+            return Vec::new();
+        }
         let path = dir.join("index.json");
         let source_name = format!("layout {}", dir.display());
-        let doc = match tokio::fs::read(&path).await {
-            Err(e) => Err(format!("cannot read {}: {e}", path.display())),
-            Ok(bytes) if bytes.len() as u64 > self.fetcher.limits().max_manifest_bytes => {
-                Err(format!(
-                    "{} is larger than the {}-byte limit",
-                    path.display(),
-                    self.fetcher.limits().max_manifest_bytes
-                ))
+        let limit = self.fetcher.limits().max_manifest_bytes;
+        let doc = match crate::fetch::read_regular_file(&path, limit).await {
+            Err(crate::fetch::LocalReadError::TooLarge(_)) => Err(format!(
+                "{} is larger than the {limit}-byte limit",
+                path.display()
+            )),
+            Err(crate::fetch::LocalReadError::NotRegular(kind)) => {
+                Err(format!("{} is {kind}, not a regular file", path.display()))
+            }
+            Err(crate::fetch::LocalReadError::Io(e)) => {
+                Err(format!("cannot read {}: {e}", path.display()))
             }
             Ok(bytes) => {
                 ManifestDoc::parse(&source_name, "index.json", &bytes).map_err(|e| e.to_string())

@@ -15,20 +15,12 @@ pub(crate) async fn fetch(
     let expanded = expand_home(path);
     let path = std::path::absolute(&expanded).unwrap_or(expanded);
     let shown = path.display().to_string();
-    let io = |source| FetchError::Io {
-        path: shown.clone(),
-        source,
-    };
-    let meta = tokio::fs::metadata(&path).await.map_err(io)?;
-    if meta.len() > limits.max_blob_bytes {
-        return Err(FetchError::TooLarge {
-            source_name: format!("file {shown}"),
-            what: "component".into(),
-            limit: limits.max_blob_bytes,
-            size: Some(meta.len()),
-        });
-    }
-    let bytes = Bytes::from(tokio::fs::read(&path).await.map_err(io)?);
+    let limit = limits.max_blob_bytes;
+    let bytes = Bytes::from(
+        super::read_regular_file(&path, limit)
+            .await
+            .map_err(|e| e.into_fetch_error(&path, format!("file {shown}"), "component", limit))?,
+    );
     let not_component = |why: String| FetchError::NotAComponent {
         reference: shown.clone(),
         what: "the file".into(),
@@ -68,7 +60,7 @@ pub(crate) async fn fetch(
 }
 
 /// `~/x` → `$HOME/x`, as a shell would have done.
-fn expand_home(path: &Path) -> std::path::PathBuf {
+pub fn expand_home(path: &Path) -> std::path::PathBuf {
     if let Ok(rest) = path.strip_prefix("~")
         && let Some(home) = std::env::var_os("HOME")
     {

@@ -236,36 +236,16 @@ impl Layout {
         Ok(())
     }
 
-    /// Reads a file, refusing it (without reading) if it is larger than `limit`.
+    /// Reads a regular file of at most `limit` bytes (see [`super::read_regular_file`]).
     pub(crate) async fn read_capped(
         &self,
         path: &Path,
         what: &str,
         limit: u64,
     ) -> Result<Bytes, FetchError> {
-        let io = |source| FetchError::Io {
-            path: path.display().to_string(),
-            source,
-        };
-        let meta = tokio::fs::metadata(path).await.map_err(io)?;
-        if meta.len() > limit {
-            return Err(FetchError::TooLarge {
-                source_name: self.source_name(),
-                what: what.to_string(),
-                limit,
-                size: Some(meta.len()),
-            });
-        }
-        let bytes = tokio::fs::read(path).await.map_err(io)?;
-        // The file may have grown between the two calls.
-        if bytes.len() as u64 > limit {
-            return Err(FetchError::TooLarge {
-                source_name: self.source_name(),
-                what: what.to_string(),
-                limit,
-                size: Some(bytes.len() as u64),
-            });
-        }
+        let bytes = super::read_regular_file(path, limit)
+            .await
+            .map_err(|e| e.into_fetch_error(path, self.source_name(), what, limit))?;
         Ok(Bytes::from(bytes))
     }
 }

@@ -26,7 +26,7 @@ pub mod layout;
 pub mod oci;
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -304,6 +304,15 @@ pub enum FetchError {
         path: String,
         /// The OS error.
         source: std::io::Error,
+    },
+    /// A local path that is not a regular file (a device, a FIFO, a directory, a socket):
+    /// reading one could block forever or never end.
+    #[error("cannot read {path}: it is {kind}, not a regular file")]
+    NotRegularFile {
+        /// The path.
+        path: String,
+        /// What it is instead.
+        kind: &'static str,
     },
     /// The fetcher could not be set up (TLS roots, docker config).
     #[error("fetcher setup for {what}: {detail}")]
@@ -708,6 +717,96 @@ pub(crate) fn sniff(bytes: &[u8]) -> WasmKind {
 }
 
 /// Hashes `bytes` off the async runtime when they are big enough for it to matter.
+/// Why a local file could not be read by [`read_regular_file`].
+#[derive(Debug)]
+pub enum LocalReadError {
+    /// The OS refused.
+    Io(std::io::Error),
+    /// Not a regular file; what it is.
+    NotRegular(&'static str),
+    /// Larger than the limit; the size seen (on disk, or read so far).
+    TooLarge(u64),
+}
+
+impl LocalReadError {
+    /// As a [`FetchError`] about `path`, read as `what` from `source_name`, under `limit`.
+    pub fn into_fetch_error(self, path: &Path, source_name: String, what: &str, limit: u64) -> FetchError {
+        match self {
+            LocalReadError::Io(source) => FetchError::Io { path: path.display().to_string(), source },
+            LocalReadError::NotRegular(kind) => FetchError::NotRegularFile { path: path.display().to_string(), kind },
+            LocalReadError::TooLarge(size) => FetchError::TooLarge { source_name, what: what.to_string(), limit, size: Some(size) },
+        }
+    }
+}
+
+/// Reads a local file that must be a regular file of at most `limit` bytes, off the async
+/// workers.
+///
+/// Every local read of an untrusted path goes through here. `/dev/zero` or `/dev/urandom`
+/// never end, a FIFO blocks its reader until a writer comes, a sparse file can claim
+/// terabytes: so the type is checked before opening (opening some devices has effects), the
+/// file is opened non-blocking and checked again on the open handle (the path may have been
+/// swapped in between), and the read itself is capped at `limit + 1` bytes (a file may grow
+/// while it is read).
+pub async fn read_regular_file(path: &Path, limit: u64) -> Result<Vec<u8>, LocalReadError> {
+    let path = path.to_path_buf();
+    tokio::task::spawn_blocking(move || read_regular_blocking(&path, limit))
+        .await
+        .unwrap_or_else(|e| Err(LocalReadError::Io(std::io::Error::other(e.to_string()))))
+}
+
+fn read_regular_blocking(path: &Path, limit: u64) -> Result<Vec<u8>, LocalReadError> {
+    use std::io::Read as _;
+    fn kind(meta: &std::fs::Metadata) -> Option<&'static str> {
+        let t = meta.file_type();
+        if t.is_file() {
+            return None;
+        }
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::FileTypeExt as _;
+            if t.is_fifo() {
+                return Some("a FIFO");
+            }
+            if t.is_char_device() {
+                return Some("a character device");
+            }
+            if t.is_block_device() {
+                return Some("a block device");
+            }
+            if t.is_socket() {
+                return Some("a socket");
+            }
+        }
+        Some(if t.is_dir() { "a directory" } else { "not a regular file" })
+    }
+    let meta = std::fs::metadata(path).map_err(LocalReadError::Io)?;
+    if let Some(k) = kind(&meta) {
+        return Err(LocalReadError::NotRegular(k));
+    }
+    if meta.len() > limit {
+        return Err(LocalReadError::TooLarge(meta.len()));
+    }
+    let mut opts = std::fs::OpenOptions::new();
+    opts.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        opts.custom_flags(libc::O_NONBLOCK);
+    }
+    let file = opts.open(path).map_err(LocalReadError::Io)?;
+    let meta = file.metadata().map_err(LocalReadError::Io)?;
+    if let Some(k) = kind(&meta) {
+        return Err(LocalReadError::NotRegular(k));
+    }
+    let mut buf = Vec::with_capacity(meta.len().min(limit) as usize);
+    file.take(limit.saturating_add(1)).read_to_end(&mut buf).map_err(LocalReadError::Io)?;
+    if buf.len() as u64 > limit {
+        return Err(LocalReadError::TooLarge(buf.len() as u64));
+    }
+    Ok(buf)
+}
+
 pub(crate) async fn digest_of(bytes: Bytes) -> Digest {
     if bytes.len() < 64 * 1024 {
         return Digest::of(&bytes);

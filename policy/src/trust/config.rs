@@ -77,7 +77,7 @@ pub enum ReferenceMatch {
 ///
 /// Everything that names key or certificate material accepts either a file path (relative
 /// paths resolve against the config file's directory) or the PEM text itself.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TrustConfig {
     /// Which registries and repositories components may come from at all.
@@ -96,10 +96,44 @@ pub struct TrustConfig {
     /// The trust policies (`[[trust.policy]]`); the most specific matching scope wins.
     #[serde(default, rename = "policy")]
     pub policies: Vec<PolicyConfig>,
+    /// How long a verdict is reused before signatures are discovered and checked again, in
+    /// seconds (default one hour), so that a certificate's expiry or a signature's removal
+    /// takes effect in a long-running daemon. 0 re-checks at every load.
+    #[serde(default = "default_verdict_cache_secs")]
+    pub verdict_cache_secs: u64,
 }
 
 fn default_level() -> Level {
     Level::Permissive
+}
+
+fn default_verdict_cache_secs() -> u64 {
+    3600
+}
+
+impl Default for TrustConfig {
+    fn default() -> Self {
+        Self {
+            allowlist: AllowlistConfig::default(),
+            default_level: default_level(),
+            unknown_revocation: UnknownRevocation::default(),
+            trust_stores: BTreeMap::new(),
+            policies: Vec::new(),
+            verdict_cache_secs: default_verdict_cache_secs(),
+        }
+    }
+}
+
+impl Level {
+    /// Whether a component with a verdict of this kind (`verified`, `unverified`, `failed`,
+    /// `skipped`) may load under this level; the rule of [`crate::trust::Verdict::allows_load`].
+    pub fn allows(self, verdict_kind: &str) -> bool {
+        match self {
+            Level::Strict => verdict_kind == "verified",
+            Level::Permissive => verdict_kind != "failed",
+            Level::Audit | Level::Skip => true,
+        }
+    }
 }
 
 /// `[trust.allowlist]`: registries and repository globs components may come from.

@@ -74,6 +74,98 @@ pub fn results_to_json(vals: &[Val], func: &ComponentFunc) -> Result<Value, Conv
     Ok(Value::Object(object))
 }
 
+/// A lower bound on the size of the JSON that [`results_to_json`] would build from `vals`,
+/// counted without building it, and abandoned as soon as it passes `limit` (so a list of
+/// millions of items is not walked to the end).
+///
+/// Why: the output cap must hold while a result is converted, not after. A guest returning a
+/// 256 MiB string would otherwise be copied into a JSON value and serialised again (three
+/// copies) before the cap refused it. Every JSON value is at least this long (escaping only
+/// lengthens strings), so a result refused here is one that could never fit; one that passes is
+/// converted with at most a small constant factor more than the cap.
+pub fn json_size_at_least(vals: &[Val], limit: usize) -> usize {
+    let mut size = 0usize;
+    for val in vals {
+        if !add_size(val, &mut size, limit) {
+            break;
+        }
+    }
+    size
+}
+
+/// Adds a lower bound of `val`'s JSON length to `size`; false once `size` passed `limit`.
+fn add_size(val: &Val, size: &mut usize, limit: usize) -> bool {
+    let items = |vals: &mut dyn Iterator<Item = &Val>, size: &mut usize| -> bool {
+        *size += 2; // brackets
+        for (i, v) in vals.enumerate() {
+            *size += usize::from(i > 0); // comma
+            if !add_size(v, size, limit) {
+                return false;
+            }
+        }
+        true
+    };
+    match val {
+        Val::Bool(_) => *size += 4,
+        Val::U8(_) | Val::U16(_) | Val::U32(_) | Val::U64(_) | Val::S8(_) | Val::S16(_) | Val::S32(_) | Val::S64(_) => *size += 1,
+        Val::Float32(_) | Val::Float64(_) => *size += 1,
+        Val::Char(_) => *size += 3,
+        Val::String(s) => *size += s.len() + 2,
+        Val::List(v) | Val::FixedLengthList(v) | Val::Tuple(v) => {
+            if !items(&mut v.iter(), size) {
+                return false;
+            }
+        }
+        Val::Map(entries) => {
+            *size += 2;
+            for (i, (k, v)) in entries.iter().enumerate() {
+                *size += usize::from(i > 0) + 3;
+                if !add_size(k, size, limit) || !add_size(v, size, limit) {
+                    return false;
+                }
+            }
+        }
+        Val::Record(fields) => {
+            *size += 2;
+            for (i, (name, v)) in fields.iter().enumerate() {
+                *size += usize::from(i > 0) + name.len() + 3;
+                if !add_size(v, size, limit) {
+                    return false;
+                }
+            }
+        }
+        Val::Variant(name, None) | Val::Enum(name) => *size += name.len() + 2,
+        Val::Variant(name, Some(payload)) => {
+            *size += name.len() + 5;
+            if !add_size(payload, size, limit) {
+                return false;
+            }
+        }
+        Val::Option(None) => *size += 4,
+        Val::Option(Some(inner)) => {
+            if !add_size(inner, size, limit) {
+                return false;
+            }
+        }
+        Val::Result(r) => {
+            *size += 7;
+            match r {
+                Ok(Some(p)) | Err(Some(p)) => {
+                    if !add_size(p, size, limit) {
+                        return false;
+                    }
+                }
+                Ok(None) | Err(None) => *size += 4,
+            }
+        }
+        Val::Flags(names) => {
+            *size += 2 + names.iter().map(|n| n.len() + 3).sum::<usize>();
+        }
+        Val::Resource(_) | Val::Future(_) | Val::Stream(_) | Val::ErrorContext(_) => *size += 1,
+    }
+    *size <= limit
+}
+
 fn to_val(value: &Value, ty: &Type, path: &Path<'_>) -> Result<Val, ConvertError> {
     Ok(match ty {
         Type::Bool => match value {

@@ -48,7 +48,7 @@ mod tests;
 
 use std::fmt;
 
-pub use convert::{args_to_vals, json_to_val, results_to_json, val_to_json};
+pub use convert::{args_to_vals, json_size_at_least, json_to_val, results_to_json, val_to_json};
 pub use schema::{function_input_schema, function_output_schema, type_schema};
 
 /// A WIT type that has no JSON form, found while building a schema.

@@ -24,9 +24,15 @@ pub fn registry_bin() -> PathBuf {
         .unwrap_or_else(|| "/usr/bin/docker-registry".into())
 }
 
-/// True when the registry binary is installed, so tests can skip (loudly) where it is not.
-pub fn registry_available() -> bool {
-    registry_bin().exists()
+/// Fails the test, naming the package to install, when the registry binary is missing: a test
+/// that needs the real registry must not pass without one (CI installs it).
+pub fn require_registry() {
+    let bin = registry_bin();
+    assert!(
+        bin.exists(),
+        "{} is missing: install Debian's `docker-registry` package (or set FORAGE_TEST_REGISTRY_BIN)",
+        bin.display()
+    );
 }
 
 /// How the registry authenticates clients.
