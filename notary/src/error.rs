@@ -154,6 +154,48 @@ pub enum NotaryError {
     /// The trust policy names a trust store that was not supplied.
     #[error("trust store {0} named in the trust policy does not exist")]
     TrustStoreNotFound(String),
+    /// A certificate of the chain carries a critical extension this verifier does not
+    /// process. RFC 5280 §4.2: such a certificate must be rejected, since the issuer made
+    /// its use conditional on a rule nobody here enforces.
+    #[error(
+        "certificate {subject:?} carries critical extension {oid}, which this verifier does not process"
+    )]
+    UnrecognizedCriticalExtension {
+        /// Subject DN of the certificate.
+        subject: String,
+        /// Dotted OID of the extension.
+        oid: String,
+    },
+    /// A name of a certificate (its subject DN, an emailAddress attribute of it, or a
+    /// subjectAltName entry) is outside the permitted subtrees or inside an excluded
+    /// subtree of the nameConstraints of a CA above it in the chain (RFC 5280 §4.2.1.10).
+    #[error(
+        "certificate {subject:?}: {name} violates the nameConstraints of CA {ca:?}: {constraint}"
+    )]
+    NameConstraintViolated {
+        /// Subject DN of the CA certificate whose constraint is violated.
+        ca: String,
+        /// Subject DN of the certificate whose name violates it.
+        subject: String,
+        /// The offending name, with its form, e.g. `dNSName "evil.example"`.
+        name: String,
+        /// The constraint, e.g. `excluded dNSName subtree "evil.example"` or
+        /// `permitted dNSName subtrees ["acme.example"]`.
+        constraint: String,
+    },
+    /// A CA certificate's nameConstraints contain a subtree this verifier cannot enforce
+    /// (a name form other than directoryName, dNSName, rfc822Name, uniformResourceIdentifier
+    /// and iPAddress, a malformed iPAddress range, or a minimum/maximum, which RFC 5280
+    /// forbids). Refused rather than ignored, so a constraint never silently lapses.
+    #[error(
+        "CA certificate {ca:?}: nameConstraints has a subtree this verifier cannot enforce: {form}"
+    )]
+    UnsupportedNameConstraint {
+        /// Subject DN of the CA certificate.
+        ca: String,
+        /// The subtree form and why it is unsupported, e.g. `registeredID`.
+        form: String,
+    },
     /// The signing certificate's subject matches none of `trustedIdentities`.
     #[error("signing certificate subject {subject:?} does not match the trusted identities")]
     IdentityNotTrusted {
@@ -247,6 +289,9 @@ impl NotaryError {
             | TargetMismatch { .. }
             | UserMetadataMismatch { .. } => Check::Integrity,
             InvalidCertificateChain(_)
+            | UnrecognizedCriticalExtension { .. }
+            | NameConstraintViolated { .. }
+            | UnsupportedNameConstraint { .. }
             | UntrustedChain { .. }
             | TrustStoreNotFound(_)
             | IdentityNotTrusted { .. } => Check::Authenticity,

@@ -14,7 +14,8 @@
 //!   `notary.x509.signingAuthority`), signing time, authentic signing time, expiry and
 //!   `crit` handling;
 //! * certificate chains: ordering, issuer signatures, basicConstraints, keyUsage,
-//!   extendedKeyUsage, key sizes, loops and length, anchoring in a named trust store;
+//!   extendedKeyUsage, key sizes, loops and length, unprocessed critical extensions
+//!   refused, name constraints (RFC 5280 §4.2.1.10), anchoring in a named trust store;
 //! * trust policy: registry scopes, verification levels with overrides, trust stores and
 //!   trusted identities, and the level-by-check matrix (enforce / log / skip);
 //! * RFC 3161 timestamp countersignatures when the policy lists a `tsa:` store (CMS
@@ -55,6 +56,7 @@
 
 pub mod envelope;
 mod error;
+mod name_constraints;
 pub mod policy;
 mod time;
 mod timestamp;

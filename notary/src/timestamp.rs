@@ -14,8 +14,11 @@ use der::{Decode, Encode, Sequence, Tagged};
 use sha2::{Digest, Sha256, Sha384, Sha512};
 use x509_cert::ext::pkix::{ExtendedKeyUsage, SubjectKeyIdentifier};
 
-use crate::Timestamp;
-use crate::x509::{Cert, MAX_TSA_CHAIN, PublicKey, key_size_ok, validate_ca, verify_issued_by};
+use crate::x509::{
+    Cert, MAX_TSA_CHAIN, PublicKey, check_critical_extensions, key_size_ok, validate_ca,
+    verify_issued_by,
+};
+use crate::{Timestamp, name_constraints};
 
 const ID_SIGNED_DATA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.7.2");
 const ID_CT_TST_INFO: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.16.1.4");
@@ -293,6 +296,8 @@ pub(crate) fn verify(
 
     // TSA certificate requirements, then the chain to a tsa: root, valid at genTime.
     validate_tsa_leaf(signer)?;
+    // The certification path, TSA certificate first, for the path-wide checks below.
+    let mut path = vec![signer];
     let mut current = signer;
     let mut depth = 0usize;
     loop {
@@ -318,6 +323,7 @@ pub(crate) fn verify(
                     root.subject()
                 ));
             }
+            path.push(root);
             break;
         }
         let next = bag
@@ -334,9 +340,15 @@ pub(crate) fn verify(
                 )
             })?;
         validate_ca(next, depth)?;
+        path.push(next);
         current = next;
         depth += 1;
     }
+    // RFC 5280 path validation holds for the TSA path as for the envelope chain.
+    for cert in &path {
+        check_critical_extensions(cert).map_err(|e| e.to_string())?;
+    }
+    name_constraints::check_path(&path).map_err(|e| e.to_string())?;
     Ok(TrustedTime {
         lower,
         upper,

@@ -407,7 +407,7 @@ fn authenticity(
     chain: &[Cert],
     scheme: SigningScheme,
 ) -> Result<String, NotaryError> {
-    validate_chain(chain).map_err(NotaryError::InvalidCertificateChain)?;
+    validate_chain(chain)?;
     let kind = match scheme {
         SigningScheme::X509 => StoreType::Ca,
         SigningScheme::X509SigningAuthority => StoreType::SigningAuthority,

@@ -11,7 +11,7 @@ use x509_cert::Certificate;
 use x509_cert::ext::pkix::{BasicConstraints, ExtendedKeyUsage, KeyUsage, KeyUsages};
 
 use crate::envelope::SignatureAlgorithm;
-use crate::{NotaryError, Timestamp};
+use crate::{NotaryError, Timestamp, name_constraints};
 
 /// Longest TSA chain followed inside a timestamp token.
 pub(crate) const MAX_TSA_CHAIN: usize = 8;
@@ -45,7 +45,7 @@ impl Cert {
         time_of(&self.cert.tbs_certificate.validity.not_after)
     }
 
-    fn is_self_issued(&self) -> bool {
+    pub(crate) fn is_self_issued(&self) -> bool {
         self.cert.tbs_certificate.subject == self.cert.tbs_certificate.issuer
     }
 
@@ -111,7 +111,7 @@ fn time_of(t: &x509_cert::time::Time) -> Timestamp {
     Timestamp::from_unix(i64::try_from(secs).unwrap_or(i64::MAX))
 }
 
-fn directory_string(any: &der::asn1::Any) -> Option<String> {
+pub(crate) fn directory_string(any: &der::asn1::Any) -> Option<String> {
     let bytes = any.value();
     match any.tag() {
         Tag::Utf8String
@@ -439,10 +439,65 @@ pub(crate) fn parse_chain(ders: &[Vec<u8>]) -> Result<Vec<Cert>, NotaryError> {
     Ok(out)
 }
 
+/// Extensions whose content this verifier acts on. RFC 5280 §4.2: a certificate carrying a
+/// critical extension outside this list must be rejected, because its issuer made the
+/// certificate's use conditional on something nobody here checks. Absent, for example:
+/// certificatePolicies, policyMappings, policyConstraints and inhibitAnyPolicy (no policy
+/// processing is built), freshestCRL, subjectDirectoryAttributes, private extensions.
+const PROCESSED_EXTENSIONS: [ObjectIdentifier; 9] = [
+    // cA flag and pathLenConstraint: `validate_leaf`, `validate_ca`.
+    rfc5280::ID_CE_BASIC_CONSTRAINTS,
+    // `validate_leaf`, `validate_ca`, the TSA leaf check in `timestamp`.
+    rfc5280::ID_CE_KEY_USAGE,
+    // Purposes of the signing and TSA certificates: `validate_leaf`, the TSA leaf check.
+    rfc5280::ID_CE_EXT_KEY_USAGE,
+    // Enforced over the path by `name_constraints::check_path`.
+    rfc5280::ID_CE_NAME_CONSTRAINTS,
+    // The names `name_constraints::check_path` holds against those constraints.
+    rfc5280::ID_CE_SUBJECT_ALT_NAME,
+    // Key identifiers only name keys and carry no rule (RFC 5280 requires them to be
+    // non-critical): the subject key identifier picks the timestamp signer, and issuance
+    // is proven by verifying each signature, never by matching identifiers.
+    rfc5280::ID_CE_SUBJECT_KEY_IDENTIFIER,
+    rfc5280::ID_CE_AUTHORITY_KEY_IDENTIFIER,
+    // Revocation pointers: a certificate carrying them fails the revocation check (or
+    // logs or skips it, as the policy or caller chose), see `has_revocation_info`.
+    rfc5280::ID_CE_CRL_DISTRIBUTION_POINTS,
+    rfc5280::ID_PE_AUTHORITY_INFO_ACCESS,
+];
+
+/// Refuses a certificate carrying a critical extension this verifier does not process
+/// (RFC 5280 §4.2), naming the certificate and the extension.
+pub(crate) fn check_critical_extensions(cert: &Cert) -> Result<(), NotaryError> {
+    let exts = cert.cert.tbs_certificate.extensions.iter().flatten();
+    match exts
+        .filter(|e| e.critical)
+        .find(|e| !PROCESSED_EXTENSIONS.contains(&e.extn_id))
+    {
+        Some(e) => Err(NotaryError::UnrecognizedCriticalExtension {
+            subject: cert.subject(),
+            oid: e.extn_id.to_string(),
+        }),
+        None => Ok(()),
+    }
+}
+
+/// Path validation of the envelope's ordered chain: no certificate carries a critical
+/// extension left unprocessed, the Notary certificate requirements hold, and every CA's
+/// name constraints hold for the certificates below it.
+pub(crate) fn validate_chain(chain: &[Cert]) -> Result<(), NotaryError> {
+    for cert in chain {
+        check_critical_extensions(cert)?;
+    }
+    certificate_requirements(chain).map_err(NotaryError::InvalidCertificateChain)?;
+    // After the requirements: constraints only bind once each issuer is proven.
+    name_constraints::check_path(&chain.iter().collect::<Vec<_>>())
+}
+
 /// The Notary "certificate requirements" (signature-specification.md) over the ordered
 /// chain: each certificate is signed by the next, the last is a self-signed root, CA and
 /// leaf extension rules, key sizes, no SHA-1.
-pub(crate) fn validate_chain(chain: &[Cert]) -> Result<(), String> {
+fn certificate_requirements(chain: &[Cert]) -> Result<(), String> {
     let (leaf, rest) = chain.split_first().ok_or("certificate chain is empty")?;
     validate_leaf(leaf)?;
     for (i, window) in chain.windows(2).enumerate() {

@@ -2,4 +2,5 @@
 
 mod no_panic;
 mod notary_vectors;
+mod path_validation;
 mod signer_cases;

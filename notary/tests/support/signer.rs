@@ -9,14 +9,15 @@ use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use ciborium::Value;
 use der::Encode;
-use der::asn1::{Ia5String, UtcTime};
+use der::asn1::{Ia5String, OctetString, UtcTime};
 use p256::ecdsa::{DerSignature, SigningKey, signature::Signer};
 use x509_cert::builder::{Builder, CertificateBuilder, Profile};
 use x509_cert::ext::pkix::crl::dp::DistributionPoint;
 use x509_cert::ext::pkix::name::{DistributionPointName, GeneralName};
 use x509_cert::ext::pkix::{
-    BasicConstraints, CrlDistributionPoints, ExtendedKeyUsage, KeyUsage, KeyUsages,
+    BasicConstraints, CrlDistributionPoints, ExtendedKeyUsage, KeyUsage, KeyUsages, SubjectAltName,
 };
+use x509_cert::ext::{AsExtension, Extension};
 use x509_cert::name::Name;
 use x509_cert::serial_number::SerialNumber;
 use x509_cert::spki::SubjectPublicKeyInfoOwned;
@@ -107,6 +108,10 @@ pub struct LeafSpec {
     pub key_usage: Option<KeyUsages>,
     pub ca: bool,
     pub crl_url: Option<&'static str>,
+    /// subjectAltName entries (none: no extension).
+    pub san: Vec<GeneralName>,
+    /// Further extensions, added last.
+    pub extra: Vec<RawExtension>,
 }
 
 impl Default for LeafSpec {
@@ -119,6 +124,8 @@ impl Default for LeafSpec {
             key_usage: Some(KeyUsages::DigitalSignature),
             ca: false,
             crl_url: None,
+            san: Vec::new(),
+            extra: Vec::new(),
         }
     }
 }
@@ -172,7 +179,99 @@ pub fn leaf_for_key(
         }]))
         .unwrap();
     }
+    if !spec.san.is_empty() {
+        b.add_extension(&SubjectAltName(spec.san.clone())).unwrap();
+    }
+    for ext in &spec.extra {
+        b.add_extension(ext).unwrap();
+    }
     b.build::<DerSignature>().unwrap().to_der().unwrap()
+}
+
+/// An extension with any OID, criticality and DER value, for certificates carrying
+/// extensions the x509-cert builder has no type for, or with a criticality other than the
+/// one its type implies.
+#[derive(Clone)]
+pub struct RawExtension {
+    pub oid: const_oid::ObjectIdentifier,
+    pub critical: bool,
+    pub value: Vec<u8>,
+}
+
+impl RawExtension {
+    /// `ext` encoded as the value of extension `E::OID`, marked `critical`.
+    pub fn of<E: const_oid::AssociatedOid + Encode>(ext: &E, critical: bool) -> Self {
+        RawExtension {
+            oid: E::OID,
+            critical,
+            value: ext.to_der().unwrap(),
+        }
+    }
+}
+
+// `AsExtension` wants a type-level OID; `to_extension` is overridden below to use
+// `self.oid`, so this constant is never read.
+impl const_oid::AssociatedOid for RawExtension {
+    const OID: const_oid::ObjectIdentifier = const_oid::ObjectIdentifier::new_unwrap("0.0");
+}
+
+impl Encode for RawExtension {
+    fn encoded_len(&self) -> der::Result<der::Length> {
+        der::Length::try_from(self.value.len())
+    }
+
+    fn encode(&self, writer: &mut impl der::Writer) -> der::Result<()> {
+        writer.write(&self.value)
+    }
+}
+
+impl AsExtension for RawExtension {
+    fn critical(&self, _: &Name, _: &[Extension]) -> bool {
+        self.critical
+    }
+
+    fn to_extension(&self, _: &Name, _: &[Extension]) -> der::Result<Extension> {
+        Ok(Extension {
+            extn_id: self.oid,
+            critical: self.critical,
+            extn_value: OctetString::new(self.value.clone())?,
+        })
+    }
+}
+
+/// CA certificate `cn` (same DN shape as [`root`]) with critical basicConstraints cA=true
+/// and critical keyUsage keyCertSign, plus `extra`: issued by `issuer`, or self-signed
+/// (a root) when `issuer` is `None`.
+pub fn ca(issuer: Option<&Issued>, cn: &str, extra: &[RawExtension]) -> Issued {
+    let key = key();
+    let subject = Name::from_str(&format!("CN={cn},O=Forage Test,ST=WA,C=US")).unwrap();
+    let (issuer_name, signer) = match issuer {
+        Some(i) => (i.subject.clone(), &i.key),
+        None => (subject.clone(), &key),
+    };
+    let mut b = CertificateBuilder::new(
+        Profile::Manual {
+            issuer: Some(issuer_name),
+        },
+        SerialNumber::from(4u32),
+        validity(Y2020, Y2040),
+        subject.clone(),
+        spki(&key),
+        signer,
+    )
+    .unwrap();
+    b.add_extension(&BasicConstraints {
+        ca: true,
+        path_len_constraint: None,
+    })
+    .unwrap();
+    b.add_extension(&KeyUsage(KeyUsages::KeyCertSign | KeyUsages::CRLSign))
+        .unwrap();
+    for ext in extra {
+        b.add_extension(ext).unwrap();
+    }
+    let der = b.build::<DerSignature>().unwrap().to_der().unwrap();
+    Issued { key, der, subject }
 }
 
 pub fn root_pem(root: &Issued) -> Vec<u8> {
