@@ -1153,6 +1153,21 @@ fn build_tools(short: &str, digest: &Digest, info: &ComponentInfo, component: &L
 mod tests {
     use super::*;
 
+    /// Hostile bytes that make a decoder panic fail the one request with an error naming the
+    /// reference; the panic does not escape into the request handler.
+    #[tokio::test]
+    async fn a_panicking_worker_fails_the_request_naming_it() {
+        let e = blocking("registry.example/evil@sha256:00", "reading its WIT", || -> usize {
+            panic!("index out of bounds: the len is 3 but the index is 7")
+        })
+        .await
+        .unwrap_err();
+        let msg = e.to_string();
+        assert!(matches!(e, AppError::Panicked { .. }), "{msg}");
+        assert!(msg.contains("registry.example/evil@sha256:00") && msg.contains("reading its WIT") && msg.contains("index is 7"), "{msg}");
+        assert_eq!(blocking("x", "y", || 7).await.unwrap(), 7);
+    }
+
     #[test]
     fn sanitize_keeps_tool_name_alphabet() {
         assert_eq!(sanitize("a:b/c@1.0"), "a-b-c-1-0");

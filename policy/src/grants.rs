@@ -264,8 +264,9 @@ pub fn pattern_covers(pattern: &CapabilityPattern, c: &Capability) -> bool {
 }
 
 /// True when `path` is `base` or below it, compared by path components (`/srv/data2` is not
-/// under `/srv/data`). Both must be absolute and plain: a `.` or `..` component in either
-/// never matches, since `/srv/data/../../etc` names a place outside `/srv/data`. (The daemon
+/// under `/srv/data`). Both must be absolute without `..` components: a path with one never
+/// matches, since `/srv/data/../../etc` names a place outside `/srv/data` (`.` components are
+/// no-ops and `Path::components` drops them). (The daemon
 /// canonicalises requests before they get here; this is the second line.)
 pub fn path_within(path: &Path, base: &Path) -> bool {
     is_plain_absolute(path) && is_plain_absolute(base) && path.starts_with(base)
@@ -427,8 +428,8 @@ capability = { kind = "network", host = "evil.api.example.com" }
         for escape in ["/srv/data/../../etc", "/srv/data/..", "/srv/data/./x/../../../etc", "/srv/data/x/.."] {
             assert!(!pattern_covers(&p, &s(escape, StorageAccess::Read)), "{escape}");
         }
-        let dotted = CapabilityPattern::Storage { path: "/srv/./data".into(), access: None };
-        assert!(!pattern_covers(&dotted, &s("/srv/data/x", StorageAccess::Read)), "rule paths must be plain too");
+        let climbing = CapabilityPattern::Storage { path: "/srv/data/..".into(), access: None };
+        assert!(!pattern_covers(&climbing, &s("/srv/x", StorageAccess::Read)), "rule paths must not climb either");
         assert!(paths_overlap(Path::new("/"), Path::new("/var/lib/forage")));
         assert!(paths_overlap(Path::new("/var/lib/forage/blobs"), Path::new("/var/lib/forage")));
         assert!(!paths_overlap(Path::new("/var/lib/forage2"), Path::new("/var/lib/forage")));

@@ -507,3 +507,42 @@ fn the_http_surface_checks_host_origin_and_token() {
     }
     assert_ne!(http(local, "POST", "/notifications", &[("Host", &here), ("Authorization", "Bearer s3cret")], body), 401);
 }
+
+/// Cached verdicts expire: a signature removed from the registry while the daemon runs is
+/// noticed at the next load once the verdict's time is up (here at once: `verdict_cache_secs = 0`).
+#[tokio::test(flavor = "multi_thread")]
+async fn cached_verdicts_expire_so_a_removed_signature_is_noticed() {
+    use crate::support::registry::{Registry, RegistryAuth};
+    use crate::support::signing::{CosignKey, cosign_sign};
+    let registry = Registry::start(RegistryAuth::None);
+    let tmp = tempfile::tempdir().unwrap();
+    let layout = tmp.path().join("layout");
+    let art = ComponentArtifact::new(fixture("types.wasm")).with_wit_package(fixture("types.wit.wasm"));
+    let digest = write_layout(&layout, &art, "v1").manifest_digest;
+    crate::support::layout_writer::push(&registry, &layout, "v1", "components/types:1.0.0");
+    let key = CosignKey::generate();
+    let key_path = key.write_public_pem(&tmp.path().join("cosign.pub"));
+    cosign_sign(&registry, &key, "components/types", &digest).await;
+    let host = registry.host();
+    let s = Session::new(&tmp.path().join("state")).config(&format!(
+        "[trust]\nverdict_cache_secs = 0\n\n[[trust.policy]]\nname = \"ours\"\nregistry_scopes = [\"{host}/components/*\"]\nlevel = \"strict\"\ncosign_keys = [\"{}\"]\n",
+        key_path.display()
+    ));
+    let reference = registry.reference("components/types:1.0.0");
+    let sig = format!("docker://{host}/components/types:{}.sig", digest.replacen(':', "-", 1));
+    let lines = tokio::task::spawn_blocking(move || {
+        s.run(json!([
+            {"tool": "load_tool", "args": {"reference": reference}},
+            {"tool": "unload_tool", "args": {"component": "$component"}},
+            {"run": ["skopeo", "delete", "--tls-verify=false", sig]},
+            {"tool": "load_tool", "args": {"reference": reference}},
+        ]))
+    })
+    .await
+    .unwrap();
+    let first = step(&lines, "0");
+    assert_ok(first);
+    assert_eq!(first["structured"]["verified"]["verdict"], "verified", "{first:#}");
+    assert_eq!(step(&lines, "2")["rc"], 0, "skopeo delete: {:#}", step(&lines, "2"));
+    assert_err_contains(step(&lines, "3"), "refused by the trust policy");
+}

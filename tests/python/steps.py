@@ -15,6 +15,7 @@ JSON is a list of steps, run in order:
                                     listed (restored in the background); reports whether it was
   {"list_tools": true}              the names of the tools listed now
   {"peak_rss_kib": true}            VmHWM of this script's child processes (the stdio server)
+  {"run": [ARGV...]}                run a command (e.g. change a registry mid-session); its rc
 Any step may carry "delay_ms": N, waited before it runs (useful inside "parallel").
 Strings "$component" in args are replaced by the component id of the last load_tool.
 Each line: {"i", "label", "is_error", "structured", "text", "ms"} or {"i", "exception"}.
@@ -89,6 +90,11 @@ async def run_step(client, i, step):
             return
         if "list_tools" in step:
             emit(i=i, label=label, tools=[t.name for t in (await client.list_tools()).tools])
+            return
+        if "run" in step:
+            import subprocess
+            p = subprocess.run(step["run"], capture_output=True, text=True)
+            emit(i=i, label=label, rc=p.returncode, stderr=p.stderr[-2000:])
             return
         if "peak_rss_kib" in step:
             emit(i=i, label=label, peak_rss_kib=children_peak_rss_kib())
