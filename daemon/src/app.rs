@@ -356,6 +356,7 @@ impl App {
         // `registry/repository`, files and layouts as registry `file` / `layout`.
         let (registry, repository) = allowlist_key(&r);
         self.trust.check_allowed(&registry, &repository)?;
+        self.check_load_from(&r).await?;
         let name_hint = match &r {
             ComponentRef::Oci(o) => o.repository().rsplit('/').next().unwrap_or("component").to_string(),
             ComponentRef::File(p) => p.file_stem().and_then(|s| s.to_str()).unwrap_or("component").to_string(),
@@ -391,6 +392,32 @@ impl App {
             scope,
             source: Some((r, a)),
         })
+    }
+
+    /// `[trust] load_from = "sources"`: only references inside a configured source load.
+    async fn check_load_from(&self, r: &ComponentRef) -> Result<(), AppError> {
+        if self.config.trust.load_from != forage_policy::trust::LoadFrom::Sources {
+            return Ok(());
+        }
+        let mut inside = false;
+        for s in &self.config.sources {
+            inside |= match (r, &s.registry, &s.layout) {
+                (ComponentRef::Oci(o), Some(reg), _) => {
+                    reg == o.registry()
+                        && (s.repositories.is_empty()
+                            || s.repositories.iter().any(|g| forage_indexer::crawl::glob_matches(g, o.repository())))
+                }
+                (ComponentRef::Layout(l), _, Some(dir)) => tokio::fs::canonicalize(dir).await.is_ok_and(|d| d == l.dir),
+                _ => false,
+            };
+        }
+        if inside {
+            return Ok(());
+        }
+        Err(AppError::NotAllowed(format!(
+            "`{r}` is not inside a configured [[source]]; this daemon loads only from its sources and the embedded \
+             catalog (`[trust] load_from = \"sources\"`): search for a tool instead, or ask an operator to add a source"
+        )))
     }
 
     /// The trust verdict for an artifact: pinned for the embedded catalog, else its
@@ -1086,6 +1113,106 @@ pub fn describe_capability(c: &Capability) -> String {
     }
 }
 
+/// The capability class (as `describe` names imports) a grant of `c` covers.
+pub fn capability_class(c: &Capability) -> &'static str {
+    match c {
+        Capability::Network { .. } => "http",
+        Capability::Storage { .. } => "filesystem",
+        Capability::Env { .. } => "environment",
+    }
+}
+
+/// What a component imports that no grant in force covers yet: its capability classes (clocks
+/// and random are always provided) minus the classes of its grants. `sockets` stays: raw
+/// sockets are never granted.
+pub fn capabilities_ungranted(c: &Installed, in_force: &[Capability]) -> Vec<String> {
+    c.info
+        .capabilities
+        .iter()
+        .filter(|k| !matches!(k.as_str(), "clocks" | "random"))
+        .filter(|k| !in_force.iter().any(|g| capability_class(g) == k.as_str()))
+        .cloned()
+        .collect()
+}
+
+/// What the agent should know after a call that the sandbox may have narrowed without a
+/// denial it could see: a component that uses the file system failed while no storage grant
+/// covers the path it was given (or it holds none), or a component that reads its environment
+/// was asked for a variable that is not granted. Each hint names the exact `grant` call.
+///
+/// Built from the call's arguments only, never from the host's file system: a hint says what
+/// is not granted, not whether a file or a variable exists.
+pub fn sandbox_hints(c: &Installed, args: &Map<String, Value>, failed: bool, in_force: &[Capability]) -> Vec<String> {
+    let mut hints = Vec::new();
+    let imports = |class: &str| c.info.capabilities.iter().any(|k| k == class);
+    let mut strings = Vec::new();
+    collect_strings(&Value::Object(args.clone()), &mut strings);
+    if failed && imports("filesystem") {
+        let granted: Vec<&str> = in_force
+            .iter()
+            .filter_map(|g| match g {
+                Capability::Storage { path, .. } => Some(path.as_str()),
+                _ => None,
+            })
+            .collect();
+        let paths: Vec<&str> = strings
+            .iter()
+            .map(String::as_str)
+            .filter(|s| s.starts_with('/') && !s.contains("://") && !s.contains('\0'))
+            .collect();
+        let uncovered: Vec<&str> = paths
+            .iter()
+            .copied()
+            .filter(|p| !granted.iter().any(|g| forage_policy::grants::path_within(Path::new(p), Path::new(g))))
+            .collect();
+        for p in &uncovered {
+            let dir = Path::new(p).parent().map(|d| d.display().to_string()).filter(|d| !d.is_empty()).unwrap_or_else(|| "/".into());
+            let cap = Capability::Storage { path: dir, access: forage_policy::StorageAccess::Read };
+            hints.push(format!(
+                "no storage grant covers `{p}` (the sandbox shows this component no file outside granted directories, whether or not it exists); to allow it call grant {}",
+                grant_call(&c.id, &cap)
+            ));
+        }
+        if paths.is_empty() && granted.is_empty() {
+            let cap = Capability::Storage { path: "/absolute/directory".into(), access: forage_policy::StorageAccess::Read };
+            hints.push(format!(
+                "this component holds no storage grant, so it sees no files; to allow a directory call grant {}",
+                grant_call(&c.id, &cap)
+            ));
+        }
+    }
+    if imports("environment") {
+        for name in strings.iter().filter(|s| looks_like_env_name(s)) {
+            let cap = Capability::Env { name: name.clone() };
+            if !in_force.contains(&cap) {
+                hints.push(format!(
+                    "the environment variable `{name}` is not granted (the component sees no value for it); to allow it call grant {}",
+                    grant_call(&c.id, &cap)
+                ));
+            }
+        }
+    }
+    hints
+}
+
+/// Every string in a JSON value (arguments can nest).
+fn collect_strings(v: &Value, out: &mut Vec<String>) {
+    match v {
+        Value::String(s) => out.push(s.clone()),
+        Value::Array(a) => a.iter().for_each(|x| collect_strings(x, out)),
+        Value::Object(m) => m.values().for_each(|x| collect_strings(x, out)),
+        _ => {}
+    }
+}
+
+/// `HOME`, `API_KEY`: how environment variable names are written (upper case, digits, `_`).
+fn looks_like_env_name(s: &str) -> bool {
+    (1..=128).contains(&s.len())
+        && s.bytes().next().is_some_and(|b| b.is_ascii_uppercase() || b == b'_')
+        && s.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
+        && s.bytes().any(|b| b.is_ascii_uppercase())
+}
+
 /// The exact `grant` call that would allow `c` for `component`, for denial messages.
 pub fn grant_call(component: &str, c: &Capability) -> String {
     serde_json::json!({"component": component, "capability": c, "reason": "<why the task needs it>"}).to_string()
@@ -1095,6 +1222,14 @@ async fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let tmp = path.with_extension(format!("tmp{}", std::process::id()));
     tokio::fs::write(&tmp, bytes).await?;
     tokio::fs::rename(&tmp, path).await
+}
+
+/// `add: func(a: s32, b: s32) -> s32` → `add(a: s32, b: s32) -> s32`.
+fn compact_signature(signature: &str) -> String {
+    match signature.split_once(": func") {
+        Some((name, rest)) => format!("{name}{rest}"),
+        None => signature.to_string(),
+    }
 }
 
 /// Keeps `[a-zA-Z0-9_-]`, maps anything else to `-`.
@@ -1134,7 +1269,9 @@ fn build_tools(short: &str, digest: &Digest, info: &ComponentInfo, component: &L
             let signature = doc.map(|d| d.signature.clone()).unwrap_or_else(|| f.signature.clone());
             let description = match doc.and_then(|d| d.docs.clone()) {
                 Some(d) => d,
-                None => format!("WIT `{signature}` (no doc comment published)"),
+                // No docs: the signature itself, compact (`convert(a: s32) -> string`), under the
+                // component's name; every token of it tells a model something.
+                None => format!("{short}: {}", compact_signature(&signature)),
             };
             ToolDef {
                 name: format!("{base}_{suffix}"),
@@ -1166,6 +1303,18 @@ mod tests {
         assert!(matches!(e, AppError::Panicked { .. }), "{msg}");
         assert!(msg.contains("registry.example/evil@sha256:00") && msg.contains("reading its WIT") && msg.contains("index is 7"), "{msg}");
         assert_eq!(blocking("x", "y", || 7).await.unwrap(), 7);
+    }
+
+    #[test]
+    fn compact_signatures_and_env_names() {
+        assert_eq!(compact_signature("add: func(a: s32, b: s32) -> s32"), "add(a: s32, b: s32) -> s32");
+        assert_eq!(compact_signature("noop: func()"), "noop()");
+        for yes in ["HOME", "API_KEY", "_X1"] {
+            assert!(looks_like_env_name(yes), "{yes}");
+        }
+        for no in ["home", "Hello World", "", "/etc/x", "A-B", "123"] {
+            assert!(!looks_like_env_name(no), "{no}");
+        }
     }
 
     #[test]

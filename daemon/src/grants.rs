@@ -302,6 +302,18 @@ impl GrantService {
         Ok(out)
     }
 
+    /// The grants in force for `s`, now.
+    pub fn in_force(&self, s: &Subject) -> Vec<Capability> {
+        let now = now_secs();
+        self.records
+            .read()
+            .unwrap()
+            .values()
+            .filter(|r| self.applies(r, s, now))
+            .map(|r| r.capability.clone())
+            .collect()
+    }
+
     /// True when a grant in force for `s` mounts a directory (building its sandbox then
     /// touches the file system).
     pub fn has_storage(&self, s: &Subject) -> bool {

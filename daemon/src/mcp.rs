@@ -161,7 +161,7 @@ fn json_kind(v: &Value) -> &'static str {
 }
 
 /// The compact line a model reads for a loaded component.
-fn describe_load(c: &Installed) -> String {
+fn describe_load(c: &Installed, ungranted: &[String]) -> String {
     let mut s = format!(
         "Loaded {} ({}{}) as component `{}`.\nTools:",
         c.reference,
@@ -172,26 +172,14 @@ fn describe_load(c: &Installed) -> String {
     for t in &c.tools {
         s.push_str(&format!("\n- {}: {}", t.name, first_line(&t.description)));
     }
-    let caps = ungranted(c);
-    if !caps.is_empty() {
-        s.push_str(&format!("\nImports not granted (calls using them are denied until `grant`): {}", caps.join(", ")));
+    if !ungranted.is_empty() {
+        s.push_str(&format!("\nImports not granted (calls using them are denied until `grant`): {}", ungranted.join(", ")));
     }
     s
 }
 
 fn first_line(s: &str) -> &str {
     s.lines().next().unwrap_or("")
-}
-
-/// Capabilities a component imports that a grant could cover (clocks and random are always
-/// provided, so they are not listed).
-fn ungranted(c: &Installed) -> Vec<String> {
-    c.info
-        .capabilities
-        .iter()
-        .filter(|k| !matches!(k.as_str(), "clocks" | "random"))
-        .cloned()
-        .collect()
 }
 
 impl ForageServer {
@@ -203,6 +191,7 @@ impl ForageServer {
         match self.app.load(reference).await {
             Ok(rep) => {
                 let c = &rep.installed;
+                let ungranted = crate::app::capabilities_ungranted(c, &self.app.grants.in_force(&c.subject()));
                 let tools: Vec<Value> = c
                     .tools
                     .iter()
@@ -216,13 +205,13 @@ impl ForageServer {
                     "version": c.info.version,
                     "docs_source": c.info.docs_source,
                     "tools": tools,
-                    "capabilities_ungranted": ungranted(c),
+                    "capabilities_ungranted": ungranted,
                     "skipped": c.skipped,
                     "already_loaded": rep.already_loaded,
                     "verified": {"verdict": c.verdict.verdict, "signer": c.verdict.signer, "scope": c.verdict.scope},
                     "compile": {"cache_hit": rep.cache_hit, "ms": (rep.compile.as_secs_f64() * 1e4).round() / 10.0},
                 });
-                text_result(v, describe_load(c), false)
+                text_result(v, describe_load(c, &ungranted), false)
             }
             Err(e) => error_result(&e),
         }
@@ -259,7 +248,12 @@ impl ForageServer {
                 } else {
                     format!("Revoked {capability} for `{component}`.")
                 };
-                text_result(json!({"revoked": ids}), text, false)
+                let ungranted = self
+                    .app
+                    .component(component)
+                    .ok()
+                    .map(|c| crate::app::capabilities_ungranted(&c, &self.app.grants.in_force(&c.subject())));
+                text_result(json!({"revoked": ids, "capabilities_ungranted": ungranted}), text, false)
             }
             Err(e) => error_result(&e),
         }
@@ -291,7 +285,11 @@ impl ForageServer {
         };
         Ok(match self.app.call(name, args).await {
             Ok(out) => {
-                let text = if !out.denied.is_empty() {
+                let in_force = self.app.grants.in_force(&c.subject());
+                let hints = crate::app::sandbox_hints(&c, args, out.is_error, &in_force);
+                let text = if !hints.is_empty() && out.denied.is_empty() {
+                    format!("{}\nThe sandbox: {}", out.structured, hints.join("\nThe sandbox: "))
+                } else if !out.denied.is_empty() {
                     let calls: Vec<String> = out
                         .denied
                         .iter()
@@ -329,7 +327,7 @@ fn parse_capability(args: &Map<String, Value>) -> Result<Capability, CallToolRes
     })
 }
 
-fn grant_result(r: &GrantRecord) -> CallToolResult {
+fn grant_result(r: &GrantRecord, ungranted: Option<Vec<String>>) -> CallToolResult {
     let decision = match r.state {
         GrantState::Granted => "granted",
         GrantState::Denied => "denied",
@@ -355,7 +353,8 @@ fn grant_result(r: &GrantRecord) -> CallToolResult {
         GrantState::Revoked => format!("Revoked {} for `{}`.", r.capability, r.component),
     };
     text_result(
-        json!({"decision": decision, "id": r.id, "decided_by": r.decided_by, "capability": r.capability, "component": r.component}),
+        json!({"decision": decision, "id": r.id, "decided_by": r.decided_by, "capability": r.capability, "component": r.component,
+            "capabilities_ungranted": ungranted}),
         text,
         false,
     )
@@ -462,7 +461,15 @@ impl ForageServer {
             })
             .await;
         match result {
-            Ok(r) => CallToolResponse::Complete(grant_result(&r)),
+            Ok(r) => {
+                // What the component still lacks, with this decision in force.
+                let ungranted = self
+                    .app
+                    .component(&component)
+                    .ok()
+                    .map(|c| crate::app::capabilities_ungranted(&c, &self.app.grants.in_force(&c.subject())));
+                CallToolResponse::Complete(grant_result(&r, ungranted))
+            }
             Err(e) => CallToolResponse::Complete(error_result(&e)),
         }
     }

@@ -1,4 +1,5 @@
 mod support;
+mod agent_loop;
 mod cli;
 mod discovery;
 mod crawl;

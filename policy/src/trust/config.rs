@@ -101,6 +101,22 @@ pub struct TrustConfig {
     /// takes effect in a long-running daemon. 0 re-checks at every load.
     #[serde(default = "default_verdict_cache_secs")]
     pub verdict_cache_secs: u64,
+    /// What `load_tool` may fetch: `anywhere` (the default: any reference the allowlist
+    /// admits) or `sources` (only the configured `[[source]]`s and the embedded catalog).
+    #[serde(default)]
+    pub load_from: LoadFrom,
+}
+
+/// `[trust] load_from`: where an agent's `load_tool` may fetch from.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LoadFrom {
+    /// Any reference the allowlist admits (registries, `.wasm` paths, layouts).
+    #[default]
+    Anywhere,
+    /// Only references inside a configured `[[source]]` (its registry and repository globs, or
+    /// its layout directory), search results from them, and the embedded catalog.
+    Sources,
 }
 
 fn default_level() -> Level {
@@ -120,6 +136,7 @@ impl Default for TrustConfig {
             trust_stores: BTreeMap::new(),
             policies: Vec::new(),
             verdict_cache_secs: default_verdict_cache_secs(),
+            load_from: LoadFrom::default(),
         }
     }
 }

@@ -57,7 +57,7 @@ use serde::{Deserialize, Serialize};
 use crate::Digest;
 
 pub use config::{
-    Allowlist, AllowlistConfig, DEFAULT_POLICY_NAME, Level, NotAllowed, PolicyConfig,
+    Allowlist, AllowlistConfig, DEFAULT_POLICY_NAME, Level, LoadFrom, NotAllowed, PolicyConfig,
     ReferenceMatch, ScopePattern, ScopePolicy, TrustConfig, TrustConfigError, TrustPolicy,
     UnknownRevocation,
 };
