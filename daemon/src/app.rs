@@ -66,7 +66,10 @@ pub enum AppError {
     #[error("signature discovery: {0}")]
     Signatures(String),
     /// The trust policy refuses to load this digest.
-    #[error("{reference}: refused by the trust policy ({verdict}): {reason}")]
+    #[error(
+        "{reference}: refused by the trust policy ({verdict}): {reason}. Search again with `verified_only: true` for a \
+         signed alternative, or ask an operator to trust its publisher"
+    )]
     Refused {
         /// The pinned reference.
         reference: String,
@@ -82,7 +85,7 @@ pub enum AppError {
     #[error("no tool named `{0}`; call load_tool first, or list tools again")]
     UnknownTool(String),
     /// The call failed.
-    #[error("{tool}: {source}")]
+    #[error("{tool}: {source}{}", next_step(source))]
     Call {
         /// The tool.
         tool: String,
@@ -1023,6 +1026,21 @@ impl App {
             .get(id)
             .cloned()
             .ok_or_else(|| AppError::UnknownComponent(id.to_string()))
+    }
+}
+
+/// What the agent can do after a failed call: every refusal names a next step.
+fn next_step(e: &CallError) -> &'static str {
+    match e {
+        CallError::Arguments(_) => ". Fix the arguments to match the tool's input schema and call again",
+        CallError::NoSuchFunction { .. } => ". List tools again (the component may have been reloaded)",
+        CallError::Busy { .. } => "",
+        CallError::Deadline(_) | CallError::Memory { .. } => {
+            ". Try smaller input; an operator can raise this component's limits ([[grants.limits]])"
+        }
+        CallError::OutputTooLarge { .. } => ". Ask for less (narrower arguments), or an operator can raise max_output_kib",
+        CallError::Trap(_) | CallError::Result(_) => ". The component failed; try other arguments or another tool",
+        CallError::Sandbox(_) => ". A granted directory is unusable; ask an operator to check the grant",
     }
 }
 

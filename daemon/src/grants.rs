@@ -65,7 +65,10 @@ pub enum StorageRefusal {
         why: String,
     },
     /// The path would expose forage's own state.
-    #[error("storage capability: `{path}` covers forage's own files ({protected}); such a grant is refused whoever approves it")]
+    #[error(
+        "storage capability: `{path}` covers forage's own files ({protected}); such a grant is refused whoever approves \
+         it. Ask for a narrower directory that does not contain them"
+    )]
     Protected {
         /// Canonical path requested.
         path: String,
