@@ -534,28 +534,38 @@ impl App {
             .unwrap_or(&a.name_hint)
             .to_string();
         let id = format!("{}-{}", sanitize(&short), &a.digest.hex()[..12]);
-        let tools = build_tools(&short, &a.digest, &info, &component);
-        let installed = Arc::new(Installed {
-            id: id.clone(),
-            reference: a.reference.clone(),
-            scope: a.scope.clone(),
-            digest: a.digest.clone(),
-            verdict: verdict.clone(),
-            info,
-            tools,
-            skipped: component.skipped.to_vec(),
-            component,
-        });
+        let mut tools = build_tools(&short, &info, &component);
         if persist {
             self.persist(&a, &id, &verdict).await?;
         }
-        {
+        let installed = {
             let mut l = self.loaded.write().unwrap();
+            // A name another component already holds gets this component's digest as a
+            // suffix: readable names in the common case, and a collision never replaces a tool.
+            let suffix = &a.digest.hex()[..6];
+            for t in &mut tools {
+                if l.tools.contains_key(&t.name) || crate::mcp::META_TOOLS.contains(&t.name.as_str()) {
+                    t.name.truncate(64 - 1 - suffix.len());
+                    t.name = format!("{}_{suffix}", t.name);
+                }
+            }
+            let installed = Arc::new(Installed {
+                id: id.clone(),
+                reference: a.reference.clone(),
+                scope: a.scope.clone(),
+                digest: a.digest.clone(),
+                verdict: verdict.clone(),
+                info,
+                tools,
+                skipped: component.skipped.to_vec(),
+                component,
+            });
             for (i, t) in installed.tools.iter().enumerate() {
                 l.tools.insert(t.name.clone(), (id.clone(), i));
             }
             l.components.insert(id, installed.clone());
-        }
+            installed
+        };
         Ok(LoadReport {
             installed,
             already_loaded: false,
@@ -1257,16 +1267,16 @@ fn sanitize(s: &str) -> String {
         .collect()
 }
 
-/// Tool names: `{package}_{function}_{digest6}`, with the interface name added when two
-/// exported interfaces of one component share a function name. The digest suffix makes names
-/// unique across loaded components (two versions of one package included) and stable across
-/// restarts; the whole name matches `^[a-zA-Z0-9_-]{1,64}$`.
-fn build_tools(short: &str, digest: &Digest, info: &ComponentInfo, component: &LoadedComponent) -> Vec<ToolDef> {
+/// Tool names: `{package}_{function}`, with the interface name added when two exported
+/// interfaces of one component share a function name; the whole name matches
+/// `^[a-zA-Z0-9_-]{1,64}$`. A name another loaded component already holds gets a digest suffix
+/// when the component is installed (see `install`): a model reads `clock_convert-time`, not a
+/// hex string, and a collision is never silent.
+fn build_tools(short: &str, info: &ComponentInfo, component: &LoadedComponent) -> Vec<ToolDef> {
     let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
     for f in component.functions.iter() {
         *counts.entry(f.name.as_str()).or_default() += 1;
     }
-    let suffix = &digest.hex()[..6];
     component
         .functions
         .iter()
@@ -1283,7 +1293,7 @@ fn build_tools(short: &str, digest: &Digest, info: &ComponentInfo, component: &L
                 _ => format!("{short}_{}", f.name),
             };
             let mut base = sanitize(&base);
-            base.truncate(64 - 1 - suffix.len());
+            base.truncate(64);
             let signature = doc.map(|d| d.signature.clone()).unwrap_or_else(|| f.signature.clone());
             let description = match doc.and_then(|d| d.docs.clone()) {
                 Some(d) => d,
@@ -1292,7 +1302,7 @@ fn build_tools(short: &str, digest: &Digest, info: &ComponentInfo, component: &L
                 None => format!("{short}: {}", compact_signature(&signature)),
             };
             ToolDef {
-                name: format!("{base}_{suffix}"),
+                name: base,
                 description,
                 input_schema: f.input_schema.clone(),
                 output_schema: f.output_schema.clone(),

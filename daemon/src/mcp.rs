@@ -80,6 +80,9 @@ fn schema(v: Value) -> Arc<JsonObject> {
     }
 }
 
+/// The meta-tools' names: no loaded tool may take one (it would be unreachable).
+pub const META_TOOLS: [&str; 6] = ["search_tools", "load_tool", "call_tool", "grant", "revoke", "unload_tool"];
+
 /// The meta-tools. Descriptions are short on purpose: every client pays for them in tokens.
 fn meta_tools() -> Vec<Tool> {
     let obj = |props: Value, required: &[&str]| {

@@ -116,3 +116,38 @@ fn load_from_sources_refuses_other_references_and_names_the_key() {
         assert!(lines[i]["is_error"] == false, "{:#}", lines[i]);
     }
 }
+
+/// Loaded tools are named `component_function`; a second component with the same names gets a
+/// digest suffix instead of replacing the first one's tools, and both stay callable.
+#[test]
+fn tool_names_are_readable_and_collisions_are_never_silent() {
+    use crate::support::layout_writer::{ComponentArtifact, fixture, write_layout};
+    let tmp = tempfile::tempdir().unwrap();
+    let layout = tmp.path().join("layout");
+    write_layout(&layout, &ComponentArtifact::new(fixture("types.wasm")).annotate("org.opencontainers.image.title", "a copy"), "v1");
+    let steps = json!([
+        {"tool": "load_tool", "args": {"reference": root().join("fixtures/built/types.wasm").display().to_string()}},
+        {"tool": "load_tool", "args": {"reference": format!("layout:{}:v1", layout.display())}},
+        {"tool": "types_add", "args": {"a": 1, "b": 2}},
+    ]);
+    let out = Command::new("python3")
+        .arg(root().join("tests/python/steps.py"))
+        .args(["--forage", forage(), "--steps", &steps.to_string()])
+        .arg("--data-dir")
+        .arg(tmp.path().join("state"))
+        .output()
+        .unwrap();
+    let lines: Vec<serde_json::Value> =
+        String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert!(out.status.success(), "{lines:#?}\n{}", String::from_utf8_lossy(&out.stderr));
+    let names = |i: usize| -> Vec<String> {
+        lines[i]["structured"]["tools"].as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap().to_string()).collect()
+    };
+    let (first, second) = (names(0), names(1));
+    assert!(first.contains(&"types_add".to_string()), "{first:?}");
+    let digest = lines[1]["structured"]["digest"].as_str().unwrap();
+    let suffixed = format!("types_add_{}", &digest[7..13]);
+    assert!(second.contains(&suffixed), "the second copy is disambiguated by its digest: {second:?}");
+    assert!(second.iter().all(|n| !first.contains(n)), "no name is shared: {first:?} {second:?}");
+    assert_eq!(lines[2]["structured"], json!({"result": 3}));
+}

@@ -159,7 +159,7 @@ fn restart_restores_installed_components() {
         .args(["--forage", forage()])
         .arg("--data-dir")
         .arg(data.path())
-        .args(["--expect-prefix", "types_add_"])
+        .args(["--expect-prefix", "types_add"])
         .output()
         .unwrap();
     assert!(

@@ -59,7 +59,7 @@ async def task(client, name, query, package, function, args, succeeded):
     r = await client.call_tool("load_tool", {"reference": hit["id"]})
     expect(not r.is_error, f"{name}: load: {text(r)}")
     loaded = r.structured_content
-    tool = next(t["name"] for t in loaded["tools"] if t["name"].endswith(f"_{function}") or f"_{function}_" in t["name"])
+    tool = next(t["name"] for t in loaded["tools"] if t["name"].endswith(f"_{function}"))
     # 3. Call it. The sandbox grants nothing yet: the result must say what to ask for.
     r = await client.call_tool(tool, args)
     said = text(r)

@@ -3,7 +3,7 @@ JSON line per call: {"tool", "is_error", "structured", "text"}.
 
 Usage: call.py --forage BIN --data-dir DIR --load REF [--load REF ...]
                --call FUNCTION JSON_ARGS [--call ...]
-FUNCTION is the WIT function name; the tool is the loaded one whose name contains `_FUNCTION_`.
+FUNCTION is the WIT function name; the tool is the loaded one whose name ends in `_FUNCTION`.
 """
 
 import argparse
@@ -27,7 +27,7 @@ async def run(args):
             print(json.dumps({"loaded": r.structured_content["component"]}), flush=True)
             tools += [t["name"] for t in r.structured_content["tools"]]
         for fn, a in args.call:
-            name = next(t for t in tools if f"_{fn}_" in t)
+            name = next(t for t in tools if t.endswith(f"_{fn}"))
             r = await client.call_tool(name, json.loads(a))
             text = r.content[0].text if r.content else ""
             print(json.dumps({"tool": name, "is_error": bool(r.is_error), "structured": r.structured_content, "text": text}), flush=True)

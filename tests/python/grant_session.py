@@ -73,7 +73,7 @@ async def run(args):
         r = await client.call_tool("load_tool", {"reference": args.component})
         expect(not r.is_error, f"load: {text(r)}")
         comp = r.structured_content["component"]
-        fetch = next(t["name"] for t in r.structured_content["tools"] if "_fetch_" in t["name"])
+        fetch = next(t["name"] for t in r.structured_content["tools"] if t["name"].endswith("_fetch"))
         if args.expect_granted_already:
             r = await client.call_tool(fetch, {"url": url})
             expect(not r.is_error and r.structured_content == {"result": {"ok": 200}}, f"grant not kept: {text(r)}")

@@ -6,7 +6,7 @@ Usage: steps.py --forage BIN --data-dir DIR [--config FILE] [--mode legacy|auto]
 
 JSON is a list of steps, run in order:
   {"tool": NAME, "args": {...}}     call a tool (a meta-tool, or a loaded tool by full name)
-  {"fn": FUNCTION, "args": {...}}   call the loaded tool whose name contains `_FUNCTION_`
+  {"fn": FUNCTION, "args": {...}}   call the loaded tool whose name ends in `_FUNCTION`
   {"parallel": [step, ...]}         run steps concurrently; one line per inner step
   {"raw_grant": {...}}              call `grant` with explicit input_responses/request_state
                                     (keys: args, input_responses, request_state)
@@ -111,7 +111,7 @@ async def run_step(client, i, step):
             name = step.get("tool")
             if name is None:
                 fn = step["fn"]
-                name = next((t for t in state["tools"] if f"_{fn}_" in t or t.endswith(f"_{fn}")), None)
+                name = next((t for t in state["tools"] if t.endswith(f"_{fn}")), None)
                 if name is None:
                     emit(i=i, label=label, exception=f"no loaded tool for {fn}: {state['tools']}")
                     return
