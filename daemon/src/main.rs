@@ -10,6 +10,7 @@ mod audit;
 mod catalog;
 mod config;
 mod crawl;
+mod doctor;
 mod grants;
 mod inspect;
 mod mcp;
@@ -80,6 +81,12 @@ enum Command {
     Audit {
         #[command(subcommand)]
         command: AuditCommand,
+    },
+    /// Check the config, sources, trust material and the store; say what is wrong.
+    Doctor {
+        /// Print one JSON object instead of text.
+        #[arg(long)]
+        json: bool,
     },
     /// Fetch one component and print its tools, capabilities and docs source.
     Inspect {
@@ -199,9 +206,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         let p = default_dir("XDG_CONFIG_HOME", ".config").join("config.toml");
         p.exists().then_some(p)
     });
-    let config = config::Config::load(config_path.as_deref())?;
     let data_dir = cli.data_dir.clone().unwrap_or_else(|| default_dir("XDG_DATA_HOME", ".local/share"));
     let command = cli.command.unwrap_or(Command::Serve { http: None });
+    // Before the config is loaded: a broken config is one of the things it reports.
+    if let Command::Doctor { json } = command {
+        let checks = doctor::run(config_path.as_deref(), &data_dir).await;
+        return doctor::report(&checks, json);
+    }
+    let config = config::Config::load(config_path.as_deref())?;
     // Operator commands go through a running daemon when there is one (it holds the store).
     let operator = match &command {
         Command::Grants { command, json } => Some((grants_request(command)?, *json, false)),
@@ -273,7 +285,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Command::Grants { .. } | Command::Audit { .. } => unreachable!("handled above"),
+        Command::Grants { .. } | Command::Audit { .. } | Command::Doctor { .. } => unreachable!("handled above"),
     }
 }
 

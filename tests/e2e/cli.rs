@@ -103,3 +103,36 @@ fn serve_answers_initialize_at_once_and_exits_when_stdin_closes() {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+/// `forage doctor` says in words what is wrong: a broken config, an unreachable source and a
+/// missing key each get their own message naming the culprit; a sound setup passes.
+#[test]
+fn doctor_names_a_broken_config_an_unreachable_source_and_a_missing_key() {
+    let d = tempfile::tempdir().unwrap();
+    let doctor = |config: &str| {
+        let path = d.path().join(format!("c{}.toml", config.len()));
+        std::fs::write(&path, config).unwrap();
+        let out = forage(d.path()).args(["--config", path.to_str().unwrap(), "doctor"]).output().unwrap();
+        (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned())
+    };
+    let layout = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/built/layout");
+    let (code, s) = doctor(&format!("[[source]]\nname = \"fixtures\"\nlayout = \"{}\"\n", layout.display()));
+    assert_eq!(code, Some(0), "{s}");
+    assert!(s.contains("ok   source fixtures") && s.contains("ok   store"), "{s}");
+
+    let (code, s) = doctor("[limits]\ncall_timout_ms = 5\n");
+    assert_eq!(code, Some(1), "{s}");
+    assert!(s.contains("fail config") && s.contains("call_timout_ms"), "{s}");
+
+    // A registry nothing listens on (a port just freed).
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let (code, s) = doctor(&format!("[[source]]\nname = \"gone\"\nregistry = \"127.0.0.1:{port}\"\ninsecure = true\n"));
+    assert_eq!(code, Some(1), "{s}");
+    assert!(s.contains("fail source gone") && s.contains("unreachable") && s.contains(&port.to_string()), "{s}");
+
+    let (code, s) = doctor(
+        "[[trust.policy]]\nname = \"ours\"\nregistry_scopes = [\"*\"]\nlevel = \"strict\"\ncosign_keys = [\"/nonexistent/cosign.pub\"]\n",
+    );
+    assert_eq!(code, Some(1), "{s}");
+    assert!(s.contains("fail trust") && s.contains("/nonexistent/cosign.pub"), "{s}");
+}

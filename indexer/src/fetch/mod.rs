@@ -728,6 +728,16 @@ pub enum LocalReadError {
     TooLarge(u64),
 }
 
+impl std::fmt::Display for LocalReadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LocalReadError::Io(e) => write!(f, "{e}"),
+            LocalReadError::NotRegular(kind) => write!(f, "it is {kind}, not a regular file"),
+            LocalReadError::TooLarge(size) => write!(f, "it is larger than the limit ({size} bytes)"),
+        }
+    }
+}
+
 impl LocalReadError {
     /// As a [`FetchError`] about `path`, read as `what` from `source_name`, under `limit`.
     pub fn into_fetch_error(self, path: &Path, source_name: String, what: &str, limit: u64) -> FetchError {
