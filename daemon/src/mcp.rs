@@ -80,6 +80,14 @@ fn schema(v: Value) -> Arc<JsonObject> {
     }
 }
 
+/// What a model reads once per session: the loop, in a few lines.
+pub const INSTRUCTIONS: &str = "forage finds, verifies and runs sandboxed tools you do not have yet.\n\
+1. search_tools {query: what you need, in your words}.\n\
+2. load_tool {reference: a result's id}: its functions become tools (or use call_tool {name, arguments}).\n\
+3. Tools start with no files, network or environment. When a result says `call grant {...}`, call grant with \
+exactly that and a reason; a rule, the user or an operator decides. Do not retry a denial.\n\
+4. unload_tool {component} when done.";
+
 /// The meta-tools' names: no loaded tool may take one (it would be unreachable).
 pub const META_TOOLS: [&str; 6] = ["search_tools", "load_tool", "call_tool", "grant", "revoke", "unload_tool"];
 
@@ -514,9 +522,7 @@ impl ServerHandler for ForageServer {
     fn get_info(&self) -> InitializeResult {
         InitializeResult::new(ServerCapabilities::builder().enable_tools().enable_tool_list_changed().build())
             .with_server_info(Implementation::new("forage", env!("CARGO_PKG_VERSION")))
-            .with_instructions(
-                "forage finds and runs sandboxed WebAssembly tools. load_tool a component, then call its tools.",
-            )
+            .with_instructions(INSTRUCTIONS)
     }
 
     async fn on_initialized(&self, context: NotificationContext<RoleServer>) {

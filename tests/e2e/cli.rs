@@ -80,6 +80,12 @@ fn serve_answers_initialize_at_once_and_exits_when_stdin_closes() {
     let v: serde_json::Value = serde_json::from_str(&line).expect("stdout carries only JSON-RPC");
     assert_eq!(v["result"]["protocolVersion"], "2025-06-18", "{line}");
     assert_eq!(v["result"]["capabilities"]["tools"]["listChanged"], true, "{line}");
+    // The server's instructions teach the loop in a few lines.
+    let instructions = v["result"]["instructions"].as_str().unwrap_or_default();
+    for step in ["search_tools", "load_tool", "grant", "unload_tool"] {
+        assert!(instructions.contains(step), "instructions lack {step}: {instructions}");
+    }
+    assert!(instructions.lines().count() <= 6 && instructions.len() <= 600, "{instructions}");
     // The meta-tools' definitions stay small: they are in every agent's context.
     writeln!(stdin, r#"{{"jsonrpc":"2.0","method":"notifications/initialized"}}"#).unwrap();
     writeln!(stdin, r#"{{"jsonrpc":"2.0","id":2,"method":"tools/list"}}"#).unwrap();
