@@ -261,6 +261,8 @@ pub struct App {
     pub trust: Trust,
     /// The signed audit log.
     pub audit: AuditSink,
+    /// Counters and latencies for `/metrics`.
+    pub metrics: crate::metrics::Metrics,
     index_dir: PathBuf,
     described: std::sync::Mutex<std::collections::HashMap<String, ComponentInfo>>,
     index: tokio::sync::OnceCell<Arc<SearchIndex>>,
@@ -289,6 +291,7 @@ impl App {
             grants,
             trust,
             audit,
+            metrics: Default::default(),
             index_dir: data_dir.join("index"),
             described: Default::default(),
             index: tokio::sync::OnceCell::new(),
@@ -474,6 +477,18 @@ impl App {
     /// Fetches, compiles and exposes `reference` (any REF, `builtin:NAME`, or a search result
     /// id); persists it so a restart restores it.
     pub async fn load(&self, reference: &str) -> Result<LoadReport, AppError> {
+        let started = std::time::Instant::now();
+        let r = self.load_inner(reference).await;
+        let outcome = match &r {
+            Ok(_) => "ok",
+            Err(AppError::NotAllowed(_) | AppError::Refused { .. }) => "refused",
+            Err(_) => "failed",
+        };
+        self.metrics.load(outcome, started.elapsed());
+        r
+    }
+
+    async fn load_inner(&self, reference: &str) -> Result<LoadReport, AppError> {
         let resolved;
         let reference = if looks_like_search_id(reference) {
             let index = self.index().await?;
@@ -798,8 +813,19 @@ impl App {
             Ok(o) if o.is_error => "error",
             Ok(_) => "ok",
             Err(CallError::Arguments(_)) => "invalid-arguments",
+            Err(CallError::Busy { .. }) => "busy",
             Err(_) => "failed",
         };
+        self.metrics.call(outcome, started.elapsed());
+        if let Ok(o) = &result {
+            for d in &o.denied {
+                self.metrics.denial(match d {
+                    Capability::Network { .. } => "network",
+                    Capability::Storage { .. } => "storage",
+                    Capability::Env { .. } => "env",
+                });
+            }
+        }
         let event = forage_policy::audit::CallEvent::new(name, &c.digest, &Value::Object(args.clone()), started.elapsed(), outcome);
         self.audit.record(Kind::Call, event.to_event());
         result.map_err(|source| AppError::Call {
@@ -829,7 +855,10 @@ impl App {
         if let Some(r) = self.grants.already(&subject, capability) {
             return Ok(r);
         }
-        let audit = |r: &GrantRecord| self.audit.record(Kind::GrantDecision, grant_event(r, None));
+        let audit = |r: &GrantRecord| {
+            self.metrics.grant(if r.state == GrantState::Granted { "granted" } else { "denied" });
+            self.audit.record(Kind::GrantDecision, grant_event(r, None))
+        };
         if let Some((effect, rule)) = self.grants.decide_by_rules(&subject, capability) {
             let state = match effect {
                 Effect::Allow => GrantState::Granted,
@@ -841,6 +870,7 @@ impl App {
         }
         // A refusal stands: asking again would let an agent wear the user down.
         if let Some(r) = self.grants.standing_denial(&subject, capability) {
+            self.metrics.grant("denied");
             return Ok(r);
         }
         if self.grants.config().ask_user {
@@ -857,6 +887,7 @@ impl App {
             }
         }
         let r = self.grants.record(&subject, capability, reason, GrantState::Pending, DecidedBy::Nobody).await?;
+        self.metrics.grant("pending");
         self.audit.record(Kind::GrantRequest, grant_event(&r, None));
         Ok(r)
     }
@@ -986,7 +1017,15 @@ impl App {
     pub async fn search(&self, q: SearchQuery) -> Result<Vec<Hit>, AppError> {
         self.index_catalog().await?;
         let index = self.index().await?;
-        Ok(tokio::task::spawn_blocking(move || index.search(&q)).await.expect("search task panicked")?)
+        let started = std::time::Instant::now();
+        let hits = blocking("the search index", "searching", move || index.search(&q)).await??;
+        self.metrics.search(started.elapsed());
+        Ok(hits)
+    }
+
+    /// How many components are loaded now.
+    pub fn loaded_count(&self) -> usize {
+        self.loaded.read().unwrap().components.len()
     }
 
     /// The fetch layer.

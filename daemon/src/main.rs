@@ -14,6 +14,7 @@ mod doctor;
 mod grants;
 mod inspect;
 mod mcp;
+mod metrics;
 mod search;
 mod serve;
 mod trust;

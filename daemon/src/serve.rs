@@ -120,8 +120,8 @@ impl Guard {
     }
 }
 
-/// Serves MCP streamable HTTP at `http://ADDR/mcp`, and push notifications at
-/// `/notifications` on the same listener.
+/// Serves MCP streamable HTTP at `http://ADDR/mcp`, push notifications at `/notifications`
+/// and Prometheus metrics at `GET /metrics` on the same listener.
 ///
 /// A non-loopback bind needs a bearer token (env `FORAGE_HTTP_TOKEN`, or the variable named by
 /// `server.http_token_env`); with a token set, every request must carry it. `Host` must be a
@@ -142,9 +142,19 @@ pub async fn http(app: Arc<App>, addr: SocketAddr) -> anyhow::Result<()> {
         cfg,
     );
     let notify_app = app.clone();
+    let metrics_app = app.clone();
     let router = axum::Router::new()
         .nest_service("/mcp", service)
-        .route("/notifications", axum::routing::post(move |body: axum::body::Bytes| notification(notify_app.clone(), body)));
+        .route("/notifications", axum::routing::post(move |body: axum::body::Bytes| notification(notify_app.clone(), body)))
+        .route(
+            "/metrics",
+            axum::routing::get(move || async move {
+                (
+                    [(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+                    metrics_app.metrics.render(metrics_app.loaded_count()),
+                )
+            }),
+        );
     let router = guard.layer(router);
     let listener = tokio::net::TcpListener::bind(addr)
         .await

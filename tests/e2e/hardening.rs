@@ -546,3 +546,49 @@ async fn cached_verdicts_expire_so_a_removed_signature_is_noticed() {
     assert_eq!(step(&lines, "2")["rc"], 0, "skopeo delete: {:#}", step(&lines, "2"));
     assert_err_contains(step(&lines, "3"), "refused by the trust policy");
 }
+
+/// `/metrics` on the HTTP listener exposes searches, loads, calls, denials, grant decisions and
+/// latencies, behind the same guard as `/mcp`.
+#[test]
+fn metrics_count_what_agents_did() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = tmp.path().join("c.toml");
+    std::fs::write(&cfg, "").unwrap();
+    let port = free_port();
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let data = tmp.path().join("state");
+    let _server = serve(&data, &cfg, &["--http", &addr.to_string()], &[]);
+    wait_listening(addr);
+    let steps = json!([
+        {"tool": "search_tools", "args": {"query": "convert a time between zones"}},
+        {"tool": "load_tool", "args": {"reference": built("hostile.wasm")}},
+        {"fn": "fetch", "args": {"url": "http://127.0.0.1:9/"}},
+        {"tool": "grant", "args": {"component": "$component", "reason": "x", "capability": {"kind": "env", "name": "X"}}},
+        {"tool": "load_tool", "args": {"reference": "/nonexistent.wasm"}},
+    ]);
+    let out = Command::new("python3")
+        .arg(root().join("tests/python/steps.py"))
+        .args(["--forage", forage(), "--url", &format!("http://{addr}/mcp"), "--steps", &steps.to_string()])
+        .arg("--data-dir")
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let mut s = TcpStream::connect(addr).unwrap();
+    write!(s, "GET /metrics HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").unwrap();
+    let mut body = String::new();
+    s.read_to_string(&mut body).unwrap();
+    for line in [
+        "forage_searches_total 1",
+        "forage_loads_total{outcome=\"ok\"} 1",
+        "forage_loads_total{outcome=\"failed\"} 1",
+        "forage_calls_total{outcome=\"denied\"} 1",
+        "forage_denials_total{kind=\"network\"} 1",
+        "forage_grant_decisions_total{decision=\"pending\"} 1",
+        "forage_call_seconds_count 1",
+        "forage_loaded_components 1",
+    ] {
+        assert!(body.lines().any(|l| l == line), "missing `{line}` in\n{body}");
+    }
+    assert_eq!(http(addr, "GET", "/metrics", &[("Host", "evil.example")], ""), 403, "guarded like /mcp");
+}

@@ -2,7 +2,8 @@
 JSON line per step, so a Rust test can assert on what an agent would see.
 
 Usage: steps.py --forage BIN --data-dir DIR [--config FILE] [--mode legacy|auto]
-                [--elicit approve|deny|none] [--env K=V ...] --steps JSON
+                [--elicit approve|deny|none] [--env K=V ...] [--url URL] --steps JSON
+With --url, the session talks streamable HTTP to a daemon already serving at URL.
 
 JSON is a list of steps, run in order:
   {"tool": NAME, "args": {...}}     call a tool (a meta-tool, or a loaded tool by full name)
@@ -139,7 +140,7 @@ async def run(args):
         return types.ElicitResult(action="accept", content={"approve": args.elicit == "approve"})
 
     kwargs = {"elicitation_callback": on_elicit} if args.elicit != "none" else {}
-    server = StdioServerParameters(command=args.forage, args=cmd, env=env)
+    server = args.url or StdioServerParameters(command=args.forage, args=cmd, env=env)
     steps = json.loads(args.steps)
     async with Client(server, mode=args.mode, read_timeout_seconds=args.timeout, **kwargs) as client:
         for i, step in enumerate(steps):
@@ -162,6 +163,7 @@ def main():
     p.add_argument("--env", action="append", default=[])
     p.add_argument("--timeout", type=float, default=60)
     p.add_argument("--steps", required=True)
+    p.add_argument("--url")
     anyio.run(run, p.parse_args())
 
 
