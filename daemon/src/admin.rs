@@ -36,6 +36,36 @@ pub async fn handle(app: &App, req: &Value) -> Result<Value, String> {
                 .map_err(|e| format!("grants.add: capability: {e}"))?;
             add(app, component, &c).await.map(|r| json!(r))
         }
+        "secrets.set" | "secrets.rm" => {
+            let field = |k: &str| req.get(k).and_then(Value::as_str).ok_or_else(|| format!("{op}: missing `{k}`"));
+            let (component, name) = (field("component")?, field("name")?);
+            if op == "secrets.set" {
+                let value = field("value")?;
+                app.grants.set_secret(component, name, value).await.map(|()| {
+                    // The audit log says a secret changed, never what it is.
+                    app.audit.record(
+                        forage_policy::audit::Kind::Other("secret".into()),
+                        json!({"secret": name, "component": component, "op": "set", "by": "operator"}),
+                    );
+                    json!({"component": component, "name": name, "set": true})
+                })
+            } else {
+                app.grants.remove_secret(component, name).await.map(|existed| {
+                    app.audit.record(
+                        forage_policy::audit::Kind::Other("secret".into()),
+                        json!({"secret": name, "component": component, "op": "rm", "by": "operator"}),
+                    );
+                    json!({"component": component, "name": name, "removed": existed})
+                })
+            }
+        }
+        "secrets.list" => Ok(json!(
+            app.grants
+                .secret_names()
+                .into_iter()
+                .map(|(component, name)| json!({"component": component, "name": name}))
+                .collect::<Vec<_>>()
+        )),
         "audit.tail" => {
             app.audit.flush();
             let n = req.get("n").and_then(Value::as_u64).unwrap_or(20) as usize;

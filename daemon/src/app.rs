@@ -555,6 +555,16 @@ impl App {
         }
         let installed = {
             let mut l = self.loaded.write().unwrap();
+            // A concurrent install of the same digest (a load racing the restore) won: use it,
+            // rather than expose the component twice.
+            if let Some(existing) = l.components.values().find(|c| c.digest == a.digest) {
+                return Ok(LoadReport {
+                    installed: existing.clone(),
+                    already_loaded: true,
+                    compile: stats.compile,
+                    cache_hit: stats.cache_hit,
+                });
+            }
             // A name another component already holds gets this component's digest as a
             // suffix: readable names in the common case, and a collision never replaces a tool.
             let suffix = &a.digest.hex()[..6];

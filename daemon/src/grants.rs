@@ -51,6 +51,10 @@ pub struct GrantService {
     /// forage's own files (data directory, config, compile cache, audit key), canonical. No
     /// storage grant may cover one of them or a parent of one, whoever approves it.
     protected: Vec<PathBuf>,
+    /// Operators' secrets, by (component id, variable name): the value a granted environment
+    /// variable takes for that component, before `[grants.env]`. Never shown to agents and
+    /// never written to the audit log.
+    secrets: RwLock<BTreeMap<(String, String), String>>,
 }
 
 /// A storage grant refused before anyone is asked.
@@ -98,6 +102,12 @@ impl GrantService {
             .into_iter()
             .map(|p| std::fs::canonicalize(&p).unwrap_or(p))
             .collect();
+        let mut secrets = BTreeMap::new();
+        for (k, v) in store.scan(Table::Secrets)? {
+            if let (Some((component, name)), Ok(value)) = (k.split_once('/'), String::from_utf8(v)) {
+                secrets.insert((component.to_string(), name.to_string()), value);
+            }
+        }
         let mut records = BTreeMap::new();
         for (k, v) in store.scan(Table::Grants)? {
             match serde_json::from_slice::<GrantRecord>(&v) {
@@ -113,7 +123,37 @@ impl GrantService {
             store,
             records: RwLock::new(records),
             protected,
+            secrets: RwLock::new(secrets),
         })
+    }
+
+    /// Stores a secret for `component`'s variable `name` (durably, off the async workers).
+    pub async fn set_secret(&self, component: &str, name: &str, value: &str) -> Result<(), AppError> {
+        Capability::Env { name: name.to_string() }.validate().map_err(forage_policy::grants::GrantError::from)?;
+        if component.is_empty() || component.contains('/') {
+            return Err(AppError::UnknownComponent(component.to_string()));
+        }
+        let (store, key, v) = (self.store.clone(), format!("{component}/{name}"), value.as_bytes().to_vec());
+        tokio::task::spawn_blocking(move || store.put(Table::Secrets, &key, &v))
+            .await
+            .map_err(|e| AppError::Io { path: "secrets".into(), message: e.to_string() })??;
+        self.secrets.write().unwrap().insert((component.to_string(), name.to_string()), value.to_string());
+        Ok(())
+    }
+
+    /// Removes a secret; false when there was none.
+    pub async fn remove_secret(&self, component: &str, name: &str) -> Result<bool, AppError> {
+        let (store, key) = (self.store.clone(), format!("{component}/{name}"));
+        let existed = tokio::task::spawn_blocking(move || store.delete(Table::Secrets, &key))
+            .await
+            .map_err(|e| AppError::Io { path: "secrets".into(), message: e.to_string() })??;
+        self.secrets.write().unwrap().remove(&(component.to_string(), name.to_string()));
+        Ok(existed)
+    }
+
+    /// Which secrets exist: (component, name), never the values.
+    pub fn secret_names(&self) -> Vec<(String, String)> {
+        self.secrets.read().unwrap().keys().cloned().collect()
     }
 
     /// A capability as it will be recorded, matched and shown: storage paths made canonical
@@ -363,7 +403,8 @@ impl GrantService {
                     }
                 }
                 Capability::Env { name } => {
-                    let value = self.config.env.get(name).cloned().or_else(|| {
+                    let secret = self.secrets.read().unwrap().get(&(s.component.clone(), name.clone())).cloned();
+                    let value = secret.or_else(|| self.config.env.get(name).cloned()).or_else(|| {
                         self.config.env_from_daemon.then(|| std::env::var(name).ok()).flatten()
                     });
                     match value {

@@ -78,6 +78,14 @@ enum Command {
         #[arg(long, global = true)]
         json: bool,
     },
+    /// Operators: secrets a component sees as granted environment variables.
+    Secrets {
+        #[command(subcommand)]
+        command: SecretsCommand,
+        /// Print JSON instead of text.
+        #[arg(long, global = true)]
+        json: bool,
+    },
     /// Operators: read or verify the signed audit log.
     Audit {
         #[command(subcommand)]
@@ -140,6 +148,27 @@ enum GrantsCommand {
         /// An environment variable name.
         #[arg(long, group = "cap")]
         env: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum SecretsCommand {
+    /// Store a secret (its value is read from stdin, so it stays out of shell history). The
+    /// component sees it only once granted the environment variable NAME.
+    Set {
+        /// The component id (from `load_tool`).
+        component: String,
+        /// The environment variable it appears as.
+        name: String,
+    },
+    /// Which secrets exist (never their values).
+    List,
+    /// Remove a secret.
+    Rm {
+        /// The component id.
+        component: String,
+        /// The variable name.
+        name: String,
     },
 }
 
@@ -218,6 +247,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     // Operator commands go through a running daemon when there is one (it holds the store).
     let operator = match &command {
         Command::Grants { command, json } => Some((grants_request(command)?, *json, false)),
+        Command::Secrets { command, json } => Some((secrets_request(command)?, *json, false)),
         Command::Audit { command: AuditCommand::Verify } => Some((serde_json::json!({"op": "audit.verify"}), false, true)),
         Command::Audit { command: AuditCommand::Tail { n } } => Some((serde_json::json!({"op": "audit.tail", "n": n}), false, false)),
         // A running daemon owns the index: ask it.
@@ -286,8 +316,26 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Command::Grants { .. } | Command::Audit { .. } | Command::Doctor { .. } => unreachable!("handled above"),
+        Command::Grants { .. } | Command::Secrets { .. } | Command::Audit { .. } | Command::Doctor { .. } => {
+            unreachable!("handled above")
+        }
     }
+}
+
+fn secrets_request(c: &SecretsCommand) -> anyhow::Result<serde_json::Value> {
+    use serde_json::json;
+    Ok(match c {
+        SecretsCommand::Set { component, name } => {
+            let mut value = String::new();
+            std::io::Read::read_to_string(&mut std::io::Read::take(std::io::stdin(), 64 << 10), &mut value)?;
+            // `echo s3cret | forage secrets set …` adds a newline that is not part of it.
+            let value = value.strip_suffix('\n').map(|v| v.strip_suffix('\r').unwrap_or(v)).unwrap_or(&value);
+            anyhow::ensure!(!value.is_empty(), "secrets set {component} {name}: no value on stdin");
+            json!({"op": "secrets.set", "component": component, "name": name, "value": value})
+        }
+        SecretsCommand::List => json!({"op": "secrets.list"}),
+        SecretsCommand::Rm { component, name } => json!({"op": "secrets.rm", "component": component, "name": name}),
+    })
 }
 
 fn grants_request(c: &GrantsCommand) -> anyhow::Result<serde_json::Value> {
@@ -331,6 +379,19 @@ fn print_operator(req: &serde_json::Value, answer: Result<serde_json::Value, Str
             for line in v.as_array().into_iter().flatten() {
                 println!("{}", line.as_str().unwrap_or(""));
             }
+        }
+        "secrets.list" => {
+            let rows = v.as_array().cloned().unwrap_or_default();
+            if rows.is_empty() {
+                println!("no secrets");
+            }
+            for r in rows {
+                println!("{}  {}", r["component"].as_str().unwrap_or("?"), r["name"].as_str().unwrap_or("?"));
+            }
+        }
+        "secrets.set" | "secrets.rm" => {
+            let verb = if v["set"] == true { "set" } else if v["removed"] == true { "removed" } else { "had none:" };
+            println!("secret {verb} {} for {}", v["name"].as_str().unwrap_or("?"), v["component"].as_str().unwrap_or("?"));
         }
         "grants.list" => {
             let rows = v.as_array().cloned().unwrap_or_default();

@@ -29,6 +29,8 @@ pub enum Table {
     Verdicts,
     /// Append-only audit records. Key: zero-padded sequence number.
     Audit,
+    /// Operators' secrets for components. Key: `component/NAME`; value: the secret.
+    Secrets,
 }
 
 impl Table {
@@ -39,6 +41,7 @@ impl Table {
             Table::CrawlState => "crawl_state",
             Table::Verdicts => "verdicts",
             Table::Audit => "audit",
+            Table::Secrets => "secrets",
         }
     }
 }

@@ -222,3 +222,66 @@ fn operator_limits_raise_and_lower_per_component_within_maxima() {
     assert!(r[0]["text"].as_str().unwrap().contains("300ms deadline"), "{}", r[0]);
     assert!(r[1]["text"].as_str().unwrap().contains(&format!("{} bytes", 48u64 << 20)), "clamped to the maximum: {}", r[1]);
 }
+
+/// An operator's secret reaches only its component, only once the variable is granted, and
+/// never an agent, `secrets list` or the audit log.
+#[test]
+fn secrets_reach_only_their_component_as_a_granted_variable() {
+    use std::io::Write as _;
+    let data = tempfile::tempdir().unwrap();
+    let copy = data.path().join("other-hostile.wasm");
+    // Same code, one more byte after it (a custom section): another digest, another component.
+    let mut bytes = std::fs::read(hostile()).unwrap();
+    bytes.extend_from_slice(&[0, 3, 1, b'x', 0]);
+    std::fs::write(&copy, bytes).unwrap();
+    let get = r#"{"name":"API_TOKEN"}"#;
+    calls(data.path(), None, &[&hostile(), copy.to_str().unwrap()], &[]);
+    let ids: Vec<String> = {
+        let store = RedbStore::open(&data.path().join("state.redb")).unwrap();
+        store.scan(Table::Installed).unwrap().into_iter().map(|(k, _)| k).collect()
+    };
+    assert_eq!(ids.len(), 2, "{ids:?}");
+    let (id, other) = (&ids[0], &ids[1]);
+    let mut child = Command::new(forage())
+        .env("FORAGE_DATA_DIR", data.path())
+        .args(["secrets", "set", id, "API_TOKEN"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(b"s3cret-abc\n").unwrap();
+    assert!(child.wait().unwrap().success());
+    let list = run_forage(data.path(), &["secrets", "list"]);
+    let listed = String::from_utf8_lossy(&list.stdout);
+    assert!(listed.contains(id.as_str()) && listed.contains("API_TOKEN") && !listed.contains("s3cret"), "{listed}");
+    // Not granted yet: the component sees nothing.
+    let r = calls(data.path(), None, &[&hostile()], &[("get-env", get)]);
+    assert_eq!(r[0]["structured"], serde_json::json!({"result": null}), "{}", r[0]);
+    for c in [id, other] {
+        let out = run_forage(data.path(), &["grants", "add", c, "--env", "API_TOKEN"]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    let r = calls(data.path(), None, &[&hostile(), copy.to_str().unwrap()], &[("get-env", get)]);
+    assert_eq!(r[0]["structured"], serde_json::json!({"result": "s3cret-abc"}), "granted and set: {}", r[0]);
+    // The other component holds the same grant but no secret: it sees no value.
+    let steps = serde_json::json!([
+        {"tool": "load_tool", "args": {"reference": copy.display().to_string()}},
+        {"tool": "other-hostile_get-env", "args": {"name": "API_TOKEN"}},
+    ]);
+    let out = Command::new("python3")
+        .arg(root().join("tests/python/steps.py"))
+        .args(["--forage", forage(), "--steps", &steps.to_string()])
+        .arg("--data-dir")
+        .arg(data.path())
+        .output()
+        .unwrap();
+    let lines = String::from_utf8_lossy(&out.stdout);
+    let line: serde_json::Value = serde_json::from_str(lines.lines().nth(1).unwrap()).unwrap();
+    assert_eq!(line["structured"], serde_json::json!({"result": null}), "{other}: {lines}");
+    let audit = run_forage(data.path(), &["audit", "tail", "-n", "100"]);
+    assert!(!String::from_utf8_lossy(&audit.stdout).contains("s3cret"), "the audit log never holds a secret");
+    let out = run_forage(data.path(), &["secrets", "rm", id, "API_TOKEN"]);
+    assert!(out.status.success() && String::from_utf8_lossy(&out.stdout).contains("removed"));
+    let r = calls(data.path(), None, &[&hostile()], &[("get-env", get)]);
+    assert_eq!(r[0]["structured"], serde_json::json!({"result": null}), "removed: {}", r[0]);
+}
