@@ -69,8 +69,15 @@ pub async fn handle(app: &App, req: &Value) -> Result<Value, String> {
         "audit.tail" => {
             app.audit.flush();
             let n = req.get("n").and_then(Value::as_u64).unwrap_or(20) as usize;
+            let as_json = req.get("json").and_then(Value::as_bool).unwrap_or(false);
             forage_policy::audit::tail(app.store().as_ref(), n)
-                .map(|v| json!(v.iter().map(|r| r.to_string()).collect::<Vec<_>>()))
+                .map(|v| {
+                    if as_json {
+                        json!(v)
+                    } else {
+                        json!(v.iter().map(|r| r.to_string()).collect::<Vec<_>>())
+                    }
+                })
                 .map_err(AppError::from)
         }
         "audit.verify" => {

@@ -90,6 +90,14 @@ enum Command {
     Audit {
         #[command(subcommand)]
         command: AuditCommand,
+        /// Print JSON instead of text.
+        #[arg(long, global = true)]
+        json: bool,
+    },
+    /// Print a shell completion script (e.g. `forage completions bash > /etc/bash_completion.d/forage`).
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
     },
     /// Check the config, sources, trust material and the store; say what is wrong.
     Doctor {
@@ -238,6 +246,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     });
     let data_dir = cli.data_dir.clone().unwrap_or_else(|| default_dir("XDG_DATA_HOME", ".local/share"));
     let command = cli.command.unwrap_or(Command::Serve { http: None });
+    if let Command::Completions { shell } = command {
+        use clap::CommandFactory as _;
+        clap_complete::generate(shell, &mut Cli::command(), "forage", &mut std::io::stdout());
+        return Ok(());
+    }
     // Before the config is loaded: a broken config is one of the things it reports.
     if let Command::Doctor { json } = command {
         let checks = doctor::run(config_path.as_deref(), &data_dir).await;
@@ -248,8 +261,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let operator = match &command {
         Command::Grants { command, json } => Some((grants_request(command)?, *json, false)),
         Command::Secrets { command, json } => Some((secrets_request(command)?, *json, false)),
-        Command::Audit { command: AuditCommand::Verify } => Some((serde_json::json!({"op": "audit.verify"}), false, true)),
-        Command::Audit { command: AuditCommand::Tail { n } } => Some((serde_json::json!({"op": "audit.tail", "n": n}), false, false)),
+        Command::Audit { command: AuditCommand::Verify, json } => Some((serde_json::json!({"op": "audit.verify"}), *json, true)),
+        Command::Audit { command: AuditCommand::Tail { n }, json } => {
+            Some((serde_json::json!({"op": "audit.tail", "n": n, "json": json}), *json, false))
+        }
         // A running daemon owns the index: ask it.
         Command::Search { query, limit, verified_only, json } => {
             let req = serde_json::json!({"op": "search", "query": query, "limit": limit, "verified_only": verified_only});
@@ -316,7 +331,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Command::Grants { .. } | Command::Secrets { .. } | Command::Audit { .. } | Command::Doctor { .. } => {
+        Command::Grants { .. }
+        | Command::Secrets { .. }
+        | Command::Audit { .. }
+        | Command::Doctor { .. }
+        | Command::Completions { .. } => {
             unreachable!("handled above")
         }
     }

@@ -80,6 +80,9 @@ fn schema(v: Value) -> Arc<JsonObject> {
     }
 }
 
+/// Numbers requests in the log (JSON-RPC ids repeat across sessions).
+static REQUEST_SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
 /// What a model reads once per session: the loop, in a few lines.
 pub const INSTRUCTIONS: &str = "forage finds, verifies and runs sandboxed tools you do not have yet.\n\
 1. search_tools {query: what you need, in your words}.\n\
@@ -571,7 +574,20 @@ impl ServerHandler for ForageServer {
     async fn call_tool(
         &self,
         request: CallToolRequestParams,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, McpError> {
+        // Every log line of a request (fetch, verify, compile, the guest's output, grants)
+        // carries its JSON-RPC id and tool, so one agent's step can be followed in the log.
+        let span = tracing::info_span!("mcp", request = %REQUEST_SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed), id = ?context.id, tool = %request.name);
+        tracing::Instrument::instrument(self.call_tool_inner(request, context), span).await
+    }
+}
+
+impl ForageServer {
+    async fn call_tool_inner(
+        &self,
+        request: CallToolRequestParams,
+        context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, McpError> {
         let args = request.arguments.unwrap_or_default();
         let result = match request.name.as_ref() {
@@ -580,7 +596,7 @@ impl ServerHandler for ForageServer {
             "unload_tool" => self.unload_tool(&args).await,
             "grant" => {
                 return Ok(self
-                    .grant(&args, request.input_responses.as_ref(), request.request_state.as_deref(), &_context)
+                    .grant(&args, request.input_responses.as_ref(), request.request_state.as_deref(), &context)
                     .await);
             }
             "revoke" => self.revoke(&args).await,

@@ -142,3 +142,22 @@ fn doctor_names_a_broken_config_an_unreachable_source_and_a_missing_key() {
     assert_eq!(code, Some(1), "{s}");
     assert!(s.contains("fail trust") && s.contains("/nonexistent/cosign.pub"), "{s}");
 }
+
+/// Shell completions, and `--json` on the operator commands that print data.
+#[test]
+fn completions_and_json_output() {
+    let d = tempfile::tempdir().unwrap();
+    let out = forage(d.path()).args(["completions", "bash"]).output().unwrap();
+    let s = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success() && s.contains("complete") && s.contains("doctor") && s.contains("secrets"), "{s}");
+    // Something in the audit log: an inspect does not write, a grants list does not either;
+    // `audit tail --json` on an empty log is an empty array, then records after a load.
+    let out = forage(d.path()).args(["audit", "tail", "--json"]).output().unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert!(v.as_array().is_some_and(|a| a.is_empty()), "{v}");
+    for args in [&["grants", "list", "--json"][..], &["secrets", "list", "--json"], &["audit", "verify", "--json"], &["doctor", "--json"]] {
+        let out = forage(d.path()).args(args).output().unwrap();
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap_or_else(|e| panic!("{args:?}: not JSON ({e})"));
+    }
+}
