@@ -2,6 +2,7 @@ mod support;
 mod agent_loop;
 mod cli;
 mod discovery;
+mod docs;
 mod crawl;
 mod grants;
 mod hardening;

@@ -1,0 +1,137 @@
+//! The pages in `docs/` that show commands or configuration are run or parsed here, so they
+//! stay true: the quick start's shell and Python blocks, the client snippets, and the worked
+//! transcript (regenerated from a real run and compared with the committed one).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").canonicalize().unwrap()
+}
+
+/// The fenced blocks of `lang` in a markdown page.
+fn blocks(page: &str, lang: &str) -> Vec<String> {
+    let text = std::fs::read_to_string(root().join("docs").join(page)).unwrap();
+    let mut out = Vec::new();
+    let mut cur: Option<String> = None;
+    for line in text.lines() {
+        match &mut cur {
+            None if line.trim_start() == format!("```{lang}") => cur = Some(String::new()),
+            Some(b) if line.trim_start() == "```" => {
+                out.push(std::mem::take(b));
+                cur = None;
+            }
+            Some(b) => {
+                b.push_str(line);
+                b.push('\n');
+            }
+            None => {}
+        }
+    }
+    out
+}
+
+fn bin_dir() -> PathBuf {
+    Path::new(env!("CARGO_BIN_EXE_forage")).parent().unwrap().to_path_buf()
+}
+
+#[test]
+fn quickstart_commands_work() {
+    let home = tempfile::tempdir().unwrap();
+    let path = format!("{}:{}", bin_dir().display(), std::env::var("PATH").unwrap_or_default());
+    // The build steps are what produced this test's binary; everything else runs as written.
+    let script: String = blocks("QUICKSTART.md", "sh")
+        .join("")
+        .lines()
+        .filter(|l| !l.starts_with("cargo ") && !l.starts_with("export PATH"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let run = |cmd: &mut Command| {
+        cmd.current_dir(root())
+            .env("PATH", &path)
+            .env("HOME", home.path())
+            .env("FORAGE_DATA_DIR", home.path().join("data"))
+            .env("XDG_CONFIG_HOME", home.path().join("config"))
+            .env_remove("FORAGE_CONFIG")
+            .output()
+            .unwrap()
+    };
+    let out = run(Command::new("bash").args(["-euo", "pipefail", "-c", &script]));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{script}\n--- stdout ---\n{stdout}\n--- stderr ---\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("forage:clock/convert-time"), "{stdout}");
+    assert!(stdout.contains("split-sentences"), "the layout's components are searchable: {stdout}");
+    let py = blocks("QUICKSTART.md", "python").join("");
+    let out = run(Command::new("python3").args(["-c", &py]));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success() && stdout.contains("2026-03-01T17:00:00"), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn client_snippets_parse() {
+    for json in blocks("CLIENTS.md", "json") {
+        let v: serde_json::Value = serde_json::from_str(&json).unwrap_or_else(|e| panic!("{e}\n{json}"));
+        let servers = v.get("servers").or(v.get("mcpServers")).expect("a server map");
+        assert_eq!(servers["forage"]["command"], "forage", "{json}");
+        assert_eq!(servers["forage"]["args"], serde_json::json!(["serve"]), "{json}");
+    }
+    for t in blocks("CLIENTS.md", "toml") {
+        let v: toml::Value = toml::from_str(&t).unwrap_or_else(|e| panic!("{e}\n{t}"));
+        assert_eq!(v["mcp_servers"]["forage"]["command"].as_str(), Some("forage"), "{t}");
+    }
+    assert_eq!(blocks("CLIENTS.md", "json").len(), 3);
+}
+
+#[test]
+fn the_worked_transcript_is_what_a_real_run_shows() {
+    let tmp = tempfile::tempdir().unwrap();
+    let fresh = tmp.path().join("TRANSCRIPT.md");
+    let out = Command::new("python3")
+        .arg(root().join("tests/python/transcript.py"))
+        .args(["--forage", env!("CARGO_BIN_EXE_forage")])
+        .arg("--out")
+        .arg(&fresh)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let fresh = std::fs::read_to_string(&fresh).unwrap();
+    let committed = std::fs::read_to_string(root().join("docs/TRANSCRIPT.md")).unwrap();
+    assert!(
+        fresh == committed,
+        "docs/TRANSCRIPT.md is stale: regenerate it with\n  python3 tests/python/transcript.py --forage target/debug/forage --out docs/TRANSCRIPT.md\n--- fresh ---\n{fresh}"
+    );
+}
+
+#[test]
+fn operator_snippets_are_valid_configs() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(tmp.path().join("keys")).unwrap();
+    crate::support::signing::CosignKey::generate().write_public_pem(&tmp.path().join("keys/cosign.pub"));
+    let snippets = blocks("OPERATOR.md", "toml");
+    assert!(snippets.len() >= 4);
+    for (i, t) in snippets.iter().enumerate() {
+        let cfg = tmp.path().join(format!("c{i}.toml"));
+        std::fs::write(&cfg, t).unwrap();
+        let out = Command::new(env!("CARGO_BIN_EXE_forage"))
+            .env("FORAGE_DATA_DIR", tmp.path().join("data"))
+            .args(["--config", cfg.to_str().unwrap(), "doctor", "--json"])
+            .output()
+            .unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {out:?}"));
+        let checks = v["checks"].as_array().unwrap();
+        // Sources point at example hosts that do not exist here; the config itself and the
+        // trust policy must be sound.
+        for c in checks.iter().filter(|c| c["what"] == "config" || c["what"] == "trust") {
+            assert_eq!(c["status"], "ok", "snippet {i}:\n{t}\n{c}");
+        }
+    }
+    // The operator commands shown are real subcommands.
+    let sh = blocks("OPERATOR.md", "sh").join("");
+    for line in sh.lines() {
+        let words: Vec<&str> = line.split('#').next().unwrap().split_whitespace().collect();
+        let Some(pos) = words.iter().position(|w| *w == "forage") else { continue };
+        let sub = &words[pos + 1..(pos + 3).min(words.len())];
+        let out = Command::new(env!("CARGO_BIN_EXE_forage")).args(sub).arg("--help").output().unwrap();
+        assert!(out.status.success(), "`forage {}` is not a command: {}", sub.join(" "), String::from_utf8_lossy(&out.stderr));
+    }
+}
