@@ -134,6 +134,23 @@ pub enum AppError {
     },
 }
 
+/// One source's last crawl.
+#[derive(Debug, Clone)]
+pub struct CrawlStatus {
+    /// When it finished.
+    pub at: std::time::Instant,
+    /// Tags indexed for the first time.
+    pub new: usize,
+    /// Tags whose digest had not changed.
+    pub unchanged: usize,
+    /// Tags removed from the index.
+    pub removed: usize,
+    /// Tags that failed.
+    pub failed: usize,
+    /// What failed.
+    pub errors: Vec<String>,
+}
+
 /// A component's bytes and metadata, from any kind of source, before compilation.
 #[derive(Clone)]
 pub struct Artifact {
@@ -263,6 +280,8 @@ pub struct App {
     pub audit: AuditSink,
     /// Counters and latencies for `/metrics`.
     pub metrics: crate::metrics::Metrics,
+    /// The last crawl of each source, by name (for the console).
+    crawl_status: std::sync::Mutex<BTreeMap<String, CrawlStatus>>,
     index_dir: PathBuf,
     described: std::sync::Mutex<std::collections::HashMap<String, ComponentInfo>>,
     index: tokio::sync::OnceCell<Arc<SearchIndex>>,
@@ -292,6 +311,7 @@ impl App {
             trust,
             audit,
             metrics: Default::default(),
+            crawl_status: Default::default(),
             index_dir: data_dir.join("index"),
             described: Default::default(),
             index: tokio::sync::OnceCell::new(),
@@ -1031,6 +1051,27 @@ impl App {
         let hits = blocking("the search index", "searching", move || index.search(&q)).await??;
         self.metrics.search(started.elapsed());
         Ok(hits)
+    }
+
+    /// Records a source's crawl (for the console and `/metrics`).
+    pub fn record_crawl(&self, s: &forage_indexer::crawl::SourceSummary) {
+        self.metrics.crawl(s.new, s.unchanged, s.removed, s.failed);
+        self.crawl_status.lock().unwrap().insert(
+            s.name.clone(),
+            CrawlStatus {
+                at: std::time::Instant::now(),
+                new: s.new,
+                unchanged: s.unchanged,
+                removed: s.removed,
+                failed: s.failed,
+                errors: s.errors.clone(),
+            },
+        );
+    }
+
+    /// The last crawl of each source seen by this process.
+    pub fn crawl_status(&self) -> BTreeMap<String, CrawlStatus> {
+        self.crawl_status.lock().unwrap().clone()
     }
 
     /// How many components are loaded now.

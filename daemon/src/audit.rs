@@ -27,6 +27,7 @@ pub struct AuditSink {
 enum Msg {
     Record(Kind, Value),
     Flush(mpsc::Sender<()>),
+    FlushAsync(tokio::sync::oneshot::Sender<()>),
 }
 
 impl AuditSink {
@@ -49,6 +50,9 @@ impl AuditSink {
                             }
                         }
                         Msg::Flush(done) => {
+                            let _ = done.send(());
+                        }
+                        Msg::FlushAsync(done) => {
                             let _ = done.send(());
                         }
                     }
@@ -85,6 +89,15 @@ impl AuditSink {
         let (done, wait) = mpsc::channel();
         if self.tx.lock().unwrap().send(Msg::Flush(done)).is_ok() {
             let _ = wait.recv();
+        }
+    }
+
+    /// [`Self::flush`] for async callers: waits without blocking a worker.
+    pub async fn flush_async(&self) {
+        let (done, wait) = tokio::sync::oneshot::channel();
+        let sent = self.tx.lock().unwrap().send(Msg::FlushAsync(done)).is_ok();
+        if sent {
+            let _ = wait.await;
         }
     }
 

@@ -131,7 +131,7 @@ pub fn spawn_interval(app: Arc<App>, interval: Duration) {
         loop {
             let s = c.crawl(&srcs).await;
             for src in &s.sources {
-                app.metrics.crawl(src.new, src.unchanged, src.removed, src.failed);
+                app.record_crawl(src);
                 tracing::info!(source = src.name, new = src.new, unchanged = src.unchanged, removed = src.removed, failed = src.failed, "crawl pass");
             }
             tokio::time::sleep(interval).await;
@@ -153,7 +153,7 @@ pub async fn on_notification(app: &Arc<App>, body: &[u8]) -> Result<usize, Strin
         });
         if let Some(src) = src {
             let s = c.crawl_repository(src, &ev.repository).await;
-            app.metrics.crawl(s.new, s.unchanged, s.removed, s.failed);
+            app.record_crawl(&s);
             tracing::info!(repository = ev.repository, new = s.new, failed = s.failed, "indexed a push");
             n += 1;
         }

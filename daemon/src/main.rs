@@ -9,6 +9,7 @@ mod app;
 mod audit;
 mod catalog;
 mod config;
+mod console;
 mod crawl;
 mod doctor;
 mod grants;

@@ -53,6 +53,8 @@ struct Guard {
     origins: Arc<Vec<String>>,
     /// `Bearer TOKEN` every request must carry, when a token is configured.
     expected: Option<Arc<str>>,
+    /// The token itself (a browser on the console carries it as the `forage_token` cookie).
+    token: Option<Arc<str>>,
 }
 
 impl Guard {
@@ -71,7 +73,8 @@ impl Guard {
         Ok(Self {
             hosts: Arc::new(hosts),
             origins: Arc::new(app.config.server.allowed_origins.clone()),
-            expected: token.map(|t| Arc::from(format!("Bearer {t}"))),
+            expected: token.as_ref().map(|t| Arc::from(format!("Bearer {t}"))),
+            token: token.map(Arc::from),
         })
     }
 
@@ -83,14 +86,26 @@ impl Guard {
         if !self.host_allowed(host) {
             return Some((StatusCode::FORBIDDEN, format!("forage: Host `{host}` is not allowed (server.allowed_hosts)\n")));
         }
+        // Same-origin requests (the console's own buttons) carry the listener's own origin;
+        // the Host check above already pinned that to an allowed name.
+        let same_origin = |o: &str| o == format!("http://{host}") || o == format!("https://{host}");
         if let Some(origin) = header(ORIGIN)
             && !self.origins.iter().any(|o| o == origin)
+            && !same_origin(origin)
         {
             return Some((StatusCode::FORBIDDEN, format!("forage: Origin `{origin}` is not allowed (server.allowed_origins)\n")));
         }
-        if let Some(expected) = &self.expected {
-            let ok = header(AUTHORIZATION).is_some_and(|v| constant_time_eq(v.as_bytes(), expected.as_bytes()));
-            if !ok {
+        if let (Some(expected), Some(token)) = (&self.expected, &self.token) {
+            let bearer = header(AUTHORIZATION).is_some_and(|v| constant_time_eq(v.as_bytes(), expected.as_bytes()));
+            let cookie = header(axum::http::header::COOKIE).is_some_and(|c| {
+                c.split(';').filter_map(|kv| kv.trim().strip_prefix("forage_token=")).any(|v| constant_time_eq(v.as_bytes(), token.as_bytes()))
+            });
+            // The console's first visit brings the token in the query; the page sets the cookie.
+            let console_login = req.uri().path() == "/console"
+                && req.uri().query().is_some_and(|q| {
+                    q.split('&').filter_map(|kv| kv.strip_prefix("token=")).any(|v| constant_time_eq(v.as_bytes(), token.as_bytes()))
+                });
+            if !bearer && !cookie && !console_login {
                 return Some((StatusCode::UNAUTHORIZED, "forage: missing or wrong bearer token\n".into()));
             }
         }
@@ -143,6 +158,7 @@ pub async fn http(app: Arc<App>, addr: SocketAddr) -> anyhow::Result<()> {
     );
     let notify_app = app.clone();
     let metrics_app = app.clone();
+    let console = crate::console::routes(app.clone(), guard.token.clone());
     let router = axum::Router::new()
         .nest_service("/mcp", service)
         .route("/notifications", axum::routing::post(move |body: axum::body::Bytes| notification(notify_app.clone(), body)))
@@ -154,7 +170,8 @@ pub async fn http(app: Arc<App>, addr: SocketAddr) -> anyhow::Result<()> {
                     metrics_app.metrics.render(metrics_app.loaded_count()),
                 )
             }),
-        );
+        )
+        .merge(console);
     let router = guard.layer(router);
     let listener = tokio::net::TcpListener::bind(addr)
         .await

@@ -506,6 +506,12 @@ fn the_http_surface_checks_host_origin_and_token() {
         assert_eq!(http(local, "POST", path, &[("Host", &here), ("Authorization", "Bearer wrong")], body), 401, "{path}: wrong token");
     }
     assert_ne!(http(local, "POST", "/notifications", &[("Host", &here), ("Authorization", "Bearer s3cret")], body), 401);
+    // The console: the token in the query once sets a cookie; the cookie then stands in for it.
+    assert_eq!(http(local, "GET", "/console", &[("Host", &here)], ""), 401);
+    assert_eq!(http(local, "GET", "/console?token=wrong", &[("Host", &here)], ""), 401);
+    assert_eq!(http(local, "GET", "/console?token=s3cret", &[("Host", &here)], ""), 303);
+    assert_eq!(http(local, "GET", "/console", &[("Host", &here), ("Cookie", "forage_token=s3cret")], ""), 200);
+    assert_eq!(http(local, "GET", "/console", &[("Host", &here), ("Cookie", "forage_token=nope")], ""), 401);
 }
 
 /// Cached verdicts expire: a signature removed from the registry while the daemon runs is
@@ -591,4 +597,56 @@ fn metrics_count_what_agents_did() {
         assert!(body.lines().any(|l| l == line), "missing `{line}` in\n{body}");
     }
     assert_eq!(http(addr, "GET", "/metrics", &[("Host", "evil.example")], ""), 403, "guarded like /mcp");
+}
+
+/// The operator console in a real headless Chromium: a pending request appears with its
+/// component, signer, capability and the agent's reason; a click approves it; the agent's next
+/// call succeeds. Cross-site pages cannot press the button (the guard refuses their Origin).
+#[test]
+fn console_shows_pending_requests_and_a_click_approves() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = tmp.path().join("c.toml");
+    std::fs::write(&cfg, "[grants.env]\nREPORT_TOKEN = \"from-the-console\"\n").unwrap();
+    let port = free_port();
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let data = tmp.path().join("state");
+    let _server = serve(&data, &cfg, &["--http", &addr.to_string()], &[]);
+    wait_listening(addr);
+    let url = format!("http://{addr}/mcp");
+    let run = |steps: Value| -> Vec<Value> {
+        let out = Command::new("python3")
+            .arg(root().join("tests/python/steps.py"))
+            .args(["--forage", forage(), "--url", &url, "--steps", &steps.to_string()])
+            .arg("--data-dir")
+            .arg(&data)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+    };
+    let ask = json!({"tool": "grant", "args": {"component": "$component", "reason": "needs the report token",
+        "capability": {"kind": "env", "name": "REPORT_TOKEN"}}});
+    let lines = run(json!([{"tool": "load_tool", "args": {"reference": built("hostile.wasm")}}, ask]));
+    let pending = step(&lines, "1");
+    assert_eq!(pending["structured"]["decision"], "pending", "{pending:#}");
+    let id = pending["structured"]["id"].as_str().unwrap().to_string();
+    let component = pending["structured"]["component"].as_str().unwrap().to_string();
+    // A cross-site page cannot approve it.
+    let forged = http(addr, "POST", &format!("/console/grants/{id}/approve"), &[("Host", &addr.to_string()), ("Origin", "http://evil.example")], "");
+    assert_eq!(forged, 403);
+    let out = Command::new("python3")
+        .arg(root().join("tests/python/console_click.py"))
+        .args(["--url", &format!("http://{addr}/console"), "--grant", &id])
+        .args(["--expect", &component, "--expect", "env REPORT_TOKEN", "--expect", "needs the report token", "--expect", "not verified"])
+        .output()
+        .unwrap();
+    let log = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success() && log.contains(r#""step": "done""#), "{log}\n{}", String::from_utf8_lossy(&out.stderr));
+    let lines = run(json!([
+        {"tool": "load_tool", "args": {"reference": built("hostile.wasm")}},
+        ask,
+        {"fn": "get-env", "args": {"name": "REPORT_TOKEN"}},
+    ]));
+    assert_eq!(step(&lines, "1")["structured"]["decision"], "granted", "{lines:#?}");
+    assert_eq!(step(&lines, "2")["structured"], json!({"result": "from-the-console"}), "{lines:#?}");
 }
