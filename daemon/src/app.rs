@@ -282,6 +282,8 @@ pub struct App {
     pub metrics: crate::metrics::Metrics,
     /// The last crawl of each source, by name (for the console).
     crawl_status: std::sync::Mutex<BTreeMap<String, CrawlStatus>>,
+    /// One install per digest at a time (see `install`).
+    installing: std::sync::Mutex<std::collections::HashMap<Digest, Arc<tokio::sync::Mutex<()>>>>,
     index_dir: PathBuf,
     described: std::sync::Mutex<std::collections::HashMap<String, ComponentInfo>>,
     index: tokio::sync::OnceCell<Arc<SearchIndex>>,
@@ -312,6 +314,7 @@ impl App {
             audit,
             metrics: Default::default(),
             crawl_status: Default::default(),
+            installing: Default::default(),
             index_dir: data_dir.join("index"),
             described: Default::default(),
             index: tokio::sync::OnceCell::new(),
@@ -548,6 +551,22 @@ impl App {
     }
 
     async fn install(&self, a: Artifact, verdict: Option<VerdictInfo>, persist: bool) -> Result<LoadReport, AppError> {
+        // One install per digest at a time: 64 agents loading the same component at once wait
+        // for one compile instead of running 64 (which exhausts CPU and memory for nothing).
+        let digest = a.digest.clone();
+        let gate = self.installing.lock().unwrap().entry(digest.clone()).or_default().clone();
+        let held = gate.lock().await;
+        let r = self.install_once(a, verdict, persist).await;
+        drop(held);
+        let mut installing = self.installing.lock().unwrap();
+        // The map's entry and ours: nobody else waits on this digest, so it can go.
+        if Arc::strong_count(&gate) == 2 {
+            installing.remove(&digest);
+        }
+        r
+    }
+
+    async fn install_once(&self, a: Artifact, verdict: Option<VerdictInfo>, persist: bool) -> Result<LoadReport, AppError> {
         let verdict = verdict.unwrap_or_else(VerdictInfo::embedded);
         if let Some(existing) = self.find_by_digest(&a.digest) {
             return Ok(LoadReport {
@@ -885,9 +904,10 @@ impl App {
         if let Some(r) = self.grants.already(&subject, capability) {
             return Ok(r);
         }
-        let audit = |r: &GrantRecord| {
+        // A decision is acknowledged only once its audit record is durable.
+        let audit = async |r: &GrantRecord| {
             self.metrics.grant(if r.state == GrantState::Granted { "granted" } else { "denied" });
-            self.audit.record(Kind::GrantDecision, grant_event(r, None))
+            self.audit.record_durable(Kind::GrantDecision, grant_event(r, None)).await.map_err(AppError::AuditDown)
         };
         if let Some((effect, rule)) = self.grants.decide_by_rules(&subject, capability) {
             let state = match effect {
@@ -895,7 +915,7 @@ impl App {
                 Effect::Deny => GrantState::Denied,
             };
             let r = self.grants.record(&subject, capability, reason, state, DecidedBy::Rule(rule)).await?;
-            audit(&r);
+            audit(&r).await?;
             return Ok(r);
         }
         // A refusal stands: asking again would let an agent wear the user down.
@@ -912,13 +932,13 @@ impl App {
             };
             if let Some(state) = state {
                 let r = self.grants.record(&subject, capability, reason, state, DecidedBy::User).await?;
-                audit(&r);
+                audit(&r).await?;
                 return Ok(r);
             }
         }
         let r = self.grants.record(&subject, capability, reason, GrantState::Pending, DecidedBy::Nobody).await?;
         self.metrics.grant("pending");
-        self.audit.record(Kind::GrantRequest, grant_event(&r, None));
+        self.audit.record_durable(Kind::GrantRequest, grant_event(&r, None)).await.map_err(AppError::AuditDown)?;
         Ok(r)
     }
 
@@ -972,7 +992,7 @@ impl App {
         self.audit.healthy().map_err(AppError::AuditDown)?;
         let state = if approve { GrantState::Granted } else { GrantState::Denied };
         let r = self.grants.set_state(id, state, DecidedBy::Operator).await?;
-        self.audit.record(Kind::GrantDecision, grant_event(&r, None));
+        self.audit.record_durable(Kind::GrantDecision, grant_event(&r, None)).await.map_err(AppError::AuditDown)?;
         Ok(r)
     }
 

@@ -76,6 +76,15 @@ impl AuditSink {
         }
     }
 
+    /// Queues one record and waits until it is durably appended: for decisions whose
+    /// acknowledgement must imply their audit record (grants), unlike calls, whose records
+    /// may trail by one batch after a crash.
+    pub async fn record_durable(&self, kind: Kind, event: Value) -> Result<(), String> {
+        self.record(kind, event);
+        self.flush_async().await;
+        self.healthy()
+    }
+
     /// `Err(why)` once an append has failed: what must not happen unaudited is refused.
     pub fn healthy(&self) -> Result<(), String> {
         match &*self.failed.lock().unwrap() {

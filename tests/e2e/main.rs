@@ -8,5 +8,6 @@ mod grants;
 mod hardening;
 mod mcp;
 mod registry;
+mod reliability;
 mod sandbox;
 mod signatures;
