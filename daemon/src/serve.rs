@@ -151,11 +151,11 @@ pub async fn http(app: Arc<App>, addr: SocketAddr) -> anyhow::Result<()> {
         cfg = cfg.enforce_origin_validation();
     }
     let server = ForageServer::new(app.clone());
-    let service = StreamableHttpService::new(
-        move || Ok(server.clone()),
-        Arc::new(LocalSessionManager::default()),
-        cfg,
-    );
+    // Completed request streams are kept for late resumption; rmcp's default of a minute makes
+    // memory grow with the request rate for that minute. Ten seconds covers a reconnect.
+    let mut sessions = LocalSessionManager::default();
+    sessions.session_config.completed_cache_ttl = std::time::Duration::from_secs(10);
+    let service = StreamableHttpService::new(move || Ok(server.clone()), Arc::new(sessions), cfg);
     let notify_app = app.clone();
     let metrics_app = app.clone();
     let console = crate::console::routes(app.clone(), guard.token.clone());

@@ -84,6 +84,9 @@ pub trait Store: Send + Sync + 'static {
     fn batch(&self, table: Table, entries: &[(String, Option<Vec<u8>>)]) -> Result<(), StoreError>;
 }
 
+/// redb's page cache, in bytes.
+const CACHE_BYTES: usize = 16 << 20;
+
 /// The redb-backed store.
 pub struct RedbStore {
     db: Database,
@@ -99,7 +102,9 @@ impl RedbStore {
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent).map_err(|e| err(&e))?;
         }
-        let db = Database::create(path).map_err(|e| err(&e))?;
+        // redb caches up to 1 GiB by default, so the daemon's memory would grow with the
+        // audit log; state reads are few and small, and a bounded cache keeps RSS flat.
+        let db = redb::Builder::new().set_cache_size(CACHE_BYTES).create(path).map_err(|e| err(&e))?;
         Ok(Self { db })
     }
 }
