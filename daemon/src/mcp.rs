@@ -102,16 +102,17 @@ fn meta_tools() -> Vec<Tool> {
     vec![
         Tool::new(
             "search_tools",
-            "Find tools by what they do.",
-            obj(json!({"query": {"type": "string"}, "limit": {"type": "integer"},
+            "Find a tool you lack: describe the task. Results carry ids for load_tool.",
+            obj(json!({"query": {"type": "string", "description": "what you need, in your words"},
+                "limit": {"type": "integer", "description": "default 5"},
                 "verified_only": {"type": "boolean"}, "registry": {"type": "string"},
-                "exclude_capabilities": {"type": "array", "description": "e.g. [\"network\"]"}}), &["query"]),
+                "exclude_capabilities": {"type": "array", "description": "skip tools needing e.g. [\"network\",\"storage\",\"env\"]"}}), &["query"]),
         )
         .with_raw_output_schema(schema(json!({"type": "object", "required": ["results"]}))),
         Tool::new(
             "load_tool",
             "Load a component by search id or reference; its functions become tools.",
-            obj(json!({"reference": {"type": "string"}}), &["reference"]),
+            obj(json!({"reference": {"type": "string", "description": "a search result id"}}), &["reference"]),
         )
         .with_raw_output_schema(schema(json!({"type": "object", "required": ["component", "digest", "tools"]}))),
         Tool::new(
@@ -123,7 +124,8 @@ fn meta_tools() -> Vec<Tool> {
         Tool::new(
             "grant",
             "Request a capability for a component: {kind:network,host,port?,scheme?}|{kind:storage,path,access:read|read-write}|{kind:env,name}.",
-            obj(json!({"component": {"type": "string"}, "capability": {"type": "object"}, "reason": {"type": "string"}}), &["component", "capability", "reason"]),
+            obj(json!({"component": {"type": "string", "description": "id from load_tool"}, "capability": {"type": "object"},
+                "reason": {"type": "string", "description": "why the task needs it; shown to whoever approves"}}), &["component", "capability", "reason"]),
         )
         .with_raw_output_schema(schema(json!({"type": "object", "required": ["decision", "id"]}))),
         Tool::new(
