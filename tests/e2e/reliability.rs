@@ -200,3 +200,132 @@ fn kill_9_during_indexing_leaves_an_index_that_opens_and_heals() {
     let layout_hits = v["results"].as_array().unwrap().iter().filter(|r| r["reference"].as_str().unwrap().starts_with("layout:")).count();
     assert!(layout_hits > 0, "the healed index finds the layout's components: {v}");
 }
+
+/// A proxy that misbehaves on demand (tests/python/fault_proxy.py), killed on drop.
+struct FaultProxy {
+    child: std::process::Child,
+    port: u16,
+    mode_file: PathBuf,
+}
+
+impl FaultProxy {
+    fn start(upstream: &str, dir: &Path) -> FaultProxy {
+        let mode_file = dir.join("proxy-mode");
+        let mut child = Command::new("python3")
+            .arg(root().join("tests/python/fault_proxy.py"))
+            .args(["--upstream", upstream, "--mode-file", mode_file.to_str().unwrap()])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufRead::read_line(&mut std::io::BufReader::new(child.stdout.take().unwrap()), &mut line).unwrap();
+        let port = line.trim().strip_prefix("listening ").expect("proxy port").parse().unwrap();
+        FaultProxy { child, port, mode_file }
+    }
+
+    fn set(&self, mode: &str) {
+        std::fs::write(&self.mode_file, mode).unwrap();
+    }
+}
+
+impl Drop for FaultProxy {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Faults injected between forage and the real registry (5xx and 429 storms, resets, stalled,
+/// slow, truncated and corrupted blobs) and the registry killed mid-crawl: each pass finishes
+/// in bounded time, the other source is crawled in full, nothing already indexed is lost, and
+/// the next clean pass heals.
+#[test]
+fn crawls_survive_registry_faults_and_heal() {
+    use crate::support::layout_writer::{ComponentArtifact, fixture, push, write_layout};
+    use crate::support::registry::{Registry, RegistryAuth};
+    let tmp = tempfile::tempdir().unwrap();
+    let mut flaky = Registry::start(RegistryAuth::None);
+    let steady = Registry::start(RegistryAuth::None);
+    let publish = |reg: &Registry, name: &str, repo_tag: &str, version: &str| {
+        let layout = tmp.path().join(format!("l-{}", repo_tag.replace(['/', ':'], "-")));
+        let art = ComponentArtifact::new(fixture(&format!("{name}.wasm")))
+            .with_wit_package(fixture(&format!("{name}.wit.wasm")))
+            .annotate("org.opencontainers.image.version", version);
+        write_layout(&layout, &art, "v1");
+        push(reg, &layout, "v1", repo_tag);
+    };
+    publish(&flaky, "text", "flaky/text:1.0.0", "1.0.0");
+    publish(&steady, "clock", "steady/clock:1.0.0", "1.0.0");
+    let proxy = FaultProxy::start(&flaky.host(), tmp.path());
+    let cfg = tmp.path().join("c.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[fetch]\ntimeout_secs = 3\n\n[[source]]\nname = \"flaky\"\nregistry = \"127.0.0.1:{}\"\ninsecure = true\nrepositories = [\"flaky/*\"]\ntags = [\"*\"]\n\n\
+             [[source]]\nname = \"steady\"\nregistry = \"{}\"\ninsecure = true\nrepositories = [\"steady/*\"]\n",
+            proxy.port,
+            steady.host()
+        ),
+    )
+    .unwrap();
+    let data = tmp.path().join("state");
+    let config = cfg.to_str().unwrap();
+    let index = || -> serde_json::Value {
+        let started = std::time::Instant::now();
+        let out = run_forage(&data, &["--config", config, "index", "--json"]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(started.elapsed() < Duration::from_secs(120), "a pass took {:?}", started.elapsed());
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let source = |s: &serde_json::Value, name: &str| s["sources"].as_array().unwrap().iter().find(|x| x["name"] == name).unwrap().clone();
+    let still_finds_text = || {
+        let out = run_forage(&data, &["--config", config, "search", "count the words in a text", "--json", "--limit", "10"]);
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert!(
+            v["results"].as_array().unwrap().iter().any(|r| r["package"] == "forage:text"),
+            "what was indexed before the fault is still found: {v}"
+        );
+    };
+    proxy.set("pass");
+    let s = index();
+    assert_eq!(source(&s, "flaky")["new"], 1, "{s}");
+    for (i, mode) in ["5xx", "429", "reset", "stall-blob", "slow-blob", "truncate", "mismatch"].iter().enumerate() {
+        // A new tag each time, so the blob faults have a blob to hit.
+        publish(&flaky, "text", &format!("flaky/text:2.0.{i}"), &format!("2.0.{i}"));
+        proxy.set(mode);
+        let s = index();
+        let (f, st) = (source(&s, "flaky"), source(&s, "steady"));
+        assert_eq!(st["failed"], 0, "{mode}: the other source is unaffected: {s}");
+        assert!(f["failed"].as_u64().unwrap() >= 1 || !f["errors"].as_array().unwrap().is_empty(), "{mode}: the fault is reported: {s}");
+        assert_eq!(f["removed"], 0, "{mode}: nothing is removed on a faulty pass: {s}");
+        still_finds_text();
+        proxy.set("pass");
+        let s = index();
+        let f = source(&s, "flaky");
+        assert_eq!(f["failed"], 0, "{mode}: the next clean pass heals: {s}");
+        eprintln!("{mode}: reported, contained, healed");
+    }
+    // The registry itself dies in the middle of a pass, then comes back.
+    publish(&flaky, "text", "flaky/text:3.0.0", "3.0.0");
+    proxy.set("slow-blob");
+    let mut child = Command::new(forage())
+        .env("FORAGE_DATA_DIR", &data)
+        .args(["--config", config, "index", "--json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    flaky.stop();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let s: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(source(&s, "steady")["failed"], 0, "{s}");
+    assert_eq!(source(&s, "flaky")["removed"], 0, "{s}");
+    still_finds_text();
+    flaky.restart();
+    proxy.set("pass");
+    let s = index();
+    assert_eq!(source(&s, "flaky")["failed"], 0, "after the restart: {s}");
+}

@@ -766,8 +766,18 @@ impl BlobSource for Session<'_> {
         let resp = self
             .check_status(resp, &what, &format!("blob {digest}"))
             .await?;
+        // A registry that trickles a blob out (a slow-loris) would otherwise hold the crawl as
+        // long as it likes: each read is bounded by the idle timeout, the whole transfer by the
+        // request timeout plus the time the blob takes at a floor rate.
+        let budget = self.timeout + Duration::from_secs_f64(size as f64 / MIN_BLOB_BYTES_PER_SEC);
         let (bytes, actual) =
-            read_capped(resp, limit, &self.source_name(), &what, self.timeout).await?;
+            tokio::time::timeout(budget, read_capped(resp, limit, &self.source_name(), &what, self.timeout))
+                .await
+                .map_err(|_| FetchError::Timeout {
+                    registry: self.registry.to_string(),
+                    what: what.clone(),
+                    after: budget,
+                })??;
         if actual != *digest {
             return Err(FetchError::DigestMismatch {
                 source_name: self.source_name(),
@@ -779,6 +789,9 @@ impl BlobSource for Session<'_> {
         Ok(bytes)
     }
 }
+
+/// The slowest a blob may arrive before its download is abandoned (64 KiB/s).
+const MIN_BLOB_BYTES_PER_SEC: f64 = 64.0 * 1024.0;
 
 /// Reads a response body, refusing it as soon as it passes `limit` bytes, hashing as it goes.
 /// Chunks are small (a few KiB), so hashing each one inline costs microseconds of runtime time

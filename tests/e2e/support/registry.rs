@@ -17,6 +17,9 @@ use std::time::{Duration, Instant};
 
 use super::token_server::{self, TokenServer};
 
+/// The registry's config file, in its temp dir.
+const CONFIG_FILE: &str = "config.yml";
+
 /// The registry binary (override with `FORAGE_TEST_REGISTRY_BIN`).
 pub fn registry_bin() -> PathBuf {
     std::env::var_os("FORAGE_TEST_REGISTRY_BIN")
@@ -176,7 +179,7 @@ impl Registry {
              {auth_yaml}",
             storage.display()
         );
-        let config_path = dir.path().join("config.yml");
+        let config_path = dir.path().join(CONFIG_FILE);
         std::fs::write(&config_path, config).expect("write registry config");
 
         let log = std::fs::File::create(dir.path().join("registry.log")).expect("registry log");
@@ -267,6 +270,25 @@ impl Registry {
     pub fn stop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+
+    /// Starts the registry again after [`Registry::stop`] (or a crash): same port, config and
+    /// storage.
+    pub fn restart(&mut self) {
+        self.stop();
+        let log = std::fs::OpenOptions::new()
+            .append(true)
+            .open(self.dir.path().join("registry.log"))
+            .expect("registry log");
+        self.child = Command::new(registry_bin())
+            .arg("serve")
+            .arg(self.dir.path().join(CONFIG_FILE))
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log fd"))
+            .stderr(log)
+            .spawn()
+            .expect("restart docker-registry");
+        self.wait_ready();
     }
 }
 
