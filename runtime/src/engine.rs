@@ -286,12 +286,12 @@ impl Runtime {
             // (componentize-py) have many core instances and big vmctx, hence the headroom.
             // The pool holds at least one slot per call the global limit lets run, so a full
             // set of running calls is refused as busy, never as an exhausted pool.
-            let calls = config.max_concurrent_calls.max(1) as u32;
+            let calls = u32::try_from(config.max_concurrent_calls.max(1)).unwrap_or(u32::MAX);
             let mut p = PoolingAllocationConfig::new();
             p.total_component_instances(calls.max(64))
-                .total_core_instances((calls * 16).max(1024))
-                .total_memories((calls * 8).max(256))
-                .total_tables((calls * 16).max(512))
+                .total_core_instances(calls.saturating_mul(16).max(1024))
+                .total_memories(calls.saturating_mul(8).max(256))
+                .total_tables(calls.saturating_mul(16).max(512))
                 .total_stacks(calls.max(64))
                 .max_core_instances_per_component(64)
                 .max_memories_per_component(16)
