@@ -1,4 +1,6 @@
-//! Search quality on the golden set: forage's engine against a plain-BM25 baseline.
+//! Search quality on the golden set's development half (`fixtures/golden/queries.json`):
+//! forage's engine against a plain-BM25 baseline, with latency at scale (`--scale=N`).
+//! `cargo xtask eval` is the main report: both halves, the sealed one included.
 //!
 //! `cargo run --release -p forage-indexer --example eval [-- --misses] [--ablations] [--split=even|odd]
 //! [--scale=N] [--set=knob=value …]`
@@ -56,6 +58,7 @@ fn main() {
     if args.iter().any(|a| a == "--ablations") {
         let d = tuning.clone();
         let variants: Vec<(&str, Tuning)> = vec![
+            ("-dense", Tuning { dense_weight: 0.0, ..d.clone() }),
             ("-thesaurus", Tuning { thesaurus_boost: 0.0, ..d.clone() }),
             ("+thesaurus idf", Tuning { thesaurus_idf: true, ..d.clone() }),
             ("-fuzzy", Tuning { fuzzy: false, ..d.clone() }),
@@ -79,6 +82,7 @@ fn main() {
                     phrase_boost: 0.0,
                     literals: false,
                     target_boost: 0.0,
+                    dense_weight: 0.0,
                     ..d.clone()
                 },
             ),

@@ -1,9 +1,16 @@
 //! The search quality harness: the golden set (`fixtures/golden`), a plain-BM25 baseline, and
 //! Recall@1, Recall@5 and MRR@10, overall and per query kind.
 //!
-//! Used by `cargo run --release -p forage-indexer --example eval` and by the golden test. The
-//! golden set is WIT text (no components needed): each `.wit` file is one package, parsed with
-//! `wit_parser` into [`SearchDoc`]s the same way a published WIT package would be.
+//! Used by `cargo xtask eval`, `cargo run --release -p forage-indexer --example eval` and by the
+//! golden tests. The golden set is WIT text (no components needed): each `.wit` file is one
+//! package, parsed with `wit_parser` into [`SearchDoc`]s the same way a published WIT package
+//! would be.
+//!
+//! The queries come in two halves. The development half (`queries.json`) is what the ranking
+//! was built and tuned against. The sealed half (`sealed.json`) was written later from the WIT
+//! alone, without looking at the engine, and nothing is ever tuned on it: its numbers are the
+//! honest estimate of how search does on needs nobody here wrote down. [`lexical_overlap`]
+//! measures how much each half borrows the words of the docs.
 //!
 //! Recall@k here is the share of queries with at least one relevant function in the top k
 //! (queries with several acceptable answers, such as "translate text" with two translators,
@@ -44,8 +51,57 @@ struct QueriesFile {
 pub struct Golden {
     /// One doc per function of every golden WIT package.
     pub docs: Vec<SearchDoc>,
-    /// The labelled queries.
+    /// The development half (`queries.json`): tune on these.
     pub queries: Vec<GoldenQuery>,
+    /// The sealed half (`sealed.json`): measure on these, never tune on them.
+    pub sealed: Vec<GoldenQuery>,
+}
+
+/// Why the golden set could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum GoldenError {
+    /// A file or directory of the golden set could not be read.
+    #[error("{path}: {source}")]
+    Read {
+        /// The file or directory.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// A golden WIT file does not parse.
+    #[error("{path}: {reason}")]
+    Wit {
+        /// The WIT file.
+        path: PathBuf,
+        /// The parser's message.
+        reason: String,
+    },
+    /// A queries file is not the expected JSON.
+    #[error("{path}: {source}")]
+    Queries {
+        /// The queries file.
+        path: PathBuf,
+        /// The JSON error.
+        source: serde_json::Error,
+    },
+    /// A query's label names a function that no golden package exports.
+    #[error("{file}: query {query:?} names {label}, which is in no golden package")]
+    UnknownLabel {
+        /// The queries file.
+        file: PathBuf,
+        /// The query.
+        query: String,
+        /// The label that names nothing.
+        label: String,
+    },
+    /// A query has no label, so it could never be answered.
+    #[error("{file}: query {query:?} has no relevant function")]
+    Unlabelled {
+        /// The queries file.
+        file: PathBuf,
+        /// The query.
+        query: String,
+    },
 }
 
 /// `fixtures/golden` of this workspace.
@@ -53,20 +109,27 @@ pub fn default_golden_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/golden")
 }
 
-/// Loads `dir/wit/*.wit` and `dir/queries.json`; checks that every labelled id exists.
-pub fn load_golden(dir: &Path) -> Result<Golden, String> {
+/// Loads `dir/wit/*.wit`, `dir/queries.json` (development half) and `dir/sealed.json` (sealed
+/// half); checks that every query is labelled and every label exists.
+pub fn load_golden(dir: &Path) -> Result<Golden, GoldenError> {
     let wit_dir = dir.join("wit");
+    let read_err = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| GoldenError::Read { path, source }
+    };
     let mut paths: Vec<PathBuf> = std::fs::read_dir(&wit_dir)
-        .map_err(|e| format!("{}: {e}", wit_dir.display()))?
+        .map_err(read_err(&wit_dir))?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|x| x == "wit"))
         .collect();
     paths.sort();
     let mut docs = Vec::new();
     for path in &paths {
-        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let text = std::fs::read_to_string(path).map_err(read_err(path))?;
         let mut resolve = wit_parser::Resolve::default();
-        let pkg = resolve.push_str(path, &text).map_err(|e| format!("{}: {e:#}", path.display()))?;
+        let pkg = resolve
+            .push_str(path, &text)
+            .map_err(|e| GoldenError::Wit { path: path.clone(), reason: format!("{e:#}") })?;
         let digest = hex::encode(Sha256::digest(text.as_bytes()));
         let origin = ComponentOrigin {
             reference: format!(
@@ -80,16 +143,81 @@ pub fn load_golden(dir: &Path) -> Result<Golden, String> {
         };
         docs.extend(SearchDoc::from_wit_package(&resolve, pkg, &origin));
     }
-    let qpath = dir.join("queries.json");
-    let qtext = std::fs::read_to_string(&qpath).map_err(|e| format!("{}: {e}", qpath.display()))?;
-    let queries = serde_json::from_str::<QueriesFile>(&qtext).map_err(|e| format!("{}: {e}", qpath.display()))?.queries;
     let known: std::collections::BTreeSet<String> = docs.iter().map(SearchDoc::short_id).collect();
+    let queries = load_queries(&dir.join("queries.json"), &known)?;
+    let sealed = load_queries(&dir.join("sealed.json"), &known)?;
+    Ok(Golden { docs, queries, sealed })
+}
+
+fn load_queries(path: &Path, known: &std::collections::BTreeSet<String>) -> Result<Vec<GoldenQuery>, GoldenError> {
+    let text = std::fs::read_to_string(path).map_err(|source| GoldenError::Read { path: path.to_path_buf(), source })?;
+    let queries = serde_json::from_str::<QueriesFile>(&text)
+        .map_err(|source| GoldenError::Queries { path: path.to_path_buf(), source })?
+        .queries;
     for q in &queries {
+        if q.relevant.is_empty() {
+            return Err(GoldenError::Unlabelled { file: path.to_path_buf(), query: q.query.clone() });
+        }
         if let Some(r) = q.relevant.iter().find(|r| !known.contains(*r)) {
-            return Err(format!("query {:?} names {r}, which is in no golden package", q.query));
+            return Err(GoldenError::UnknownLabel {
+                file: path.to_path_buf(),
+                query: q.query.clone(),
+                label: r.clone(),
+            });
         }
     }
-    Ok(Golden { docs, queries })
+    Ok(queries)
+}
+
+/// How much a set of queries borrows the words of the docs, measured on analyzed terms (the
+/// stems the engine matches on, stop words dropped), so "converting" counts as the docs' "convert".
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Overlap {
+    /// Number of queries.
+    pub queries: usize,
+    /// Query terms in all (with repeats).
+    pub terms: usize,
+    /// Share of query terms that occur anywhere in the golden functions' own text (names,
+    /// docs, signatures, type text, package and component descriptions).
+    pub in_any_doc: f64,
+    /// Share of query terms that occur in the text of one of the query's relevant functions.
+    pub in_relevant_doc: f64,
+    /// Share of queries none of whose terms occurs in a relevant function's text.
+    pub disjoint_queries: f64,
+}
+
+/// [`Overlap`] of `queries` with the text of `docs`. No thesaurus or other enrichment: this is
+/// about the words the tools use for themselves.
+pub fn lexical_overlap(docs: &[SearchDoc], queries: &[GoldenQuery]) -> Overlap {
+    let mut a = super::analyzer::analyzer();
+    let mut per_fn: BTreeMap<String, std::collections::BTreeSet<String>> = BTreeMap::new();
+    for d in docs {
+        let mut text = format!("{} {} {} {}", d.function, d.description.as_deref().unwrap_or(""), d.signature, d.package);
+        for t in d.type_text.iter().chain(d.interface.iter()).chain(d.component_description.iter()) {
+            text.push(' ');
+            text.push_str(t);
+        }
+        per_fn.entry(d.short_id()).or_default().extend(super::analyzer::analyze(&mut a, &text));
+    }
+    let all: std::collections::BTreeSet<&String> = per_fn.values().flatten().collect();
+    let (mut terms, mut in_any, mut in_rel, mut disjoint) = (0usize, 0usize, 0usize, 0usize);
+    for q in queries {
+        let words = super::analyzer::analyze(&mut a, &q.query);
+        let rel = |w: &String| q.relevant.iter().any(|r| per_fn.get(r).is_some_and(|s| s.contains(w)));
+        terms += words.len();
+        in_any += words.iter().filter(|w| all.contains(w)).count();
+        let hits = words.iter().filter(|w| rel(w)).count();
+        in_rel += hits;
+        disjoint += usize::from(hits == 0);
+    }
+    let share = |x: usize, n: usize| if n == 0 { 0.0 } else { x as f64 / n as f64 };
+    Overlap {
+        queries: queries.len(),
+        terms,
+        in_any_doc: share(in_any, terms),
+        in_relevant_doc: share(in_rel, terms),
+        disjoint_queries: share(disjoint, queries.len()),
+    }
 }
 
 /// Something that ranks functions for a query: forage's engine or a baseline.

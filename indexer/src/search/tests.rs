@@ -76,11 +76,71 @@ fn package_name_and_component_description_are_searchable() {
 }
 
 #[test]
-fn thesaurus_bridges_everyday_words() {
+fn thesaurus_bridges_words_the_docs_do_not_use() {
+    // "interpret" and "render" are WordNet synonyms of "translate"; no sample doc says either.
     let index = index_with(&sample());
-    assert_eq!(top(&index, "what time is it in Tokyo")[0], "convert-time");
-    assert_eq!(top(&index, "put this paragraph into German")[0], "translate");
-    assert_eq!(top(&index, "file fingerprint")[0], "sha256");
+    assert_eq!(top(&index, "interpret this paragraph")[0], "translate");
+    assert_eq!(top(&index, "render in another tongue")[0], "translate");
+    // Lexical only, so that what bridges the words can only be the thesaurus.
+    let without = SearchIndex::in_memory_with(Tuning { thesaurus_boost: 0.0, dense_weight: 0.0, ..Tuning::default() });
+    for d in sample() {
+        without.replace_component(&d.component_key.clone(), &[d]).unwrap();
+    }
+    without.commit().unwrap();
+    assert!(without.search(&SearchQuery::new("interpret this paragraph")).unwrap().is_empty());
+}
+
+/// The dense leg: a query that shares no word (and no stem, and no WordNet relative) with the
+/// right function still finds it; lexical-only search finds nothing at all.
+#[test]
+fn dense_leg_finds_meaning_without_shared_words() {
+    let q = "put this sentence in spanish";
+    let index = index_with(&sample());
+    assert_eq!(top(&index, q)[0], "translate");
+    let lexical = SearchIndex::in_memory_with(Tuning { dense_weight: 0.0, ..Tuning::default() });
+    for d in sample() {
+        lexical.replace_component(&d.component_key.clone(), &[d]).unwrap();
+    }
+    lexical.commit().unwrap();
+    assert!(lexical.search(&SearchQuery::new(q)).unwrap().is_empty());
+    // Gibberish is taken for typos: the dense leg stays out rather than return some neighbour.
+    assert!(index.search(&SearchQuery::new("zzzzzzzzzzzz qqqqqqq")).unwrap().is_empty());
+}
+
+#[test]
+fn dense_leg_respects_filters_and_survives_reopening() {
+    let q = "put this sentence in spanish";
+    let mut docs = sample();
+    docs[3].registry = "other".into();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("search");
+    let before = {
+        let index = SearchIndex::open_or_create(&path).unwrap();
+        let mut by: BTreeMap<String, Vec<SearchDoc>> = BTreeMap::new();
+        for d in &docs {
+            by.entry(d.component_key.clone()).or_default().push(d.clone());
+        }
+        for (k, v) in by {
+            index.replace_component(&k, &v).unwrap();
+        }
+        index.commit().unwrap();
+        let main_only = SearchQuery { registry: Some("main".into()), ..SearchQuery::new(q).limit(10) };
+        assert!(index.search(&main_only).unwrap().iter().all(|h| h.doc.registry == "main"));
+        let mut translate = docs[3].clone();
+        translate.capabilities = vec!["http".into()];
+        index.replace_component("c3", &[translate]).unwrap();
+        index.commit().unwrap();
+        let no_http = SearchQuery { exclude_capabilities: vec!["http".into()], ..SearchQuery::new(q) };
+        assert!(index.search(&no_http).unwrap().iter().all(|h| h.doc.function != "translate"));
+        let verified = SearchQuery { verified_only: true, ..SearchQuery::new(q) };
+        assert_eq!(index.search(&verified).unwrap()[0].doc.function, "translate");
+        index.search(&SearchQuery::new(q)).unwrap().into_iter().map(|h| h.doc.function).collect::<Vec<_>>()
+    };
+    // Reopened from disk: the embeddings are rebuilt from the stored documents at open.
+    let index = SearchIndex::open_or_create(&path).unwrap();
+    let after: Vec<String> = index.search(&SearchQuery::new(q)).unwrap().into_iter().map(|h| h.doc.function).collect();
+    assert_eq!(before, after);
+    assert_eq!(after[0], "translate");
 }
 
 #[test]
@@ -116,6 +176,46 @@ fn bad_queries_are_clear_errors_or_empty() {
     assert_eq!(top(&index, "convert AND (time OR \"zone")[0], "convert-time");
     assert!(index.search(&SearchQuery::new("ü".repeat(300))).is_ok());
     assert!(index.search(&SearchQuery::new("zzzzzzzzzzzz qqqqqqq")).unwrap().is_empty());
+}
+
+/// What agents actually send when something goes wrong upstream: a pasted file, a JSON blob,
+/// query-language fragments. Never a panic, never tantivy's own syntax error text.
+#[test]
+fn hostile_queries_are_clear_errors_or_plain_words() {
+    let index = index_with(&sample());
+    let hundred_kb = "convert time zone ".repeat(100 * 1024 / 18);
+    match index.search(&SearchQuery::new(hundred_kb)) {
+        Err(e @ SearchError::QueryTooLong { len, max }) => {
+            assert!(len > 100_000 && max == MAX_QUERY_BYTES);
+            assert!(e.to_string().contains("limit"), "{e}");
+        }
+        other => panic!("a 100 KB query must be QueryTooLong, got {other:?}"),
+    }
+    // One byte over the limit fails; the limit itself, made of real words, searches.
+    let at_limit = format!("{}time", "x ".repeat((MAX_QUERY_BYTES - 4) / 2));
+    assert_eq!(at_limit.len(), MAX_QUERY_BYTES);
+    assert_eq!(top(&index, &at_limit)[0], "convert-time");
+    assert!(matches!(index.search(&SearchQuery::new(format!("{at_limit}s"))), Err(SearchError::QueryTooLong { .. })));
+    // Binary-looking: a terminal escape sequence or a bell is refused, naming the character;
+    // the same escape written out as text is just text.
+    assert!(matches!(index.search(&SearchQuery::new("\u{1b}[31mtime")), Err(SearchError::BinaryQuery(0x1b))));
+    let bell = index.search(&SearchQuery::new("time\u{7}zone")).unwrap_err();
+    assert!(bell.to_string().contains("U+0007"), "{bell}");
+    assert!(index.search(&SearchQuery::new("\\x1b[31m time")).is_ok());
+    // Query syntax of tantivy, Lucene and SQL is not interpreted: each is words or nothing.
+    for q in ["\"", ":", "*", "AND(", "name:", "name:*", "\"unterminated", "(((", "-", "+", "~2", "^3", "[a TO z]", "{", "\\", "' OR 1=1 --"] {
+        match index.search(&SearchQuery::new(q)) {
+            Ok(hits) => assert!(hits.len() <= 5, "{q:?}"),
+            Err(e) => panic!("{q:?} must not be an error: {e}"),
+        }
+    }
+    for q in ["time AND(", "name:convert-time", "sha*", "\"translate", "translate~2", "convert^3 time"] {
+        let hits = top(&index, q);
+        assert!(!hits.is_empty(), "{q:?} still finds its words");
+    }
+    // `name:` is not a field selector but the word "name" (which list-zones' docs have).
+    assert!(top(&index, "name:convert-time")[..2].contains(&"convert-time".to_string()));
+    assert_eq!(top(&index, "\"translate")[0], "translate");
 }
 
 #[test]
@@ -158,7 +258,8 @@ fn replace_and_remove_are_per_component_and_visible_at_commit() {
     assert!(!top(&index, "convert time zone").contains(&"convert-time".to_string()));
     index.remove_component("c2").unwrap();
     index.commit().unwrap();
-    assert!(top(&index, "sha256").is_empty());
+    // The dense leg may still propose neighbours; the removed function is gone.
+    assert!(!top(&index, "sha256").contains(&"sha256".to_string()));
     index.remove_component("never-indexed").unwrap();
     index.commit().unwrap();
     assert_eq!(index.num_docs(), 3);
@@ -183,7 +284,13 @@ fn a_search_never_sees_half_a_component() {
     };
     let mut searches = 0;
     while !writer.is_finished() || searches < 20 {
-        let hits = index.search(&SearchQuery::new("frobnicate widgets").limit(50)).unwrap();
+        // The dense leg may add nearest neighbours from other components; only "big" matters.
+        let hits: Vec<Hit> = index
+            .search(&SearchQuery::new("frobnicate widgets").limit(50))
+            .unwrap()
+            .into_iter()
+            .filter(|h| h.doc.component_key == "big")
+            .collect();
         assert_eq!(hits.len(), 6, "a search saw {} functions of a 6-function component", hits.len());
         let gens: std::collections::BTreeSet<&str> =
             hits.iter().map(|h| h.doc.function.split('-').nth(1).unwrap()).collect();
@@ -274,26 +381,41 @@ fn docs_from_a_wit_package_carry_type_text() {
     assert_eq!(world_fn.id, "media:color//hello@abc");
 }
 
-/// The golden set, engine against baseline. Deterministic (same index, same queries), so the
-/// margins are fixed numbers, not samples; they are set well below the measured gap
-/// (docs/decisions/0002-search-ranking.md) so that honest ranking changes do not trip them,
-/// while losing the thesaurus or the fuzzy matching does.
+/// The golden set, engine against baseline, on both halves. Deterministic (same index, same
+/// queries), so the margins are fixed numbers, not samples. They sit below the measured gaps
+/// (`cargo xtask eval`, docs/decisions/0006-thesaurus-wordnet.md) so that honest ranking changes
+/// do not trip them, while losing the fuzzy matching, the thesaurus or the identifier analysis
+/// does. The sealed half is only measured here, never tuned on: a floor, not a target.
 #[test]
-fn golden_set_engine_beats_bm25_on_paraphrase_and_typo() {
+fn golden_set_engine_beats_bm25_on_both_halves() {
     let golden = load_golden(&default_golden_dir()).unwrap();
-    assert!(golden.docs.len() >= 200 && golden.queries.len() >= 200);
-    let engine = evaluate(&build_engine(&golden.docs, Tuning::default()), &golden.queries);
-    let base = evaluate(&Bm25Baseline::build(&golden.docs), &golden.queries);
-    for kind in ["paraphrase", "typo"] {
-        let (e, b) = (engine[kind], base[kind]);
-        assert!(
-            e.recall_at_1 >= b.recall_at_1 + 0.2 && e.mrr_at_10 >= b.mrr_at_10 + 0.2,
-            "{kind}: engine R@1 {:.3} MRR {:.3} vs bm25 R@1 {:.3} MRR {:.3}",
-            e.recall_at_1,
-            e.mrr_at_10,
-            b.recall_at_1,
-            b.mrr_at_10
-        );
+    assert!(golden.docs.len() >= 200 && golden.queries.len() >= 200 && golden.sealed.len() >= 200);
+    let engine = build_engine(&golden.docs, Tuning::default());
+    let base = Bm25Baseline::build(&golden.docs);
+    for (half, queries) in [("development", &golden.queries), ("sealed", &golden.sealed)] {
+        let (e, b) = (evaluate(&engine, queries), evaluate(&base, queries));
+        for (kind, m) in &e {
+            let bm = b[kind];
+            assert!(
+                m.recall_at_1 >= bm.recall_at_1 && m.mrr_at_10 >= bm.mrr_at_10,
+                "{half} {kind}: engine R@1 {:.3} MRR {:.3} below bm25 R@1 {:.3} MRR {:.3}",
+                m.recall_at_1,
+                m.mrr_at_10,
+                bm.recall_at_1,
+                bm.mrr_at_10
+            );
+        }
+        let (et, bt) = (e["typo"], b["typo"]);
+        assert!(et.recall_at_1 >= bt.recall_at_1 + 0.2, "{half} typo: {:.3} vs {:.3}", et.recall_at_1, bt.recall_at_1);
+        assert!(e["all"].mrr_at_10 >= b["all"].mrr_at_10 + 0.1, "{half} all MRR {:.3}", e["all"].mrr_at_10);
     }
-    assert!(engine["all"].recall_at_1 >= 0.75, "overall R@1 {:.3}", engine["all"].recall_at_1);
+    let dev = evaluate(&engine, &golden.queries);
+    assert!(dev["all"].recall_at_1 >= 0.70, "development R@1 {:.3}", dev["all"].recall_at_1);
+    let without = evaluate(&build_engine(&golden.docs, Tuning { thesaurus_boost: 0.0, ..Tuning::default() }), &golden.queries);
+    assert!(
+        dev["paraphrase"].mrr_at_10 > without["paraphrase"].mrr_at_10,
+        "the WordNet thesaurus must help development paraphrases: {:.3} vs {:.3} without",
+        dev["paraphrase"].mrr_at_10,
+        without["paraphrase"].mrr_at_10
+    );
 }
