@@ -717,6 +717,13 @@ pub(crate) fn sniff(bytes: &[u8]) -> WasmKind {
 }
 
 /// Hashes `bytes` off the async runtime when they are big enough for it to matter.
+/// Parses a manifest or index document exactly as the fetcher does before it trusts one
+/// (media types, descriptors, digests, sizes), without fetching anything: for tools and the
+/// fuzz targets.
+pub fn check_manifest(bytes: &[u8]) -> Result<(), FetchError> {
+    ManifestDoc::parse("input", "manifest", bytes).map(|_| ())
+}
+
 /// Why a local file could not be read by [`read_regular_file`].
 #[derive(Debug)]
 pub enum LocalReadError {
