@@ -135,3 +135,25 @@ fn operator_snippets_are_valid_configs() {
         assert!(out.status.success(), "`forage {}` is not a command: {}", sub.join(" "), String::from_utf8_lossy(&out.stderr));
     }
 }
+
+/// The configuration reference's example is a config forage accepts, key for key.
+#[test]
+fn the_config_reference_example_parses() {
+    let tmp = tempfile::tempdir().unwrap();
+    let examples = blocks("CONFIG.md", "toml");
+    assert!(!examples.is_empty());
+    for (i, t) in examples.iter().enumerate() {
+        let cfg = tmp.path().join(format!("c{i}.toml"));
+        std::fs::write(&cfg, t).unwrap();
+        let out = Command::new(env!("CARGO_BIN_EXE_forage"))
+            .env("FORAGE_DATA_DIR", tmp.path().join("data"))
+            .args(["--config", cfg.to_str().unwrap(), "doctor", "--json"])
+            .output()
+            .unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {out:?}"));
+        let config = v["checks"].as_array().unwrap().iter().find(|c| c["what"] == "config").unwrap().clone();
+        // Its key files and hosts are examples; every key must be one forage knows, with a
+        // value of the right shape.
+        assert_eq!(config["status"], "ok", "CONFIG.md example {i}:\n{t}\n{config}");
+    }
+}
