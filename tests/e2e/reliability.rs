@@ -309,7 +309,7 @@ fn crawls_survive_registry_faults_and_heal() {
     // The registry itself dies in the middle of a pass, then comes back.
     publish(&flaky, "text", "flaky/text:3.0.0", "3.0.0");
     proxy.set("slow-blob");
-    let mut child = Command::new(forage())
+    let child = Command::new(forage())
         .env("FORAGE_DATA_DIR", &data)
         .args(["--config", config, "index", "--json"])
         .stdout(Stdio::piped())
