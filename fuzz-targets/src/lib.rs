@@ -157,7 +157,10 @@ pub fn mutate_and_run(name: &str, target: fn(&[u8]), seeds: &[Vec<u8>], iteratio
     let mut ran = 0;
     let mut run = |input: &[u8], what: &str| {
         if std::panic::catch_unwind(|| target(input)).is_err() {
-            panic!("fuzz target {name} panicked on {what} (seed {seed}); input (first 256 bytes): {:02x?}", &input[..input.len().min(256)]);
+            // Keep the input, so it can become a regression test (fuzz-targets/regressions/).
+            let saved = std::env::temp_dir().join(format!("forage-fuzz-{name}-{seed}-{}.bin", what.replace(' ', "-")));
+            let _ = std::fs::write(&saved, input);
+            panic!("fuzz target {name} panicked on {what} (seed {seed}); input saved to {}", saved.display());
         }
         ran += 1;
     };
@@ -226,6 +229,25 @@ mod tests {
             let ran = mutate_and_run(name, *target, &seeds(name), iterations, 0x5eed + i as u64);
             eprintln!("{name}: {ran} inputs, no panic");
         }
+    }
+
+    /// Every input a run ever crashed on (`regressions/TARGET-N.bin`) stays fixed.
+    #[test]
+    fn regressions_stay_fixed() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("regressions");
+        let mut ran = 0;
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            let file = path.file_name().unwrap().to_str().unwrap().to_string();
+            let (name, target) = TARGETS
+                .iter()
+                .find(|(n, _)| file.starts_with(&format!("{n}-")))
+                .unwrap_or_else(|| panic!("{file}: names no target"));
+            let input = std::fs::read(&path).unwrap();
+            assert!(std::panic::catch_unwind(|| target(&input)).is_ok(), "{name} panics again on {file}");
+            ran += 1;
+        }
+        assert!(ran > 0);
     }
 
     #[test]

@@ -9,7 +9,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
-use wit_parser::decoding::{DecodedWasm, decode};
+use wit_parser::decoding::DecodedWasm;
 use wit_parser::{Function, Resolve, Type, TypeDefKind, WorldItem};
 
 /// Where a component's documentation came from.
@@ -73,6 +73,20 @@ pub enum DescribeError {
     NotAComponent,
 }
 
+/// wit-parser's decoder, with its panics turned into errors. Hostile bytes reach it from any
+/// registry (a component, or a "WIT package" layer), and some make it panic (found by the
+/// `wit_extraction` fuzz target, kept in `fuzz-targets/regressions/`); every caller gets an
+/// error naming the input instead.
+fn decode(bytes: &[u8]) -> Result<DecodedWasm, String> {
+    match std::panic::catch_unwind(|| wit_parser::decoding::decode(bytes)) {
+        Ok(r) => r.map_err(|e| format!("{e:#}")),
+        Err(p) => Err(format!(
+            "the WIT decoder failed on these bytes ({})",
+            p.downcast_ref::<String>().cloned().or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string())).unwrap_or_else(|| "panic".into())
+        )),
+    }
+}
+
 /// Is `bytes` a binary-encoded WIT package (as opposed to a component or anything else)?
 pub fn is_wit_package(bytes: &[u8]) -> bool {
     matches!(decode(bytes), Ok(DecodedWasm::WitPackage(..)))
@@ -105,7 +119,7 @@ pub fn describe(
     wit_package: Option<&[u8]>,
     annotations: &BTreeMap<String, String>,
 ) -> Result<ComponentInfo, DescribeError> {
-    let (resolve, world) = match decode(component).map_err(|e| DescribeError::Component(format!("{e:#}")))? {
+    let (resolve, world) = match decode(component).map_err(DescribeError::Component)? {
         DecodedWasm::Component(r, w) => (r, w),
         DecodedWasm::WitPackage(..) => return Err(DescribeError::NotAComponent),
     };
