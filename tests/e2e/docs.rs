@@ -102,6 +102,19 @@ fn the_worked_transcript_is_what_a_real_run_shows() {
     );
 }
 
+/// `forage doctor --json`'s checks of config text `t` (written to `dir/cI.toml`).
+fn doctor_checks(dir: &Path, i: usize, t: &str) -> Vec<serde_json::Value> {
+    let cfg = dir.join(format!("c{i}.toml"));
+    std::fs::write(&cfg, t).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_forage"))
+        .env("FORAGE_DATA_DIR", dir.join("data"))
+        .args(["--config", cfg.to_str().unwrap(), "doctor", "--json"])
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {out:?}"));
+    v["checks"].as_array().unwrap().clone()
+}
+
 #[test]
 fn operator_snippets_are_valid_configs() {
     let tmp = tempfile::tempdir().unwrap();
@@ -110,15 +123,7 @@ fn operator_snippets_are_valid_configs() {
     let snippets = blocks("OPERATOR.md", "toml");
     assert!(snippets.len() >= 4);
     for (i, t) in snippets.iter().enumerate() {
-        let cfg = tmp.path().join(format!("c{i}.toml"));
-        std::fs::write(&cfg, t).unwrap();
-        let out = Command::new(env!("CARGO_BIN_EXE_forage"))
-            .env("FORAGE_DATA_DIR", tmp.path().join("data"))
-            .args(["--config", cfg.to_str().unwrap(), "doctor", "--json"])
-            .output()
-            .unwrap();
-        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {out:?}"));
-        let checks = v["checks"].as_array().unwrap();
+        let checks = doctor_checks(tmp.path(), i, t);
         // Sources point at example hosts that do not exist here; the config itself and the
         // trust policy must be sound.
         for c in checks.iter().filter(|c| c["what"] == "config" || c["what"] == "trust") {
@@ -143,15 +148,7 @@ fn the_config_reference_example_parses() {
     let examples = blocks("CONFIG.md", "toml");
     assert!(!examples.is_empty());
     for (i, t) in examples.iter().enumerate() {
-        let cfg = tmp.path().join(format!("c{i}.toml"));
-        std::fs::write(&cfg, t).unwrap();
-        let out = Command::new(env!("CARGO_BIN_EXE_forage"))
-            .env("FORAGE_DATA_DIR", tmp.path().join("data"))
-            .args(["--config", cfg.to_str().unwrap(), "doctor", "--json"])
-            .output()
-            .unwrap();
-        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {out:?}"));
-        let config = v["checks"].as_array().unwrap().iter().find(|c| c["what"] == "config").unwrap().clone();
+        let config = doctor_checks(tmp.path(), i, t).into_iter().find(|c| c["what"] == "config").unwrap();
         // Its key files and hosts are examples; every key must be one forage knows, with a
         // value of the right shape.
         assert_eq!(config["status"], "ok", "CONFIG.md example {i}:\n{t}\n{config}");
