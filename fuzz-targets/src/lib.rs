@@ -84,8 +84,11 @@ pub fn signature_envelopes(data: &[u8]) {
     let _ = forage_policy::trust::PublicKey::from_pem(data, "fuzz");
 }
 
+/// A fuzz target: takes any bytes, must not panic.
+pub type Target = fn(&[u8]);
+
 /// Every target by name, for the drivers.
-pub const TARGETS: [(&str, fn(&[u8])); 4] = [
+pub const TARGETS: [(&str, Target); 4] = [
     ("json_to_component_values", json_to_component_values),
     ("wit_extraction", wit_extraction),
     ("manifest_and_config", manifest_and_config),
@@ -152,7 +155,7 @@ fn mutate(rng: &mut Rng, input: &[u8]) -> Vec<u8> {
 
 /// Runs `target` on each seed and on `iterations` mutations of them; returns how many inputs
 /// ran. A panic names the target, the seed and the iteration, so it reproduces.
-pub fn mutate_and_run(name: &str, target: fn(&[u8]), seeds: &[Vec<u8>], iterations: usize, seed: u64) -> usize {
+pub fn mutate_and_run(name: &str, target: Target, seeds: &[Vec<u8>], iterations: usize, seed: u64) -> usize {
     let mut rng = Rng(seed | 1);
     let mut ran = 0;
     let mut run = |input: &[u8], what: &str| {

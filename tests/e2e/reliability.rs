@@ -27,17 +27,18 @@ impl Drop for Daemon {
 }
 
 fn serve_http(data: &Path, config: &Path, addr: SocketAddr) -> Daemon {
-    let child = Command::new(forage())
+    // Owned by the guard at once, so a panic below still kills it.
+    let daemon = Daemon(Command::new(forage())
         .env("FORAGE_DATA_DIR", data)
         .args(["--config", config.to_str().unwrap(), "serve", "--http", &addr.to_string()])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-        .unwrap();
+        .unwrap());
     for _ in 0..200 {
         if TcpStream::connect_timeout(&addr, Duration::from_millis(100)).is_ok() {
-            return Daemon(child);
+            return daemon;
         }
         std::thread::sleep(Duration::from_millis(50));
     }
