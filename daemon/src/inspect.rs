@@ -33,6 +33,8 @@ pub async fn run(app: &App, reference: &str, as_json: bool) -> anyhow::Result<()
         "version": info.version,
         "description": info.description,
         "docs_source": info.docs_source,
+        "title": info.title,
+        "metadata": info.metadata,
         "capabilities": info.capabilities,
         "imports": info.imports,
         "tools": tools,
@@ -48,7 +50,22 @@ pub async fn run(app: &App, reference: &str, as_json: bool) -> anyhow::Result<()
     if let Some(d) = &info.description {
         println!("  description:  {}", d.lines().next().unwrap_or(""));
     }
+    if let Some(t) = &info.title {
+        println!("  title:        {t}");
+    }
     println!("  docs from:    {}", serde_json::to_value(info.docs_source)?.as_str().unwrap_or(""));
+    // wasm-metadata custom sections, as the publisher wrote them (a description already shown
+    // above is not repeated).
+    let meta: Vec<String> = info
+        .metadata
+        .fields()
+        .into_iter()
+        .filter(|(k, v)| !(*k == "description" && info.description.as_deref() == Some(*v)))
+        .map(|(k, v)| format!("{k} {}", v.lines().next().unwrap_or("")))
+        .collect();
+    if !meta.is_empty() {
+        println!("  metadata:     {}", meta.join("; "));
+    }
     println!(
         "  capabilities: {}",
         if info.capabilities.is_empty() { "none".to_string() } else { info.capabilities.join(", ") }

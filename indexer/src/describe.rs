@@ -60,6 +60,80 @@ pub struct ComponentInfo {
     pub capabilities: Vec<String>,
     /// Which source the docs came from.
     pub docs_source: DocsSource,
+    /// The OCI `org.opencontainers.image.title` annotation, when the artifact has one.
+    #[serde(default)]
+    pub title: Option<String>,
+    /// The component's wasm-metadata custom sections (description, authors, licenses, …).
+    #[serde(default)]
+    pub metadata: WasmMetadata,
+}
+
+/// The wasm-metadata custom sections of a component's top level (what `wasm-tools metadata
+/// add` and toolchains write): each section's content is the field's text. Nested modules'
+/// sections (a language runtime's own) are not the component's and are skipped.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WasmMetadata {
+    /// `description`.
+    pub description: Option<String>,
+    /// `authors`.
+    pub authors: Option<String>,
+    /// `licenses` (an SPDX expression).
+    pub licenses: Option<String>,
+    /// `homepage`.
+    pub homepage: Option<String>,
+    /// `source` (where the code is).
+    pub source: Option<String>,
+    /// `revision` (of the source).
+    pub revision: Option<String>,
+    /// `version`.
+    pub version: Option<String>,
+}
+
+impl WasmMetadata {
+    /// Reads the top-level custom sections of `component`; malformed ones are skipped.
+    pub fn read(component: &[u8]) -> Self {
+        let mut m = WasmMetadata::default();
+        let mut depth = 0usize;
+        for payload in wasmparser::Parser::new(0).parse_all(component) {
+            let Ok(payload) = payload else { break };
+            match payload {
+                wasmparser::Payload::ModuleSection { .. } | wasmparser::Payload::ComponentSection { .. } => depth += 1,
+                wasmparser::Payload::End(_) => depth = depth.saturating_sub(1),
+                wasmparser::Payload::CustomSection(c) if depth == 0 => {
+                    let Ok(text) = std::str::from_utf8(c.data()) else { continue };
+                    let text = Some(text.trim().to_string()).filter(|t| !t.is_empty() && t.len() <= 4096);
+                    match c.name() {
+                        "description" => m.description = text,
+                        "authors" => m.authors = text,
+                        "licenses" => m.licenses = text,
+                        "homepage" => m.homepage = text,
+                        "source" => m.source = text,
+                        "revision" => m.revision = text,
+                        "version" => m.version = text,
+                        _ => {}
+                    }
+                }
+                _ => {}
+            }
+        }
+        m
+    }
+
+    /// `name: value` lines of the fields present, for `inspect`.
+    pub fn fields(&self) -> Vec<(&'static str, &str)> {
+        [
+            ("description", &self.description),
+            ("authors", &self.authors),
+            ("licenses", &self.licenses),
+            ("homepage", &self.homepage),
+            ("source", &self.source),
+            ("revision", &self.revision),
+            ("version", &self.version),
+        ]
+        .into_iter()
+        .filter_map(|(k, v)| v.as_deref().map(|v| (k, v)))
+        .collect()
+    }
 }
 
 /// Why a component's interface could not be read.
@@ -201,16 +275,20 @@ pub fn describe(
         package = Some(p);
         version = v;
     }
+    // Source 3 of the contract: OCI annotations, then the wasm-metadata sections.
+    let metadata = WasmMetadata::read(component);
     let ann_desc = annotations.get("org.opencontainers.image.description").cloned();
-    if description.is_none() && ann_desc.is_some() {
-        description = ann_desc;
+    let fallback = ann_desc.or_else(|| metadata.description.clone());
+    if description.is_none() && fallback.is_some() {
+        description = fallback;
         if docs_source == DocsSource::NamesOnly {
             docs_source = DocsSource::Annotations;
         }
     }
     if version.is_none() {
-        version = annotations.get("org.opencontainers.image.version").cloned();
+        version = annotations.get("org.opencontainers.image.version").cloned().or_else(|| metadata.version.clone());
     }
+    let title = annotations.get("org.opencontainers.image.title").cloned();
     Ok(ComponentInfo {
         package,
         version,
@@ -219,6 +297,8 @@ pub fn describe(
         imports,
         capabilities: caps.into_iter().collect(),
         docs_source,
+        title,
+        metadata,
     })
 }
 

@@ -161,3 +161,27 @@ fn completions_and_json_output() {
         serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap_or_else(|e| panic!("{args:?}: not JSON ({e})"));
     }
 }
+
+/// Docs source 3: without a WIT package, the description comes from the OCI annotations or
+/// the wasm-metadata custom sections, which `inspect` shows with the OCI title.
+#[test]
+fn inspect_reads_wasm_metadata_and_the_oci_title() {
+    use crate::support::layout_writer::{ComponentArtifact, fixture, write_layout};
+    let d = tempfile::tempdir().unwrap();
+    // The clock component alone, without its WIT package beside it.
+    let bare = d.path().join("clock-alone.wasm");
+    std::fs::write(&bare, fixture("clock.wasm")).unwrap();
+    let out = forage(d.path()).args(["inspect", "--json", bare.to_str().unwrap()]).output().unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {out:?}"));
+    assert_eq!(v["docs_source"], "annotations", "{v}");
+    assert!(v["description"].as_str().unwrap().starts_with("Clocks and time zones"), "{v}");
+    assert_eq!(v["metadata"]["licenses"], "Apache-2.0", "{v}");
+    assert_eq!(v["metadata"]["authors"], "The forage authors", "{v}");
+    // A layout artifact with a title annotation.
+    let layout = d.path().join("layout");
+    write_layout(&layout, &ComponentArtifact::new(fixture("clock.wasm")).annotate("org.opencontainers.image.title", "World clock"), "v1");
+    let out = forage(d.path()).args(["inspect", &format!("layout:{}:v1", layout.display())]).output().unwrap();
+    let s = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{s}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(s.contains("title:        World clock") && s.contains("metadata:     ") && s.contains("authors The forage authors"), "{s}");
+}

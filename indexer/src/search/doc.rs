@@ -92,6 +92,19 @@ impl SearchDoc {
     /// The package falls back to the component's first exported interface's package, then to
     /// `unknown:component`; capabilities come from `info` unless `origin` lists some.
     pub fn from_component(info: &ComponentInfo, origin: &ComponentOrigin) -> Vec<SearchDoc> {
+        fn component_text(info: &ComponentInfo) -> Option<String> {
+            let parts: Vec<&str> = [info.title.as_deref(), info.description.as_deref(), info.metadata.description.as_deref()]
+                .into_iter()
+                .flatten()
+                .collect();
+            let mut seen = Vec::new();
+            for p in parts {
+                if !seen.contains(&p) {
+                    seen.push(p);
+                }
+            }
+            (!seen.is_empty()).then(|| seen.join(". "))
+        }
         let package = info.package.clone().unwrap_or_else(|| {
             info.functions
                 .iter()
@@ -122,7 +135,9 @@ impl SearchDoc {
                     signature: f.signature.clone(),
                     params: f.params.clone(),
                     type_text,
-                    component_description: info.description.clone(),
+                    // The title and the wasm-metadata description weigh as little as the
+                    // component description does.
+                    component_description: component_text(info),
                     capabilities: capabilities.clone(),
                     registry: origin.registry.clone(),
                     verified: origin.verified.clone(),

@@ -336,6 +336,8 @@ fn docs_from_a_described_component() {
         imports: vec!["wasi:clocks/wall-clock@0.2.0".into()],
         capabilities: vec!["clocks".into()],
         docs_source: DocsSource::WitPackage,
+        title: None,
+        metadata: Default::default(),
     };
     let origin = ComponentOrigin {
         reference: "reg.example/tz@sha256:0123456789abcdef".into(),
