@@ -245,7 +245,7 @@ async fn concurrent_call_limits_refuse_with_busy_and_others_still_run() {
     for _ in 0..64 {
         let (rt, h) = (rt.clone(), h.clone());
         sleepers.push(tokio::spawn(async move {
-            rt.call(&h, None, "sleep", &args(json!({"millis": 1500})), &SandboxGrants::default()).await
+            rt.call(&h, None, "sleep", &args(json!({"millis": 3000})), &SandboxGrants::default()).await
         }));
     }
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -271,7 +271,7 @@ async fn concurrent_call_limits_refuse_with_busy_and_others_still_run() {
     for _ in 0..8 {
         let (rt, h) = (rt.clone(), h.clone());
         held.push(tokio::spawn(async move {
-            rt.call(&h, None, "sleep", &args(json!({"millis": 1500})), &SandboxGrants::default()).await
+            rt.call(&h, None, "sleep", &args(json!({"millis": 3000})), &SandboxGrants::default()).await
         }));
     }
     let mut pytext_like = Vec::new();
@@ -280,7 +280,7 @@ async fn concurrent_call_limits_refuse_with_busy_and_others_still_run() {
     for _ in 0..5 {
         let (rt, s) = (rt.clone(), slow.clone());
         pytext_like.push(tokio::spawn(async move {
-            rt.call(&s, None, "sleep", &args(json!({"millis": 1500})), &SandboxGrants::default()).await
+            rt.call(&s, None, "sleep", &args(json!({"millis": 3000})), &SandboxGrants::default()).await
         }));
     }
     let results: Vec<_> = futures::future::join_all(held.into_iter().chain(pytext_like)).await;
