@@ -111,6 +111,18 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    // `cargo xtask test ARGS…` passes ARGS to `cargo test` verbatim, `--` included
+    // (`cargo xtask test -- hardening` as with `cargo test -- hardening`), which clap would eat.
+    let argv: Vec<String> = std::env::args().collect();
+    if argv.get(1).map(String::as_str) == Some("test") && !argv.iter().skip(2).any(|a| a == "--help" || a == "-h") {
+        return match testenv::run_tests(&argv[2..]) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("xtask: {e:#}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Fixtures { check, force, only } => fixtures::run(check, force, &only),
