@@ -391,13 +391,9 @@ impl App {
             ComponentRef::File(p) => p.file_stem().and_then(|s| s.to_str()).unwrap_or("component").to_string(),
             ComponentRef::Layout(l) => l.dir.file_name().and_then(|s| s.to_str()).unwrap_or("component").to_string(),
         };
-        let scope = match &r {
-            ComponentRef::Oci(o) => format!("{}/{}", o.registry(), o.repository()),
-            // As the trust layer names them: registry `file` / `layout`, then the absolute path
-            // without its leading `/`.
-            ComponentRef::File(p) => format!("file/{}", std::path::absolute(p).unwrap_or(p.clone()).display().to_string().trim_start_matches('/')),
-            ComponentRef::Layout(l) => format!("layout/{}", std::path::absolute(&l.dir).unwrap_or(l.dir.clone()).display().to_string().trim_start_matches('/')),
-        };
+        // What operator rules and trust scopes match: the allowlist's key, `registry/repository`
+        // (registry `file` / `layout` and the canonical path for local references).
+        let scope = format!("{registry}/{repository}");
         let mut a = self.fetcher.fetch(&r).await?;
         // A `.wasm` file may have its WIT package beside it as `NAME.wit.wasm` (the fixture
         // publisher's convention), the file-system twin of an artifact's WIT layer.
@@ -1271,6 +1267,13 @@ pub fn capabilities_ungranted(c: &Installed, in_force: &[Capability]) -> Vec<Str
         .filter(|k| !in_force.iter().any(|g| capability_class(g) == k.as_str()))
         .cloned()
         .collect()
+}
+
+impl App {
+    /// [`capabilities_ungranted`] for `c`, with the grants in force for its digest now.
+    pub fn ungranted(&self, c: &Installed) -> Vec<String> {
+        capabilities_ungranted(c, &self.grants.in_force(&c.subject()))
+    }
 }
 
 /// What the agent should know after a call that the sandbox may have narrowed without a

@@ -207,7 +207,7 @@ impl ForageServer {
         match self.app.load(reference).await {
             Ok(rep) => {
                 let c = &rep.installed;
-                let ungranted = crate::app::capabilities_ungranted(c, &self.app.grants.in_force(&c.subject()));
+                let ungranted = self.app.ungranted(c);
                 let tools: Vec<Value> = c
                     .tools
                     .iter()
@@ -268,7 +268,7 @@ impl ForageServer {
                     .app
                     .component(component)
                     .ok()
-                    .map(|c| crate::app::capabilities_ungranted(&c, &self.app.grants.in_force(&c.subject())));
+                    .map(|c| self.app.ungranted(&c));
                 text_result(json!({"revoked": ids, "capabilities_ungranted": ungranted}), text, false)
             }
             Err(e) => error_result(&e),
@@ -483,7 +483,7 @@ impl ForageServer {
                     .app
                     .component(&component)
                     .ok()
-                    .map(|c| crate::app::capabilities_ungranted(&c, &self.app.grants.in_force(&c.subject())));
+                    .map(|c| self.app.ungranted(&c));
                 CallToolResponse::Complete(grant_result(&r, ungranted))
             }
             Err(e) => CallToolResponse::Complete(error_result(&e)),
