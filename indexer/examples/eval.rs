@@ -57,36 +57,10 @@ fn main() {
     let mut rows = vec![("forage", evaluate(&engine, &golden.queries)), ("bm25", evaluate(&baseline, &golden.queries))];
     if args.iter().any(|a| a == "--ablations") {
         let d = tuning.clone();
-        let variants: Vec<(&str, Tuning)> = vec![
-            ("-dense", Tuning { dense_weight: 0.0, ..d.clone() }),
-            ("-thesaurus", Tuning { thesaurus_boost: 0.0, ..d.clone() }),
-            ("+thesaurus idf", Tuning { thesaurus_idf: true, ..d.clone() }),
-            ("-fuzzy", Tuning { fuzzy: false, ..d.clone() }),
-            ("-type text", Tuning { type_text: false, ..d.clone() }),
-            ("-combined field", Tuning { combined: false, ..d.clone() }),
-            ("-dismax", Tuning { dismax_tie: None, ..d.clone() }),
-            ("+pairs", Tuning { phrase_boost: 1.0, ..d.clone() }),
-            ("-literals", Tuning { literals: false, ..d.clone() }),
-            ("-targets", Tuning { target_boost: 0.0, ..d.clone() }),
-            (
-                "analyzer only",
-                Tuning {
-                    thesaurus_boost: 0.0,
-                    fuzzy: false,
-                    type_text: false,
-                    params_boost: 0.0,
-                    package_boost: 0.0,
-                    component_boost: 0.0,
-                    combined: false,
-                    dismax_tie: None,
-                    phrase_boost: 0.0,
-                    literals: false,
-                    target_boost: 0.0,
-                    dense_weight: 0.0,
-                    ..d.clone()
-                },
-            ),
-        ];
+        let mut variants = forage_indexer::search::eval::ablations(&d);
+        // Two experiments only this harness runs, in their usual places.
+        variants.insert(2, ("+thesaurus idf", Tuning { thesaurus_idf: true, ..d.clone() }));
+        variants.insert(7, ("+pairs", Tuning { phrase_boost: 1.0, ..d.clone() }));
         for (name, t) in variants {
             let e = build_engine(&golden.docs, t);
             rows.push((name, evaluate(&e, &golden.queries)));

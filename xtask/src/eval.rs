@@ -73,7 +73,7 @@ pub fn report(opts: &Options) -> Result<String> {
 
     let mut dev_rows = vec![("forage", evaluate(&engine, &golden.queries)), ("bm25", evaluate(&baseline, &golden.queries))];
     if opts.ablations {
-        for (name, t) in ablations(&tuning) {
+        for (name, t) in forage_indexer::search::eval::ablations(&tuning) {
             let e = build_engine(&golden.docs, t);
             dev_rows.push((name, evaluate(&e, &golden.queries)));
         }
@@ -113,38 +113,6 @@ pub fn report(opts: &Options) -> Result<String> {
         }
     }
     Ok(out)
-}
-
-/// The engine with one feature off (or on) at a time, and the lexical analyzer alone.
-fn ablations(d: &Tuning) -> Vec<(&'static str, Tuning)> {
-    vec![
-        ("-dense", Tuning { dense_weight: 0.0, ..d.clone() }),
-        ("-thesaurus", Tuning { thesaurus_boost: 0.0, ..d.clone() }),
-        ("-fuzzy", Tuning { fuzzy: false, ..d.clone() }),
-        ("-type text", Tuning { type_text: false, ..d.clone() }),
-        ("-combined field", Tuning { combined: false, ..d.clone() }),
-        ("-dismax", Tuning { dismax_tie: None, ..d.clone() }),
-        ("-literals", Tuning { literals: false, ..d.clone() }),
-        ("-targets", Tuning { target_boost: 0.0, ..d.clone() }),
-        (
-            "analyzer only",
-            Tuning {
-                thesaurus_boost: 0.0,
-                fuzzy: false,
-                type_text: false,
-                params_boost: 0.0,
-                package_boost: 0.0,
-                component_boost: 0.0,
-                combined: false,
-                dismax_tie: None,
-                phrase_boost: 0.0,
-                literals: false,
-                target_boost: 0.0,
-                dense_weight: 0.0,
-                ..d.clone()
-            },
-        ),
-    ]
 }
 
 #[cfg(test)]

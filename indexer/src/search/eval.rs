@@ -234,6 +234,40 @@ impl Ranker for SearchIndex {
     }
 }
 
+/// The engine with one feature off at a time, and the lexical analyzer alone: the ablation
+/// rows of `cargo xtask eval --ablations` and of the `eval` example.
+pub fn ablations(d: &super::Tuning) -> Vec<(&'static str, super::Tuning)> {
+    use super::Tuning;
+    vec![
+        ("-dense", Tuning { dense_weight: 0.0, ..d.clone() }),
+        ("-thesaurus", Tuning { thesaurus_boost: 0.0, ..d.clone() }),
+        ("-fuzzy", Tuning { fuzzy: false, ..d.clone() }),
+        ("-type text", Tuning { type_text: false, ..d.clone() }),
+        ("-combined field", Tuning { combined: false, ..d.clone() }),
+        ("-dismax", Tuning { dismax_tie: None, ..d.clone() }),
+        ("-literals", Tuning { literals: false, ..d.clone() }),
+        ("-targets", Tuning { target_boost: 0.0, ..d.clone() }),
+        (
+            "analyzer only",
+            Tuning {
+                thesaurus_boost: 0.0,
+                fuzzy: false,
+                type_text: false,
+                params_boost: 0.0,
+                package_boost: 0.0,
+                component_boost: 0.0,
+                combined: false,
+                dismax_tie: None,
+                phrase_boost: 0.0,
+                literals: false,
+                target_boost: 0.0,
+                dense_weight: 0.0,
+                ..d.clone()
+            },
+        ),
+    ]
+}
+
 /// Builds forage's engine (in memory, with `tuning`) over `docs`, one component per package.
 pub fn build_engine(docs: &[SearchDoc], tuning: super::Tuning) -> SearchIndex {
     let index = SearchIndex::in_memory_with(tuning);
