@@ -14,6 +14,7 @@ pub mod audit;
 pub mod capability;
 pub mod digest;
 pub mod grants;
+pub mod snapshot;
 pub mod trust;
 
 pub use capability::{Capability, CapabilityError, StorageAccess};

@@ -169,7 +169,7 @@ pub fn read_public_key(path: &Path) -> Result<VerifyingKey, AuditError> {
 /// Writes `contents` to `path` through a synced temporary file in the same directory, so
 /// readers see the old file or the new one, never part of one. With `replace` false an
 /// existing file is left alone and the error is `AlreadyExists`.
-fn write_atomic(path: &Path, contents: &[u8], mode: u32, replace: bool) -> io::Result<()> {
+pub(crate) fn write_atomic(path: &Path, contents: &[u8], mode: u32, replace: bool) -> io::Result<()> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),

@@ -50,6 +50,7 @@
 
 mod encoding;
 mod key;
+pub(crate) use key::write_atomic;
 mod render;
 #[cfg(test)]
 mod tests;
