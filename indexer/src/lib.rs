@@ -12,3 +12,4 @@ pub mod fetch;
 pub mod reference;
 pub mod search;
 pub mod signatures;
+pub mod snapshot;

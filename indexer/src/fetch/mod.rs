@@ -454,6 +454,12 @@ impl Fetcher {
         oci::Repository::open(self, reference).await
     }
 
+    /// Pushes an artifact: `blobs` (config and layers; any the registry has are skipped), then
+    /// `manifest` (of `media_type`) at `reference`. Returns the manifest digest.
+    pub async fn push(&self, reference: &OciRef, blobs: &[Bytes], manifest: Bytes, media_type: &str) -> Result<Digest, FetchError> {
+        oci::push(self, reference, blobs, manifest, media_type).await
+    }
+
     /// Lists the repositories of `registry` through the catalog API (`/v2/_catalog`, all
     /// pages), for crawlers. `Ok(None)` when the registry does not offer a catalog (404, as
     /// on most public registries): the caller then needs an explicit repository list. With token

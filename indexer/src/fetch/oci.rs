@@ -1380,3 +1380,72 @@ mod fake_registry_tests {
         assert!(err.to_string().contains("DENIED"), "{err}");
     }
 }
+
+/// Pushes `blobs` (each skipped when the registry already has it) and then `manifest` to
+/// `reference`, with the same credentials, TLS settings and timeouts as every pull. Returns
+/// the manifest's digest.
+pub(crate) async fn push(
+    fetcher: &Fetcher,
+    reference: &OciRef,
+    blobs: &[Bytes],
+    manifest: Bytes,
+    media_type: &str,
+) -> Result<Digest, FetchError> {
+    let registry = reference.registry().to_string();
+    let settings = fetcher.settings_for(&registry);
+    let credentials = resolve_credentials(&settings.credentials, &registry).await?;
+    let oci_ref = match reference.target() {
+        Target::Tag(t) => oci_client::Reference::with_tag(registry.clone(), reference.repository().into(), t.clone()),
+        Target::Digest(d) => oci_client::Reference::with_digest(registry.clone(), reference.repository().into(), d.to_string()),
+    };
+    let host = oci_ref.resolve_registry().to_string();
+    let endpoint = fetcher.endpoint(&host, settings.insecure).await;
+    let auth = match &credentials {
+        Credentials::Basic { username, password } => RegistryAuth::Basic(username.clone(), password.clone()),
+        Credentials::Bearer(token) => RegistryAuth::Bearer(token.clone()),
+        Credentials::Anonymous | Credentials::DockerConfig(_) => RegistryAuth::Anonymous,
+    };
+    let client = fetcher.oci_client(&registry, &endpoint);
+    let shown = reference.to_string();
+    let timeout = fetcher.limits().request_timeout;
+    // The same budget as a download: the request timeout plus the time the bytes take at a
+    // slow-but-alive 64 KiB/s.
+    let budget = |size: usize| timeout + Duration::from_secs(size as u64 / (64 << 10));
+    let timed_out = |what: String, after: Duration| FetchError::Timeout { registry: registry.clone(), what, after };
+    tokio::time::timeout(timeout, client.auth(&oci_ref, &auth, RegistryOperation::Push))
+        .await
+        .map_err(|_| timed_out(format!("authentication to push {shown}"), timeout))?
+        .map_err(|e| map_oci_error(e, &registry, &shown))?;
+    let push_err = |what: String, e: OciDistributionError| FetchError::Http {
+        registry: registry.clone(),
+        what,
+        status: 0,
+        detail: chain(&e),
+    };
+    for blob in blobs {
+        let digest = Digest::of(blob).to_string();
+        let what = format!("pushing blob {digest} to {shown}");
+        let exists = tokio::time::timeout(timeout, client.blob_exists(&oci_ref, &digest))
+            .await
+            .map_err(|_| timed_out(what.clone(), timeout))?
+            .unwrap_or(false);
+        if exists {
+            continue;
+        }
+        tokio::time::timeout(budget(blob.len()), client.push_blob(&oci_ref, blob.clone(), &digest))
+            .await
+            .map_err(|_| timed_out(what.clone(), budget(blob.len())))?
+            .map_err(|e| push_err(what.clone(), e))?;
+    }
+    let digest = Digest::of(&manifest);
+    let content_type = HeaderValue::from_str(media_type).map_err(|e| FetchError::Setup {
+        what: format!("manifest media type `{media_type}`"),
+        detail: e.to_string(),
+    })?;
+    let what = format!("pushing the manifest of {shown}");
+    tokio::time::timeout(timeout, client.push_manifest_raw(&oci_ref, manifest, content_type))
+        .await
+        .map_err(|_| timed_out(what.clone(), timeout))?
+        .map_err(|e| push_err(what, e))?;
+    Ok(digest)
+}

@@ -29,6 +29,7 @@ mod analyzer;
 mod dense;
 mod doc;
 pub mod eval;
+mod export;
 mod literals;
 mod lookup;
 #[cfg(test)]
@@ -85,6 +86,9 @@ pub enum SearchError {
         /// The index directory.
         dir: PathBuf,
     },
+    /// A change was attempted on an index opened read-only (a snapshot).
+    #[error("the search index is read-only (a verified snapshot); it changes only by a new snapshot")]
+    ReadOnly,
     /// Another process holds the index for writing.
     #[error("the search index at {dir} is in use by another forage process")]
     Locked {
@@ -330,7 +334,8 @@ fn schema() -> (Schema, Fields) {
 /// I/O); async callers run them under `spawn_blocking`.
 pub struct SearchIndex {
     reader: IndexReader,
-    writer: Mutex<IndexWriter>,
+    /// `None` for an index opened read-only (a verified snapshot).
+    writer: Option<Mutex<IndexWriter>>,
     fields: Fields,
     analyzer: Mutex<TextAnalyzer>,
     tuning: Tuning,
@@ -357,7 +362,7 @@ impl SearchIndex {
             }
             Err(e) => return Err(open_err(e.to_string())),
         };
-        Self::from_index(index, fields, Tuning::default()).map_err(|e| match e {
+        Self::from_index(index, fields, Tuning::default(), true).map_err(|e| match e {
             SearchError::Index(tantivy::TantivyError::LockFailure(..)) => {
                 SearchError::Locked { dir: dir.to_path_buf() }
             }
@@ -375,21 +380,21 @@ impl SearchIndex {
     pub fn in_memory_with(tuning: Tuning) -> SearchIndex {
         let (schema, fields) = schema();
         let index = Index::create_in_ram(schema);
-        Self::from_index(index, fields, tuning).expect("a RAM index with a fresh schema always opens")
+        Self::from_index(index, fields, tuning, true).expect("a RAM index with a fresh schema always opens")
     }
 
-    fn from_index(index: Index, fields: Fields, tuning: Tuning) -> Result<SearchIndex, SearchError> {
+    fn from_index(index: Index, fields: Fields, tuning: Tuning, writable: bool) -> Result<SearchIndex, SearchError> {
         index.tokenizers().register(analyzer::ANALYZER, analyzer::analyzer());
         // One indexing thread and the smallest arena tantivy allows: our documents are tiny
         // and a crawl commits per batch, so more would only cost memory.
-        let writer = index.writer_with_num_threads(1, 15_000_000)?;
+        let writer = if writable { Some(Mutex::new(index.writer_with_num_threads(1, 15_000_000)?)) } else { None };
         // Manual reload: the reader moves to a new snapshot only after a commit we made, so a
         // search sees either all or none of a component's replacement.
         let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into()?;
         let a = analyzer::analyzer();
         let index = SearchIndex {
             reader,
-            writer: Mutex::new(writer),
+            writer,
             fields,
             analyzer: Mutex::new(a),
             tuning,
@@ -405,7 +410,7 @@ impl SearchIndex {
     /// Visible to searches after the next [`SearchIndex::commit`], all at once.
     pub fn replace_component(&self, component_key: &str, docs: &[SearchDoc]) -> Result<(), SearchError> {
         let prepared: Vec<TantivyDocument> = docs.iter().map(|d| self.to_document(component_key, d)).collect();
-        let writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        let writer = self.writer()?.lock().unwrap_or_else(|p| p.into_inner());
         writer.delete_term(Term::from_field_text(self.fields.component_key, component_key));
         for d in prepared {
             writer.add_document(d)?;
@@ -420,7 +425,7 @@ impl SearchIndex {
 
     /// Makes all changes since the last commit durable and visible to searches.
     pub fn commit(&self) -> Result<(), SearchError> {
-        let mut writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        let mut writer = self.writer()?.lock().unwrap_or_else(|p| p.into_inner());
         writer.commit()?;
         drop(writer);
         self.reader.reload()?;
