@@ -22,7 +22,7 @@ pub fn socket_path(data_dir: &Path) -> PathBuf {
 }
 
 /// Runs one operator request against `app`.
-pub async fn handle(app: &App, req: &Value) -> Result<Value, String> {
+pub async fn handle(app: &Arc<App>, req: &Value) -> Result<Value, String> {
     let op = req.get("op").and_then(Value::as_str).unwrap_or("");
     let id = || req.get("id").and_then(Value::as_str).ok_or_else(|| format!("{op}: missing `id`"));
     let r = match op {
@@ -95,9 +95,63 @@ pub async fn handle(app: &App, req: &Value) -> Result<Value, String> {
                 json!({"results": hits.iter().map(crate::search::result_json).collect::<Vec<_>>(), "text": crate::search::render(&hits)})
             })
         }
+        "index" => crate::crawl::index_pass(app, false).await.map(|s| json!(s)),
+        "snapshot.export" | "snapshot.push" => snapshot_out(app, op, req).await,
+        "snapshot.import" | "snapshot.pull" => snapshot_in(app, op, req).await,
         other => return Err(format!("unknown operator request `{other}`")),
     };
     r.map_err(|e| e.to_string())
+}
+
+fn field<'a>(req: &'a Value, op: &str, k: &str) -> Result<&'a str, AppError> {
+    req.get(k).and_then(Value::as_str).ok_or_else(|| AppError::Io { path: PathBuf::from(op), message: format!("missing `{k}`") })
+}
+
+fn oci_ref(s: &str) -> Result<forage_indexer::reference::OciRef, AppError> {
+    s.parse().map_err(|e| AppError::NoSnapshot(format!("`{s}` is not an OCI reference (registry/repo:tag): {e}")))
+}
+
+/// `forage snapshot export FILE` / `push REF`: build from this daemon's index, sign, write or push.
+async fn snapshot_out(app: &App, op: &str, req: &Value) -> Result<Value, AppError> {
+    let key_path = PathBuf::from(field(req, op, "key")?);
+    let key = crate::app::blocking("the snapshot key", "reading the key", move || {
+        forage_policy::snapshot::SnapshotSigningKey::load(&key_path)
+    })
+    .await?
+    .map_err(forage_indexer::snapshot::SnapshotError::from)?;
+    let (snap, st) = app.build_snapshot(key).await?;
+    let mut out = json!({"digest": snap.digest(), "size": snap.payload.len() + snap.envelope.len() + snap.manifest.len(),
+        "components": st.digests.len(), "functions": st.functions});
+    if op == "snapshot.export" {
+        let file = PathBuf::from(field(req, op, "file")?);
+        crate::app::blocking("the snapshot file", "writing the snapshot", move || snap.write_archive(&file)).await??;
+    } else {
+        let r = oci_ref(field(req, op, "reference")?)?;
+        let pushed = snap.push(app.fetcher(), &r).await?;
+        out["reference"] = json!(r.pinned(pushed).to_string());
+    }
+    Ok(out)
+}
+
+/// `forage snapshot import FILE` / `pull REF`: verify and put into service.
+async fn snapshot_in(app: &App, op: &str, req: &Value) -> Result<Value, AppError> {
+    let snaps = app.snapshots.clone().ok_or_else(|| {
+        AppError::NoSnapshot("no `[snapshot]` section in the config: it names the keys a snapshot must be signed with".into())
+    })?;
+    if op == "snapshot.import" {
+        let file = PathBuf::from(field(req, op, "file")?);
+        let limits = *snaps.limits();
+        let snap = crate::app::blocking("the snapshot file", "reading the snapshot", move || {
+            forage_indexer::snapshot::Snapshot::read_archive(&file, &limits)
+        })
+        .await??;
+        return Ok(snaps.install(snap).await?.to_json());
+    }
+    let r = oci_ref(field(req, op, "reference")?)?;
+    Ok(match snaps.pull(app.fetcher(), &r).await? {
+        Some(i) => i.to_json(),
+        None => json!({"swapped": false, "unchanged": true, "status": snaps.status()}),
+    })
 }
 
 async fn add(app: &App, component: &str, c: &Capability) -> Result<forage_policy::grants::GrantRecord, AppError> {

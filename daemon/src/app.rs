@@ -124,6 +124,12 @@ pub enum AppError {
         /// The panic message.
         message: String,
     },
+    /// This daemon serves snapshots and none is in service yet.
+    #[error("{0}")]
+    NoSnapshot(String),
+    /// A snapshot could not be built, pulled, verified or installed.
+    #[error(transparent)]
+    Snapshot(#[from] forage_indexer::snapshot::SnapshotError),
     /// A local file operation failed.
     #[error("{path}: {message}")]
     Io {
@@ -285,6 +291,9 @@ pub struct App {
     /// One install per digest at a time (see `install`).
     installing: std::sync::Mutex<std::collections::HashMap<Digest, Arc<tokio::sync::Mutex<()>>>>,
     index_dir: PathBuf,
+    data_dir: PathBuf,
+    /// With `[snapshot]`: the signed snapshots this daemon serves instead of its own index.
+    pub snapshots: Option<Arc<crate::snapshot::Snapshots>>,
     described: std::sync::Mutex<std::collections::HashMap<String, ComponentInfo>>,
     index: tokio::sync::OnceCell<Arc<SearchIndex>>,
     catalog_indexed: tokio::sync::OnceCell<usize>,
@@ -308,7 +317,13 @@ impl App {
         let base = config.path.as_deref().and_then(Path::parent).unwrap_or(Path::new(".")).to_path_buf();
         let trust = Trust::new(&config.trust, &base)?;
         let audit = AuditSink::open(store.clone(), &data_dir.join("audit.key"))?;
+        let snapshots = match &config.snapshot {
+            Some(s) => Some(Arc::new(crate::snapshot::Snapshots::new(s, data_dir)?)),
+            None => None,
+        };
         Ok(Arc::new(Self {
+            snapshots,
+            data_dir: data_dir.to_path_buf(),
             grants,
             trust,
             audit,
@@ -1013,8 +1028,11 @@ impl App {
         Ok(r)
     }
 
-    /// The search index (opened on first use).
+    /// The search index (opened on first use), or the snapshot in service.
     pub async fn index(&self) -> Result<Arc<SearchIndex>, AppError> {
+        if let Some(s) = &self.snapshots {
+            return s.index().ok_or_else(|| AppError::NoSnapshot(s.unavailable()));
+        }
         self.index
             .get_or_try_init(|| async {
                 let dir = self.index_dir.clone();
@@ -1029,6 +1047,10 @@ impl App {
 
     /// Indexes the embedded starter catalog once per process; later calls wait for the first.
     pub async fn index_catalog(&self) -> Result<usize, AppError> {
+        // A snapshot is read-only and holds what its job indexed (the catalog included).
+        if self.snapshots.is_some() {
+            return Ok(0);
+        }
         self.catalog_indexed.get_or_try_init(|| self.index_catalog_now()).await.copied()
     }
 
@@ -1067,6 +1089,25 @@ impl App {
         let hits = blocking("the search index", "searching", move || index.search(&q)).await??;
         self.metrics.search(started.elapsed());
         Ok(hits)
+    }
+
+    /// Builds a signed snapshot of this daemon's own index (the job side of `[snapshot]`).
+    pub async fn build_snapshot(
+        &self,
+        key: forage_policy::snapshot::SnapshotSigningKey,
+    ) -> Result<(forage_indexer::snapshot::Snapshot, forage_policy::snapshot::Statement), AppError> {
+        if self.snapshots.is_some() {
+            return Err(AppError::NoSnapshot(
+                "this daemon serves snapshots (`[snapshot]`); build them where `forage index` runs".into(),
+            ));
+        }
+        self.index_catalog().await?;
+        let index = self.index().await?;
+        let work = self.data_dir.join("tmp");
+        Ok(blocking("the search index", "building a snapshot", move || {
+            forage_indexer::snapshot::Snapshot::build(&index, &key, &work)
+        })
+        .await??)
     }
 
     /// Records a source's crawl (for the console and `/metrics`).

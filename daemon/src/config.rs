@@ -64,9 +64,39 @@ pub struct Config {
     /// Operator grant rules and settings.
     #[serde(default)]
     pub grants: forage_policy::grants::GrantsConfig,
+    /// Serve signed index snapshots instead of crawling (see `docs/SNAPSHOTS.md`).
+    pub snapshot: Option<SnapshotConfig>,
     /// Where this config came from (for messages); `None` for the embedded default.
     #[serde(skip)]
     pub path: Option<PathBuf>,
+}
+
+/// `[snapshot]`: this daemon serves the index an indexing job signed and published, instead
+/// of crawling. Its `[[source]]` entries, if any, are not crawled: they give the registry
+/// settings (credentials, `insecure`) that pulling the snapshot and loading components use.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SnapshotConfig {
+    /// Where to poll for new snapshots (`registry/repo:tag`); none for an air-gapped daemon
+    /// fed by `forage snapshot import`.
+    pub reference: Option<String>,
+    /// Trusted public keys (SPKI PEM files, from `forage keygen`; relative to the config
+    /// file's directory). A snapshot signed by none of them is refused.
+    pub keys: Vec<PathBuf>,
+    /// Seconds between polls of `reference`.
+    #[serde(default = "default_snapshot_poll_secs")]
+    pub poll_secs: u64,
+    /// Largest compressed snapshot accepted, in MiB (it may unpack to four times that).
+    #[serde(default = "default_snapshot_max_mib")]
+    pub max_mib: u64,
+}
+
+fn default_snapshot_poll_secs() -> u64 {
+    300
+}
+
+fn default_snapshot_max_mib() -> u64 {
+    1024
 }
 
 /// One `[[source]]`: an OCI registry or an image-layout directory.
@@ -234,6 +264,26 @@ impl Config {
             message: e.to_string().trim_end().replace('\n', " "),
         })?;
         c.path = Some(path.to_path_buf());
+        if let Some(snap) = &mut c.snapshot {
+            let invalid = |message: String| ConfigError::Invalid { path: path.to_path_buf(), message };
+            if snap.keys.is_empty() {
+                return Err(invalid("snapshot: `keys` must list at least one trusted public key (see `forage keygen`)".into()));
+            }
+            if snap.poll_secs == 0 || snap.max_mib == 0 {
+                return Err(invalid("snapshot: `poll_secs` and `max_mib` must be positive".into()));
+            }
+            if let Some(r) = &snap.reference
+                && let Err(e) = r.parse::<forage_indexer::reference::OciRef>()
+            {
+                return Err(invalid(format!("snapshot: `reference` `{r}` is not an OCI reference: {e}")));
+            }
+            let base = path.parent().unwrap_or(Path::new("."));
+            for k in &mut snap.keys {
+                if k.is_relative() {
+                    *k = base.join(&*k);
+                }
+            }
+        }
         for (i, s) in c.sources.iter().enumerate() {
             match (&s.registry, &s.layout) {
                 (Some(_), None) | (None, Some(_)) => {}

@@ -75,13 +75,18 @@ pub async fn crawler(app: &Arc<App>) -> Result<Crawler, crate::app::AppError> {
     ))
 }
 
-/// `forage index`: one pass over every source, then the summary.
-pub async fn index_once(app: &Arc<App>, json: bool) -> anyhow::Result<()> {
+/// One pass over every source (and the embedded catalog), with a progress bar on stderr when
+/// `progress`: `forage index`, here or in a running daemon on behalf of `forage index`.
+pub async fn index_pass(app: &Arc<App>, progress: bool) -> Result<forage_indexer::crawl::CrawlSummary, crate::app::AppError> {
+    if app.snapshots.is_some() {
+        return Err(crate::app::AppError::NoSnapshot(
+            "this daemon serves signed snapshots (`[snapshot]`) and does not crawl; run `forage index` on the job's data dir".into(),
+        ));
+    }
     app.index_catalog().await?;
     let srcs = sources(&app.config);
-    let tty = !json && std::io::IsTerminal::is_terminal(&std::io::stderr());
     let mut c = crawler(app).await?;
-    if tty {
+    if progress {
         let state = Arc::new(std::sync::Mutex::new((0usize, 0usize)));
         c = c.with_progress(move |e| {
             let mut s = state.lock().unwrap();
@@ -97,26 +102,49 @@ pub async fn index_once(app: &Arc<App>, json: bool) -> anyhow::Result<()> {
         });
     }
     let summary = c.crawl(&srcs).await;
-    if tty {
+    if progress {
         eprintln!();
     }
+    for s in &summary.sources {
+        app.record_crawl(s);
+    }
+    Ok(summary)
+}
+
+/// Prints an index pass's summary (`--json`: one object).
+pub fn print_summary(summary: &serde_json::Value, json: bool) -> anyhow::Result<()> {
     if json {
-        println!("{}", serde_json::to_string(&summary)?);
-    } else {
-        for s in &summary.sources {
-            println!("{}: {} new, {} unchanged, {} removed, {} failed", s.name, s.new, s.unchanged, s.removed, s.failed);
-            for e in &s.errors {
-                println!("  error: {e}");
-            }
+        println!("{}", serde_json::to_string(summary)?);
+        return Ok(());
+    }
+    for s in summary["sources"].as_array().into_iter().flatten() {
+        println!(
+            "{}: {} new, {} unchanged, {} removed, {} failed",
+            s["name"].as_str().unwrap_or("?"),
+            s["new"],
+            s["unchanged"],
+            s["removed"],
+            s["failed"]
+        );
+        for e in s["errors"].as_array().into_iter().flatten() {
+            println!("  error: {}", e.as_str().unwrap_or(""));
         }
     }
     // A partial crawl (some sources failed) still exits 0; the summary says what failed.
     Ok(())
 }
 
+/// `forage index` with the store to itself: one pass, then the summary.
+pub async fn index_once(app: &Arc<App>, json: bool) -> anyhow::Result<()> {
+    let tty = !json && std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let summary = index_pass(app, tty).await?;
+    print_summary(&serde_json::to_value(&summary)?, json)
+}
+
 /// Re-crawls every `interval` in the background of `forage serve`.
 pub fn spawn_interval(app: Arc<App>, interval: Duration) {
-    if app.config.sources.is_empty() {
+    // A snapshot daemon's sources only give registry settings; its job crawls.
+    if app.config.sources.is_empty() || app.snapshots.is_some() {
         return;
     }
     tokio::spawn(async move {

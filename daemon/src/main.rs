@@ -18,6 +18,7 @@ mod mcp;
 mod metrics;
 mod search;
 mod serve;
+mod snapshot;
 mod trust;
 
 use std::net::SocketAddr;
@@ -52,10 +53,32 @@ enum Command {
         http: Option<SocketAddr>,
     },
     /// One crawl pass over every configured source, then exit (the offline indexing job).
+    /// With a daemon running on the same data dir, the daemon does the pass.
     Index {
         /// Print one JSON summary object.
         #[arg(long)]
         json: bool,
+        /// Then write a signed snapshot of the index to FILE (needs --key).
+        #[arg(long, value_name = "FILE")]
+        snapshot_out: Option<PathBuf>,
+        /// The snapshot signing key (from `forage keygen`).
+        #[arg(long, env = "FORAGE_SNAPSHOT_KEY", value_name = "KEY")]
+        key: Option<PathBuf>,
+    },
+    /// Signed index snapshots: export/push (jobs), import/pull (daemons with `[snapshot]`).
+    Snapshot {
+        #[command(subcommand)]
+        command: SnapshotCommand,
+        /// Print JSON instead of text.
+        #[arg(long, global = true)]
+        json: bool,
+    },
+    /// Write a new ed25519 key pair for signing snapshots: KEY (private, mode 0600) and
+    /// KEY with the extension .pub (public; list it in `[snapshot] keys`).
+    Keygen {
+        /// Where the private key goes.
+        #[arg(long, default_value = "forage-snapshot.key", value_name = "KEY")]
+        out: PathBuf,
     },
     /// Search the index from the shell (the engine behind `search_tools`).
     Search {
@@ -161,6 +184,36 @@ enum GrantsCommand {
 }
 
 #[derive(Subcommand)]
+enum SnapshotCommand {
+    /// Sign the current index and write it to FILE (an oci-archive).
+    Export {
+        /// The file to write.
+        file: PathBuf,
+        /// The signing key (from `forage keygen`).
+        #[arg(long, env = "FORAGE_SNAPSHOT_KEY", value_name = "KEY")]
+        key: PathBuf,
+    },
+    /// Verify FILE against `[snapshot] keys` and put it into service.
+    Import {
+        /// A file written by `forage snapshot export`.
+        file: PathBuf,
+    },
+    /// Sign the current index and push it to REF (registry/repo:tag).
+    Push {
+        /// Where to push.
+        reference: String,
+        /// The signing key (from `forage keygen`).
+        #[arg(long, env = "FORAGE_SNAPSHOT_KEY", value_name = "KEY")]
+        key: PathBuf,
+    },
+    /// Pull REF, verify it against `[snapshot] keys` and put it into service.
+    Pull {
+        /// registry/repo:tag or registry/repo@sha256:…
+        reference: String,
+    },
+}
+
+#[derive(Subcommand)]
 enum SecretsCommand {
     /// Store a secret (its value is read from stdin, so it stays out of shell history). The
     /// component sees it only once granted the environment variable NAME.
@@ -257,9 +310,32 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         let checks = doctor::run(config_path.as_deref(), &data_dir).await;
         return doctor::report(&checks, json);
     }
+    if let Command::Keygen { out } = &command {
+        let key = forage_policy::snapshot::SnapshotSigningKey::generate()?;
+        let public = key.write_new(out)?;
+        println!("wrote {} (private: keep it secret) and {} (public: list it in `[snapshot] keys`); key id {}", out.display(), public.display(), key.key_id());
+        return Ok(());
+    }
     let config = config::Config::load(config_path.as_deref())?;
     // Operator commands go through a running daemon when there is one (it holds the store).
     let operator = match &command {
+        Command::Snapshot { command, json } => Some((snapshot_request(command)?, *json, false)),
+        Command::Index { json, snapshot_out, key } => {
+            if snapshot_out.is_some() && key.is_none() {
+                anyhow::bail!("index --snapshot-out: give the signing key with --key (or FORAGE_SNAPSHOT_KEY)");
+            }
+            if let Some(answer) = admin::send(&data_dir, &serde_json::json!({"op": "index"})).await {
+                crawl::print_summary(&answer.map_err(|e| anyhow::anyhow!("{e}"))?, *json)?;
+                if let (Some(file), Some(key)) = (snapshot_out, key) {
+                    let req = snapshot_request(&SnapshotCommand::Export { file: file.clone(), key: key.clone() })?;
+                    if let Some(answer) = admin::send(&data_dir, &req).await {
+                        return print_operator(&req, answer, *json, false);
+                    }
+                }
+                return Ok(());
+            }
+            None
+        }
         Command::Grants { command, json } => Some((grants_request(command)?, *json, false)),
         Command::Secrets { command, json } => Some((secrets_request(command)?, *json, false)),
         Command::Audit { command: AuditCommand::Verify, json } => Some((serde_json::json!({"op": "audit.verify"}), *json, true)),
@@ -298,12 +374,19 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         let data_dir = data_dir.clone();
         tokio::task::spawn_blocking(move || app::App::new(config, &data_dir, store)).await??
     };
+    // A snapshot daemon's index is the snapshot it had in service.
+    if let Some(s) = &app.snapshots {
+        s.open_current().await;
+    }
     if let Some((req, json, verify)) = operator {
         let answer = admin::handle(&app, &req).await;
         return print_operator(&req, answer, json, verify);
     }
     match command {
         Command::Serve { http } => {
+            if let Some(s) = &app.snapshots {
+                s.spawn_poll(app.fetcher_arc());
+            }
             if let Err(e) = admin::listen(app.clone(), &data_dir) {
                 tracing::warn!(error = %e, "operator socket unavailable; `forage grants` needs the daemon stopped");
             }
@@ -319,7 +402,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
         }
         Command::Inspect { reference, json } => inspect::run(&app, &reference, json).await,
-        Command::Index { json } => crawl::index_once(&app, json).await,
+        Command::Index { json, snapshot_out, key } => {
+            crawl::index_once(&app, json).await?;
+            if let (Some(file), Some(key)) = (snapshot_out, key) {
+                let req = snapshot_request(&SnapshotCommand::Export { file, key })?;
+                let answer = admin::handle(&app, &req).await;
+                return print_operator(&req, answer, json, false);
+            }
+            Ok(())
+        }
         Command::Search { query, limit, verified_only, json } => {
             let mut q = forage_indexer::search::SearchQuery::new(query).limit(limit);
             q.verified_only = verified_only;
@@ -333,6 +424,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Grants { .. }
+        | Command::Snapshot { .. }
+        | Command::Keygen { .. }
         | Command::Secrets { .. }
         | Command::Audit { .. }
         | Command::Doctor { .. }
@@ -340,6 +433,18 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             unreachable!("handled above")
         }
     }
+}
+
+fn snapshot_request(c: &SnapshotCommand) -> anyhow::Result<serde_json::Value> {
+    use serde_json::json;
+    // The daemon may run elsewhere in the file system: paths go absolute.
+    let abs = |p: &std::path::Path| -> anyhow::Result<String> { Ok(std::path::absolute(p)?.display().to_string()) };
+    Ok(match c {
+        SnapshotCommand::Export { file, key } => json!({"op": "snapshot.export", "file": abs(file)?, "key": abs(key)?}),
+        SnapshotCommand::Push { reference, key } => json!({"op": "snapshot.push", "reference": reference, "key": abs(key)?}),
+        SnapshotCommand::Import { file } => json!({"op": "snapshot.import", "file": abs(file)?}),
+        SnapshotCommand::Pull { reference } => json!({"op": "snapshot.pull", "reference": reference}),
+    })
 }
 
 fn secrets_request(c: &SecretsCommand) -> anyhow::Result<serde_json::Value> {
@@ -412,6 +517,31 @@ fn print_operator(req: &serde_json::Value, answer: Result<serde_json::Value, Str
         "secrets.set" | "secrets.rm" => {
             let verb = if v["set"] == true { "set" } else if v["removed"] == true { "removed" } else { "had none:" };
             println!("secret {verb} {} for {}", v["name"].as_str().unwrap_or("?"), v["component"].as_str().unwrap_or("?"));
+        }
+        "snapshot.export" | "snapshot.push" => println!(
+            "snapshot {} ({} components, {} functions, {} bytes){}",
+            v["digest"].as_str().unwrap_or("?"),
+            v["components"],
+            v["functions"],
+            v["size"],
+            match (req.get("file").and_then(|f| f.as_str()), v["reference"].as_str()) {
+                (Some(f), _) => format!(" written to {f}"),
+                (_, Some(r)) => format!(" pushed as {r}"),
+                _ => String::new(),
+            }
+        ),
+        "snapshot.import" | "snapshot.pull" => {
+            if v["unchanged"] == true {
+                println!("snapshot unchanged: {} is in service", v["status"]["in_service"].as_str().unwrap_or("?"));
+            } else {
+                println!(
+                    "snapshot {} in service ({} components, {} functions, signed by key {})",
+                    v["digest"].as_str().unwrap_or("?"),
+                    v["components"],
+                    v["functions"],
+                    v["key_id"].as_str().unwrap_or("?")
+                );
+            }
         }
         "grants.list" => {
             let rows = v.as_array().cloned().unwrap_or_default();

@@ -389,6 +389,12 @@ impl Snapshot {
             tar.into_inner().map_err(io_err(path))?.flush().map_err(io_err(path))?;
         }
         tmp.as_file().sync_all().map_err(io_err(path))?;
+        // Nothing in a snapshot is secret (the signature is public): readable like any artifact.
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            tmp.as_file().set_permissions(std::fs::Permissions::from_mode(0o644)).map_err(io_err(path))?;
+        }
         tmp.persist(path).map_err(|e| io_err(path)(e.error))?;
         Ok(())
     }
@@ -557,7 +563,10 @@ fn unpack_into(payload: &[u8], statement: &Statement, dest: &Path, limits: &Snap
                     std::io::ErrorKind::AlreadyExists => bad(format!("`{name}` appears twice")),
                     _ => io_err(path)(e),
                 })?;
-                std::io::copy(&mut limited, &mut f).map_err(|e| bad(format!("`{name}`: {e}")))?
+                let n = std::io::copy(&mut limited, &mut f).map_err(|e| bad(format!("`{name}`: {e}")))?;
+                // Durable before the caller points at this directory.
+                f.sync_all().map_err(io_err(path))?;
+                n
             }
         };
         unpacked += written;
