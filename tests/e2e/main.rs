@@ -11,3 +11,4 @@ mod registry;
 mod reliability;
 mod sandbox;
 mod signatures;
+mod snapshots;
