@@ -88,7 +88,40 @@ pub fn signature_envelopes(data: &[u8]) {
 pub type Target = fn(&[u8]);
 
 /// Every target by name, for the drivers.
-pub const TARGETS: [(&str, Target); 4] = [
+/// Signed index snapshots: the arbitrary bytes as an `oci-archive` file, as a signature
+/// envelope, and as an index archive that a trusted key signed (so unpacking and the content
+/// checks run on them, not only the signature check).
+pub fn snapshot_reading(data: &[u8]) {
+    use forage_indexer::snapshot::{Snapshot, SnapshotLimits, unpack};
+    use forage_policy::snapshot::{FORMAT_VERSION, SnapshotSigningKey, Statement, TrustedSnapshotKeys};
+    static KEY: OnceLock<SnapshotSigningKey> = OnceLock::new();
+    let key = KEY.get_or_init(|| SnapshotSigningKey::generate().expect("key"));
+    let keys = TrustedSnapshotKeys::from_keys(vec![key.public_key()]);
+    let limits = SnapshotLimits { max_payload_bytes: 1 << 20, max_unpacked_bytes: 4 << 20, max_files: 64 };
+    if let Ok(s) = Snapshot::read_archive_from(data, "fuzz", &limits) {
+        let _ = s.verify(&keys);
+    }
+    let _ = keys.verify(data);
+    let statement = Statement {
+        format: FORMAT_VERSION,
+        payload: forage_policy::Digest::of(data),
+        payload_size: data.len() as u64,
+        schema: forage_indexer::search::SearchIndex::schema_fingerprint(),
+        created: 0,
+        functions: 1,
+        digests: vec![forage_policy::Digest::of(b"fuzz")],
+    };
+    let snap = Snapshot::assemble(data.to_vec().into(), &statement, key);
+    if let Ok(v) = snap.verify(&keys) {
+        let dir = std::env::temp_dir().join(format!("forage-fuzz-snapshot-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let _ = unpack(&snap, &v, &dir, &limits);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
+
+pub const TARGETS: [(&str, Target); 5] = [
+    ("snapshot_reading", snapshot_reading),
     ("json_to_component_values", json_to_component_values),
     ("wit_extraction", wit_extraction),
     ("manifest_and_config", manifest_and_config),
@@ -220,6 +253,28 @@ mod tests {
                 b"-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE\n-----END PUBLIC KEY-----\n".to_vec(),
                 br#"{"tlogs":[{"baseUrl":"x","hashAlgorithm":"SHA2_256","publicKey":{"rawBytes":"AA==","keyDetails":"PKIX_ECDSA_P256_SHA_256","validFor":{"start":"2021-01-01T00:00:00Z"}},"logId":{"keyId":"AA=="}}]}"#.to_vec(),
             ],
+            "snapshot_reading" => {
+                // A real snapshot of a one-function index: the archive file and its layers.
+                use forage_indexer::search::{SearchDoc, SearchIndex};
+                let index = SearchIndex::in_memory();
+                let digest = forage_policy::Digest::of(b"seed");
+                let doc: SearchDoc = serde_json::from_value(serde_json::json!({
+                    "id": "a:b//f@000000000000", "package": "a:b", "interface": null, "function": "f", "version": null,
+                    "reference": "r", "description": "d", "signature": "f: func()", "params": [], "type_text": [],
+                    "component_description": null, "capabilities": [], "registry": "r", "verified": "unsigned",
+                    "component_key": digest.to_string()}))
+                .unwrap();
+                index.replace_component(&digest.to_string(), &[doc]).unwrap();
+                index.commit().unwrap();
+                let work = std::env::temp_dir().join(format!("forage-fuzz-seed-{}", std::process::id()));
+                let key = forage_policy::snapshot::SnapshotSigningKey::generate().unwrap();
+                let (snap, _) = forage_indexer::snapshot::Snapshot::build(&index, &key, &work).unwrap();
+                let file = work.join("seed.tar");
+                snap.write_archive(&file).unwrap();
+                let archive = std::fs::read(&file).unwrap();
+                let _ = std::fs::remove_dir_all(&work);
+                vec![archive, snap.payload.to_vec(), snap.envelope.to_vec()]
+            }
             other => panic!("no seeds for {other}"),
         }
     }

@@ -297,8 +297,9 @@ impl Snapshot {
         Ok((Self::assemble(payload, &statement, key), statement))
     }
 
-    /// Signs `statement` and wraps it with `payload` in a manifest.
-    fn assemble(payload: Bytes, statement: &Statement, key: &SnapshotSigningKey) -> Snapshot {
+    /// Signs `statement` and wraps it with `payload` in a manifest. [`Snapshot::build`] uses
+    /// it; it is public for tools that make their own archive (and for fuzzing).
+    pub fn assemble(payload: Bytes, statement: &Statement, key: &SnapshotSigningKey) -> Snapshot {
         let envelope = Bytes::from(key.sign(statement));
         let layer = |media_type: &str, bytes: &[u8]| Descriptor {
             media_type: media_type.into(),
@@ -402,15 +403,21 @@ impl Snapshot {
     /// Reads an `oci-archive` written by [`Snapshot::write_archive`] (or by `skopeo copy …
     /// oci-archive:FILE`). Only the layout's own files are accepted, each within its cap.
     pub fn read_archive(path: &Path, limits: &SnapshotLimits) -> Result<Snapshot, SnapshotError> {
-        let bad = |m: String| SnapshotError::Archive(format!("{}: {m}", path.display()));
         let file = std::fs::File::open(path).map_err(io_err(path))?;
         let meta = file.metadata().map_err(io_err(path))?;
         if !meta.is_file() {
-            return Err(bad("not a regular file".into()));
+            return Err(SnapshotError::Archive(format!("{}: not a regular file", path.display())));
         }
+        Self::read_archive_from(std::io::BufReader::new(file), &path.display().to_string(), limits)
+    }
+
+    /// [`Snapshot::read_archive`] over any reader; `name` names it in errors.
+    pub fn read_archive_from(reader: impl Read, name: &str, limits: &SnapshotLimits) -> Result<Snapshot, SnapshotError> {
+        let shown = name;
+        let bad = |m: String| SnapshotError::Archive(format!("{shown}: {m}"));
         let mut blobs: BTreeMap<String, Vec<u8>> = BTreeMap::new();
         let mut index_json = None;
-        let mut archive = tar::Archive::new(std::io::BufReader::new(file));
+        let mut archive = tar::Archive::new(reader);
         let cap_total = limits.max_payload_bytes + MAX_ENVELOPE_BYTES as u64 + 2 * MAX_MANIFEST_BYTES;
         let mut total = 0u64;
         for (n, entry) in archive.entries().map_err(|e| bad(e.to_string()))?.enumerate() {
