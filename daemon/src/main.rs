@@ -365,9 +365,17 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     }
     let store: Arc<dyn forage_store::Store> = {
         let path = data_dir.join("state.redb");
-        Arc::new(
-            tokio::task::spawn_blocking(move || forage_store::RedbStore::open(&path)).await??,
-        )
+        let opened = tokio::task::spawn_blocking(move || forage_store::RedbStore::open(&path)).await?;
+        match opened {
+            Ok(s) => Arc::new(s),
+            // `inspect` only reads a component: while a daemon holds the store it runs on a
+            // throwaway one (nothing it does is persisted or audited anyway).
+            Err(e) if matches!(command, Command::Inspect { .. }) => {
+                tracing::info!(error = %e, "state store unavailable; inspecting without it");
+                Arc::new(forage_store::MemoryStore::default())
+            }
+            Err(e) => return Err(e.into()),
+        }
     };
     // Engine, key and grant records: blocking set-up, off the async workers.
     let app = {

@@ -22,7 +22,14 @@
 //!    HTTP PUTs; the re-crawl lists the catalog, lists each repository's tags and resolves each
 //!    tag (one manifest HEAD), downloading nothing.
 //!
-//! `FORAGE_BENCH_SIZES=1000,10000` overrides the index sizes.
+//! 4. **Signed index snapshots** at 10k and 100k functions (`docs/SNAPSHOTS.md`): size, export
+//!    (rewrite + archive + sign), push to and pull from the local registry, verify, unpack and
+//!    open; and the swap pause: search p99 while a new snapshot is verified, unpacked, opened
+//!    and swapped in, against p99 without a swap, in the same run (two search threads, the
+//!    daemon's swap: a pointer under a lock, each search on the `Arc` it started with).
+//!
+//! `FORAGE_BENCH_SIZES=1000,10000` overrides the index sizes; `FORAGE_BENCH_ONLY=snapshot`
+//! runs only section 4 (with `FORAGE_BENCH_SNAPSHOT_SIZES=10000,100000`).
 
 #[allow(dead_code, clippy::all)]
 #[path = "../../xtask/src/corpus.rs"]
@@ -1107,7 +1114,138 @@ async fn raw_listing(base: &str, repos: usize, width: usize) {
         .await;
 }
 
+// ---------------------------------------------------------------------------------------------
+// 4. Signed index snapshots
+// ---------------------------------------------------------------------------------------------
+
+fn snapshot_bench(rt: &tokio::runtime::Runtime, sizes: &[usize], golden: &eval::Golden) {
+    use forage_indexer::snapshot::{Snapshot, SnapshotLimits, unpack};
+    use forage_policy::snapshot::{SnapshotSigningKey, TrustedSnapshotKeys};
+    use std::sync::RwLock;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    let Some(bin) = registry_bin() else {
+        println!("\n## snapshots: skipped (no docker-registry)");
+        return;
+    };
+    let reg = start_registry(&bin, false);
+    let fetcher = Fetcher::new(Default::default()).expect("fetcher");
+    let key = SnapshotSigningKey::generate().expect("key");
+    let keys = TrustedSnapshotKeys::from_keys(vec![key.public_key()]);
+    let limits = SnapshotLimits::default();
+    let queries = queries(golden);
+    println!("\n## signed index snapshots (gzip'd tantivy index + DSSE/ed25519; local registry over HTTP)");
+    println!("| functions | size | bytes/function | export | push | pull | verify | unpack+open | search p99 | p99 during swap | ratio | failed |");
+    println!("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+    for &n in sizes {
+        let mut docs = golden.docs.clone();
+        docs.extend(synthetic_docs(n.saturating_sub(docs.len()), 0));
+        let dir = tmp("forage-bench-snapshot-");
+        let source = SearchIndex::open_or_create(&dir.path().join("job")).expect("index");
+        let mut by_key: std::collections::BTreeMap<&str, Vec<SearchDoc>> = Default::default();
+        for d in &docs {
+            by_key.entry(&d.component_key).or_default().push(d.clone());
+        }
+        for (k, d) in &by_key {
+            source.replace_component(k, d).expect("index");
+        }
+        source.commit().expect("commit");
+
+        let t = Instant::now();
+        let (snap, _) = Snapshot::build(&source, &key, dir.path()).expect("build");
+        let export = t.elapsed();
+        let size = snap.manifest.len() + snap.payload.len() + snap.envelope.len();
+        let reference: forage_indexer::reference::OciRef = format!("{}/bench/index:{n}", reg.host).parse().unwrap();
+        let t = Instant::now();
+        rt.block_on(snap.push(&fetcher, &reference)).expect("push");
+        let push = t.elapsed();
+        let t = Instant::now();
+        let pulled = rt.block_on(Snapshot::pull(&fetcher, &reference, &limits)).expect("pull");
+        let pull = t.elapsed();
+        let t = Instant::now();
+        let verified = pulled.verify(&keys).expect("verify");
+        let verify = t.elapsed();
+        let t = Instant::now();
+        let (_, first) = unpack(&pulled, &verified, &dir.path().join("a"), &limits).expect("unpack");
+        let open = t.elapsed();
+
+        // The swap pause: two threads search without pause on whatever index is in service.
+        let slot = Arc::new(RwLock::new(Arc::new(first)));
+        let stop = Arc::new(AtomicBool::new(false));
+        let swapping = Arc::new(AtomicBool::new(false));
+        let searchers: Vec<_> = (0..2)
+            .map(|w| {
+                let (slot, stop, swapping, queries) = (slot.clone(), stop.clone(), swapping.clone(), queries.clone());
+                std::thread::spawn(move || {
+                    let (mut quiet, mut during, mut failed) = (Vec::new(), Vec::new(), 0usize);
+                    let mut i = w;
+                    while !stop.load(Ordering::Relaxed) {
+                        let index = slot.read().unwrap().clone();
+                        let in_swap = swapping.load(Ordering::Relaxed);
+                        let t = Instant::now();
+                        match index.search(&SearchQuery::new(&queries[i % queries.len()])) {
+                            Ok(h) if !h.is_empty() => {}
+                            _ => failed += 1,
+                        }
+                        (if in_swap { &mut during } else { &mut quiet }).push(t.elapsed());
+                        i += 2;
+                    }
+                    (quiet, during, failed)
+                })
+            })
+            .collect();
+        std::thread::sleep(Duration::from_secs(3));
+        swapping.store(true, Ordering::Relaxed);
+        let v = pulled.verify(&keys).expect("verify");
+        let (_, second) = unpack(&pulled, &v, &dir.path().join("b"), &limits).expect("unpack");
+        *slot.write().unwrap() = Arc::new(second);
+        std::thread::sleep(Duration::from_millis(200));
+        swapping.store(false, Ordering::Relaxed);
+        std::thread::sleep(Duration::from_secs(1));
+        stop.store(true, Ordering::Relaxed);
+        let (mut quiet, mut during, mut failed) = (Vec::new(), Vec::new(), 0);
+        for s in searchers {
+            let (q, d, f) = s.join().unwrap();
+            quiet.extend(q);
+            during.extend(d);
+            failed += f;
+        }
+        quiet.sort();
+        during.sort();
+        let (q99, d99) = (percentile(&quiet, 0.99), percentile(&during, 0.99));
+        println!(
+            "| {} | {:.1} MiB | {:.0} | {:.2} s | {:.2} s | {:.2} s | {:.1} ms | {:.2} s | {:.3} ms | {:.3} ms | {:.1}× | {failed} |",
+            docs.len(),
+            size as f64 / (1 << 20) as f64,
+            size as f64 / docs.len() as f64,
+            export.as_secs_f64(),
+            push.as_secs_f64(),
+            pull.as_secs_f64(),
+            ms(verify),
+            open.as_secs_f64(),
+            ms(q99),
+            ms(d99),
+            d99.as_secs_f64() / q99.as_secs_f64(),
+        );
+    }
+}
+
+fn registry_bin() -> Option<PathBuf> {
+    let bin = PathBuf::from("/usr/bin/docker-registry");
+    (bin.exists() && std::env::var_os("FORAGE_BENCH_NO_REGISTRY").is_none()).then_some(bin)
+}
+
 fn main() {
+    if std::env::var("FORAGE_BENCH_ONLY").as_deref() == Ok("snapshot") {
+        let sizes: Vec<usize> = std::env::var("FORAGE_BENCH_SNAPSHOT_SIZES")
+            .ok()
+            .map(|s| s.split(',').map(|n| n.trim().parse().expect("sizes")).collect())
+            .unwrap_or_else(|| vec![10_000, 100_000]);
+        let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+        let golden = eval::load_golden(&eval::default_golden_dir()).expect("golden set");
+        snapshot_bench(&rt, &sizes, &golden);
+        return;
+    }
     // `cargo bench` passes `--bench`; ignore it.
     let sizes: Vec<usize> = std::env::var("FORAGE_BENCH_SIZES")
         .ok()
@@ -1137,4 +1275,5 @@ fn main() {
     layout_bench(&rt, &layout, functions);
     registry_bench(&rt, &layout, false);
     registry_bench(&rt, &layout, true);
+    snapshot_bench(&rt, &[10_000, 100_000], &golden);
 }

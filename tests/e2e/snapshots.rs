@@ -260,7 +260,7 @@ fn resolve_tag(reg: &Registry, repo: &str, tag: &str) -> String {
 }
 
 /// `forage index` while `forage serve` holds the store: the daemon runs the pass, and the new
-/// component is in `search_tools` without a restart.
+/// component is in `search_tools` without a restart; `forage inspect` runs beside it.
 #[test]
 fn forage_index_against_a_live_daemon_updates_its_search_without_a_restart() {
     let tmp = tempfile::tempdir().unwrap();
@@ -283,4 +283,7 @@ fn forage_index_against_a_live_daemon_updates_its_search_without_a_restart() {
     let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
     assert_eq!(v["sources"][0]["new"], 1, "{v}");
     assert!(found(&steps(&url, &data, q)));
+    // `forage inspect` works beside the daemon too.
+    let out = ok(run(&data, &cfg, &["inspect", "builtin:clock", "--json"]), "inspect against the daemon");
+    assert!(out.contains("convert-time"), "{out}");
 }
