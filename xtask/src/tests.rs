@@ -321,12 +321,13 @@ fn gen_corpus_writes_components_wit_and_layouts() {
     }
 }
 
-/// Copy `from` to `to` recursively, leaving out build output (`target`).
+/// Copy `from` to `to` recursively, leaving out build output (`target`) and installed
+/// npm packages (`node_modules`).
 fn copy_tree(from: &Path, to: &Path) {
     fs::create_dir_all(to).unwrap();
     for entry in fs::read_dir(from).unwrap() {
         let entry = entry.unwrap();
-        if entry.file_name() == "target" {
+        if entry.file_name() == "target" || entry.file_name() == "node_modules" {
             continue;
         }
         let dest = to.join(entry.file_name());
