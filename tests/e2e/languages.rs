@@ -18,7 +18,11 @@ fn root() -> PathBuf {
 }
 
 fn built(name: &str) -> String {
-    root().join("fixtures/built").join(name).display().to_string()
+    root()
+        .join("fixtures/built")
+        .join(name)
+        .display()
+        .to_string()
 }
 
 /// Runs `steps` in one stdio session with no config (so no grants: the deny-by-default
@@ -40,7 +44,10 @@ fn session(steps: Value) -> Vec<Value> {
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    let mut lines: Vec<Value> = stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let mut lines: Vec<Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert!(
         out.status.success() && lines.last().is_some_and(|l| l["done"] == true),
         "session did not finish\n{stdout}\n--- stderr ---\n{}",
@@ -52,8 +59,14 @@ fn session(steps: Value) -> Vec<Value> {
 
 /// The `structuredContent` of a successful call, by step label.
 fn answer<'a>(lines: &'a [Value], label: &str) -> &'a Value {
-    let line = lines.iter().find(|l| l["label"] == label).unwrap_or_else(|| panic!("no step {label}: {lines:#?}"));
-    assert!(line.get("exception").is_none() && line["is_error"] == false, "{label} failed: {line:#}");
+    let line = lines
+        .iter()
+        .find(|l| l["label"] == label)
+        .unwrap_or_else(|| panic!("no step {label}: {lines:#?}"));
+    assert!(
+        line.get("exception").is_none() && line["is_error"] == false,
+        "{label} failed: {line:#}"
+    );
     &line["structured"]
 }
 
@@ -70,19 +83,51 @@ fn load(path: &str) -> Value {
 fn four_languages_load_and_answer_through_the_python_sdk() {
     let lines = session(json!([
         load(&built("types.wasm")),
-        call("rust string", "types_greet", json!({"name": "Ada", "title": "Dr."})),
-        call("rust record", "types_echo-rect", json!({"value": {
-            "origin": {"x": 1.5, "y": -2.0}, "size": [3.0, 4.0], "label": "box", "tags": ["a", "b"]
-        }})),
+        call(
+            "rust string",
+            "types_greet",
+            json!({"name": "Ada", "title": "Dr."})
+        ),
+        call(
+            "rust record",
+            "types_echo-rect",
+            json!({"value": {
+                "origin": {"x": 1.5, "y": -2.0}, "size": [3.0, 4.0], "label": "box", "tags": ["a", "b"]
+            }})
+        ),
         load(&built("pytext.wasm")),
-        call("python string", "pytext_wrap", json!({"text": "aaa bbb ccc", "width": 7})),
-        call("python record", "pytext_word-stats", json!({"text": "the cat and the hat", "top": 2})),
+        call(
+            "python string",
+            "pytext_wrap",
+            json!({"text": "aaa bbb ccc", "width": 7})
+        ),
+        call(
+            "python record",
+            "pytext_word-stats",
+            json!({"text": "the cat and the hat", "top": 2})
+        ),
         load(&built("semver.wasm")),
-        call("js string", "semver_bump", json!({"version": "1.4.2", "part": "minor"})),
-        call("js record", "semver_parse", json!({"version": "v1.4.0-rc.1+build.5"})),
+        call(
+            "js string",
+            "semver_bump",
+            json!({"version": "1.4.2", "part": "minor"})
+        ),
+        call(
+            "js record",
+            "semver_parse",
+            json!({"version": "v1.4.0-rc.1+build.5"})
+        ),
         load(&built("gotext.wasm")),
-        call("go string", "gotext_convert-case", json!({"text": "HTTPServerError", "style": "snake"})),
-        call("go record", "gotext_count", json!({"text": "one two\nthree\n"})),
+        call(
+            "go string",
+            "gotext_convert-case",
+            json!({"text": "HTTPServerError", "style": "snake"})
+        ),
+        call(
+            "go record",
+            "gotext_count",
+            json!({"text": "one two\nthree\n"})
+        ),
     ]));
     for (name, package) in [
         ("types", "forage-fixtures:types"),
@@ -91,26 +136,51 @@ fn four_languages_load_and_answer_through_the_python_sdk() {
         ("gotext", "forage-fixtures:gotext"),
     ] {
         let loaded = answer(&lines, &format!("load {}", built(&format!("{name}.wasm"))));
-        assert!(loaded["component"].as_str().unwrap().starts_with(&format!("{name}-")), "{loaded:#}");
-        assert!(loaded["tools"].as_array().unwrap().iter().all(|t| t["name"].as_str().unwrap().starts_with(name)), "{package}: {loaded:#}");
+        assert!(
+            loaded["component"]
+                .as_str()
+                .unwrap()
+                .starts_with(&format!("{name}-")),
+            "{loaded:#}"
+        );
+        assert!(
+            loaded["tools"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|t| t["name"].as_str().unwrap().starts_with(name)),
+            "{package}: {loaded:#}"
+        );
     }
-    assert_eq!(answer(&lines, "rust string"), &json!({"result": "Hello, Dr. Ada!"}));
+    assert_eq!(
+        answer(&lines, "rust string"),
+        &json!({"result": "Hello, Dr. Ada!"})
+    );
     assert_eq!(
         answer(&lines, "rust record"),
         &json!({"result": {"origin": {"x": 1.5, "y": -2.0}, "size": [3.0, 4.0], "label": "box", "tags": ["a", "b"]}})
     );
-    assert_eq!(answer(&lines, "python string"), &json!({"result": ["aaa bbb", "ccc"]}));
+    assert_eq!(
+        answer(&lines, "python string"),
+        &json!({"result": ["aaa bbb", "ccc"]})
+    );
     assert_eq!(
         answer(&lines, "python record"),
         &json!({"result": {"words": 5, "unique-words": 4, "longest-word": "the",
                            "top-words": [{"word": "the", "count": 2}, {"word": "and", "count": 1}]}})
     );
-    assert_eq!(answer(&lines, "js string"), &json!({"result": {"ok": "1.5.0"}}));
+    assert_eq!(
+        answer(&lines, "js string"),
+        &json!({"result": {"ok": "1.5.0"}})
+    );
     assert_eq!(
         answer(&lines, "js record"),
         &json!({"result": {"ok": {"major": 1, "minor": 4, "patch": 0, "prerelease": ["rc", "1"], "build": "build.5"}}})
     );
-    assert_eq!(answer(&lines, "go string"), &json!({"result": "http_server_error"}));
+    assert_eq!(
+        answer(&lines, "go string"),
+        &json!({"result": "http_server_error"})
+    );
     assert_eq!(
         answer(&lines, "go record"),
         &json!({"result": {"lines": 2, "words": 3, "characters": 14, "bytes": 14}})
@@ -137,23 +207,71 @@ fn javascript_semver_component_answers_exactly() {
     ];
     let mut steps = vec![
         load(&built("semver.wasm")),
-        call("parse release", "semver_parse", json!({"version": "10.20.30"})),
+        call(
+            "parse release",
+            "semver_parse",
+            json!({"version": "10.20.30"}),
+        ),
         call("parse invalid", "semver_parse", json!({"version": "1.2"})),
-        call("compare pre-release", "semver_compare", json!({"a": "1.0.0-rc.1", "b": "1.0.0"})),
-        call("compare identifiers", "semver_compare", json!({"a": "1.0.0-alpha.beta", "b": "1.0.0-alpha.1"})),
-        call("compare build", "semver_compare", json!({"a": "2.0.0+linux", "b": "2.0.0"})),
-        call("bump prerelease", "semver_bump", json!({"version": "1.4.3-rc.1", "part": "prerelease"})),
-        call("bump release", "semver_bump", json!({"version": "1.4.2", "part": "prerelease"})),
-        call("bump major of rc", "semver_bump", json!({"version": "2.0.0-rc.1", "part": "major"})),
-        call("max", "semver_max-satisfying", json!({
-            "candidates": ["1.2.3", "1.9.0", "2.0.0", "not-a-version", "1.10.0-rc.1"], "range": "^1.2"
-        })),
-        call("max none", "semver_max-satisfying", json!({"candidates": ["3.0.0"], "range": "^1.2"})),
-        call("bad range", "semver_satisfies", json!({"version": "1.0.0", "range": ">=foo"})),
-        call("bad part", "semver_bump", json!({"version": "1.0.0", "part": "micro"})),
+        call(
+            "compare pre-release",
+            "semver_compare",
+            json!({"a": "1.0.0-rc.1", "b": "1.0.0"}),
+        ),
+        call(
+            "compare identifiers",
+            "semver_compare",
+            json!({"a": "1.0.0-alpha.beta", "b": "1.0.0-alpha.1"}),
+        ),
+        call(
+            "compare build",
+            "semver_compare",
+            json!({"a": "2.0.0+linux", "b": "2.0.0"}),
+        ),
+        call(
+            "bump prerelease",
+            "semver_bump",
+            json!({"version": "1.4.3-rc.1", "part": "prerelease"}),
+        ),
+        call(
+            "bump release",
+            "semver_bump",
+            json!({"version": "1.4.2", "part": "prerelease"}),
+        ),
+        call(
+            "bump major of rc",
+            "semver_bump",
+            json!({"version": "2.0.0-rc.1", "part": "major"}),
+        ),
+        call(
+            "max",
+            "semver_max-satisfying",
+            json!({
+                "candidates": ["1.2.3", "1.9.0", "2.0.0", "not-a-version", "1.10.0-rc.1"], "range": "^1.2"
+            }),
+        ),
+        call(
+            "max none",
+            "semver_max-satisfying",
+            json!({"candidates": ["3.0.0"], "range": "^1.2"}),
+        ),
+        call(
+            "bad range",
+            "semver_satisfies",
+            json!({"version": "1.0.0", "range": ">=foo"}),
+        ),
+        call(
+            "bad part",
+            "semver_bump",
+            json!({"version": "1.0.0", "part": "micro"}),
+        ),
     ];
     for (i, (version, range, _)) in satisfies.iter().enumerate() {
-        steps.push(call(&format!("satisfies {i}"), "semver_satisfies", json!({"version": version, "range": range})));
+        steps.push(call(
+            &format!("satisfies {i}"),
+            "semver_satisfies",
+            json!({"version": version, "range": range}),
+        ));
     }
     let lines = session(Value::Array(steps));
     assert_eq!(
@@ -161,25 +279,53 @@ fn javascript_semver_component_answers_exactly() {
         &json!({"result": {"ok": {"major": 10, "minor": 20, "patch": 30, "prerelease": [], "build": null}}})
     );
     // An `err` is an MCP tool error whose structured content is the message.
-    let invalid = lines.iter().find(|l| l["label"] == "parse invalid").unwrap();
+    let invalid = lines
+        .iter()
+        .find(|l| l["label"] == "parse invalid")
+        .unwrap();
     assert_eq!(invalid["is_error"], true, "{invalid:#}");
     assert_eq!(
         invalid["structured"],
         json!({"error": "\"1.2\" is not a semantic version (MAJOR.MINOR.PATCH[-PRERELEASE][+BUILD])"})
     );
-    assert_eq!(answer(&lines, "compare pre-release"), &json!({"result": {"ok": -1}}));
-    assert_eq!(answer(&lines, "compare identifiers"), &json!({"result": {"ok": 1}}));
-    assert_eq!(answer(&lines, "compare build"), &json!({"result": {"ok": 0}}));
-    assert_eq!(answer(&lines, "bump prerelease"), &json!({"result": {"ok": "1.4.3-rc.2"}}));
-    assert_eq!(answer(&lines, "bump release"), &json!({"result": {"ok": "1.4.3-0"}}));
-    assert_eq!(answer(&lines, "bump major of rc"), &json!({"result": {"ok": "2.0.0"}}));
+    assert_eq!(
+        answer(&lines, "compare pre-release"),
+        &json!({"result": {"ok": -1}})
+    );
+    assert_eq!(
+        answer(&lines, "compare identifiers"),
+        &json!({"result": {"ok": 1}})
+    );
+    assert_eq!(
+        answer(&lines, "compare build"),
+        &json!({"result": {"ok": 0}})
+    );
+    assert_eq!(
+        answer(&lines, "bump prerelease"),
+        &json!({"result": {"ok": "1.4.3-rc.2"}})
+    );
+    assert_eq!(
+        answer(&lines, "bump release"),
+        &json!({"result": {"ok": "1.4.3-0"}})
+    );
+    assert_eq!(
+        answer(&lines, "bump major of rc"),
+        &json!({"result": {"ok": "2.0.0"}})
+    );
     assert_eq!(answer(&lines, "max"), &json!({"result": {"ok": "1.9.0"}}));
     assert_eq!(answer(&lines, "max none"), &json!({"result": {"ok": null}}));
     let bad = lines.iter().find(|l| l["label"] == "bad range").unwrap();
-    assert_eq!(bad["structured"], json!({"error": "\">=foo\": \"foo\" is not a version or a wildcard"}), "{bad:#}");
+    assert_eq!(
+        bad["structured"],
+        json!({"error": "\">=foo\": \"foo\" is not a version or a wildcard"}),
+        "{bad:#}"
+    );
     // An enum case the WIT does not have is refused by the host, naming the argument.
     let bad = lines.iter().find(|l| l["label"] == "bad part").unwrap();
-    assert!(bad["is_error"] == true && bad["text"].as_str().unwrap().contains("$.part"), "{bad:#}");
+    assert!(
+        bad["is_error"] == true && bad["text"].as_str().unwrap().contains("$.part"),
+        "{bad:#}"
+    );
     for (i, (version, range, want)) in satisfies.iter().enumerate() {
         assert_eq!(
             answer(&lines, &format!("satisfies {i}")),
@@ -207,15 +353,35 @@ fn go_text_component_answers_exactly() {
     let big = "lorem ipsum dolor\n".repeat(100_000);
     let mut steps = vec![
         load(&built("gotext.wasm")),
-        call("count unicode", "gotext_count", json!({"text": "héllo wörld\nzwei"})),
+        call(
+            "count unicode",
+            "gotext_count",
+            json!({"text": "héllo wörld\nzwei"}),
+        ),
         call("count empty", "gotext_count", json!({"text": ""})),
         call("count big", "gotext_count", json!({"text": big})),
-        call("align csv", "gotext_align-columns", json!({"text": "name,size\nforage,12\nx,3", "separator": ",", "padding": 2})),
-        call("align words", "gotext_align-columns", json!({"text": "a bb ccc\ndddd e f\n", "separator": "", "padding": 1})),
-        call("bad style", "gotext_convert-case", json!({"text": "x", "style": "shouty"})),
+        call(
+            "align csv",
+            "gotext_align-columns",
+            json!({"text": "name,size\nforage,12\nx,3", "separator": ",", "padding": 2}),
+        ),
+        call(
+            "align words",
+            "gotext_align-columns",
+            json!({"text": "a bb ccc\ndddd e f\n", "separator": "", "padding": 1}),
+        ),
+        call(
+            "bad style",
+            "gotext_convert-case",
+            json!({"text": "x", "style": "shouty"}),
+        ),
     ];
     for (i, (text, style, _)) in cases.iter().enumerate() {
-        steps.push(call(&format!("case {i}"), "gotext_convert-case", json!({"text": text, "style": style})));
+        steps.push(call(
+            &format!("case {i}"),
+            "gotext_convert-case",
+            json!({"text": text, "style": style}),
+        ));
     }
     let lines = session(Value::Array(steps));
     assert_eq!(
@@ -230,12 +396,25 @@ fn go_text_component_answers_exactly() {
         answer(&lines, "count big"),
         &json!({"result": {"lines": 100_000, "words": 300_000, "characters": 1_800_000, "bytes": 1_800_000}})
     );
-    assert_eq!(answer(&lines, "align csv"), &json!({"result": "name    size\nforage  12\nx       3"}));
-    assert_eq!(answer(&lines, "align words"), &json!({"result": "a    bb ccc\ndddd e  f\n"}));
+    assert_eq!(
+        answer(&lines, "align csv"),
+        &json!({"result": "name    size\nforage  12\nx       3"})
+    );
+    assert_eq!(
+        answer(&lines, "align words"),
+        &json!({"result": "a    bb ccc\ndddd e  f\n"})
+    );
     let bad = lines.iter().find(|l| l["label"] == "bad style").unwrap();
-    assert!(bad["is_error"] == true && bad["text"].as_str().unwrap().contains("$.style"), "{bad:#}");
+    assert!(
+        bad["is_error"] == true && bad["text"].as_str().unwrap().contains("$.style"),
+        "{bad:#}"
+    );
     for (i, (text, style, want)) in cases.iter().enumerate() {
-        assert_eq!(answer(&lines, &format!("case {i}")), &json!({"result": want}), "{text:?} as {style}");
+        assert_eq!(
+            answer(&lines, &format!("case {i}")),
+            &json!({"result": want}),
+            "{text:?} as {style}"
+        );
     }
 }
 
@@ -253,26 +432,54 @@ fn inspect_shows_where_the_javascript_and_go_docs_come_from() {
             .args(["inspect", "--json", path])
             .output()
             .unwrap();
-        assert!(out.status.success(), "{path}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{path}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         serde_json::from_slice::<Value>(&out.stdout).unwrap()
     };
     for (name, package, function, doc, summary) in [
-        ("semver", "forage-fixtures:semver", "satisfies", "Whether a version satisfies a range", "Semantic versions in JavaScript"),
-        ("gotext", "forage-fixtures:gotext", "align-columns", "Align columns into a plain-text table", "Text utilities written in Go"),
+        (
+            "semver",
+            "forage-fixtures:semver",
+            "satisfies",
+            "Whether a version satisfies a range",
+            "Semantic versions in JavaScript",
+        ),
+        (
+            "gotext",
+            "forage-fixtures:gotext",
+            "align-columns",
+            "Align columns into a plain-text table",
+            "Text utilities written in Go",
+        ),
     ] {
         let v = inspect(&built(&format!("{name}.wasm")));
         assert_eq!(v["package"], package, "{v:#}");
         assert_eq!(v["docs_source"], "wit-package", "{v:#}");
         let text = v.to_string();
-        assert!(text.contains(doc), "{name}: the function docs are shown: {v:#}");
-        assert!(v["description"].as_str().unwrap().starts_with(summary), "{v:#}");
+        assert!(
+            text.contains(doc),
+            "{name}: the function docs are shown: {v:#}"
+        );
+        assert!(
+            v["description"].as_str().unwrap().starts_with(summary),
+            "{v:#}"
+        );
         assert!(text.contains(function), "{v:#}");
         // Without the WIT package: the component's own wasm-metadata.
         let alone = d.path().join(format!("{name}-alone.wasm"));
         std::fs::copy(built(&format!("{name}.wasm")), &alone).unwrap();
         let v = inspect(alone.to_str().unwrap());
         assert_eq!(v["docs_source"], "annotations", "{v:#}");
-        assert!(v["description"].as_str().unwrap().starts_with(summary), "{v:#}");
-        assert!(!v.to_string().contains(doc), "{name}: no function docs without the WIT package: {v:#}");
+        assert!(
+            v["description"].as_str().unwrap().starts_with(summary),
+            "{v:#}"
+        );
+        assert!(
+            !v.to_string().contains(doc),
+            "{name}: no function docs without the WIT package: {v:#}"
+        );
     }
 }

@@ -101,7 +101,10 @@ const ARENA_MEM: u32 = 32;
 /// a Go array in the data segment, `adapterArena`, found by its marker; the function,
 /// written here in wasm, bump-allocates from it and never frees (one instance per call).
 fn add_adapter_realloc(core: &[u8]) -> Result<Vec<u8>> {
-    use wasm_encoder::{CodeSection, ExportKind, ExportSection, Function, FunctionSection, MemArg, Module, RawSection};
+    use wasm_encoder::{
+        CodeSection, ExportKind, ExportSection, Function, FunctionSection, MemArg, Module,
+        RawSection,
+    };
     use wasmparser::{DataKind, ExternalKind, Operator, Parser, Payload, TypeRef};
 
     // First pass: the arena's address and size, the `cabi_realloc` type to reuse.
@@ -134,8 +137,14 @@ fn add_adapter_realloc(core: &[u8]) -> Result<Vec<u8>> {
             Payload::DataSection(reader) => {
                 for segment in reader {
                     let segment = segment?;
-                    let DataKind::Active { offset_expr, .. } = segment.kind else { continue };
-                    let Some(at) = segment.data.windows(ARENA_MARKER.len()).position(|w| w == ARENA_MARKER) else {
+                    let DataKind::Active { offset_expr, .. } = segment.kind else {
+                        continue;
+                    };
+                    let Some(at) = segment
+                        .data
+                        .windows(ARENA_MARKER.len())
+                        .position(|w| w == ARENA_MARKER)
+                    else {
                         continue;
                     };
                     let mut ops = offset_expr.get_operators_reader();
@@ -157,23 +166,46 @@ fn add_adapter_realloc(core: &[u8]) -> Result<Vec<u8>> {
     let realloc_func = realloc_func.context("the Go core module exports no cabi_realloc")?;
     let realloc_type = func_types[(realloc_func - imported_funcs) as usize];
     let mem_size = 192 << 10; // `mem` in abi.go
-    let (next, base, end) = (arena + ARENA_NEXT, arena + ARENA_MEM, arena + ARENA_MEM + mem_size);
+    let (next, base, end) = (
+        arena + ARENA_NEXT,
+        arena + ARENA_MEM,
+        arena + ARENA_MEM + mem_size,
+    );
 
     // cabi_realloc_adapter(old, old_size, align, new_size) -> ptr
     let mut f = Function::new([(1, wasm_encoder::ValType::I32)]);
-    let word = MemArg { offset: 0, align: 2, memory_index: 0 };
+    let word = MemArg {
+        offset: 0,
+        align: 2,
+        memory_index: 0,
+    };
     let sink = &mut f.instructions();
     // The adapter only ever asks for fresh memory.
-    sink.local_get(0).if_(wasm_encoder::BlockType::Empty).unreachable().end();
+    sink.local_get(0)
+        .if_(wasm_encoder::BlockType::Empty)
+        .unreachable()
+        .end();
     // p = align_up(base + next, align)
-    sink.i32_const(next as i32).i32_load(word).i32_const(base as i32).i32_add();
+    sink.i32_const(next as i32)
+        .i32_load(word)
+        .i32_const(base as i32)
+        .i32_add();
     sink.local_get(2).i32_add().i32_const(1).i32_sub();
-    sink.i32_const(0).local_get(2).i32_sub().i32_and().local_tee(4);
+    sink.i32_const(0)
+        .local_get(2)
+        .i32_sub()
+        .i32_and()
+        .local_tee(4);
     // Out of arena: trap rather than overwrite Go's data.
     sink.local_get(3).i32_add().i32_const(end as i32).i32_gt_u();
     sink.if_(wasm_encoder::BlockType::Empty).unreachable().end();
     // next = p + new_size - base
-    sink.i32_const(next as i32).local_get(4).local_get(3).i32_add().i32_const(base as i32).i32_sub();
+    sink.i32_const(next as i32)
+        .local_get(4)
+        .local_get(3)
+        .i32_add()
+        .i32_const(base as i32)
+        .i32_sub();
     sink.i32_store(word);
     sink.local_get(4).end();
 
@@ -210,7 +242,9 @@ fn add_adapter_realloc(core: &[u8]) -> Result<Vec<u8>> {
             }
             Payload::CodeSectionStart { count, .. } => code = Some((CodeSection::new(), count)),
             Payload::CodeSectionEntry(body) => {
-                let (section, left) = code.as_mut().context("code entry outside the code section")?;
+                let (section, left) = code
+                    .as_mut()
+                    .context("code entry outside the code section")?;
                 section.raw(&core[body.range()]);
                 *left -= 1;
                 if *left == 0 {
@@ -220,7 +254,10 @@ fn add_adapter_realloc(core: &[u8]) -> Result<Vec<u8>> {
             }
             other => {
                 if let Some((id, range)) = other.as_section() {
-                    out.section(&RawSection { id, data: &core[range] });
+                    out.section(&RawSection {
+                        id,
+                        data: &core[range],
+                    });
                 }
             }
         }
@@ -275,7 +312,120 @@ pub fn build_js(cli: &Path, dir: &Path, module: &str, world: &str, out: &Path) -
         .status()
         .with_context(|| format!("running {}", cli.display()))?;
     if !status.success() {
-        bail!("componentize-js failed for {module} in {} ({status})", dir.display());
+        bail!(
+            "componentize-js failed for {module} in {} ({status})",
+            dir.display()
+        );
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wasm_encoder::{
+        CodeSection, ConstExpr, DataSection, ExportKind, ExportSection, Function, FunctionSection,
+        MemorySection, MemoryType, Module, TypeSection, ValType,
+    };
+
+    /// A core module shaped like the Go fixture's where it matters: a `cabi_realloc`
+    /// export and, when `marker` is set, an active data segment holding the arena marker
+    /// at `ARENA_AT`.
+    fn go_like_module(marker: bool) -> Vec<u8> {
+        let mut module = Module::new();
+        let mut types = TypeSection::new();
+        types.ty().function([ValType::I32; 4], [ValType::I32]);
+        module.section(&types);
+        let mut funcs = FunctionSection::new();
+        funcs.function(0);
+        module.section(&funcs);
+        let mut memories = MemorySection::new();
+        memories.memory(MemoryType {
+            minimum: 8,
+            maximum: None,
+            memory64: false,
+            shared: false,
+            page_size_log2: None,
+        });
+        module.section(&memories);
+        let mut exports = ExportSection::new();
+        exports.export("cabi_realloc", ExportKind::Func, 0);
+        exports.export("memory", ExportKind::Memory, 0);
+        module.section(&exports);
+        let mut code = CodeSection::new();
+        let mut body = Function::new([]);
+        body.instructions().i32_const(0).end();
+        code.function(&body);
+        module.section(&code);
+        if marker {
+            let mut data = DataSection::new();
+            let mut bytes = vec![7u8; 5];
+            bytes.extend_from_slice(ARENA_MARKER);
+            data.active(0, &ConstExpr::i32_const(ARENA_AT as i32 - 5), bytes);
+            module.section(&data);
+        }
+        module.finish()
+    }
+
+    const ARENA_AT: u32 = 70_000;
+
+    #[test]
+    fn adapter_realloc_is_added_over_the_marked_arena() {
+        let out = add_adapter_realloc(&go_like_module(true)).unwrap();
+        let mut exports = Vec::new();
+        let mut bodies = Vec::new();
+        for payload in wasmparser::Parser::new(0).parse_all(&out) {
+            match payload.unwrap() {
+                wasmparser::Payload::ExportSection(reader) => {
+                    exports = reader
+                        .into_iter()
+                        .map(|e| {
+                            let e = e.unwrap();
+                            (e.name.to_string(), e.index)
+                        })
+                        .collect();
+                }
+                wasmparser::Payload::CodeSectionEntry(body) => bodies.push(body),
+                _ => {}
+            }
+        }
+        // Appended: no existing index moved.
+        assert_eq!(
+            exports,
+            [
+                ("cabi_realloc".to_string(), 0),
+                ("memory".to_string(), 0),
+                ("cabi_realloc_adapter".to_string(), 1)
+            ]
+        );
+        assert_eq!(bodies.len(), 2);
+        // It allocates from the arena: `next` at marker + 16, memory from marker + 32.
+        let consts: Vec<i32> = bodies[1]
+            .get_operators_reader()
+            .unwrap()
+            .into_iter()
+            .filter_map(|op| match op.unwrap() {
+                wasmparser::Operator::I32Const { value } => Some(value),
+                _ => None,
+            })
+            .collect();
+        let (next, base) = (
+            (ARENA_AT + ARENA_NEXT) as i32,
+            (ARENA_AT + ARENA_MEM) as i32,
+        );
+        assert!(
+            consts.contains(&next) && consts.contains(&base),
+            "{consts:?}"
+        );
+        assert!(
+            consts.contains(&(base + (192 << 10))),
+            "the end of the arena bounds it: {consts:?}"
+        );
+    }
+
+    #[test]
+    fn a_module_without_the_arena_is_refused_naming_it() {
+        let err = add_adapter_realloc(&go_like_module(false)).unwrap_err();
+        assert!(format!("{err:#}").contains("no adapterArena"), "{err:#}");
+    }
 }
