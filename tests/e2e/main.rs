@@ -6,6 +6,7 @@ mod docs;
 mod crawl;
 mod grants;
 mod hardening;
+mod languages;
 mod mcp;
 mod registry;
 mod reliability;

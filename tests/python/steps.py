@@ -4,6 +4,8 @@ JSON line per step, so a Rust test can assert on what an agent would see.
 Usage: steps.py --forage BIN --data-dir DIR [--config FILE] [--mode legacy|auto]
                 [--elicit approve|deny|none] [--env K=V ...] [--url URL] --steps JSON
 With --url, the session talks streamable HTTP to a daemon already serving at URL.
+--steps @FILE reads the JSON from FILE (for arguments larger than one command-line argument
+may be).
 
 JSON is a list of steps, run in order:
   {"tool": NAME, "args": {...}}     call a tool (a meta-tool, or a loaded tool by full name)
@@ -141,7 +143,11 @@ async def run(args):
 
     kwargs = {"elicitation_callback": on_elicit} if args.elicit != "none" else {}
     server = args.url or StdioServerParameters(command=args.forage, args=cmd, env=env)
-    steps = json.loads(args.steps)
+    if args.steps.startswith("@"):
+        with open(args.steps[1:]) as f:
+            steps = json.load(f)
+    else:
+        steps = json.loads(args.steps)
     async with Client(server, mode=args.mode, read_timeout_seconds=args.timeout, **kwargs) as client:
         for i, step in enumerate(steps):
             if "parallel" in step:

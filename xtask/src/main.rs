@@ -21,6 +21,7 @@ mod fixtures;
 mod oci;
 mod testenv;
 mod thesaurus;
+mod toolchains;
 mod wit;
 
 use std::path::PathBuf;
@@ -42,7 +43,7 @@ enum Command {
         /// Rebuild into a temporary directory and fail if a committed fixture is stale.
         #[arg(long)]
         check: bool,
-        /// Rebuild Python fixtures even when their sources are unchanged.
+        /// Rebuild Python and JavaScript fixtures even when their sources are unchanged.
         #[arg(long)]
         force: bool,
         /// Only these fixtures (by name); all when omitted.

@@ -321,12 +321,13 @@ fn gen_corpus_writes_components_wit_and_layouts() {
     }
 }
 
-/// Copy `from` to `to` recursively, leaving out build output (`target`).
+/// Copy `from` to `to` recursively, leaving out build output (`target`) and installed
+/// npm packages (`node_modules`).
 fn copy_tree(from: &Path, to: &Path) {
     fs::create_dir_all(to).unwrap();
     for entry in fs::read_dir(from).unwrap() {
         let entry = entry.unwrap();
-        if entry.file_name() == "target" {
+        if entry.file_name() == "target" || entry.file_name() == "node_modules" {
             continue;
         }
         let dest = to.join(entry.file_name());
@@ -543,4 +544,58 @@ fn check_without_toolchain_fails_when_rust_sources_changed_since_the_build() {
         "{}",
         problems[0]
     );
+}
+
+#[test]
+fn check_without_toolchain_fails_when_go_sources_changed_since_the_build() {
+    // Go builds are byte-reproducible, so like a Rust fixture, a Go fixture whose sources
+    // moved cannot pass on the committed binary where Go is missing.
+    let copy = fixtures_copy();
+    let root = copy.path();
+    edit(&root.join("go/gotext/textutil.go"), "c.lines++", "c.lines += 2");
+    let problems = check_without_toolchain(root, &["gotext"]);
+    assert_eq!(problems.len(), 1, "{problems:#?}");
+    assert!(
+        problems[0].starts_with("gotext: sources in go/gotext changed since the committed build")
+            && problems[0].contains("(go not available)"),
+        "{}",
+        problems[0]
+    );
+}
+
+#[test]
+fn check_without_toolchain_fails_when_javascript_sources_changed_since_the_build() {
+    let copy = fixtures_copy();
+    let root = copy.path();
+    edit(&root.join("js/semver/semver.js"), "const MAX_U32 = 4294967295;", "const MAX_U32 = 65535;");
+    let problems = check_without_toolchain(root, &["semver"]);
+    assert_eq!(problems, ["semver: sources changed since the committed build (source_sha256)"]);
+    // npm's install directory is not a source: its presence or absence changes nothing.
+    let before = fixtures::source_sha256(root, fixture("semver")).unwrap();
+    fs::create_dir_all(root.join("js/semver/node_modules/x")).unwrap();
+    fs::write(root.join("js/semver/node_modules/x/index.js"), "1").unwrap();
+    assert_eq!(fixtures::source_sha256(root, fixture("semver")).unwrap(), before);
+}
+
+#[test]
+fn javascript_and_go_fixtures_carry_their_descriptions_and_no_http() {
+    let root = fixtures::fixtures_dir();
+    for (name, description) in [
+        ("semver", "Semantic versions in JavaScript (built with componentize-js)"),
+        ("gotext", "Text utilities written in Go"),
+    ] {
+        let bytes = fs::read(root.join(format!("built/{name}.wasm"))).unwrap();
+        let mut found = BTreeMap::new();
+        for payload in wasmparser::Parser::new(0).parse_all(&bytes) {
+            if let Ok(wasmparser::Payload::CustomSection(c)) = payload {
+                found.insert(c.name().to_string(), String::from_utf8_lossy(c.data()).into_owned());
+            }
+        }
+        assert!(found["description"].starts_with(description), "{name}: {found:?}");
+        assert_eq!(found["licenses"], "Apache-2.0");
+        // Neither needs the network, so neither may import wasi:http.
+        let (imports, _) = wit::component_world_items(&bytes).unwrap();
+        assert!(!imports.is_empty(), "{name} imports WASI for its runtime");
+        assert!(imports.iter().all(|i| !i.contains("wasi:http")), "{name}: {imports:?}");
+    }
 }
