@@ -584,7 +584,7 @@ impl App {
             .unwrap_or(&a.name_hint)
             .to_string();
         let id = format!("{}-{}", sanitize(&short), &a.digest.hex()[..12]);
-        let mut tools = build_tools(&short, &info, &component);
+        let mut tools = build_tools(&short, &info, &component, self.config.server.tool_names);
         if persist {
             self.persist(&a, &id, &verdict).await?;
         }
@@ -834,8 +834,14 @@ impl App {
         Some((l.components.get(cid)?.clone(), *i))
     }
 
-    /// Calls a loaded tool with JSON arguments.
-    pub async fn call(&self, name: &str, args: &Map<String, Value>) -> Result<CallOutcome, AppError> {
+    /// Calls a loaded tool with JSON arguments; `client` answers what the component asks of
+    /// the MCP client (`forage:mcp/client`), when there is one.
+    pub async fn call(
+        &self,
+        name: &str,
+        args: &Map<String, Value>,
+        client: Option<Arc<dyn forage_runtime::ClientLink>>,
+    ) -> Result<CallOutcome, AppError> {
         let (c, i) = self.tool(name).ok_or_else(|| AppError::UnknownTool(name.to_string()))?;
         let t = &c.tools[i];
         self.audit.healthy().map_err(AppError::AuditDown)?;
@@ -851,7 +857,7 @@ impl App {
         let started = std::time::Instant::now();
         let result = self
             .runtime
-            .call(&c.component, t.interface.as_deref(), &t.function, args, &grants)
+            .call_with_client(&c.component, t.interface.as_deref(), &t.function, args, &grants, client)
             .await;
         let outcome = match &result {
             Ok(o) if !o.denied.is_empty() => "denied",
@@ -1157,6 +1163,7 @@ fn next_step(e: &CallError) -> &'static str {
         CallError::OutputTooLarge { .. } => ". Ask for less (narrower arguments), or an operator can raise max_output_kib",
         CallError::Trap(_) | CallError::Result(_) => ". The component failed; try other arguments or another tool",
         CallError::Sandbox(_) => ". A granted directory is unusable; ask an operator to check the grant",
+        CallError::MissingClientCapability(_) => ". Use a client that offers it, or another tool",
     }
 }
 
@@ -1384,8 +1391,9 @@ fn sanitize(s: &str) -> String {
 /// interfaces of one component share a function name; the whole name matches
 /// `^[a-zA-Z0-9_-]{1,64}$`. A name another loaded component already holds gets a digest suffix
 /// when the component is installed (see `install`): a model reads `clock_convert-time`, not a
-/// hex string, and a collision is never silent.
-fn build_tools(short: &str, info: &ComponentInfo, component: &LoadedComponent) -> Vec<ToolDef> {
+/// hex string, and a collision is never silent. With `server.tool_names = "snake"`, WIT's
+/// hyphens become underscores (`clock_convert_time`).
+fn build_tools(short: &str, info: &ComponentInfo, component: &LoadedComponent, style: crate::config::ToolNames) -> Vec<ToolDef> {
     let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
     for f in component.functions.iter() {
         *counts.entry(f.name.as_str()).or_default() += 1;
@@ -1406,6 +1414,9 @@ fn build_tools(short: &str, info: &ComponentInfo, component: &LoadedComponent) -
                 _ => format!("{short}_{}", f.name),
             };
             let mut base = sanitize(&base);
+            if style == crate::config::ToolNames::Snake {
+                base = base.replace('-', "_");
+            }
             base.truncate(64);
             let signature = doc.map(|d| d.signature.clone()).unwrap_or_else(|| f.signature.clone());
             let description = match doc.and_then(|d| d.docs.clone()) {
