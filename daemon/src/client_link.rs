@@ -110,6 +110,7 @@ impl McpLink {
                 Ok(r) => {
                     requests.insert(k.clone(), r);
                 }
+                // Checked when asked (`request_input`); kept for safety.
                 Err(e) => tracing::warn!(key = %k, error = %e, "a question of the component is not a valid MCP input request; dropped"),
             }
         }
@@ -190,6 +191,11 @@ impl ClientLink for McpLink {
                     tracing::info!(%key, "the client's answer does not fit the question; asking again");
                 }
                 let request = serde_json::json!({"method": kind.method(), "params": params});
+                // Checked now, so the component hears of a malformed question instead of the
+                // client being sent one it cannot answer.
+                if let Err(e) = serde_json::from_value::<InputRequest>(request.clone()) {
+                    return Err(InputError::Failed(format!("not a valid {} request: {e}", kind.method())));
+                }
                 replay.open.lock().unwrap().insert(key, request);
                 return Err(InputError::Pending);
             }

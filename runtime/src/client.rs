@@ -448,6 +448,12 @@ mod tests {
     }
 
     #[test]
+    fn the_conformance_fixture_uses_this_wit() {
+        let copy = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/python/conformance/wit/deps/forage-mcp/mcp.wit");
+        assert_eq!(std::fs::read_to_string(&copy).unwrap(), WIT, "{} is not a copy of runtime/wit/mcp.wit", copy.display());
+    }
+
+    #[test]
     fn wire_size_counts_base64() {
         let b = ContentBlock::Image { data: vec![0; 3], mime_type: "image/png".into() };
         assert_eq!(b.wire_size(), 4 + 9);

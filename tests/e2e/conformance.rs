@@ -96,7 +96,7 @@ fn mcp_conformance_suite_passes_for_both_revisions() {
     .unwrap();
     let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
     let log = std::fs::File::create(tmp.path().join("forage.log")).unwrap();
-    let _daemon = Daemon(
+    let mut daemon = Daemon(
         Command::new(env!("CARGO_BIN_EXE_forage"))
             .env("FORAGE_DATA_DIR", tmp.path().join("state"))
             .args(["-v", "--config", cfg.to_str().unwrap(), "serve", "--http", &addr.to_string()])
@@ -147,4 +147,9 @@ fn mcp_conformance_suite_passes_for_both_revisions() {
         // Every required scenario ran: the summary counts them.
         assert!(stdout.contains("Total:"), "no summary from the suite:\n{stdout}");
     }
+    // The suite sends malformed requests on purpose (missing _meta, wrong headers, invalid
+    // inputResponses): the daemon is still up and nothing panicked.
+    assert!(daemon.0.try_wait().unwrap().is_none(), "forage exited during the suite");
+    let log = std::fs::read_to_string(tmp.path().join("forage.log")).unwrap();
+    assert!(!log.contains("panicked"), "a panic in the daemon's log:\n{log}");
 }
