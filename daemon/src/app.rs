@@ -512,7 +512,7 @@ impl App {
         let reference = if looks_like_search_id(reference) {
             let index = self.index().await?;
             let id = reference.to_string();
-            let doc = tokio::task::spawn_blocking(move || index.get(&id)).await.expect("index task panicked")?;
+            let doc = blocking(reference, "looking up the search id", move || index.get(&id)).await??;
             resolved = doc.ok_or_else(|| AppError::UnknownSearchId(reference.to_string()))?.reference;
             resolved.as_str()
         } else {
@@ -668,9 +668,7 @@ impl App {
         let store = self.store.clone();
         let key = id.to_string();
         let value = serde_json::to_vec(&rec).expect("record serialises");
-        tokio::task::spawn_blocking(move || store.put(Table::Installed, &key, &value))
-            .await
-            .expect("store task panicked")?;
+        blocking(id, "recording it as installed", move || store.put(Table::Installed, &key, &value)).await??;
         Ok(())
     }
 
@@ -806,9 +804,7 @@ impl App {
         };
         let store = self.store.clone();
         let key = id.to_string();
-        tokio::task::spawn_blocking(move || store.delete(Table::Installed, &key))
-            .await
-            .expect("store task panicked")?;
+        blocking(id, "removing its record", move || store.delete(Table::Installed, &key)).await??;
         self.audit.record(Kind::Unload, serde_json::json!({"component": removed.id, "digest": removed.digest.to_string()}));
         let _ = self.changes.send(());
         Ok(removed)
@@ -1024,9 +1020,7 @@ impl App {
         self.index
             .get_or_try_init(|| async {
                 let dir = self.index_dir.clone();
-                let opened = tokio::task::spawn_blocking(move || SearchIndex::open_or_create(&dir))
-                    .await
-                    .expect("index task panicked")?;
+                let opened = blocking("the search index", "opening it", move || SearchIndex::open_or_create(&dir)).await??;
                 Ok::<_, AppError>(Arc::new(opened))
             })
             .await
@@ -1056,12 +1050,10 @@ impl App {
             n += docs.len();
             let index = index.clone();
             let key = origin.key();
-            tokio::task::spawn_blocking(move || index.replace_component(&key, &docs))
-                .await
-                .expect("index task panicked")?;
+            blocking(e.name, "indexing the embedded catalog", move || index.replace_component(&key, &docs)).await??;
         }
         let i2 = index.clone();
-        tokio::task::spawn_blocking(move || i2.commit()).await.expect("index task panicked")?;
+        blocking("the search index", "committing", move || i2.commit()).await??;
         Ok(n)
     }
 
@@ -1124,9 +1116,8 @@ impl App {
         }
         let store = self.store.clone();
         let key = id.to_string();
-        let rec = tokio::task::spawn_blocking(move || store.get(Table::Installed, &key))
-            .await
-            .expect("store task panicked")?
+        let rec = blocking(id, "reading its record", move || store.get(Table::Installed, &key))
+            .await??
             .and_then(|v| serde_json::from_slice::<InstalledRecord>(&v).ok())
             .ok_or_else(|| AppError::UnknownComponent(id.to_string()))?;
         let verified = rec.verdict.as_ref().is_some_and(|v| v.is_verified());

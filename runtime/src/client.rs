@@ -153,7 +153,9 @@ fn valid_key(key: &str) -> bool {
 const CLIENT: &str = "forage:mcp/client@0.1.0";
 const CONTENT: &str = "forage:mcp/content@0.1.0";
 
-/// Defines `forage:mcp/client` and `forage:mcp/content` in `linker`.
+/// Defines `forage:mcp/client` and `forage:mcp/content` in `linker`. The functions are
+/// dynamic (`func_new`), so every one checks the shape of its arguments and results and fails
+/// the call, rather than panic, when a component declares the import with other types.
 pub(crate) fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
     // Types only: nothing to define, but the component imports the instance.
     linker.instance(CONTENT)?;
@@ -198,7 +200,10 @@ pub(crate) fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<
             _ => None,
         }
         .ok_or_else(|| wasmtime::Error::msg("forage:mcp/client#supports: unexpected arguments"))?;
-        results[0] = Val::Bool(store.data().client.as_ref().is_some_and(|c| c.supports(kind)));
+        let [result] = results else {
+            return Err(wasmtime::Error::msg("forage:mcp/client#supports: unexpected results"));
+        };
+        *result = Val::Bool(store.data().client.as_ref().is_some_and(|c| c.supports(kind)));
         Ok(())
     })?;
     i.func_new_async("request-input", |store, _ty, params, results| {
@@ -232,7 +237,12 @@ pub(crate) fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<
                     Err(e) => Err(InputError::Failed(format!("params: not JSON: {e}"))),
                 }
             };
-            results[0] = Val::Result(match answer {
+            // Dynamic host functions are not type-checked at link time: a component that
+            // declares other types for this import gets an error, never a host panic.
+            let [result] = results else {
+                return Err(wasmtime::Error::msg("forage:mcp/client#request-input: unexpected results"));
+            };
+            *result = Val::Result(match answer {
                 Ok(v) => Ok(Some(Box::new(Val::String(v.to_string())))),
                 Err(InputError::Pending) => Err(Some(Box::new(Val::Variant("pending".into(), None)))),
                 Err(InputError::Failed(m)) => Err(Some(Box::new(Val::Variant("failed".into(), Some(Box::new(Val::String(m))))))),

@@ -482,3 +482,32 @@ async fn components_reach_the_client_through_forage_mcp() {
     assert_eq!(out.content, Some(vec![ContentBlock::Text("Hello, Alice!".into())]));
     assert_eq!(slow.asked.lock().unwrap()[0].2["requestedSchema"]["required"], json!(["name"]));
 }
+
+/// forage's `forage:mcp/client` functions are dynamic, so the linker does not check a
+/// component's declared types against them: a component that declares `supports` without its
+/// result gets a failed call, not a panic in the host (which would take the request with it).
+#[tokio::test]
+async fn a_forage_mcp_import_with_other_types_fails_the_call_not_the_host() {
+    let bytes = wat::parse_str(
+        r#"(component
+            (import "forage:mcp/client@0.1.0" (instance $client
+                (type $k (enum "elicitation" "sampling" "roots"))
+                (export "input-kind" (type $kind (eq $k)))
+                (export "supports" (func (param "kind" $kind)))))
+            (core func $supports (canon lower (func $client "supports")))
+            (core module $m
+                (import "host" "supports" (func $s (param i32)))
+                (func (export "run") (result i32) (call $s (i32.const 1)) i32.const 7))
+            (core instance $i (instantiate $m (with "host" (instance (export "supports" (func $supports))))))
+            (func (export "run") (result u32) (canon lift (core func $i "run"))))"#,
+    )
+    .unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    let rt = Runtime::new(RuntimeConfig { cache_dir: Some(cache.path().to_path_buf()), ..RuntimeConfig::default() }).unwrap();
+    let (c, _) = rt.load("wrong-import", &Digest::of(&bytes), &bytes).unwrap();
+    let e = rt.call(&c, None, "run", &Map::new(), &SandboxGrants::default()).await.unwrap_err();
+    assert!(matches!(&e, CallError::Trap(m) if m.contains("forage:mcp/client#supports")), "{e}");
+    // The runtime keeps serving.
+    let types = load(&rt, "types.wasm");
+    assert!(call(&rt, &types, "hello", json!({})).await.is_ok());
+}
