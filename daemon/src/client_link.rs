@@ -24,8 +24,9 @@ use std::time::Duration;
 
 use forage_runtime::client::{ClientLink, InputError, InputKind, LinkFuture, LogLevel};
 use rmcp::model::{
-    ClientCapabilities, CustomRequest, InputRequest, InputRequests, LoggingLevel, LoggingMessageNotificationParam,
-    ProgressNotificationParam, ProgressToken, RequestStateCodec, SealOptions, ServerRequest,
+    ClientCapabilities, CustomRequest, InputRequest, InputRequests, LoggingLevel,
+    LoggingMessageNotificationParam, ProgressNotificationParam, ProgressToken, RequestStateCodec,
+    SealOptions, ServerRequest,
 };
 use rmcp::{Peer, RoleServer};
 use serde_json::{Map, Value};
@@ -71,7 +72,9 @@ impl McpLink {
             component: component.to_string(),
             log_level: log_level.and_then(to_runtime_level),
             progress,
-            capabilities: capabilities.and_then(|c| serde_json::to_value(c).ok()).unwrap_or_default(),
+            capabilities: capabilities
+                .and_then(|c| serde_json::to_value(c).ok())
+                .unwrap_or_default(),
             replay: None,
         }
     }
@@ -111,7 +114,9 @@ impl McpLink {
                     requests.insert(k.clone(), r);
                 }
                 // Checked when asked (`request_input`); kept for safety.
-                Err(e) => tracing::warn!(key = %k, error = %e, "a question of the component is not a valid MCP input request; dropped"),
+                Err(e) => {
+                    tracing::warn!(key = %k, error = %e, "a question of the component is not a valid MCP input request; dropped")
+                }
             }
         }
         Some((requests, replay.used.lock().unwrap().clone()))
@@ -141,9 +146,14 @@ fn to_mcp_level(l: LogLevel) -> LoggingLevel {
 /// Whether `answer` has the shape of a result of `kind`'s request; anything else is taken as
 /// no answer, and the question is asked again.
 fn well_formed(kind: InputKind, answer: &Value) -> bool {
-    let Some(o) = answer.as_object() else { return false };
+    let Some(o) = answer.as_object() else {
+        return false;
+    };
     match kind {
-        InputKind::Elicitation => o.get("action").and_then(Value::as_str).is_some_and(|a| ["accept", "decline", "cancel"].contains(&a)),
+        InputKind::Elicitation => o
+            .get("action")
+            .and_then(Value::as_str)
+            .is_some_and(|a| ["accept", "decline", "cancel"].contains(&a)),
         InputKind::Sampling => o.contains_key("role") && o.contains_key("content"),
         InputKind::Roots => o.get("roots").is_some_and(Value::is_array),
     }
@@ -155,7 +165,8 @@ impl ClientLink for McpLink {
             if self.log_level.is_none_or(|min| level < min) {
                 return;
             }
-            let mut p = LoggingMessageNotificationParam::new(to_mcp_level(level), Value::String(message));
+            let mut p =
+                LoggingMessageNotificationParam::new(to_mcp_level(level), Value::String(message));
             p.logger = Some(self.component.clone());
             if let Err(e) = self.peer.notify_logging_message(p).await {
                 tracing::debug!(error = %e, "could not forward a component's log message");
@@ -163,9 +174,16 @@ impl ClientLink for McpLink {
         })
     }
 
-    fn progress(&self, progress: f64, total: Option<f64>, message: Option<String>) -> LinkFuture<'_, ()> {
+    fn progress(
+        &self,
+        progress: f64,
+        total: Option<f64>,
+        message: Option<String>,
+    ) -> LinkFuture<'_, ()> {
         Box::pin(async move {
-            let Some(token) = self.progress.clone() else { return };
+            let Some(token) = self.progress.clone() else {
+                return;
+            };
             let mut p = ProgressNotificationParam::new(token, progress);
             p.total = total;
             p.message = message;
@@ -176,10 +194,17 @@ impl ClientLink for McpLink {
     }
 
     fn supports(&self, kind: InputKind) -> bool {
-        self.capabilities.get(kind.capability()).is_some_and(|c| !c.is_null())
+        self.capabilities
+            .get(kind.capability())
+            .is_some_and(|c| !c.is_null())
     }
 
-    fn request_input(&self, key: String, kind: InputKind, params: Value) -> LinkFuture<'_, Result<Value, InputError>> {
+    fn request_input(
+        &self,
+        key: String,
+        kind: InputKind,
+        params: Value,
+    ) -> LinkFuture<'_, Result<Value, InputError>> {
         Box::pin(async move {
             let params = self.attribute(kind, params);
             if let Some(replay) = &self.replay {
@@ -194,14 +219,20 @@ impl ClientLink for McpLink {
                 // Checked now, so the component hears of a malformed question instead of the
                 // client being sent one it cannot answer.
                 if let Err(e) = serde_json::from_value::<InputRequest>(request.clone()) {
-                    return Err(InputError::Failed(format!("not a valid {} request: {e}", kind.method())));
+                    return Err(InputError::Failed(format!(
+                        "not a valid {} request: {e}",
+                        kind.method()
+                    )));
                 }
                 replay.open.lock().unwrap().insert(key, request);
                 return Err(InputError::Pending);
             }
-            let request = ServerRequest::CustomRequest(CustomRequest::new(kind.method(), Some(params)));
+            let request =
+                ServerRequest::CustomRequest(CustomRequest::new(kind.method(), Some(params)));
             match self.peer.send_request(request).await {
-                Ok(result) => serde_json::to_value(result).map_err(|e| InputError::Failed(e.to_string())),
+                Ok(result) => {
+                    serde_json::to_value(result).map_err(|e| InputError::Failed(e.to_string()))
+                }
                 Err(e) => Err(InputError::Failed(format!("{} failed: {e}", kind.method()))),
             }
         })
@@ -212,7 +243,9 @@ impl ClientLink for McpLink {
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
     /// Not issued by this daemon for this tool and these arguments, or edited since.
-    #[error("requestState was not issued for this call or was altered ({0}); call the tool again without it")]
+    #[error(
+        "requestState was not issued for this call or was altered ({0}); call the tool again without it"
+    )]
     Invalid(rmcp::model::RequestStateError),
     /// Issued too long ago.
     #[error("requestState expired; call the tool again without it")]
@@ -242,20 +275,37 @@ impl Default for StateSeal {
 impl StateSeal {
     /// The state holding `answers` for a call of `tool` (of the component with `digest`) with
     /// `args`.
-    pub fn seal(&self, tool: &str, digest: &str, args: &Map<String, Value>, answers: &BTreeMap<String, Value>) -> String {
+    pub fn seal(
+        &self,
+        tool: &str,
+        digest: &str,
+        args: &Map<String, Value>,
+        answers: &BTreeMap<String, Value>,
+    ) -> String {
         let binding = binding(tool, digest, args);
         self.codec
-            .seal_json_with(answers, &SealOptions::new().associated_data(&binding).ttl(STATE_TTL))
+            .seal_json_with(
+                answers,
+                &SealOptions::new().associated_data(&binding).ttl(STATE_TTL),
+            )
             .expect("a JSON map serialises")
     }
 
     /// The answers in `state`, if it was sealed here for exactly this call.
-    pub fn open(&self, state: &str, tool: &str, digest: &str, args: &Map<String, Value>) -> Result<BTreeMap<String, Value>, StateError> {
+    pub fn open(
+        &self,
+        state: &str,
+        tool: &str,
+        digest: &str,
+        args: &Map<String, Value>,
+    ) -> Result<BTreeMap<String, Value>, StateError> {
         let binding = binding(tool, digest, args);
-        self.codec.open_json_with(state, &binding).map_err(|e| match e {
-            rmcp::model::RequestStateError::Expired => StateError::Expired,
-            e => StateError::Invalid(e),
-        })
+        self.codec
+            .open_json_with(state, &binding)
+            .map_err(|e| match e {
+                rmcp::model::RequestStateError::Expired => StateError::Expired,
+                e => StateError::Invalid(e),
+            })
     }
 }
 
@@ -265,7 +315,8 @@ fn binding(tool: &str, digest: &str, args: &Map<String, Value>) -> Vec<u8> {
     fn canonical(v: &Value) -> Value {
         match v {
             Value::Object(m) => {
-                let sorted: BTreeMap<&String, Value> = m.iter().map(|(k, v)| (k, canonical(v))).collect();
+                let sorted: BTreeMap<&String, Value> =
+                    m.iter().map(|(k, v)| (k, canonical(v))).collect();
                 Value::Object(sorted.into_iter().map(|(k, v)| (k.clone(), v)).collect())
             }
             Value::Array(a) => Value::Array(a.iter().map(canonical).collect()),
@@ -273,7 +324,11 @@ fn binding(tool: &str, digest: &str, args: &Map<String, Value>) -> Vec<u8> {
         }
     }
     let mut h = sha2::Sha256::new();
-    for part in [tool, digest, &canonical(&Value::Object(args.clone())).to_string()] {
+    for part in [
+        tool,
+        digest,
+        &canonical(&Value::Object(args.clone())).to_string(),
+    ] {
         h.update(part.as_bytes());
         h.update([0]);
     }
@@ -295,31 +350,88 @@ mod tests {
     #[test]
     fn sealed_answers_open_only_for_the_same_call() {
         let seal = StateSeal::default();
-        let answers: BTreeMap<String, Value> = [("step1".to_string(), json!({"action": "accept", "content": {"name": "A"}}))].into();
-        let s = seal.seal("t_x", "sha256:aa", &args(json!({"a": 1, "b": [1, {"y": 2, "x": 1}]})), &answers);
+        let answers: BTreeMap<String, Value> = [(
+            "step1".to_string(),
+            json!({"action": "accept", "content": {"name": "A"}}),
+        )]
+        .into();
+        let s = seal.seal(
+            "t_x",
+            "sha256:aa",
+            &args(json!({"a": 1, "b": [1, {"y": 2, "x": 1}]})),
+            &answers,
+        );
         // The same arguments in another key order match.
-        let back = seal.open(&s, "t_x", "sha256:aa", &args(json!({"b": [1, {"x": 1, "y": 2}], "a": 1}))).unwrap();
+        let back = seal
+            .open(
+                &s,
+                "t_x",
+                "sha256:aa",
+                &args(json!({"b": [1, {"x": 1, "y": 2}], "a": 1})),
+            )
+            .unwrap();
         assert_eq!(back, answers);
         for (tool, digest, a) in [
-            ("t_y", "sha256:aa", json!({"a": 1, "b": [1, {"y": 2, "x": 1}]})),
-            ("t_x", "sha256:bb", json!({"a": 1, "b": [1, {"y": 2, "x": 1}]})),
-            ("t_x", "sha256:aa", json!({"a": 2, "b": [1, {"y": 2, "x": 1}]})),
+            (
+                "t_y",
+                "sha256:aa",
+                json!({"a": 1, "b": [1, {"y": 2, "x": 1}]}),
+            ),
+            (
+                "t_x",
+                "sha256:bb",
+                json!({"a": 1, "b": [1, {"y": 2, "x": 1}]}),
+            ),
+            (
+                "t_x",
+                "sha256:aa",
+                json!({"a": 2, "b": [1, {"y": 2, "x": 1}]}),
+            ),
         ] {
-            assert!(matches!(seal.open(&s, tool, digest, &args(a)), Err(StateError::Invalid(_))));
+            assert!(matches!(
+                seal.open(&s, tool, digest, &args(a)),
+                Err(StateError::Invalid(_))
+            ));
         }
         let tampered = format!("{s}-TAMPERED");
-        assert!(seal.open(&tampered, "t_x", "sha256:aa", &args(json!({"a": 1, "b": [1, {"y": 2, "x": 1}]}))).is_err());
+        assert!(
+            seal.open(
+                &tampered,
+                "t_x",
+                "sha256:aa",
+                &args(json!({"a": 1, "b": [1, {"y": 2, "x": 1}]}))
+            )
+            .is_err()
+        );
         // Another daemon's key does not open it.
         let other = StateSeal::default();
-        assert!(other.open(&s, "t_x", "sha256:aa", &args(json!({"a": 1, "b": [1, {"y": 2, "x": 1}]}))).is_err());
+        assert!(
+            other
+                .open(
+                    &s,
+                    "t_x",
+                    "sha256:aa",
+                    &args(json!({"a": 1, "b": [1, {"y": 2, "x": 1}]}))
+                )
+                .is_err()
+        );
     }
 
     #[test]
     fn answers_are_checked_against_the_question() {
-        assert!(well_formed(InputKind::Elicitation, &json!({"action": "accept", "content": {}})));
+        assert!(well_formed(
+            InputKind::Elicitation,
+            &json!({"action": "accept", "content": {}})
+        ));
         assert!(!well_formed(InputKind::Elicitation, &json!(12345)));
-        assert!(!well_formed(InputKind::Elicitation, &json!({"action": "maybe"})));
-        assert!(well_formed(InputKind::Sampling, &json!({"role": "assistant", "content": {"type": "text", "text": "x"}})));
+        assert!(!well_formed(
+            InputKind::Elicitation,
+            &json!({"action": "maybe"})
+        ));
+        assert!(well_formed(
+            InputKind::Sampling,
+            &json!({"role": "assistant", "content": {"type": "text", "text": "x"}})
+        ));
         assert!(well_formed(InputKind::Roots, &json!({"roots": []})));
         assert!(!well_formed(InputKind::Roots, &json!({"roots": null})));
     }

@@ -61,7 +61,11 @@ impl LogLevel {
 
     /// The WIT (and MCP) name of the level.
     pub fn name(self) -> &'static str {
-        Self::ALL.iter().find(|(_, l)| *l == self).map(|(n, _)| *n).unwrap_or("info")
+        Self::ALL
+            .iter()
+            .find(|(_, l)| *l == self)
+            .map(|(n, _)| *n)
+            .unwrap_or("info")
     }
 
     /// The level named `name` (`debug` … `emergency`).
@@ -127,12 +131,22 @@ pub trait ClientLink: Send + Sync {
     /// Forwards a log message if the client asked for messages at `level` or above.
     fn log(&self, level: LogLevel, message: String) -> LinkFuture<'_, ()>;
     /// Forwards a progress report if the client asked for progress.
-    fn progress(&self, progress: f64, total: Option<f64>, message: Option<String>) -> LinkFuture<'_, ()>;
+    fn progress(
+        &self,
+        progress: f64,
+        total: Option<f64>,
+        message: Option<String>,
+    ) -> LinkFuture<'_, ()>;
     /// Whether the client declared the capability `kind` needs.
     fn supports(&self, kind: InputKind) -> bool;
     /// Asks the client (only called when [`ClientLink::supports`] said yes). `params` is the
     /// request's JSON params object, as the guest wrote it; the answer is the request's result.
-    fn request_input(&self, key: String, kind: InputKind, params: Value) -> LinkFuture<'_, Result<Value, InputError>>;
+    fn request_input(
+        &self,
+        key: String,
+        kind: InputKind,
+        params: Value,
+    ) -> LinkFuture<'_, Result<Value, InputError>>;
 }
 
 /// The longest a call waits for one answer from the client (a user filling in a form). The
@@ -147,7 +161,11 @@ pub(crate) struct MissingCapability(pub(crate) InputKind);
 
 /// A key names a question within a call and travels as a JSON object key: keep it plain.
 fn valid_key(key: &str) -> bool {
-    !key.is_empty() && key.len() <= 64 && key.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b))
+    !key.is_empty()
+        && key.len() <= 64
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b))
 }
 
 const CLIENT: &str = "forage:mcp/client@0.1.0";
@@ -163,8 +181,15 @@ pub(crate) fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<
     i.func_new_async("log", |store, _ty, params, _results| {
         Box::new(async move {
             let (level, message) = match params {
-                [Val::Enum(level), Val::String(message)] => (LogLevel::from_name(level).unwrap_or(LogLevel::Info), message.clone()),
-                _ => return Err(wasmtime::Error::msg("forage:mcp/client#log: unexpected arguments")),
+                [Val::Enum(level), Val::String(message)] => (
+                    LogLevel::from_name(level).unwrap_or(LogLevel::Info),
+                    message.clone(),
+                ),
+                _ => {
+                    return Err(wasmtime::Error::msg(
+                        "forage:mcp/client#log: unexpected arguments",
+                    ));
+                }
             };
             if let Some(link) = store.data().client.clone() {
                 link.log(level, message).await;
@@ -186,7 +211,11 @@ pub(crate) fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<
                     };
                     (*p, total, message)
                 }
-                _ => return Err(wasmtime::Error::msg("forage:mcp/client#progress: unexpected arguments")),
+                _ => {
+                    return Err(wasmtime::Error::msg(
+                        "forage:mcp/client#progress: unexpected arguments",
+                    ));
+                }
             };
             if let Some(link) = store.data().client.clone() {
                 link.progress(progress, total, message).await;
@@ -194,34 +223,58 @@ pub(crate) fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<
             Ok(())
         })
     })?;
-    i.func_new("supports", |store: StoreContextMut<'_, HostState>, _ty: ComponentFunc, params: &[Val], results: &mut [Val]| {
-        let kind = match params {
-            [Val::Enum(k)] => InputKind::from_name(k),
-            _ => None,
-        }
-        .ok_or_else(|| wasmtime::Error::msg("forage:mcp/client#supports: unexpected arguments"))?;
-        let [result] = results else {
-            return Err(wasmtime::Error::msg("forage:mcp/client#supports: unexpected results"));
-        };
-        *result = Val::Bool(store.data().client.as_ref().is_some_and(|c| c.supports(kind)));
-        Ok(())
-    })?;
+    i.func_new(
+        "supports",
+        |store: StoreContextMut<'_, HostState>,
+         _ty: ComponentFunc,
+         params: &[Val],
+         results: &mut [Val]| {
+            let kind = match params {
+                [Val::Enum(k)] => InputKind::from_name(k),
+                _ => None,
+            }
+            .ok_or_else(|| {
+                wasmtime::Error::msg("forage:mcp/client#supports: unexpected arguments")
+            })?;
+            let [result] = results else {
+                return Err(wasmtime::Error::msg(
+                    "forage:mcp/client#supports: unexpected results",
+                ));
+            };
+            *result = Val::Bool(
+                store
+                    .data()
+                    .client
+                    .as_ref()
+                    .is_some_and(|c| c.supports(kind)),
+            );
+            Ok(())
+        },
+    )?;
     i.func_new_async("request-input", |store, _ty, params, results| {
         Box::new(async move {
             let (key, kind, params) = match params {
                 [Val::String(key), Val::Enum(kind), Val::String(params)] => (
                     key.clone(),
-                    InputKind::from_name(kind).ok_or_else(|| wasmtime::Error::msg("forage:mcp/client#request-input: unknown kind"))?,
+                    InputKind::from_name(kind).ok_or_else(|| {
+                        wasmtime::Error::msg("forage:mcp/client#request-input: unknown kind")
+                    })?,
                     params.clone(),
                 ),
-                _ => return Err(wasmtime::Error::msg("forage:mcp/client#request-input: unexpected arguments")),
+                _ => {
+                    return Err(wasmtime::Error::msg(
+                        "forage:mcp/client#request-input: unexpected arguments",
+                    ));
+                }
             };
             let link = store.data().client.clone();
             let Some(link) = link.filter(|l| l.supports(kind)) else {
                 return Err(wasmtime::Error::new(MissingCapability(kind)));
             };
             let answer = if !valid_key(&key) {
-                Err(InputError::Failed(format!("key `{key}`: use 1-64 letters, digits, `_`, `-` or `.`")))
+                Err(InputError::Failed(format!(
+                    "key `{key}`: use 1-64 letters, digits, `_`, `-` or `.`"
+                )))
             } else {
                 match serde_json::from_str::<Value>(&params) {
                     Ok(Value::Object(m)) => {
@@ -229,9 +282,18 @@ pub(crate) fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<
                         // limit, and does not use up the call's deadline.
                         let clock = store.data().clock.clone();
                         clock.wait_begins();
-                        let r = tokio::time::timeout(MAX_INPUT_WAIT, link.request_input(key, kind, Value::Object(m))).await;
+                        let r = tokio::time::timeout(
+                            MAX_INPUT_WAIT,
+                            link.request_input(key, kind, Value::Object(m)),
+                        )
+                        .await;
                         clock.wait_ends();
-                        r.unwrap_or_else(|_| Err(InputError::Failed(format!("no answer within {} s", MAX_INPUT_WAIT.as_secs()))))
+                        r.unwrap_or_else(|_| {
+                            Err(InputError::Failed(format!(
+                                "no answer within {} s",
+                                MAX_INPUT_WAIT.as_secs()
+                            )))
+                        })
                     }
                     Ok(_) => Err(InputError::Failed("params: expected a JSON object".into())),
                     Err(e) => Err(InputError::Failed(format!("params: not JSON: {e}"))),
@@ -240,12 +302,19 @@ pub(crate) fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<
             // Dynamic host functions are not type-checked at link time: a component that
             // declares other types for this import gets an error, never a host panic.
             let [result] = results else {
-                return Err(wasmtime::Error::msg("forage:mcp/client#request-input: unexpected results"));
+                return Err(wasmtime::Error::msg(
+                    "forage:mcp/client#request-input: unexpected results",
+                ));
             };
             *result = Val::Result(match answer {
                 Ok(v) => Ok(Some(Box::new(Val::String(v.to_string())))),
-                Err(InputError::Pending) => Err(Some(Box::new(Val::Variant("pending".into(), None)))),
-                Err(InputError::Failed(m)) => Err(Some(Box::new(Val::Variant("failed".into(), Some(Box::new(Val::String(m))))))),
+                Err(InputError::Pending) => {
+                    Err(Some(Box::new(Val::Variant("pending".into(), None))))
+                }
+                Err(InputError::Failed(m)) => Err(Some(Box::new(Val::Variant(
+                    "failed".into(),
+                    Some(Box::new(Val::String(m))),
+                )))),
             });
             Ok(())
         })
@@ -298,8 +367,14 @@ impl ContentBlock {
         let b64 = |n: usize| n.div_ceil(3) * 4;
         match self {
             ContentBlock::Text(t) => t.len(),
-            ContentBlock::Image { data, mime_type } | ContentBlock::Audio { data, mime_type } => b64(data.len()) + mime_type.len(),
-            ContentBlock::Resource { uri, mime_type, contents } => {
+            ContentBlock::Image { data, mime_type } | ContentBlock::Audio { data, mime_type } => {
+                b64(data.len()) + mime_type.len()
+            }
+            ContentBlock::Resource {
+                uri,
+                mime_type,
+                contents,
+            } => {
                 uri.len()
                     + mime_type.as_ref().map_or(0, String::len)
                     + match contents {
@@ -325,7 +400,9 @@ pub(crate) fn content_result(f: &ComponentFunc) -> Option<ContentResult> {
     let results: Vec<Type> = f.results().collect();
     match results.as_slice() {
         [t] if is_block_list(t) => Some(ContentResult::List),
-        [Type::Result(r)] if r.ok().is_some_and(|ok| is_block_list(&ok)) => Some(ContentResult::ResultOk),
+        [Type::Result(r)] if r.ok().is_some_and(|ok| is_block_list(&ok)) => {
+            Some(ContentResult::ResultOk)
+        }
         _ => None,
     }
 }
@@ -339,7 +416,13 @@ fn is_block_list(t: &Type) -> bool {
 fn is_content_block(t: &Type) -> bool {
     let Type::Variant(v) = t else { return false };
     let cases: Vec<_> = v.cases().map(|c| (c.name.to_string(), c.ty)).collect();
-    let [(n0, Some(Type::String)), (n1, Some(image)), (n2, Some(audio)), (n3, Some(resource))] = cases.as_slice() else {
+    let [
+        (n0, Some(Type::String)),
+        (n1, Some(image)),
+        (n2, Some(audio)),
+        (n3, Some(resource)),
+    ] = cases.as_slice()
+    else {
         return false;
     };
     n0 == "text"
@@ -374,20 +457,26 @@ fn is_embedded_resource(t: &Type) -> bool {
     if u != "uri" || m != "mime-type" || c != "contents" || mime.ty() != Type::String {
         return false;
     }
-    let Type::Variant(v) = contents else { return false };
+    let Type::Variant(v) = contents else {
+        return false;
+    };
     let cases: Vec<_> = v.cases().map(|c| (c.name.to_string(), c.ty)).collect();
     matches!(cases.as_slice(), [(t, Some(Type::String)), (b, Some(bytes))] if t == "text" && b == "blob" && is_bytes(bytes))
 }
 
 /// Converts a returned `list<content-block>` value.
 pub(crate) fn blocks(v: &Val) -> Result<Vec<ContentBlock>, String> {
-    let Val::List(items) = v else { return Err("expected a list of content blocks".into()) };
+    let Val::List(items) = v else {
+        return Err("expected a list of content blocks".into());
+    };
     items.iter().map(block).collect()
 }
 
 fn block(v: &Val) -> Result<ContentBlock, String> {
     let bad = || "a content block does not have the content-block shape".to_string();
-    let Val::Variant(case, Some(payload)) = v else { return Err(bad()) };
+    let Val::Variant(case, Some(payload)) = v else {
+        return Err(bad());
+    };
     Ok(match (case.as_str(), payload.as_ref()) {
         ("text", Val::String(s)) => ContentBlock::Text(s.clone()),
         ("image", m) => {
@@ -399,7 +488,11 @@ fn block(v: &Val) -> Result<ContentBlock, String> {
             ContentBlock::Audio { data, mime_type }
         }
         ("resource", Val::Record(f)) => match f.as_slice() {
-            [(_, Val::String(uri)), (_, Val::Option(mime)), (_, Val::Variant(kind, Some(c)))] => ContentBlock::Resource {
+            [
+                (_, Val::String(uri)),
+                (_, Val::Option(mime)),
+                (_, Val::Variant(kind, Some(c))),
+            ] => ContentBlock::Resource {
                 uri: uri.clone(),
                 mime_type: match mime.as_deref() {
                     Some(Val::String(m)) => Some(m.clone()),
@@ -429,7 +522,10 @@ fn media(v: &Val) -> Option<(Vec<u8>, String)> {
 
 fn bytes(v: &Val) -> Option<Vec<u8>> {
     match v {
-        Val::List(items) => items.iter().map(|b| if let Val::U8(b) = b { Some(*b) } else { None }).collect(),
+        Val::List(items) => items
+            .iter()
+            .map(|b| if let Val::U8(b) = b { Some(*b) } else { None })
+            .collect(),
         _ => None,
     }
 }
@@ -459,13 +555,22 @@ mod tests {
 
     #[test]
     fn the_conformance_fixture_uses_this_wit() {
-        let copy = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/python/conformance/wit/deps/forage-mcp/mcp.wit");
-        assert_eq!(std::fs::read_to_string(&copy).unwrap(), WIT, "{} is not a copy of runtime/wit/mcp.wit", copy.display());
+        let copy = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../fixtures/python/conformance/wit/deps/forage-mcp/mcp.wit");
+        assert_eq!(
+            std::fs::read_to_string(&copy).unwrap(),
+            WIT,
+            "{} is not a copy of runtime/wit/mcp.wit",
+            copy.display()
+        );
     }
 
     #[test]
     fn wire_size_counts_base64() {
-        let b = ContentBlock::Image { data: vec![0; 3], mime_type: "image/png".into() };
+        let b = ContentBlock::Image {
+            data: vec![0; 3],
+            mime_type: "image/png".into(),
+        };
         assert_eq!(b.wire_size(), 4 + 9);
     }
 }

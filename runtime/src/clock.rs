@@ -71,7 +71,11 @@ mod tests {
         std::thread::sleep(Duration::from_millis(80));
         assert!(!c.expired(), "no expiry while waiting for the client");
         c.wait_ends();
-        assert!(c.remaining() > Duration::from_millis(20), "{:?}", c.remaining());
+        assert!(
+            c.remaining() > Duration::from_millis(20),
+            "{:?}",
+            c.remaining()
+        );
         std::thread::sleep(Duration::from_millis(60));
         assert!(c.expired());
     }

@@ -41,26 +41,48 @@ fn node22() -> PathBuf {
         .as_ref()
         .ok()
         .filter(|o| o.status.success())
-        .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().trim_start_matches('v').split('.').next()?.parse::<u32>().ok());
+        .and_then(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .trim()
+                .trim_start_matches('v')
+                .split('.')
+                .next()?
+                .parse::<u32>()
+                .ok()
+        });
     match major {
         Some(m) if m >= 22 => node,
-        Some(m) => panic!("{} is Node.js {m}; the conformance suite needs 22 or newer: {INSTALL}", node.display()),
-        None => panic!("Node.js 22 not found at {} (set FORAGE_NODE22): {INSTALL}", node.display()),
+        Some(m) => panic!(
+            "{} is Node.js {m}; the conformance suite needs 22 or newer: {INSTALL}",
+            node.display()
+        ),
+        None => panic!(
+            "Node.js 22 not found at {} (set FORAGE_NODE22): {INSTALL}",
+            node.display()
+        ),
     }
 }
 
 /// The suite's entry point: `$FORAGE_MCP_CONFORMANCE` (the package directory), else
 /// /opt/mcp-conformance; it must be exactly [`SUITE_VERSION`].
 fn suite() -> PathBuf {
-    let dir = std::env::var_os("FORAGE_MCP_CONFORMANCE").map(PathBuf::from).unwrap_or_else(|| {
-        PathBuf::from("/opt/mcp-conformance/node_modules/@modelcontextprotocol/conformance")
-    });
+    let dir = std::env::var_os("FORAGE_MCP_CONFORMANCE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from("/opt/mcp-conformance/node_modules/@modelcontextprotocol/conformance")
+        });
     let package: serde_json::Value = std::fs::read(dir.join("package.json"))
         .ok()
         .and_then(|b| serde_json::from_slice(&b).ok())
-        .unwrap_or_else(|| panic!("the MCP conformance suite is not installed at {}: {INSTALL}", dir.display()));
+        .unwrap_or_else(|| {
+            panic!(
+                "the MCP conformance suite is not installed at {}: {INSTALL}",
+                dir.display()
+            )
+        });
     assert_eq!(
-        package["version"], SUITE_VERSION,
+        package["version"],
+        SUITE_VERSION,
         "{} holds @modelcontextprotocol/conformance {}, the expected-failure lists are for {SUITE_VERSION}: {INSTALL}",
         dir.display(),
         package["version"]
@@ -90,7 +112,11 @@ fn mcp_conformance_suite_passes_for_both_revisions() {
         &cfg,
         format!(
             "[server]\nload = [\"{}\"]\ntool_names = \"snake\"\n",
-            root().join("fixtures/built/conformance.wasm").canonicalize().unwrap().display()
+            root()
+                .join("fixtures/built/conformance.wasm")
+                .canonicalize()
+                .unwrap()
+                .display()
         ),
     )
     .unwrap();
@@ -99,7 +125,14 @@ fn mcp_conformance_suite_passes_for_both_revisions() {
     let mut daemon = Daemon(
         Command::new(env!("CARGO_BIN_EXE_forage"))
             .env("FORAGE_DATA_DIR", tmp.path().join("state"))
-            .args(["-v", "--config", cfg.to_str().unwrap(), "serve", "--http", &addr.to_string()])
+            .args([
+                "-v",
+                "--config",
+                cfg.to_str().unwrap(),
+                "serve",
+                "--http",
+                &addr.to_string(),
+            ])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log)
@@ -108,14 +141,24 @@ fn mcp_conformance_suite_passes_for_both_revisions() {
     );
     let started = Instant::now();
     while TcpStream::connect_timeout(&addr, Duration::from_millis(100)).is_err() {
-        assert!(started.elapsed() < Duration::from_secs(20), "forage did not listen on {addr}");
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "forage did not listen on {addr}"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     let url = format!("http://{addr}/mcp");
     // The fixture is an 18 MB componentize-py build: its first compile takes a while.
     let ready = Command::new("python3")
         .arg(root().join("tests/python/wait_tool.py"))
-        .args(["--url", &url, "--name", "test_simple_text", "--timeout", "300"])
+        .args([
+            "--url",
+            &url,
+            "--name",
+            "test_simple_text",
+            "--timeout",
+            "300",
+        ])
         .output()
         .unwrap();
     assert!(
@@ -125,7 +168,9 @@ fn mcp_conformance_suite_passes_for_both_revisions() {
         std::fs::read_to_string(tmp.path().join("forage.log")).unwrap_or_default()
     );
     for revision in ["2025-11-25", "2026-07-28"] {
-        let expected = root().join(format!("tests/conformance/expected-failures-{revision}.yml"));
+        let expected = root().join(format!(
+            "tests/conformance/expected-failures-{revision}.yml"
+        ));
         let t = Instant::now();
         // The suite writes its per-scenario results under the working directory.
         let out = Command::new(&node)
@@ -145,11 +190,20 @@ fn mcp_conformance_suite_passes_for_both_revisions() {
             String::from_utf8_lossy(&out.stderr)
         );
         // Every required scenario ran: the summary counts them.
-        assert!(stdout.contains("Total:"), "no summary from the suite:\n{stdout}");
+        assert!(
+            stdout.contains("Total:"),
+            "no summary from the suite:\n{stdout}"
+        );
     }
     // The suite sends malformed requests on purpose (missing _meta, wrong headers, invalid
     // inputResponses): the daemon is still up and nothing panicked.
-    assert!(daemon.0.try_wait().unwrap().is_none(), "forage exited during the suite");
+    assert!(
+        daemon.0.try_wait().unwrap().is_none(),
+        "forage exited during the suite"
+    );
     let log = std::fs::read_to_string(tmp.path().join("forage.log")).unwrap();
-    assert!(!log.contains("panicked"), "a panic in the daemon's log:\n{log}");
+    assert!(
+        !log.contains("panicked"),
+        "a panic in the daemon's log:\n{log}"
+    );
 }
