@@ -137,3 +137,24 @@ pub fn run_tests(extra: &[String]) -> Result<()> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     run(Command::new(cargo).args(["test", "--workspace"]).args(extra))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn npm_packages_are_found_only_at_the_pinned_version() {
+        let dir = tempfile::tempdir().unwrap();
+        let prefix = dir.path().to_str().unwrap();
+        let spec = NPM[1].1;
+        assert!(!npm_has(prefix, spec), "nothing installed");
+        let pkg = dir.path().join("node_modules/@modelcontextprotocol/conformance");
+        std::fs::create_dir_all(&pkg).unwrap();
+        std::fs::write(pkg.join("package.json"), r#"{"version": "0.1.16"}"#).unwrap();
+        assert!(!npm_has(prefix, spec), "npm's `latest` 0.1.x is not the pinned suite");
+        let pinned = spec.rsplit_once('@').unwrap().1;
+        std::fs::write(pkg.join("package.json"), format!(r#"{{"version": "{pinned}"}}"#)).unwrap();
+        assert!(npm_has(prefix, spec));
+        assert!(!npm_has(prefix, "node@22"), "no node binary under the prefix");
+    }
+}
