@@ -527,7 +527,7 @@ impl App {
         let reference = if looks_like_search_id(reference) {
             let index = self.index().await?;
             let id = reference.to_string();
-            let doc = tokio::task::spawn_blocking(move || index.get(&id)).await.expect("index task panicked")?;
+            let doc = blocking(reference, "looking up the search id", move || index.get(&id)).await??;
             resolved = doc.ok_or_else(|| AppError::UnknownSearchId(reference.to_string()))?.reference;
             resolved.as_str()
         } else {
@@ -599,7 +599,7 @@ impl App {
             .unwrap_or(&a.name_hint)
             .to_string();
         let id = format!("{}-{}", sanitize(&short), &a.digest.hex()[..12]);
-        let mut tools = build_tools(&short, &info, &component);
+        let mut tools = build_tools(&short, &info, &component, self.config.server.tool_names);
         if persist {
             self.persist(&a, &id, &verdict).await?;
         }
@@ -683,9 +683,7 @@ impl App {
         let store = self.store.clone();
         let key = id.to_string();
         let value = serde_json::to_vec(&rec).expect("record serialises");
-        tokio::task::spawn_blocking(move || store.put(Table::Installed, &key, &value))
-            .await
-            .expect("store task panicked")?;
+        blocking(id, "recording it as installed", move || store.put(Table::Installed, &key, &value)).await??;
         Ok(())
     }
 
@@ -821,9 +819,7 @@ impl App {
         };
         let store = self.store.clone();
         let key = id.to_string();
-        tokio::task::spawn_blocking(move || store.delete(Table::Installed, &key))
-            .await
-            .expect("store task panicked")?;
+        blocking(id, "removing its record", move || store.delete(Table::Installed, &key)).await??;
         self.audit.record(Kind::Unload, serde_json::json!({"component": removed.id, "digest": removed.digest.to_string()}));
         let _ = self.changes.send(());
         Ok(removed)
@@ -849,8 +845,14 @@ impl App {
         Some((l.components.get(cid)?.clone(), *i))
     }
 
-    /// Calls a loaded tool with JSON arguments.
-    pub async fn call(&self, name: &str, args: &Map<String, Value>) -> Result<CallOutcome, AppError> {
+    /// Calls a loaded tool with JSON arguments; `client` answers what the component asks of
+    /// the MCP client (`forage:mcp/client`), when there is one.
+    pub async fn call(
+        &self,
+        name: &str,
+        args: &Map<String, Value>,
+        client: Option<Arc<dyn forage_runtime::ClientLink>>,
+    ) -> Result<CallOutcome, AppError> {
         let (c, i) = self.tool(name).ok_or_else(|| AppError::UnknownTool(name.to_string()))?;
         let t = &c.tools[i];
         self.audit.healthy().map_err(AppError::AuditDown)?;
@@ -866,7 +868,7 @@ impl App {
         let started = std::time::Instant::now();
         let result = self
             .runtime
-            .call(&c.component, t.interface.as_deref(), &t.function, args, &grants)
+            .call_with_client(&c.component, t.interface.as_deref(), &t.function, args, &grants, client)
             .await;
         let outcome = match &result {
             Ok(o) if !o.denied.is_empty() => "denied",
@@ -1036,9 +1038,7 @@ impl App {
         self.index
             .get_or_try_init(|| async {
                 let dir = self.index_dir.clone();
-                let opened = tokio::task::spawn_blocking(move || SearchIndex::open_or_create(&dir))
-                    .await
-                    .expect("index task panicked")?;
+                let opened = blocking("the search index", "opening it", move || SearchIndex::open_or_create(&dir)).await??;
                 Ok::<_, AppError>(Arc::new(opened))
             })
             .await
@@ -1072,12 +1072,10 @@ impl App {
             n += docs.len();
             let index = index.clone();
             let key = origin.key();
-            tokio::task::spawn_blocking(move || index.replace_component(&key, &docs))
-                .await
-                .expect("index task panicked")?;
+            blocking(e.name, "indexing the embedded catalog", move || index.replace_component(&key, &docs)).await??;
         }
         let i2 = index.clone();
-        tokio::task::spawn_blocking(move || i2.commit()).await.expect("index task panicked")?;
+        blocking("the search index", "committing", move || i2.commit()).await??;
         Ok(n)
     }
 
@@ -1159,9 +1157,8 @@ impl App {
         }
         let store = self.store.clone();
         let key = id.to_string();
-        let rec = tokio::task::spawn_blocking(move || store.get(Table::Installed, &key))
-            .await
-            .expect("store task panicked")?
+        let rec = blocking(id, "reading its record", move || store.get(Table::Installed, &key))
+            .await??
             .and_then(|v| serde_json::from_slice::<InstalledRecord>(&v).ok())
             .ok_or_else(|| AppError::UnknownComponent(id.to_string()))?;
         let verified = rec.verdict.as_ref().is_some_and(|v| v.is_verified());
@@ -1198,6 +1195,7 @@ fn next_step(e: &CallError) -> &'static str {
         CallError::OutputTooLarge { .. } => ". Ask for less (narrower arguments), or an operator can raise max_output_kib",
         CallError::Trap(_) | CallError::Result(_) => ". The component failed; try other arguments or another tool",
         CallError::Sandbox(_) => ". A granted directory is unusable; ask an operator to check the grant",
+        CallError::MissingClientCapability(_) => ". Use a client that offers it, or another tool",
     }
 }
 
@@ -1425,8 +1423,9 @@ fn sanitize(s: &str) -> String {
 /// interfaces of one component share a function name; the whole name matches
 /// `^[a-zA-Z0-9_-]{1,64}$`. A name another loaded component already holds gets a digest suffix
 /// when the component is installed (see `install`): a model reads `clock_convert-time`, not a
-/// hex string, and a collision is never silent.
-fn build_tools(short: &str, info: &ComponentInfo, component: &LoadedComponent) -> Vec<ToolDef> {
+/// hex string, and a collision is never silent. With `server.tool_names = "snake"`, WIT's
+/// hyphens become underscores (`clock_convert_time`).
+fn build_tools(short: &str, info: &ComponentInfo, component: &LoadedComponent, style: crate::config::ToolNames) -> Vec<ToolDef> {
     let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
     for f in component.functions.iter() {
         *counts.entry(f.name.as_str()).or_default() += 1;
@@ -1447,6 +1446,9 @@ fn build_tools(short: &str, info: &ComponentInfo, component: &LoadedComponent) -
                 _ => format!("{short}_{}", f.name),
             };
             let mut base = sanitize(&base);
+            if style == crate::config::ToolNames::Snake {
+                base = base.replace('-', "_");
+            }
             base.truncate(64);
             let signature = doc.map(|d| d.signature.clone()).unwrap_or_else(|| f.signature.clone());
             let description = match doc.and_then(|d| d.docs.clone()) {

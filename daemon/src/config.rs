@@ -244,6 +244,48 @@ pub struct Server {
     /// Where to accept registry push notifications (`POST /notifications`) when serving
     /// stdio; with `--http` they are accepted on the same listener.
     pub notifications_addr: Option<std::net::SocketAddr>,
+    /// Components `forage serve` loads when it starts, as `load_tool` would (allowlist, trust
+    /// policy and `load_from` apply). A relative `.wasm` path or `layout:` directory is
+    /// relative to this file.
+    #[serde(default)]
+    pub load: Vec<String>,
+    /// How the function part of tool names is spelled.
+    #[serde(default)]
+    pub tool_names: ToolNames,
+}
+
+/// `server.tool_names`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ToolNames {
+    /// As in WIT: `clock_convert-time`.
+    #[default]
+    Kebab,
+    /// With underscores for WIT's hyphens: `clock_convert_time` (for clients or models that
+    /// expect identifiers).
+    Snake,
+}
+
+impl Server {
+    /// `server.load` with relative paths resolved against the config file's directory.
+    pub fn load_references(&self, config: Option<&Path>) -> Vec<String> {
+        let base = config.and_then(Path::parent).unwrap_or(Path::new("."));
+        self.load
+            .iter()
+            .map(|r| {
+                let (prefix, rest) = match r.strip_prefix("layout:") {
+                    Some(rest) => ("layout:", rest),
+                    None => ("", r.as_str()),
+                };
+                let is_local = !prefix.is_empty() || r.ends_with(".wasm");
+                if is_local && Path::new(rest).is_relative() {
+                    format!("{prefix}{}", base.join(rest).display())
+                } else {
+                    r.clone()
+                }
+            })
+            .collect()
+    }
 }
 
 impl Config {
@@ -416,5 +458,21 @@ call_timeout_ms = 500
         assert!(e.to_string().contains("call_timout_ms"), "{e}");
         let e = Config::parse("[[source]]\nname = \"x\"\n", Path::new("t.toml")).unwrap_err();
         assert!(e.to_string().contains("exactly one of"), "{e}");
+    }
+
+    #[test]
+    fn server_load_paths_are_relative_to_the_config_file() {
+        let c = Config::parse(
+            "[server]\nload = [\"c/x.wasm\", \"/abs/y.wasm\", \"layout:l:tag\", \"127.0.0.1:5000/r:1\"]\ntool_names = \"snake\"\n",
+            Path::new("/etc/forage/config.toml"),
+        )
+        .unwrap();
+        assert_eq!(c.server.tool_names, ToolNames::Snake);
+        assert_eq!(
+            c.server.load_references(c.path.as_deref()),
+            ["/etc/forage/c/x.wasm", "/abs/y.wasm", "layout:/etc/forage/l:tag", "127.0.0.1:5000/r:1"]
+        );
+        let e = Config::parse("[server]\ntool_names = \"camel\"\n", Path::new("t.toml")).unwrap_err();
+        assert!(e.to_string().contains("tool_names"), "{e}");
     }
 }

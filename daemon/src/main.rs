@@ -8,6 +8,7 @@ mod admin;
 mod app;
 mod audit;
 mod catalog;
+mod client_link;
 mod config;
 mod console;
 mod crawl;

@@ -11,11 +11,15 @@ use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation, InitializeResult,
     JsonObject, ListToolsResult, PaginatedRequestParams, ServerCapabilities, SubscriptionFilter, Tool,
 };
+// rmcp marks logging deprecated (SEP-2577); initialize-era clients still set levels with it.
+#[allow(deprecated)]
+use rmcp::model::SetLevelRequestParams;
 use rmcp::service::{NotificationContext, RequestContext, SubscriptionContext};
 use rmcp::{ErrorData as McpError, Peer, RoleServer, ServerHandler};
 use serde_json::{Map, Value, json};
 
 use crate::app::{App, AppError, Installed};
+use crate::client_link::{McpLink, SessionLevel, StateSeal};
 use crate::grants::UserAnswer;
 use forage_policy::Capability;
 use forage_policy::grants::{GrantRecord, GrantState};
@@ -25,6 +29,11 @@ use forage_policy::grants::{GrantRecord, GrantState};
 pub struct ForageServer {
     app: Arc<App>,
     peers: Arc<Mutex<Vec<Peer<RoleServer>>>>,
+    /// Seals the answers of stateless multi-round calls into `requestState`.
+    seal: Arc<StateSeal>,
+    /// This session's `logging/setLevel` (initialize-era sessions; one per session, see
+    /// [`ForageServer::for_session`]).
+    log_level: SessionLevel,
     /// Grant prompts sent to 2026-07-28 clients, by the `requestState` token that went with
     /// them. An answer on a retry counts only with a token issued here for exactly that
     /// component, digest and capability: a client cannot approve what it was never asked.
@@ -68,7 +77,18 @@ impl ForageServer {
         Self {
             app,
             peers,
+            seal: Arc::default(),
+            log_level: Arc::default(),
             prompts: Arc::default(),
+        }
+    }
+
+    /// The instance for a new session (or a stateless request): everything shared, except the
+    /// session's own log level.
+    pub fn for_session(&self) -> Self {
+        Self {
+            log_level: Arc::default(),
+            ..self.clone()
         }
     }
 }
@@ -290,7 +310,16 @@ impl ForageServer {
         }
     }
 
-    async fn call_loaded(&self, name: &str, args: &Map<String, Value>) -> Result<CallToolResult, McpError> {
+    /// Calls a loaded tool. The component may talk to the client through `forage:mcp/client`:
+    /// on a stateless 2026-07-28 request, a call that leaves questions open returns an
+    /// `InputRequiredResult` instead of its result (see `client_link`).
+    async fn call_loaded(
+        &self,
+        name: &str,
+        args: &Map<String, Value>,
+        input: Input<'_>,
+        context: &RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, McpError> {
         // Taken before the call: the component may be unloaded while the call runs, and the
         // denial message still needs its id.
         let Some((c, _)) = self.app.tool(name) else {
@@ -299,8 +328,37 @@ impl ForageServer {
                 None,
             ));
         };
-        Ok(match self.app.call(name, args).await {
+        let modern = is_modern(context);
+        let progress = context.meta.get_progress_token();
+        let capabilities = context.client_capabilities();
+        let link = Arc::new(if modern {
+            let mut answers = match input.request_state {
+                Some(state) => self
+                    .seal
+                    .open(state, name, &c.digest.to_string(), args)
+                    .map_err(|e| McpError::invalid_params(e.to_string(), None))?,
+                None => Default::default(),
+            };
+            // The retry's answers: only the keys the component asks for are ever read, so
+            // extra keys are ignored, and a malformed answer is asked for again.
+            if let Some(responses) = input.responses {
+                answers.extend(responses.iter().map(|(k, v)| (k.clone(), v.clone())));
+            }
+            McpLink::stateless(context.peer.clone(), &c.id, context.meta.log_level(), progress, capabilities, answers)
+        } else {
+            let level = *self.log_level.lock().unwrap();
+            McpLink::session(context.peer.clone(), &c.id, level, progress, capabilities)
+        });
+        let result = self.app.call(name, args, Some(link.clone() as Arc<dyn forage_runtime::ClientLink>)).await;
+        if let Some((requests, used)) = link.open_questions() {
+            let state = self.seal.seal(name, &c.digest.to_string(), args, &used);
+            return Ok(CallToolResponse::InputRequired(rmcp::model::InputRequiredResult::new(Some(requests), Some(state))));
+        }
+        Ok(CallToolResponse::Complete(match result {
             Ok(out) => {
+                if let Some(blocks) = &out.content {
+                    return Ok(CallToolResponse::Complete(CallToolResult::success(blocks.iter().map(content_block).collect())));
+                }
                 let in_force = self.app.grants.in_force(&c.subject());
                 let hints = crate::app::sandbox_hints(&c, args, out.is_error, &in_force);
                 let text = if !hints.is_empty() && out.denied.is_empty() {
@@ -317,8 +375,57 @@ impl ForageServer {
                 };
                 text_result(out.structured, text, out.is_error)
             }
+            // 2026-07-28 names this error; older clients get it as a failed call.
+            Err(AppError::Call {
+                source: forage_runtime::CallError::MissingClientCapability(kind),
+                ..
+            }) if modern => {
+                let caps: rmcp::model::ClientCapabilities = serde_json::from_value(json!({kind.capability(): {}}))
+                    .expect("a capability with an empty object deserialises");
+                return Err(McpError::missing_required_client_capability(caps));
+            }
             Err(e) => error_result(&e),
-        })
+        }))
+    }
+}
+
+/// What a stateless retry brings: the client's answers and the state we sealed.
+#[derive(Clone, Copy, Default)]
+struct Input<'a> {
+    responses: Option<&'a rmcp::model::InputResponses>,
+    request_state: Option<&'a str>,
+}
+
+/// True for a request of the stateless 2026-07-28 protocol (or later).
+fn is_modern(context: &RequestContext<RoleServer>) -> bool {
+    context
+        .protocol_version()
+        .is_some_and(|v| v.as_str() >= rmcp::model::ProtocolVersion::V_2026_07_28.as_str())
+}
+
+/// A component's content block as MCP content (binary data base64-encoded).
+fn content_block(b: &forage_runtime::ContentBlock) -> ContentBlock {
+    use base64::Engine as _;
+    use forage_runtime::{ContentBlock as B, ResourceContents as R};
+    let b64 = |d: &[u8]| base64::engine::general_purpose::STANDARD.encode(d);
+    match b {
+        B::Text(t) => ContentBlock::text(t.clone()),
+        B::Image { data, mime_type } => ContentBlock::image(b64(data), mime_type.clone()),
+        B::Audio { data, mime_type } => ContentBlock::audio(b64(data), mime_type.clone()),
+        B::Resource { uri, mime_type, contents } => ContentBlock::resource(match contents {
+            R::Text(text) => rmcp::model::ResourceContents::TextResourceContents {
+                uri: uri.clone(),
+                mime_type: mime_type.clone(),
+                text: text.clone(),
+                meta: None,
+            },
+            R::Blob(blob) => rmcp::model::ResourceContents::BlobResourceContents {
+                uri: uri.clone(),
+                mime_type: mime_type.clone(),
+                blob: b64(blob),
+                meta: None,
+            },
+        }),
     }
 }
 
@@ -393,9 +500,7 @@ impl ForageServer {
             Err(e) => return CallToolResponse::Complete(e),
         };
         let reason = args.get("reason").and_then(Value::as_str).unwrap_or("").to_string();
-        let modern = context
-            .protocol_version()
-            .is_some_and(|v| v.as_str() >= rmcp::model::ProtocolVersion::V_2026_07_28.as_str());
+        let modern = is_modern(context);
         tracing::debug!(modern, caps = ?context.client_capabilities(), modes = ?context.peer.supported_elicitation_modes(), "grant request");
         let can_elicit = if modern {
             context.client_capabilities().is_some_and(|c| c.elicitation.is_some())
@@ -524,10 +629,23 @@ fn input_required(prompt: String, token: String) -> CallToolResponse {
 const ELICIT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(300);
 
 impl ServerHandler for ForageServer {
+    #[allow(deprecated)] // logging: see `set_level`
     fn get_info(&self) -> InitializeResult {
-        InitializeResult::new(ServerCapabilities::builder().enable_tools().enable_tool_list_changed().build())
+        // Logging: components' log messages (forage:mcp/client#log) reach the client.
+        InitializeResult::new(ServerCapabilities::builder().enable_tools().enable_tool_list_changed().enable_logging().build())
             .with_server_info(Implementation::new("forage", env!("CARGO_PKG_VERSION")))
             .with_instructions(INSTRUCTIONS)
+    }
+
+    /// Initialize-era sessions set the level of the log messages they want; 2026-07-28 requests
+    /// carry it in `_meta` instead, and the method does not exist for them.
+    #[allow(deprecated)]
+    async fn set_level(&self, request: SetLevelRequestParams, context: RequestContext<RoleServer>) -> Result<(), McpError> {
+        if is_modern(&context) {
+            return Err(McpError::method_not_found::<rmcp::model::SetLevelRequestMethod>());
+        }
+        *self.log_level.lock().unwrap() = Some(request.level);
+        Ok(())
     }
 
     async fn on_initialized(&self, context: NotificationContext<RoleServer>) {
@@ -603,6 +721,10 @@ impl ForageServer {
             }
             "revoke" => self.revoke(&args).await,
             "call_tool" => {
+                let input = Input {
+                    responses: request.input_responses.as_ref(),
+                    request_state: request.request_state.as_deref(),
+                };
                 let name = match str_arg(&args, "name") {
                     Ok(n) => n.to_string(),
                     Err(e) => return Ok(CallToolResponse::Complete(e)),
@@ -615,9 +737,15 @@ impl ForageServer {
                         return Ok(CallToolResponse::Complete(text_result(json!({"error": msg}), msg, true)));
                     }
                 };
-                self.call_loaded(&name, &inner).await?
+                return self.call_loaded(&name, &inner, input, &context).await;
             }
-            name => self.call_loaded(name, &args).await?,
+            name => {
+                let input = Input {
+                    responses: request.input_responses.as_ref(),
+                    request_state: request.request_state.as_deref(),
+                };
+                return self.call_loaded(name, &args, input, &context).await;
+            }
         };
         Ok(CallToolResponse::Complete(result))
     }

@@ -15,7 +15,8 @@ use rmcp::transport::{StreamableHttpServerConfig, StreamableHttpService};
 use crate::app::App;
 use crate::mcp::ForageServer;
 
-/// Restores installed components in the background, so `initialize` is answered at once.
+/// Restores installed components, then loads those `server.load` names, in the background,
+/// so `initialize` is answered at once.
 fn restore_in_background(app: &Arc<App>) {
     let app = app.clone();
     tokio::spawn(async move {
@@ -24,6 +25,17 @@ fn restore_in_background(app: &Arc<App>) {
         let n = app.restore().await;
         if n > 0 {
             tracing::info!(components = n, elapsed_ms = started.elapsed().as_millis() as u64, "restored installed components");
+        }
+        for reference in app.config.server.load_references(app.config.path.as_deref()) {
+            // Exactly what load_tool does (allowlist, trust policy, load_from); a restored
+            // component is already loaded and this is a no-op for it.
+            match app.load(&reference).await {
+                Ok(r) => tracing::info!(%reference, component = %r.installed.id, tools = r.installed.tools.len(), "loaded (server.load)"),
+                Err(e) => {
+                    tracing::error!(%reference, error = %e, "server.load: not loaded");
+                    eprintln!("forage: server.load: {e}");
+                }
+            }
         }
     });
 }
@@ -112,6 +124,17 @@ impl Guard {
         None
     }
 
+    /// Every origin the guard admits on a listener at `port`: the configured ones, and the
+    /// listener's own (`http(s)://HOST:PORT` for each allowed host name).
+    fn origins_for_port(&self, port: u16) -> Vec<String> {
+        let mut origins = self.origins.as_ref().clone();
+        for h in self.hosts.iter().filter(|h| !h.contains(':') || h.starts_with('[')) {
+            origins.push(format!("http://{h}:{port}"));
+            origins.push(format!("https://{h}:{port}"));
+        }
+        origins
+    }
+
     fn host_allowed(&self, host: &str) -> bool {
         // `name:port`, `[v6]:port`, or a bare name.
         let name = match host.rsplit_once(':') {
@@ -144,18 +167,22 @@ impl Guard {
 /// an `Origin` must match `server.allowed_origins`. The same [`Guard`] covers both routes.
 pub async fn http(app: Arc<App>, addr: SocketAddr) -> anyhow::Result<()> {
     let guard = Guard::new(&app, addr, "--http")?;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("--http {addr}: cannot bind"))?;
+    let local = listener.local_addr()?;
     let mut cfg = StreamableHttpServerConfig::default().with_allowed_hosts(guard.hosts.as_ref().clone());
-    cfg = cfg.with_allowed_origins(app.config.server.allowed_origins.clone());
-    if app.config.server.allowed_origins.is_empty() {
-        // No browser origin is trusted unless the operator names one.
-        cfg = cfg.enforce_origin_validation();
-    }
+    // rmcp checks Origin too; it must agree with the guard, which also admits same-origin
+    // requests (a page served by this listener), so the listener's own origins are listed.
+    cfg = cfg.with_allowed_origins(guard.origins_for_port(local.port()));
+    cfg = cfg.enforce_origin_validation();
     let server = ForageServer::new(app.clone());
     // Completed request streams are kept for late resumption; rmcp's default of a minute makes
     // memory grow with the request rate for that minute. Ten seconds covers a reconnect.
     let mut sessions = LocalSessionManager::default();
     sessions.session_config.completed_cache_ttl = std::time::Duration::from_secs(10);
-    let service = StreamableHttpService::new(move || Ok(server.clone()), Arc::new(sessions), cfg);
+    // One instance per session (or stateless request): a session's log level is its own.
+    let service = StreamableHttpService::new(move || Ok(server.for_session()), Arc::new(sessions), cfg);
     let notify_app = app.clone();
     let metrics_app = app.clone();
     let console = crate::console::routes(app.clone(), guard.token.clone());
@@ -173,10 +200,6 @@ pub async fn http(app: Arc<App>, addr: SocketAddr) -> anyhow::Result<()> {
         )
         .merge(console);
     let router = guard.layer(router);
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .with_context(|| format!("--http {addr}: cannot bind"))?;
-    let local = listener.local_addr()?;
     // Scripts and tests read the bound address (useful with port 0) from the log.
     tracing::info!(%local, "serving MCP streamable HTTP at http://{local}/mcp");
     eprintln!("forage: listening on http://{local}/mcp");

@@ -153,6 +153,8 @@ pub struct ExportedFunction {
     pub output_schema: Option<Value>,
     /// WIT-style signature, e.g. `func(a: u8) -> string`.
     pub signature: String,
+    /// Set when the function returns `forage:mcp/content` blocks rather than a JSON value.
+    pub content: Option<crate::client::ContentResult>,
     func: ComponentFunc,
     index: ComponentExportIndex,
 }
@@ -188,6 +190,8 @@ pub struct CallOutcome {
     pub structured: Value,
     /// True when the function returned the error case of a `result`.
     pub is_error: bool,
+    /// The content blocks a content-returning function gave (its `structured` is then `{}`).
+    pub content: Option<Vec<crate::client::ContentBlock>>,
     /// Accesses the sandbox refused during the call (e.g. an ungranted HTTP host).
     pub denied: Vec<Capability>,
     /// Wall-clock time of instantiate + call.
@@ -248,6 +252,10 @@ pub enum CallError {
     /// The result contained something JSON cannot carry (e.g. a resource handle).
     #[error("cannot convert the result: {0}")]
     Result(String),
+    /// The guest asked the MCP client for input of a kind the client did not declare
+    /// (`forage:mcp/client#request-input`).
+    #[error("the component asked for `{}`, but the client did not declare the `{}` capability", .0.method(), .0.capability())]
+    MissingClientCapability(crate::client::InputKind),
 }
 
 /// The runtime: one engine, one linker, one artifact cache.
@@ -307,6 +315,7 @@ impl Runtime {
         wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(|e| RuntimeError::Engine(e.to_string()))?;
         wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)
             .map_err(|e| RuntimeError::Engine(e.to_string()))?;
+        crate::client::add_to_linker(&mut linker).map_err(|e| RuntimeError::Engine(e.to_string()))?;
         let cache = ArtifactCache::new(&engine, config.cache_dir.as_deref());
         let ticker = Arc::new(std::sync::atomic::AtomicBool::new(true));
         {
@@ -390,8 +399,12 @@ impl Runtime {
                 Some(i) => format!("{i}#{name}"),
                 None => name.to_string(),
             };
-            let schemas = wit_json::function_input_schema(&func)
-                .and_then(|i| wit_json::function_output_schema(&func).map(|o| (i, o)));
+            let content = crate::client::content_result(&func);
+            let schemas = wit_json::function_input_schema(&func).and_then(|i| match content {
+                // Content blocks are the result; there is no structured value to describe.
+                Some(_) => Ok((i, None)),
+                None => wit_json::function_output_schema(&func).map(|o| (i, o)),
+            });
             match schemas {
                 Ok((input_schema, output_schema)) => out.push(ExportedFunction {
                     interface: iface.map(str::to_string),
@@ -399,6 +412,7 @@ impl Runtime {
                     input_schema,
                     output_schema,
                     signature: signature(name, &func),
+                    content,
                     func,
                     index,
                 }),
@@ -433,7 +447,7 @@ impl Runtime {
     }
 
     /// Calls `function` (as named in [`ExportedFunction::name`], within `interface`) with JSON
-    /// `args`, in a fresh sandbox built from `grants`.
+    /// `args`, in a fresh sandbox built from `grants`, with no MCP client attached.
     pub async fn call(
         &self,
         component: &LoadedComponent,
@@ -441,6 +455,19 @@ impl Runtime {
         function: &str,
         args: &Map<String, Value>,
         grants: &SandboxGrants,
+    ) -> Result<CallOutcome, CallError> {
+        self.call_with_client(component, interface, function, args, grants, None).await
+    }
+
+    /// [`Runtime::call`], with `client` answering the guest's `forage:mcp/client` imports.
+    pub async fn call_with_client(
+        &self,
+        component: &LoadedComponent,
+        interface: Option<&str>,
+        function: &str,
+        args: &Map<String, Value>,
+        grants: &SandboxGrants,
+        client: Option<std::sync::Arc<dyn crate::client::ClientLink>>,
     ) -> Result<CallOutcome, CallError> {
         let f = component
             .functions
@@ -476,11 +503,13 @@ impl Runtime {
         let started = Instant::now();
         let memory_limit = grants.memory_limit.unwrap_or(self.config.memory_limit);
         let deadline = grants.deadline.unwrap_or(self.config.deadline);
+        let clock = Arc::new(crate::clock::CallClock::new(started, deadline));
         let state = build_state(
             grants,
             memory_limit,
             self.config.log_capture_bytes,
-            crate::sandbox::HttpBudget { ends: started + deadline, timeouts: self.config.http_timeouts },
+            crate::sandbox::HttpBudget { clock: clock.clone(), timeouts: self.config.http_timeouts },
+            client,
         )
         .map_err(CallError::Sandbox)?;
         let mut store = Store::new(&self.engine, state);
@@ -491,8 +520,9 @@ impl Runtime {
         // ordinary I/O (stream writes of a few hundred KiB) working under a tiny output cap.
         store.set_hostcall_fuel(self.config.max_output_bytes.max(1 << 20));
         store.set_epoch_deadline(1);
+        let ticking = clock.clone();
         store.epoch_deadline_callback(move |mut ctx| {
-            if started.elapsed() >= deadline {
+            if ticking.expired() {
                 ctx.data_mut().deadline_hit = true;
                 Ok(UpdateDeadline::Interrupt)
             } else {
@@ -510,15 +540,25 @@ impl Runtime {
             wasmtime::Result::Ok(())
         };
         // Epoch interruption stops guest code, but not a guest waiting in the host (a sleep, an
-        // HTTP request, a poll that never resolves): the wall-clock timeout covers those.
+        // HTTP request, a poll that never resolves): the wall-clock timeout covers those. It is
+        // re-armed while the clock is paused for an answer from the MCP client.
         // Dropping the call's future unwinds the guest's fiber; the store is discarded below.
-        let outcome = match tokio::time::timeout(deadline.saturating_sub(started.elapsed()), run).await {
-            Ok(r) => r,
-            Err(_) => {
-                store.data_mut().deadline_hit = true;
-                Err(wasmtime::Error::msg("deadline"))
+        let (outcome, timed_out) = {
+            let mut run = std::pin::pin!(run);
+            loop {
+                tokio::select! {
+                    r = &mut run => break (r, false),
+                    _ = tokio::time::sleep(clock.remaining()) => {
+                        if clock.expired() {
+                            break (Err(wasmtime::Error::msg("deadline")), true);
+                        }
+                    }
+                }
             }
         };
+        if timed_out {
+            store.data_mut().deadline_hit = true;
+        }
         let duration = started.elapsed();
         let state = store.data();
         for (stream, sink) in [("stdout", &state.stdout), ("stderr", &state.stderr)] {
@@ -536,6 +576,9 @@ impl Runtime {
                 return Err(CallError::Memory { limit: memory_limit });
             }
             // wasmtime's error type for this is private; its message is the stable part.
+            if let Some(missing) = e.downcast_ref::<crate::client::MissingCapability>() {
+                return Err(CallError::MissingClientCapability(missing.0));
+            }
             if e.chain().any(|c| c.to_string().contains("fuel allocated for hostcalls has been exhausted")) {
                 let limit = self.config.max_output_bytes;
                 return Err(CallError::OutputTooLarge {
@@ -547,6 +590,27 @@ impl Runtime {
             return Err(CallError::Trap(trap_message(&e)));
         }
         let limit = self.config.max_output_bytes;
+        // Content blocks: counted as they go on the wire (binary data base64-encoded).
+        let blocks = match (f.content, results.as_slice()) {
+            (Some(crate::client::ContentResult::List), [v]) => Some(crate::client::blocks(v).map_err(CallError::Result)?),
+            (Some(crate::client::ContentResult::ResultOk), [Val::Result(Ok(Some(v)))]) => {
+                Some(crate::client::blocks(v).map_err(CallError::Result)?)
+            }
+            _ => None,
+        };
+        if let Some(blocks) = blocks {
+            let size: usize = blocks.iter().map(crate::client::ContentBlock::wire_size).sum();
+            if size > limit {
+                return Err(CallError::OutputTooLarge { estimated: false, size, limit });
+            }
+            return Ok(CallOutcome {
+                structured: Value::Object(Map::new()),
+                is_error: false,
+                content: Some(blocks),
+                denied,
+                duration,
+            });
+        }
         let at_least = wit_json::json_size_at_least(&results, limit);
         if at_least > limit {
             return Err(CallError::OutputTooLarge {
@@ -580,6 +644,7 @@ impl Runtime {
         Ok(CallOutcome {
             structured,
             is_error,
+            content: None,
             denied,
             duration,
         })

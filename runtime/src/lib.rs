@@ -12,6 +12,8 @@
 #![deny(missing_docs)]
 
 mod cache;
+pub mod client;
+mod clock;
 mod engine;
 mod output;
 mod sandbox;
@@ -22,5 +24,6 @@ pub use engine::{
     CallError, CallOutcome, ExportedFunction, HttpTimeouts, LoadError, LoadStats, LoadedComponent,
     Runtime, RuntimeConfig, RuntimeError,
 };
+pub use client::{ClientLink, ContentBlock, ContentResult, InputError, InputKind, LogLevel, ResourceContents};
 pub use sandbox::{HttpRule, Preopen, SandboxGrants};
 pub use wit_names::wit_type_name;

@@ -110,6 +110,10 @@ pub(crate) struct HostState {
     pub(crate) hooks: HttpFilter,
     pub(crate) stdout: LogSink,
     pub(crate) stderr: LogSink,
+    /// The MCP client of this call, for `forage:mcp/client`.
+    pub(crate) client: crate::client::SharedLink,
+    /// The call's deadline, shared with the epoch callback and the HTTP filter.
+    pub(crate) clock: Arc<crate::clock::CallClock>,
 }
 
 /// Enforces [`HttpRule`]s on every outgoing request, and remembers what it refused so the call
@@ -121,10 +125,10 @@ pub(crate) struct HttpFilter {
 }
 
 /// How long a call's outbound HTTP may take: its own timeouts, and never past the call's end.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub(crate) struct HttpBudget {
-    /// When the call's deadline passes.
-    pub(crate) ends: std::time::Instant,
+    /// The call's deadline.
+    pub(crate) clock: Arc<crate::clock::CallClock>,
     /// Connect, first-byte and between-bytes timeouts.
     pub(crate) timeouts: crate::engine::HttpTimeouts,
 }
@@ -133,7 +137,7 @@ impl HttpBudget {
     /// The request options in force: the guest's own (if shorter) within ours, each bounded by
     /// what is left of the call.
     fn options(&self, guest: Option<wasmtime_wasi_http::RequestOptions>) -> (wasmtime_wasi_http::RequestOptions, std::time::Duration) {
-        let left = self.ends.saturating_duration_since(std::time::Instant::now());
+        let left = self.clock.remaining();
         let cap = |ours: std::time::Duration, theirs: Option<std::time::Duration>| {
             Some(theirs.map_or(ours, |t| t.min(ours)).min(left))
         };
@@ -222,6 +226,7 @@ pub(crate) fn build_state(
     memory_limit: usize,
     log_cap: usize,
     http: HttpBudget,
+    client: crate::client::SharedLink,
 ) -> Result<HostState, String> {
     let stdout = LogSink::new(log_cap);
     let stderr = LogSink::new(log_cap);
@@ -248,6 +253,7 @@ pub(crate) fn build_state(
         table: ResourceTable::new(),
         limiter: Limiter { memory_limit, memory_total: 0, memory_exceeded: false },
         deadline_hit: false,
+        clock: http.clock.clone(),
         hooks: HttpFilter {
             rules: grants.http.clone(),
             denied: Arc::new(Mutex::new(Vec::new())),
@@ -255,6 +261,7 @@ pub(crate) fn build_state(
         },
         stdout,
         stderr,
+        client,
     })
 }
 

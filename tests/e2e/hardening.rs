@@ -476,6 +476,20 @@ fn the_http_surface_checks_host_origin_and_token() {
         );
     }
     assert_ne!(http(addr, "POST", "/notifications", &[("Host", &here)], body), 403);
+    // Same-origin requests pass both the guard and rmcp's own Origin check (the MCP conformance
+    // suite's dns-rebinding-protection scenario found rmcp refusing them).
+    let init = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}"#;
+    for origin in [format!("http://{here}"), format!("http://localhost:{port}")] {
+        let host = origin.trim_start_matches("http://").to_string();
+        let status = http(
+            addr,
+            "POST",
+            "/mcp",
+            &[("Host", &host), ("Origin", &origin), ("Content-Type", "application/json"), ("Accept", "application/json, text/event-stream")],
+            init,
+        );
+        assert_eq!(status, 200, "/mcp: same-origin {origin}");
+    }
     // stdio mode's notifications listener.
     let port = free_port();
     let naddr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();

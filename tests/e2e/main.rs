@@ -1,6 +1,7 @@
 mod support;
 mod agent_loop;
 mod cli;
+mod conformance;
 mod discovery;
 mod docs;
 mod crawl;

@@ -370,3 +370,144 @@ fn a_compiled_artifact_swapped_in_from_another_component_is_refused() {
     assert!(!stats.cache_hit, "a swapped entry must be recompiled");
     assert!(c.functions.iter().any(|f| f.name == "spin"), "the hostile component's own code runs");
 }
+
+/// A scripted MCP client for `forage:mcp/client`: answers from a table (or says the answer
+/// comes later), after a delay, and records what the component sent.
+#[derive(Default)]
+struct ScriptedClient {
+    answers: std::collections::HashMap<String, Value>,
+    declared: Vec<forage_runtime::InputKind>,
+    delay: Duration,
+    asked: std::sync::Mutex<Vec<(String, forage_runtime::InputKind, Value)>>,
+    logs: std::sync::Mutex<Vec<(forage_runtime::LogLevel, String)>>,
+    progress: std::sync::Mutex<Vec<(f64, Option<f64>)>>,
+}
+
+impl forage_runtime::ClientLink for ScriptedClient {
+    fn log(&self, level: forage_runtime::LogLevel, message: String) -> forage_runtime::client::LinkFuture<'_, ()> {
+        self.logs.lock().unwrap().push((level, message));
+        Box::pin(async {})
+    }
+    fn progress(&self, progress: f64, total: Option<f64>, _message: Option<String>) -> forage_runtime::client::LinkFuture<'_, ()> {
+        self.progress.lock().unwrap().push((progress, total));
+        Box::pin(async {})
+    }
+    fn supports(&self, kind: forage_runtime::InputKind) -> bool {
+        self.declared.contains(&kind)
+    }
+    fn request_input(
+        &self,
+        key: String,
+        kind: forage_runtime::InputKind,
+        params: Value,
+    ) -> forage_runtime::client::LinkFuture<'_, Result<Value, forage_runtime::InputError>> {
+        self.asked.lock().unwrap().push((key.clone(), kind, params));
+        Box::pin(async move {
+            tokio::time::sleep(self.delay).await;
+            self.answers.get(&key).cloned().ok_or(forage_runtime::InputError::Pending)
+        })
+    }
+}
+
+/// The `forage:mcp` host interfaces, in-process, with the conformance fixture: content blocks,
+/// log and progress forwarding, answers, open questions, a missing capability, and a wait for
+/// the client that outlasts the call's deadline without ending the call.
+#[tokio::test]
+async fn components_reach_the_client_through_forage_mcp() {
+    use forage_runtime::{ContentBlock, InputKind, ResourceContents};
+    let cache = tempfile::tempdir().unwrap();
+    let rt = Runtime::new(RuntimeConfig {
+        cache_dir: Some(cache.path().to_path_buf()),
+        deadline: Duration::from_secs(1),
+        ..RuntimeConfig::default()
+    })
+    .unwrap();
+    let c = load(&rt, "conformance.wasm");
+    let f = |name: &str| c.functions.iter().find(|f| f.name == name).unwrap().clone();
+    assert!(f("image-content").content.is_some() && f("image-content").output_schema.is_none());
+    assert!(f("error-handling").content.is_none() && f("error-handling").output_schema.is_some());
+    let run = |name: &'static str, a: Value, client: std::sync::Arc<ScriptedClient>| {
+        let (rt, c) = (&rt, &c);
+        async move {
+            let client: std::sync::Arc<dyn forage_runtime::ClientLink> = client;
+            rt.call_with_client(c, None, name, &args(a), &SandboxGrants::default(), Some(client)).await
+        }
+    };
+    let quiet = std::sync::Arc::new(ScriptedClient::default());
+
+    let out = run("image-content", json!({}), quiet.clone()).await.unwrap();
+    match out.content.as_deref() {
+        Some([ContentBlock::Image { data, mime_type }]) => assert!(data.starts_with(b"\x89PNG") && mime_type == "image/png"),
+        other => panic!("{other:?}"),
+    }
+    let out = run("embedded-resource", json!({}), quiet.clone()).await.unwrap();
+    assert!(matches!(out.content.as_deref(), Some([ContentBlock::Resource { contents: ResourceContents::Text(_), .. }])), "{out:?}");
+    let out = run("error-handling", json!({}), quiet.clone()).await.unwrap();
+    assert!(out.is_error && out.content.is_none(), "{out:?}");
+    assert_eq!(out.structured, json!({"error": "This tool intentionally returns an error for testing"}));
+
+    // Log messages and progress reports go to the client, in order.
+    let out = run("tool-with-logging", json!({}), quiet.clone()).await.unwrap();
+    assert!(out.content.is_some());
+    let logs: Vec<String> = quiet.logs.lock().unwrap().iter().map(|(_, m)| m.clone()).collect();
+    assert_eq!(logs, ["Tool execution started", "Tool processing data", "Tool execution completed"]);
+    run("tool-with-progress", json!({}), quiet.clone()).await.unwrap();
+    assert_eq!(*quiet.progress.lock().unwrap(), [(0.0, Some(100.0)), (50.0, Some(100.0)), (100.0, Some(100.0))]);
+
+    // A question of a kind the client did not declare ends the call.
+    let e = run("missing-capability", json!({}), quiet.clone()).await.unwrap_err();
+    assert!(matches!(e, CallError::MissingClientCapability(InputKind::Sampling)), "{e}");
+    assert!(quiet.asked.lock().unwrap().is_empty(), "asked a client that cannot answer");
+
+    // Unanswered questions are `pending`: the component asks all three, then returns.
+    let later = std::sync::Arc::new(ScriptedClient {
+        declared: vec![InputKind::Elicitation, InputKind::Sampling, InputKind::Roots],
+        ..Default::default()
+    });
+    run("input-required-result-multiple-inputs", json!({}), later.clone()).await.unwrap();
+    let asked: Vec<(String, InputKind)> = later.asked.lock().unwrap().iter().map(|(k, kind, _)| (k.clone(), *kind)).collect();
+    assert_eq!(
+        asked,
+        [("user_name".into(), InputKind::Elicitation), ("greeting".into(), InputKind::Sampling), ("client_roots".into(), InputKind::Roots)]
+    );
+
+    // A user who takes longer than the call's deadline to answer does not fail the call.
+    let slow = std::sync::Arc::new(ScriptedClient {
+        declared: vec![InputKind::Elicitation],
+        answers: [("user_name".to_string(), json!({"action": "accept", "content": {"name": "Alice"}}))].into(),
+        delay: Duration::from_millis(1500),
+        ..Default::default()
+    });
+    let out = run("input-required-result-elicitation", json!({}), slow.clone()).await.unwrap();
+    assert_eq!(out.content, Some(vec![ContentBlock::Text("Hello, Alice!".into())]));
+    assert_eq!(slow.asked.lock().unwrap()[0].2["requestedSchema"]["required"], json!(["name"]));
+}
+
+/// forage's `forage:mcp/client` functions are dynamic, so the linker does not check a
+/// component's declared types against them: a component that declares `supports` without its
+/// result gets a failed call, not a panic in the host (which would take the request with it).
+#[tokio::test]
+async fn a_forage_mcp_import_with_other_types_fails_the_call_not_the_host() {
+    let bytes = wat::parse_str(
+        r#"(component
+            (import "forage:mcp/client@0.1.0" (instance $client
+                (type $k (enum "elicitation" "sampling" "roots"))
+                (export "input-kind" (type $kind (eq $k)))
+                (export "supports" (func (param "kind" $kind)))))
+            (core func $supports (canon lower (func $client "supports")))
+            (core module $m
+                (import "host" "supports" (func $s (param i32)))
+                (func (export "run") (result i32) (call $s (i32.const 1)) i32.const 7))
+            (core instance $i (instantiate $m (with "host" (instance (export "supports" (func $supports))))))
+            (func (export "run") (result u32) (canon lift (core func $i "run"))))"#,
+    )
+    .unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    let rt = Runtime::new(RuntimeConfig { cache_dir: Some(cache.path().to_path_buf()), ..RuntimeConfig::default() }).unwrap();
+    let (c, _) = rt.load("wrong-import", &Digest::of(&bytes), &bytes).unwrap();
+    let e = rt.call(&c, None, "run", &Map::new(), &SandboxGrants::default()).await.unwrap_err();
+    assert!(matches!(&e, CallError::Trap(m) if m.contains("forage:mcp/client#supports")), "{e}");
+    // The runtime keeps serving.
+    let types = load(&rt, "types.wasm");
+    assert!(call(&rt, &types, "hello", json!({})).await.is_ok());
+}

@@ -153,6 +153,14 @@ pub const FIXTURES: &[Fixture] = &[
         world: "gotext",
         kind: Kind::Go,
     },
+    // The tools the MCP conformance suite calls (tests/e2e/conformance.rs), through the
+    // `forage:mcp` host interfaces (runtime/wit/mcp.wit, copied into its `wit/deps`).
+    Fixture {
+        name: "conformance",
+        source: "python/conformance",
+        world: "test",
+        kind: Kind::Python { module: "app" },
+    },
 ];
 
 /// The `fixtures/` directory of this repository.
