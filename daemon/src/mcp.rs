@@ -357,7 +357,12 @@ impl ForageServer {
         Ok(CallToolResponse::Complete(match result {
             Ok(out) => {
                 if let Some(blocks) = &out.content {
-                    return Ok(CallToolResponse::Complete(CallToolResult::success(blocks.iter().map(content_block).collect())));
+                    let mut content: Vec<ContentBlock> = blocks.iter().map(content_block).collect();
+                    // What the sandbox refused, and the grant that would allow it, as for JSON results.
+                    content.extend(out.denied.iter().map(|d| {
+                        ContentBlock::text(format!("The sandbox denied {d}; to allow it call grant {}", crate::app::grant_call(&c.id, d)))
+                    }));
+                    return Ok(CallToolResponse::Complete(CallToolResult::success(content)));
                 }
                 let in_force = self.app.grants.in_force(&c.subject());
                 let hints = crate::app::sandbox_hints(&c, args, out.is_error, &in_force);
@@ -380,8 +385,8 @@ impl ForageServer {
                 source: forage_runtime::CallError::MissingClientCapability(kind),
                 ..
             }) if modern => {
-                let caps: rmcp::model::ClientCapabilities = serde_json::from_value(json!({kind.capability(): {}}))
-                    .expect("a capability with an empty object deserialises");
+                let caps: rmcp::model::ClientCapabilities =
+                    serde_json::from_value(json!({kind.capability(): {}})).unwrap_or_default();
                 return Err(McpError::missing_required_client_capability(caps));
             }
             Err(e) => error_result(&e),
