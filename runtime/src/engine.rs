@@ -346,6 +346,12 @@ impl Runtime {
         &self.config
     }
 
+    /// The wasmtime engine, for baselines that must compile or deserialize exactly as the
+    /// runtime does (the benchmarks' `Component::new` and `Component::deserialize`).
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
     /// Compiles (or takes from the cache) and pre-links `bytes`, whose digest is `digest`.
     ///
     /// Blocking and CPU-heavy: async callers run it under `spawn_blocking`.

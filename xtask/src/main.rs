@@ -9,11 +9,15 @@
 //! - `cargo xtask thesaurus [--check]` builds the search thesaurus from WordNet;
 //! - `cargo xtask test` installs what the tests drive where it is missing, then runs
 //!   `cargo test --workspace` (the README's test command; `.ci/run` calls it);
+//! - `cargo xtask bench` runs the hot-path benchmark (`daemon/benches/hotpaths.rs`, release
+//!   profile): `search_tools`, `tools/call`, `load_tool`, spawn and memory, each against its
+//!   in-process baseline;
 //! - `cargo xtask distill` builds the static embedding table of search's dense leg (runs
 //!   `xtask/distill.py`: the one step that needs Python, never the daemon).
 //!
 //! It never runs component code: no wasmtime here, only the encoders and validators.
 
+mod bench;
 mod corpus;
 mod distill;
 mod eval;
@@ -90,6 +94,15 @@ enum Command {
         #[arg(long = "set", value_name = "KNOB=VALUE")]
         set: Vec<String>,
     },
+    /// The hot-path benchmark: MCP against in-process baselines, as ratios (docs/BENCHMARKS.md).
+    Bench {
+        /// Small counts, sizes up to 10k, no Python component: a smoke run, not for numbers.
+        #[arg(long)]
+        quick: bool,
+        /// Only these sections: search, calls, load, spawn, rss, peer.
+        #[arg(long = "only", value_name = "SECTION")]
+        only: Vec<String>,
+    },
     /// Build indexer/src/search/wordnet.txt from WordNet 3.0 (Debian's wordnet-base).
     Thesaurus {
         /// The WordNet database directory.
@@ -149,6 +162,7 @@ fn main() -> ExitCode {
         Command::Thesaurus { wordnet, check } => thesaurus::run(&wordnet, &thesaurus::default_out(), check),
         Command::Distill { model, dims } => distill::run(model, &distill::default_out(), dims),
         Command::Test { args } => testenv::run_tests(&args),
+        Command::Bench { quick, only } => bench::run(quick, &only),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
