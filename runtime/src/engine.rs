@@ -554,7 +554,8 @@ impl Runtime {
             loop {
                 tokio::select! {
                     r = &mut run => break (r, false),
-                    _ = tokio::time::sleep(clock.remaining()) => {
+                    // At least a tick: a wait that began with nothing left must not spin.
+                    _ = tokio::time::sleep(clock.remaining().max(EPOCH_TICK)) => {
                         if clock.expired() {
                             break (Err(wasmtime::Error::msg("deadline")), true);
                         }
