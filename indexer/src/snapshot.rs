@@ -257,14 +257,7 @@ impl Snapshot {
         }
         let payload = {
             let mut tar = tar::Builder::new(flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default()));
-            let mut add = |name: &str, bytes: &[u8]| -> std::io::Result<()> {
-                let mut h = tar::Header::new_ustar();
-                h.set_size(bytes.len() as u64);
-                h.set_mode(0o644);
-                h.set_mtime(0);
-                h.set_entry_type(tar::EntryType::Regular);
-                tar.append_data(&mut h, name, bytes)
-            };
+            let mut add = |name: &str, bytes: &[u8]| append_file(&mut tar, name, bytes);
             let entries_json = serde_json::to_vec(&entries).expect("entries serialize");
             add("entries.json", &entries_json).map_err(io_err(tmp.path()))?;
             let mut names: Vec<String> = std::fs::read_dir(&index_dir)
@@ -373,14 +366,7 @@ impl Snapshot {
         let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(io_err(path))?;
         {
             let mut tar = tar::Builder::new(std::io::BufWriter::new(tmp.as_file_mut()));
-            let mut add = |name: &str, bytes: &[u8]| -> std::io::Result<()> {
-                let mut h = tar::Header::new_ustar();
-                h.set_size(bytes.len() as u64);
-                h.set_mode(0o644);
-                h.set_mtime(0);
-                h.set_entry_type(tar::EntryType::Regular);
-                tar.append_data(&mut h, name, bytes)
-            };
+            let mut add = |name: &str, bytes: &[u8]| append_file(&mut tar, name, bytes);
             let blob = |b: &[u8]| format!("blobs/sha256/{}", Digest::of(b).hex());
             add("oci-layout", br#"{"imageLayoutVersion":"1.0.0"}"#).map_err(io_err(path))?;
             add("index.json", &serde_json::to_vec(&index).expect("json")).map_err(io_err(path))?;
@@ -617,6 +603,17 @@ fn unpack_into(payload: &[u8], statement: &Statement, dest: &Path, limits: &Snap
 /// Opens a snapshot unpacked earlier by [`unpack`] (after a restart), read-only.
 pub fn open_unpacked(dest: &Path) -> Result<SearchIndex, SnapshotError> {
     Ok(SearchIndex::open_read_only(&dest.join("index"))?)
+}
+
+/// Appends a regular file with fixed metadata (mode 0644, mtime 0): the same bytes give the
+/// same archive.
+fn append_file<W: Write>(tar: &mut tar::Builder<W>, name: &str, bytes: &[u8]) -> std::io::Result<()> {
+    let mut h = tar::Header::new_ustar();
+    h.set_size(bytes.len() as u64);
+    h.set_mode(0o644);
+    h.set_mtime(0);
+    h.set_entry_type(tar::EntryType::Regular);
+    tar.append_data(&mut h, name, bytes)
 }
 
 fn is_plain_name(s: &str) -> bool {
