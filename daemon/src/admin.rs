@@ -1,4 +1,5 @@
-//! Operator commands (`forage grants …`, `forage audit …`) and the local admin socket.
+//! Operator commands (`forage grants …`, `forage audit …`, `forage secrets …`, `forage search`,
+//! `forage index`, `forage snapshot …`) and the local admin socket.
 //!
 //! The state store is a single-writer database the running daemon keeps open, so operator
 //! commands go through the daemon when one is running: it listens on `DATA_DIR/admin.sock`
