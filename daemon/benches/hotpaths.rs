@@ -18,6 +18,7 @@
 //! | `FORAGE_BENCH_ONLY` | all | comma list of sections: `search,calls,load,spawn,rss,peer` |
 //! | `FORAGE_BENCH_SIZES` | `1000,10000,100000` | index sizes (functions) for `search_tools` |
 //! | `FORAGE_BENCH_ROUNDS` | 3 | timed rounds over the 200 search queries, per size and limit |
+//! | `FORAGE_BENCH_LIMITS` | `1,5,10` | `search_tools` limits |
 //! | `FORAGE_BENCH_CALLS` | 2000 | timed trivial calls per transport and baseline |
 //! | `FORAGE_BENCH_WARMUP` | 200 | untimed calls before those |
 //! | `FORAGE_BENCH_SPAWNS` | 10 | spawns per spawn case |
@@ -41,13 +42,12 @@ use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use forage_indexer::search::eval;
-use forage_indexer::search::{SearchDoc, SearchIndex, SearchQuery};
+use forage_indexer::search::{SearchDoc, SearchIndex, SearchQuery, Verdict};
 use forage_policy::Digest;
 use forage_runtime::{LoadedComponent, Runtime, RuntimeConfig, SandboxGrants};
 use serde_json::{Map, Value, json};
 
 const PROTOCOL_VERSION: &str = "2025-11-25";
-const LIMITS: [usize; 3] = [1, 5, 10];
 
 // ---------------------------------------------------------------------------------------------
 // Knobs, statistics, reporting
@@ -681,14 +681,14 @@ fn load_in_process(rt: &Runtime, path: &Path) -> (LoadedComponent, forage_runtim
 // ---------------------------------------------------------------------------------------------
 // 1. search_tools
 
-/// The bench corpus: the golden set's functions plus synthetic ones up to `n`, with verdicts
-/// in the daemon's index encoding (`VERDICT {"signer":…,"scope":…}`) so results carry a signer.
+/// The bench corpus: the golden set's functions plus synthetic ones up to `n`, signed ones with
+/// their signer and scope, as the daemon indexes them.
 fn corpus(n: usize, golden: &eval::Golden) -> Vec<SearchDoc> {
     let mut docs = golden.docs.clone();
     docs.extend(synthetic::synthetic_docs(n.saturating_sub(docs.len()), 0));
     for d in &mut docs {
-        if let Some(signer) = d.verified.strip_prefix("verified: ") {
-            d.verified = format!("verified {}", json!({"signer": signer, "scope": format!("{}/*", d.registry)}));
+        if let Some(signer) = d.verified.verdict.strip_prefix("verified: ") {
+            d.verified = Verdict::new("verified", Some(signer.to_string()), Some(format!("{}/*", d.registry)));
         }
     }
     docs
@@ -715,7 +715,7 @@ struct SearchRow {
     idle: Mem,
 }
 
-fn search_section(ctx: &mut Ctx, sizes: &[usize], rounds: usize) -> Vec<SearchRow> {
+fn search_section(ctx: &mut Ctx, sizes: &[usize], limits: &[usize], rounds: usize) -> Vec<SearchRow> {
     println!("\n## 1. search_tools via MCP (stdio) against in-process SearchIndex::search\n");
     let golden = eval::load_golden(&eval::default_golden_dir()).expect("golden set");
     let queries = synthetic::queries(&golden);
@@ -726,10 +726,15 @@ fn search_section(ctx: &mut Ctx, sizes: &[usize], rounds: usize) -> Vec<SearchRo
         let dir = ctx.fresh_dir();
         std::fs::create_dir_all(&dir).unwrap();
         let (index, build) = build_index(&dir.join("index"), &docs);
-        // Background merges of the build settle before anything is timed.
+        // Closed and opened again, as the daemon will find it: both sides search the same
+        // segments, and no merge of the build competes with the timing.
+        drop(index);
         std::thread::sleep(Duration::from_secs(1));
+        let t = Instant::now();
+        let index = SearchIndex::open_or_create(&dir.join("index")).expect("reopen index");
+        let open = t.elapsed();
         let mut raw = Vec::new();
-        for limit in LIMITS {
+        for &limit in limits {
             let mut samples = Vec::new();
             for round in 0..=rounds {
                 for q in &queries {
@@ -755,7 +760,7 @@ fn search_section(ctx: &mut Ctx, sizes: &[usize], rounds: usize) -> Vec<SearchRo
         std::thread::sleep(Duration::from_millis(500));
         let idle = s.mem();
         let mut mcp = Vec::new();
-        for limit in LIMITS {
+        for &limit in limits {
             let mut samples = Vec::new();
             for round in 0..=rounds {
                 for q in &queries {
@@ -779,11 +784,12 @@ fn search_section(ctx: &mut Ctx, sizes: &[usize], rounds: usize) -> Vec<SearchRo
         let per_request = s.client_work.as_secs_f64() / s.requests.max(1) as f64;
         s.close();
         println!(
-            "{n} functions ({} in the bench corpus + the embedded catalog): index built in {:.1} s; spawn → initialize {}, \
-             first search_tools answered {} after spawn ({} after initialize: opens the index, indexes the catalog); \
-             daemon idle after it: {}; client JSON work {:.3} ms per request",
+            "{n} functions ({} in the bench corpus + the embedded catalog): index built in {:.1} s, opened in-process in {}; \
+             spawn → initialize {}, first search_tools answered {} after spawn ({} after initialize: opens the index, \
+             indexes the catalog); daemon idle after it: {}; client JSON work {:.3} ms per request",
             docs.len(),
             build.as_secs_f64(),
+            ms(open),
             ms(init),
             ms(first_search),
             ms(first_only),
@@ -802,8 +808,7 @@ fn search_section(ctx: &mut Ctx, sizes: &[usize], rounds: usize) -> Vec<SearchRo
             String::new(),
         );
         // The raw side of the last size is reused by the goals below.
-        if n == *sizes.iter().max().unwrap() {
-            let (_, m10) = rows.last().unwrap().mcp.iter().find(|(l, _)| *l == 10).copied().unwrap();
+        if let (true, Some((_, m10))) = (n == *sizes.iter().max().unwrap(), rows.last().unwrap().mcp.iter().find(|(l, _)| *l == 10).copied()) {
             ctx.goals.time(&format!("search_tools p50 at {n} functions, limit 10 ≤ 2 ms"), m10.p50, Duration::from_millis(2), String::new());
             ctx.goals.time(&format!("search_tools p99 at {n} functions, limit 10 ≤ 8 ms"), m10.p99, Duration::from_millis(8), String::new());
         }
@@ -1249,6 +1254,10 @@ fn main() {
         .map(|v| v.split(',').filter_map(|s| s.trim().parse().ok()).collect())
         .unwrap_or_else(|| vec![1_000, 10_000, 100_000]);
     let rounds = env_usize("FORAGE_BENCH_ROUNDS", 3);
+    let limits: Vec<usize> = std::env::var("FORAGE_BENCH_LIMITS")
+        .ok()
+        .map(|v| v.split(',').filter_map(|s| s.trim().parse().ok()).collect())
+        .unwrap_or_else(|| vec![1, 5, 10]);
     let spawns = env_usize("FORAGE_BENCH_SPAWNS", 10);
     let installed = env_usize("FORAGE_BENCH_INSTALLED", 50);
     let loads = env_usize("FORAGE_BENCH_LOADS", 10);
@@ -1275,7 +1284,7 @@ fn main() {
         println!("load average at start: {}", l.split_whitespace().take(3).collect::<Vec<_>>().join(" "));
     }
 
-    let search = if on("search") { search_section(&mut ctx, &sizes, rounds) } else { Vec::new() };
+    let search = if on("search") { search_section(&mut ctx, &sizes, &limits, rounds) } else { Vec::new() };
     if on("calls") {
         calls_section(&mut ctx);
     }

@@ -1037,8 +1037,8 @@ impl App {
         }
         self.index
             .get_or_try_init(|| async {
-                let dir = self.index_dir.clone();
-                let opened = blocking("the search index", "opening it", move || SearchIndex::open_or_create(&dir)).await??;
+                let (dir, store) = (self.index_dir.clone(), self.store.clone());
+                let opened = blocking("the search index", "opening it", move || open_index(&dir, store.as_ref())).await??;
                 Ok::<_, AppError>(Arc::new(opened))
             })
             .await
@@ -1055,17 +1055,30 @@ impl App {
     }
 
     /// Indexes the embedded starter catalog (idempotent: each component is replaced by digest).
+    /// A component already in the index is left alone (its key is its digest: the same bytes),
+    /// so a restarted daemon's first search does not re-index and commit anything.
     async fn index_catalog_now(&self) -> Result<usize, AppError> {
         let index = self.index().await?;
         let mut n = 0;
+        let mut changed = false;
         for e in catalog::ENTRIES {
+            let key = Digest::of(e.component).to_string();
+            let i = index.clone();
+            if blocking("the search index", "looking up the catalog", move || i.contains_component(&key)).await?? {
+                continue;
+            }
+            changed = true;
             let a = self.fetch(&format!("builtin:{}", e.name)).await?;
             let info = self.describe(&a).await?;
             let origin = ComponentOrigin {
                 reference: a.reference.clone(),
                 digest: a.digest.to_string(),
                 registry: "builtin".into(),
-                verified: crate::search::verdict_string("verified", Some("forage (embedded, pinned by digest)"), Some("builtin")),
+                verified: forage_indexer::search::Verdict::new(
+                    "verified",
+                    Some("forage (embedded, pinned by digest)".into()),
+                    Some("builtin".into()),
+                ),
                 capabilities: Vec::new(),
             };
             let docs = SearchDoc::from_component(&info, &origin);
@@ -1074,8 +1087,10 @@ impl App {
             let key = origin.key();
             blocking(e.name, "indexing the embedded catalog", move || index.replace_component(&key, &docs)).await??;
         }
-        let i2 = index.clone();
-        blocking("the search index", "committing", move || i2.commit()).await??;
+        if changed {
+            let i2 = index.clone();
+            blocking("the search index", "committing", move || i2.commit()).await??;
+        }
         Ok(n)
     }
 
@@ -1196,6 +1211,24 @@ fn next_step(e: &CallError) -> &'static str {
         CallError::Trap(_) | CallError::Result(_) => ". The component failed; try other arguments or another tool",
         CallError::Sandbox(_) => ". A granted directory is unusable; ask an operator to check the grant",
         CallError::MissingClientCapability(_) => ". Use a client that offers it, or another tool",
+    }
+}
+
+/// Opens the search index in `dir`. An index written by another version of forage (another
+/// schema) is derived data: it is removed and the crawl state cleared, so the next crawl indexes
+/// every source again instead of skipping what it saw (and the embedded catalog is re-indexed at
+/// the first search).
+fn open_index(dir: &Path, store: &dyn Store) -> Result<SearchIndex, AppError> {
+    match SearchIndex::open_or_create(dir) {
+        Err(forage_indexer::search::SearchError::Incompatible { .. }) => {
+            tracing::warn!(dir = %dir.display(), "the search index was built by another version of forage; rebuilding it (the next crawl re-indexes every source)");
+            std::fs::remove_dir_all(dir).map_err(|e| AppError::Io { path: dir.to_path_buf(), message: e.to_string() })?;
+            for (key, _) in store.scan(Table::CrawlState)? {
+                store.delete(Table::CrawlState, &key)?;
+            }
+            Ok(SearchIndex::open_or_create(dir)?)
+        }
+        r => Ok(r?),
     }
 }
 
@@ -1499,6 +1532,49 @@ mod tests {
         for no in ["home", "Hello World", "", "/etc/x", "A-B", "123"] {
             assert!(!looks_like_env_name(no), "{no}");
         }
+    }
+
+    #[test]
+    fn an_index_from_another_version_is_rebuilt_and_the_crawl_state_cleared() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("index");
+        let store = forage_store::MemoryStore::default();
+        {
+            let index = open_index(&path, &store).unwrap();
+            let doc = SearchDoc {
+                id: "acme:x//f@000000000000".into(),
+                package: "acme:x".into(),
+                interface: None,
+                function: "f".into(),
+                version: None,
+                reference: "file/x.wasm".into(),
+                description: None,
+                signature: "f: func()".into(),
+                params: Vec::new(),
+                type_text: Vec::new(),
+                component_description: None,
+                capabilities: Vec::new(),
+                registry: "local".into(),
+                verified: "unverified".into(),
+                component_key: "sha256:00".into(),
+            };
+            index.replace_component("sha256:00", &[doc]).unwrap();
+            index.commit().unwrap();
+            assert_eq!(index.num_docs(), 1);
+        }
+        // What an older forage wrote: another schema (its version marker is a field name).
+        let meta = path.join("meta.json");
+        let text = std::fs::read_to_string(&meta).unwrap();
+        assert!(text.contains("\"forage-search-"), "{text}");
+        std::fs::write(&meta, text.replace("\"forage-search-", "\"forage-search-old-")).unwrap();
+        store.put(Table::CrawlState, "local/acme/x:1.0.0", b"{}").unwrap();
+        assert!(matches!(SearchIndex::open_or_create(&path), Err(forage_indexer::search::SearchError::Incompatible { .. })));
+
+        let index = open_index(&path, &store).unwrap();
+        assert_eq!(index.num_docs(), 0, "rebuilt empty");
+        assert!(store.scan(Table::CrawlState).unwrap().is_empty(), "the next crawl sees every tag as new");
+        drop(index);
+        assert!(SearchIndex::open_or_create(&path).is_ok(), "and it is this version's index now");
     }
 
     #[test]

@@ -8,11 +8,11 @@ use std::time::Duration;
 use forage_indexer::crawl::{CrawlSource, Crawler, ProgressEvent, TagSelection, Verify};
 use forage_indexer::fetch::FetchedArtifact;
 use forage_indexer::reference::ComponentRef;
+use forage_indexer::search::Verdict;
 use futures::future::BoxFuture;
 
 use crate::app::App;
 use crate::config::Config;
-use crate::search::verdict_string;
 use crate::trust::VerdictInfo;
 
 /// The crawl sources of a config (the embedded catalog is indexed separately, pinned).
@@ -44,7 +44,7 @@ pub fn sources(config: &Config) -> Vec<CrawlSource> {
 struct AppVerifier(Arc<App>);
 
 impl Verify for AppVerifier {
-    fn verdict<'a>(&'a self, artifact: &'a FetchedArtifact) -> BoxFuture<'a, String> {
+    fn verdict<'a>(&'a self, artifact: &'a FetchedArtifact) -> BoxFuture<'a, Verdict> {
         Box::pin(async move {
             let v = if artifact.reference.starts_with("builtin:") {
                 Ok(VerdictInfo::embedded())
@@ -55,8 +55,8 @@ impl Verify for AppVerifier {
                 }
             };
             match v {
-                Ok(v) => verdict_string(&v.verdict, v.signer.as_deref(), Some(&v.scope)),
-                Err(e) => format!("failed {}", serde_json::json!({"signer": null, "scope": e.to_string()})),
+                Ok(v) => Verdict::new(v.verdict, v.signer, Some(v.scope)),
+                Err(e) => Verdict::new("failed", None, Some(e.to_string())),
             }
         })
     }

@@ -259,10 +259,7 @@ impl ForageServer {
             Err(msg) => return text_result(json!({"error": msg}), msg, true),
         };
         match self.app.search(q).await {
-            Ok(hits) => {
-                let results: Vec<Value> = hits.iter().map(crate::search::result_json).collect();
-                text_result(json!({"results": results}), crate::search::render(&hits), false)
-            }
+            Ok(hits) => text_result(crate::search::results_json(&hits), crate::search::render(&hits), false),
             Err(e) => error_result(&e),
         }
     }

@@ -1,44 +1,45 @@
 //! `search_tools` and `forage search`: one engine, one result shape.
 //!
-//! A result carries the contract's fields; `verified` is `{verdict, signer, scope}`. The index
-//! stores the verdict as one string, `VERDICT` or `VERDICT {"signer":…,"scope":…}`, whose first
-//! word is what the engine's `verified_only` filter reads.
+//! A result carries the contract's fields; `verified` is `{verdict, signer, scope}`. Every field
+//! comes as stored in the index (the verdict as three fields), so building a result parses
+//! nothing and reads nothing else.
 
 use forage_indexer::search::{Hit, SearchQuery};
-use serde_json::{Value, json};
-
-/// The index string for a verdict.
-pub fn verdict_string(verdict: &str, signer: Option<&str>, scope: Option<&str>) -> String {
-    if signer.is_none() && scope.is_none() {
-        return verdict.to_string();
-    }
-    format!("{verdict} {}", json!({"signer": signer, "scope": scope}))
-}
-
-/// `{verdict, signer, scope}` from the index string.
-pub fn verdict_object(s: &str) -> Value {
-    let (verdict, rest) = s.split_once(' ').unwrap_or((s, ""));
-    let extra: Value = serde_json::from_str(rest).unwrap_or(Value::Null);
-    json!({"verdict": verdict, "signer": extra.get("signer").cloned().unwrap_or(Value::Null),
-        "scope": extra.get("scope").cloned().unwrap_or(Value::Null)})
-}
+use serde_json::{Map, Value, json};
 
 /// A hit as the contract's result object.
+///
+/// Built field by field: `json!` would serialize every field into a new value (a deep copy of
+/// each string, and of any value nested in it), which per result was most of what building a
+/// `search_tools` answer cost.
 pub fn result_json(h: &Hit) -> Value {
     let d = &h.doc;
-    json!({
-        "id": d.id,
-        "package": d.package,
-        "interface": d.interface,
-        "function": d.function,
-        "version": d.version,
-        "reference": d.reference,
-        "description": d.description,
-        "signature": d.signature,
-        "capabilities": d.capabilities,
-        "verified": verdict_object(&d.verified),
-        "score": ((h.score as f64) * 1000.0).round() / 1000.0,
-    })
+    let text = |s: &str| Value::String(s.to_string());
+    let opt = |s: &Option<String>| s.as_deref().map_or(Value::Null, text);
+    let mut verified = Map::with_capacity(3);
+    verified.insert("verdict".into(), text(&d.verified.verdict));
+    verified.insert("signer".into(), opt(&d.verified.signer));
+    verified.insert("scope".into(), opt(&d.verified.scope));
+    let mut m = Map::with_capacity(11);
+    m.insert("id".into(), text(&d.id));
+    m.insert("package".into(), text(&d.package));
+    m.insert("interface".into(), opt(&d.interface));
+    m.insert("function".into(), text(&d.function));
+    m.insert("version".into(), opt(&d.version));
+    m.insert("reference".into(), text(&d.reference));
+    m.insert("description".into(), opt(&d.description));
+    m.insert("signature".into(), text(&d.signature));
+    m.insert("capabilities".into(), Value::Array(d.capabilities.iter().map(|c| text(c)).collect()));
+    m.insert("verified".into(), Value::Object(verified));
+    m.insert("score".into(), json!(((h.score as f64) * 1000.0).round() / 1000.0));
+    Value::Object(m)
+}
+
+/// `{"results": [...]}` for `hits`, without copying the results again.
+pub fn results_json(hits: &[Hit]) -> Value {
+    let mut m = Map::with_capacity(1);
+    m.insert("results".into(), Value::Array(hits.iter().map(result_json).collect()));
+    Value::Object(m)
 }
 
 /// The compact rendering for a model: about 60 tokens a hit.
@@ -51,7 +52,6 @@ pub fn render(hits: &[Hit]) -> String {
         let d = &h.doc;
         let desc = d.description.as_deref().unwrap_or("").lines().next().unwrap_or("");
         let desc: String = desc.chars().take(110).collect();
-        let v = verdict_object(&d.verified);
         let caps: Vec<&str> = d.capabilities.iter().map(String::as_str).filter(|c| !matches!(*c, "clocks" | "random" | "environment")).collect();
         s.push_str(&format!(
             "{}. {}/{} — {}\n   {}\n   id={} [{}{}]\n",
@@ -61,7 +61,7 @@ pub fn render(hits: &[Hit]) -> String {
             desc,
             d.signature,
             d.id,
-            v["verdict"].as_str().unwrap_or("unverified"),
+            d.verified.verdict,
             if caps.is_empty() { String::new() } else { format!("; needs {}", caps.join(",")) },
         ));
     }
@@ -115,13 +115,39 @@ fn kind(v: &Value) -> &'static str {
 
 #[cfg(test)]
 mod tests {
+    use forage_indexer::search::{ResultDoc, Verdict};
+
     use super::*;
 
     #[test]
-    fn verdict_round_trip() {
-        let s = verdict_string("verified", Some("CN=acme"), Some("127.0.0.1:5000/components/*"));
-        assert!(s.starts_with("verified "));
-        assert_eq!(verdict_object(&s)["signer"], "CN=acme");
-        assert_eq!(verdict_object("unverified")["verdict"], "unverified");
+    fn results_carry_every_contract_field_as_stored() {
+        let h = Hit {
+            doc: ResultDoc {
+                id: "acme:tz/zones/convert-time@0123456789ab".into(),
+                package: "acme:tz".into(),
+                interface: Some("zones".into()),
+                function: "convert-time".into(),
+                version: Some("1.2.0".into()),
+                reference: "r.example/acme/tz@sha256:00".into(),
+                description: Some("Converts a time.\nSecond line.".into()),
+                signature: "convert-time: func(time: string) -> string".into(),
+                capabilities: vec!["http".into(), "clocks".into()],
+                registry: "r.example".into(),
+                verified: Verdict::new("verified", Some("CN=acme".into()), Some("r.example/acme/*".into())),
+                component_key: "sha256:00".into(),
+            },
+            score: 0.12345,
+        };
+        let v = result_json(&h);
+        assert_eq!(
+            v,
+            json!({"id": "acme:tz/zones/convert-time@0123456789ab", "package": "acme:tz", "interface": "zones",
+                "function": "convert-time", "version": "1.2.0", "reference": "r.example/acme/tz@sha256:00",
+                "description": "Converts a time.\nSecond line.", "signature": "convert-time: func(time: string) -> string",
+                "capabilities": ["http", "clocks"],
+                "verified": {"verdict": "verified", "signer": "CN=acme", "scope": "r.example/acme/*"}, "score": 0.123})
+        );
+        let text = render(std::slice::from_ref(&h));
+        assert!(text.contains("acme:tz/convert-time — Converts a time.") && text.contains("[verified; needs http]"), "{text}");
     }
 }

@@ -248,7 +248,7 @@ impl Snapshot {
                     digest: digest.clone(),
                     reference: first.reference.clone(),
                     registry: first.registry.clone(),
-                    verified: first.verified.clone(),
+                    verified: first.verified.verdict.clone(),
                     functions: docs.len() as u64,
                 });
                 functions += docs.len() as u64;

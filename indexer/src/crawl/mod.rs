@@ -64,7 +64,7 @@ pub use select::{TagSelection, glob_matches};
 use crate::describe::{DescribeError, describe};
 use crate::fetch::{FetchError, FetchedArtifact, Fetcher, ManifestDoc, REF_NAME_ANNOTATION};
 use crate::reference::{ComponentRef, LayoutRef, OciRef, Target};
-use crate::search::{ComponentOrigin, SearchDoc, SearchError, SearchIndex};
+use crate::search::{ComponentOrigin, SearchDoc, SearchError, SearchIndex, Verdict};
 
 /// One configured place to find components (built by the daemon from its config).
 #[derive(Debug, Clone)]
@@ -141,12 +141,12 @@ pub struct EmbeddedComponent {
     pub wit: Option<Bytes>,
 }
 
-/// Gives a fetched artifact its verification verdict (`verified: signer`, `unsigned`,
-/// `failed: why`, …), the text stored with its search documents. The daemon plugs signature
+/// Gives a fetched artifact its verification verdict (`verified` with its signer, `unsigned`,
+/// `failed` with why, …), stored with its search documents. The daemon plugs signature
 /// discovery and the trust policy in here.
 pub trait Verify: Send + Sync {
     /// The verdict for `artifact` (already pinned and digest-checked).
-    fn verdict<'a>(&'a self, artifact: &'a FetchedArtifact) -> BoxFuture<'a, String>;
+    fn verdict<'a>(&'a self, artifact: &'a FetchedArtifact) -> BoxFuture<'a, Verdict>;
 }
 
 /// A [`Verify`] that checks nothing: every verdict is `unverified`. For tests and tools.
@@ -154,8 +154,8 @@ pub trait Verify: Send + Sync {
 pub struct NoVerification;
 
 impl Verify for NoVerification {
-    fn verdict<'a>(&'a self, _artifact: &'a FetchedArtifact) -> BoxFuture<'a, String> {
-        Box::pin(async { "unverified".to_string() })
+    fn verdict<'a>(&'a self, _artifact: &'a FetchedArtifact) -> BoxFuture<'a, Verdict> {
+        Box::pin(async { Verdict::from("unverified") })
     }
 }
 

@@ -4,19 +4,20 @@
 //!
 //! A text's embedding is the mean of its WordPiece tokens' rows (SIF-weighted at distillation,
 //! so frequent words count little), normalized: a table lookup, microseconds per query, no
-//! model, no Python, no network at run time. Functions are embedded when their segment becomes
-//! visible (at commit, or when an on-disk index is opened) and kept per immutable tantivy
-//! segment, so a search scores the same snapshot its lexical leg reads. Provenance, licence and
-//! measurements: docs/decisions/0007-dense-leg.md.
+//! model, no Python, no network at run time. Functions are embedded once, when they are indexed,
+//! and their int8 vectors stored in the index as a fast field (so merges carry them and opening
+//! an index only reads them back: at 100k functions that is milliseconds, where re-embedding the
+//! stored documents took seconds). When a segment becomes visible its vectors are copied into
+//! memory, kept per immutable tantivy segment, so a search scores the same snapshot its lexical
+//! leg reads. Provenance, licence and measurements: docs/decisions/0007-dense-leg.md.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
-use tantivy::schema::{Field, Value};
 use tantivy::index::SegmentId;
-use tantivy::{Searcher, TantivyDocument};
+use tantivy::{Searcher, SegmentReader};
 
-use super::SearchDoc;
+use super::{SearchDoc, SearchError};
 
 /// The distilled table (see `xtask/distill.py` for the format).
 const TABLE: &[u8] = include_bytes!("static-minilm.bin");
@@ -185,11 +186,59 @@ pub(crate) fn doc_text(d: &SearchDoc) -> String {
     format!("{}: {}", d.function.replace(['-', '_'], " "), d.description.as_deref().unwrap_or(""))
 }
 
-/// Embeddings of one segment's documents, int8 with one scale per document (`None` for a
-/// document with nothing to embed).
+/// A function's stored vector: its scale (f32, little-endian) then its `dims` int8 components;
+/// `None` when there is nothing to embed.
+pub(crate) fn encode(d: &SearchDoc) -> Option<Vec<u8>> {
+    let e = model().embed(&doc_text(d))?;
+    let scale = e.iter().fold(0f32, |a, x| a.max(x.abs())) / 127.0;
+    if scale <= 0.0 {
+        return None;
+    }
+    let mut out = Vec::with_capacity(4 + e.len());
+    out.extend_from_slice(&scale.to_le_bytes());
+    out.extend(e.iter().map(|x| (x / scale).round().clamp(-127.0, 127.0) as i8 as u8));
+    Some(out)
+}
+
+/// Embeddings of one segment's documents, int8 with one scale per document (NaN for a
+/// document with nothing to embed, so that no similarity computed with it passes a floor).
 struct SegmentVectors {
     rows: Vec<i8>,
-    scales: Vec<Option<f32>>,
+    scales: Vec<f32>,
+}
+
+impl SegmentVectors {
+    /// The vectors of `reader`'s documents, from the fast field `field`.
+    fn read(reader: &SegmentReader, field: &str, dims: usize) -> Result<SegmentVectors, SearchError> {
+        let n = reader.max_doc() as usize;
+        let mut v = SegmentVectors { rows: vec![0; n * dims], scales: vec![f32::NAN; n] };
+        let corrupt = |reason: String| SearchError::CorruptVectors { segment: reader.segment_id().short_uuid_string(), reason };
+        let Some(column) = reader.fast_fields().bytes(field)? else { return Ok(v) };
+        // The column is dictionary-encoded: each distinct vector once, in byte order, and a
+        // term ordinal per document. Read the dictionary in one pass, then place each
+        // document's vector.
+        let width = 4 + dims;
+        let mut terms = vec![0u8; column.num_terms() * width];
+        let mut stream = column.dictionary().stream().map_err(|e| corrupt(e.to_string()))?;
+        while stream.advance() {
+            let (ord, key) = (stream.term_ord() as usize, stream.key());
+            if key.len() != width || ord >= column.num_terms() {
+                return Err(corrupt(format!("vector {ord} has {} bytes, expected {width}", key.len())));
+            }
+            terms[ord * width..(ord + 1) * width].copy_from_slice(key);
+        }
+        for doc in 0..reader.max_doc() {
+            let Some(ord) = column.ords().first(doc) else { continue };
+            let t = terms.get(ord as usize * width..(ord as usize + 1) * width).ok_or_else(|| corrupt(format!("ordinal {ord} out of range")))?;
+            let scale = f32::from_le_bytes([t[0], t[1], t[2], t[3]]);
+            let at = doc as usize * dims;
+            for (slot, &b) in v.rows[at..at + dims].iter_mut().zip(&t[4..]) {
+                *slot = b as i8;
+            }
+            v.scales[doc as usize] = scale;
+        }
+        Ok(v)
+    }
 }
 
 /// Per-segment embeddings of the indexed functions. Segments are immutable, so a segment's
@@ -200,9 +249,10 @@ pub(crate) struct DenseCache {
 }
 
 impl DenseCache {
-    /// Embeds every segment of `searcher` not seen before and forgets segments it no longer has.
-    pub(crate) fn refresh(&self, searcher: &Searcher, stored: Field) -> tantivy::Result<()> {
-        let m = model();
+    /// Reads the vectors of every segment of `searcher` not seen before and forgets segments
+    /// it no longer has.
+    pub(crate) fn refresh(&self, searcher: &Searcher, field: &str) -> Result<(), SearchError> {
+        let dims = model().dims();
         let live: Vec<SegmentId> = searcher.segment_readers().iter().map(|s| s.segment_id()).collect();
         let missing: Vec<usize> = {
             let segs = self.segments.lock().unwrap_or_else(|p| p.into_inner());
@@ -210,28 +260,7 @@ impl DenseCache {
         };
         let mut computed = Vec::new();
         for i in missing {
-            let reader = &searcher.segment_readers()[i];
-            let store = reader.get_store_reader(1)?;
-            let n = reader.max_doc() as usize;
-            let mut v = SegmentVectors { rows: vec![0; n * m.dims()], scales: vec![None; n] };
-            for doc_id in 0..reader.max_doc() {
-                if reader.is_deleted(doc_id) {
-                    continue;
-                }
-                let doc: TantivyDocument = store.get(doc_id)?;
-                let Some(json) = doc.get_first(stored).and_then(|v| v.as_str()) else { continue };
-                let Ok(d) = serde_json::from_str::<SearchDoc>(json) else { continue };
-                if let Some(e) = m.embed(&doc_text(&d)) {
-                    let scale = e.iter().fold(0f32, |a, x| a.max(x.abs())) / 127.0;
-                    if scale > 0.0 {
-                        let at = doc_id as usize * m.dims();
-                        for (slot, x) in v.rows[at..at + m.dims()].iter_mut().zip(&e) {
-                            *slot = (x / scale).round().clamp(-127.0, 127.0) as i8;
-                        }
-                        v.scales[doc_id as usize] = Some(scale);
-                    }
-                }
-            }
+            let v = SegmentVectors::read(&searcher.segment_readers()[i], field, dims)?;
             computed.push((live[i], Arc::new(v)));
         }
         let mut segs = self.segments.lock().unwrap_or_else(|p| p.into_inner());
@@ -240,47 +269,108 @@ impl DenseCache {
         Ok(())
     }
 
+    /// The vector held for `addr`, encoded as [`encode`] writes it (for tests).
+    #[cfg(test)]
+    pub(crate) fn stored_vector(&self, searcher: &Searcher, addr: tantivy::DocAddress) -> Option<Vec<u8>> {
+        let reader = &searcher.segment_readers()[addr.segment_ord as usize];
+        let segs = self.segments.lock().unwrap();
+        let v = segs.get(&reader.segment_id())?;
+        let dims = model().dims();
+        let scale = Some(v.scales[addr.doc_id as usize]).filter(|s| !s.is_nan())?;
+        let mut out = scale.to_le_bytes().to_vec();
+        out.extend(v.rows[addr.doc_id as usize * dims..(addr.doc_id as usize + 1) * dims].iter().map(|&b| b as u8));
+        Some(out)
+    }
+
     /// The `k` documents of `searcher`'s snapshot most similar to the normalized `query`, with
     /// their cosine similarity, best first; only those at least `min_similarity`.
     pub(crate) fn nearest(
         &self,
         searcher: &Searcher,
-        stored: Field,
+        field: &str,
         query: &[f32],
         k: usize,
         min_similarity: f32,
-    ) -> tantivy::Result<Vec<(tantivy::DocAddress, f32)>> {
-        self.refresh(searcher, stored)?;
+    ) -> Result<Vec<(tantivy::DocAddress, f32)>, SearchError> {
+        self.refresh(searcher, field)?;
+        if k == 0 {
+            return Ok(Vec::new());
+        }
         let segs = self.segments.lock().unwrap_or_else(|p| p.into_inner()).clone();
         let dims = query.len();
-        // The query in int8 too, so the scan is an integer dot product the compiler vectorizes;
-        // cosine = dot × query scale × document scale.
+        // The query in int8 too, so the scan is an integer dot product; cosine = dot × query
+        // scale × document scale.
         let q_scale = query.iter().fold(0f32, |a, x| a.max(x.abs())) / 127.0;
         if q_scale == 0.0 {
             return Ok(Vec::new());
         }
         let q: Vec<i8> = query.iter().map(|x| (x / q_scale).round().clamp(-127.0, 127.0) as i8).collect();
-        let mut best: Vec<(tantivy::DocAddress, f32)> = Vec::new();
+        let by_score = |a: &(tantivy::DocAddress, f32), b: &(tantivy::DocAddress, f32)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0));
+        // Top k without sorting everything: candidates at or above a floor are kept; when 2k
+        // have gathered, the best k are selected and the k-th score becomes the floor. Exact:
+        // only what is strictly worse than k others is ever dropped.
+        let mut best: Vec<(tantivy::DocAddress, f32)> = Vec::with_capacity(2 * k);
+        let mut floor = min_similarity;
+        let mut dots = [0i32; SCAN_CHUNK];
         for (ord, reader) in searcher.segment_readers().iter().enumerate() {
             let Some(v) = segs.get(&reader.segment_id()) else { continue };
-            for (doc_id, (scale, row)) in v.scales.iter().zip(v.rows.chunks_exact(dims)).enumerate() {
-                let Some(scale) = scale else { continue };
-                let dot: i32 = row.iter().zip(&q).map(|(&a, &b)| i32::from(a) * i32::from(b)).sum();
-                let cos = dot as f32 * q_scale * scale;
-                if cos >= min_similarity && !reader.is_deleted(doc_id as u32) {
-                    best.push((tantivy::DocAddress::new(ord as u32, doc_id as u32), cos));
+            let n = v.scales.len();
+            let mut start = 0;
+            while start < n {
+                let end = (start + SCAN_CHUNK).min(n);
+                let out = &mut dots[..end - start];
+                dot_rows(&v.rows[start * dims..end * dims], &q, out);
+                for (i, &dot) in out.iter().enumerate() {
+                    let doc = start + i;
+                    // A document with nothing embedded has a NaN scale: never at or above.
+                    let cos = dot as f32 * q_scale * v.scales[doc];
+                    if cos >= floor && !reader.is_deleted(doc as u32) {
+                        best.push((tantivy::DocAddress::new(ord as u32, doc as u32), cos));
+                        if best.len() >= 2 * k {
+                            best.select_nth_unstable_by(k - 1, by_score);
+                            best.truncate(k);
+                            floor = floor.max(best[k - 1].1);
+                        }
+                    }
                 }
+                start = end;
             }
-        }
-        // Top k without sorting everything: select, then sort the k.
-        let by_score = |a: &(tantivy::DocAddress, f32), b: &(tantivy::DocAddress, f32)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0));
-        if best.len() > k && k > 0 {
-            best.select_nth_unstable_by(k - 1, by_score);
-            best.truncate(k);
         }
         best.sort_by(by_score);
         best.truncate(k);
         Ok(best)
+    }
+}
+
+/// Rows scored per pass of the scan (their dot products fit on the stack).
+const SCAN_CHUNK: usize = 512;
+
+/// `out[i]` = the dot product of `q` with row `i` of `rows` (rows of `q.len()` int8 values).
+///
+/// The scan over every function is most of a search at 100k functions, so it uses AVX2 where
+/// the CPU has it (the release build targets baseline x86-64, SSE2 only): about 3× faster
+/// there, measured in docs/BENCHMARKS.md.
+fn dot_rows(rows: &[i8], q: &[i8], out: &mut [i32]) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU supports AVX2, checked just above.
+        unsafe { dot_rows_avx2(rows, q, out) };
+        return;
+    }
+    dot_rows_portable(rows, q, out);
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn dot_rows_avx2(rows: &[i8], q: &[i8], out: &mut [i32]) {
+    // The same code, compiled for AVX2 (sign-extend to i16, multiply-add pairs to i32).
+    dot_rows_portable(rows, q, out);
+}
+
+#[inline(always)]
+fn dot_rows_portable(rows: &[i8], q: &[i8], out: &mut [i32]) {
+    for (o, row) in out.iter_mut().zip(rows.chunks_exact(q.len())) {
+        *o = row.iter().zip(q).map(|(&a, &b)| i32::from(a) * i32::from(b)).sum();
     }
 }
 

@@ -40,12 +40,106 @@ pub struct SearchDoc {
     pub capabilities: Vec<String>,
     /// The source (registry host or configured source name) it was found in.
     pub registry: String,
-    /// Verification verdict, e.g. `verified`, `verified: signer`, `unsigned`, `failed: reason`.
-    /// [`crate::search::SearchQuery::verified_only`] keeps those whose first word is `verified`.
-    pub verified: String,
+    /// Verification verdict, with the signer and the trust scope that judged it.
+    pub verified: Verdict,
     /// Groups all functions of one component (typically its digest or pinned reference):
     /// the unit that [`crate::search::SearchIndex::replace_component`] replaces.
     pub component_key: String,
+}
+
+/// A verification verdict as the index stores it and search results show it: three stored
+/// fields, never an encoded string to parse per result.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Verdict {
+    /// `verified`, `unverified`, `unsigned`, `failed`, …;
+    /// [`crate::search::SearchQuery::verified_only`] keeps those whose first word is `verified`.
+    pub verdict: String,
+    /// Who signed it, when a signature was verified.
+    pub signer: Option<String>,
+    /// The trust-policy scope that judged it (or why it could not be judged).
+    pub scope: Option<String>,
+}
+
+impl Verdict {
+    /// A verdict with its signer and scope.
+    pub fn new(verdict: impl Into<String>, signer: Option<String>, scope: Option<String>) -> Self {
+        Verdict { verdict: verdict.into(), signer, scope }
+    }
+
+    /// Does it count as verified? Its first word (before `:` or a space) is `verified`.
+    pub fn is_verified(&self) -> bool {
+        self.verdict.split([':', ' ']).next().is_some_and(|w| w.eq_ignore_ascii_case("verified"))
+    }
+}
+
+/// A bare verdict, without signer or scope (`"unverified".into()`).
+impl From<&str> for Verdict {
+    fn from(verdict: &str) -> Self {
+        Verdict { verdict: verdict.to_string(), signer: None, scope: None }
+    }
+}
+
+impl PartialEq<&str> for Verdict {
+    fn eq(&self, other: &&str) -> bool {
+        self.verdict == *other
+    }
+}
+
+/// What a search result carries of a [`SearchDoc`]: the fields stored in the index, read back
+/// as they are (no JSON, no other store). The indexed-only text (parameters, type text, the
+/// component description, thesaurus words) is not kept.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ResultDoc {
+    /// As [`SearchDoc::id`].
+    pub id: String,
+    /// As [`SearchDoc::package`].
+    pub package: String,
+    /// As [`SearchDoc::interface`].
+    pub interface: Option<String>,
+    /// As [`SearchDoc::function`].
+    pub function: String,
+    /// As [`SearchDoc::version`].
+    pub version: Option<String>,
+    /// As [`SearchDoc::reference`].
+    pub reference: String,
+    /// As [`SearchDoc::description`].
+    pub description: Option<String>,
+    /// As [`SearchDoc::signature`].
+    pub signature: String,
+    /// As [`SearchDoc::capabilities`].
+    pub capabilities: Vec<String>,
+    /// As [`SearchDoc::registry`].
+    pub registry: String,
+    /// As [`SearchDoc::verified`].
+    pub verified: Verdict,
+    /// As [`SearchDoc::component_key`].
+    pub component_key: String,
+}
+
+impl ResultDoc {
+    /// `package/function`, the identifier acceptance checks and the golden set use.
+    pub fn short_id(&self) -> String {
+        format!("{}/{}", self.package, self.function)
+    }
+}
+
+impl From<&SearchDoc> for ResultDoc {
+    fn from(d: &SearchDoc) -> Self {
+        ResultDoc {
+            id: d.id.clone(),
+            package: d.package.clone(),
+            interface: d.interface.clone(),
+            function: d.function.clone(),
+            version: d.version.clone(),
+            reference: d.reference.clone(),
+            description: d.description.clone(),
+            signature: d.signature.clone(),
+            capabilities: d.capabilities.clone(),
+            registry: d.registry.clone(),
+            verified: d.verified.clone(),
+            component_key: d.component_key.clone(),
+        }
+    }
 }
 
 /// Where a component was found and what was decided about it: the fields of a [`SearchDoc`]
@@ -59,7 +153,7 @@ pub struct ComponentOrigin {
     /// Registry or source name.
     pub registry: String,
     /// Verification verdict.
-    pub verified: String,
+    pub verified: Verdict,
     /// Capability classes (overrides nothing when built from [`ComponentInfo`], which has its own).
     pub capabilities: Vec<String>,
 }

@@ -40,7 +40,7 @@ impl SearchIndex {
                 let doc: TantivyDocument = store.get(id)?;
                 let addr = format!("segment {ord} doc {id}");
                 let json = doc
-                    .get_first(self.fields.stored)
+                    .get_first(self.fields.source)
                     .and_then(|v| v.as_str())
                     .ok_or_else(|| SearchError::CorruptDoc(addr.clone()))?;
                 out.push(serde_json::from_str(json).map_err(|e| SearchError::CorruptDoc(format!("{addr}: {e}")))?);

@@ -1,27 +1,22 @@
 //! Looking a function up by its result `id`, so `load_tool` can take what `search_tools`
 //! returned.
 
+use tantivy::Term;
 use tantivy::collector::TopDocs;
 use tantivy::query::TermQuery;
-use tantivy::schema::{IndexRecordOption, Value};
-use tantivy::{TantivyDocument, Term};
+use tantivy::schema::IndexRecordOption;
 
-use super::{SearchDoc, SearchError, SearchIndex};
+use super::{ResultDoc, SearchError, SearchIndex};
 
 impl SearchIndex {
     /// The indexed function whose `id` is exactly `id`, in the current snapshot.
-    pub fn get(&self, id: &str) -> Result<Option<SearchDoc>, SearchError> {
+    pub fn get(&self, id: &str) -> Result<Option<ResultDoc>, SearchError> {
         let f = &self.fields;
         let searcher = self.reader.searcher();
         let q = TermQuery::new(Term::from_field_text(f.id, id), IndexRecordOption::Basic);
         let top = searcher.search(&q, &TopDocs::with_limit(1).order_by_score())?;
         let Some((_, addr)) = top.into_iter().next() else { return Ok(None) };
-        let doc: TantivyDocument = searcher.doc(addr)?;
-        let json = doc
-            .get_first(f.stored)
-            .and_then(|v| v.as_str())
-            .ok_or_else(|| SearchError::CorruptDoc(format!("{addr:?}")))?;
-        serde_json::from_str(json).map(Some).map_err(|e| SearchError::CorruptDoc(format!("{addr:?}: {e}")))
+        self.stored_doc(&searcher, addr).map(Some)
     }
 }
 

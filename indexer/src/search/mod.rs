@@ -20,6 +20,11 @@
 //! have the measurements behind each choice; [`eval`] is the harness that produced them
 //! (`cargo xtask eval`: development and sealed halves of the golden set, against plain BM25).
 //!
+//! A result is built from fields stored in the index as they are ([`ResultDoc`]: one stored
+//! text field per result field, the verdict as three), and the dense leg's vectors are stored
+//! with the index as a fast field, so neither a search nor opening an index parses JSON or
+//! embeds text again.
+//!
 //! Consistency: all functions of a component are replaced together
 //! ([`SearchIndex::replace_component`]) and become visible together at
 //! [`SearchIndex::commit`]; a search works on one reader snapshot, so it never sees half a
@@ -46,11 +51,12 @@ use tantivy::query::{
     BooleanQuery, BoostQuery, ConstScoreQuery, DisjunctionMaxQuery, FuzzyTermQuery, Occur, PhraseQuery, Query,
     TermQuery,
 };
-use tantivy::schema::{Field, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing, TextOptions, Value};
+use tantivy::schema::document::{DeserializeError, DocumentDeserialize, DocumentDeserializer};
+use tantivy::schema::{FAST, Field, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing, TextOptions};
 use tantivy::tokenizer::TextAnalyzer;
 use tantivy::{DocAddress, Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
 
-pub use doc::{ComponentOrigin, SearchDoc};
+pub use doc::{ComponentOrigin, ResultDoc, SearchDoc, Verdict};
 
 /// Longest query accepted, in bytes. Agents send a sentence, not a document.
 pub const MAX_QUERY_BYTES: usize = 1024;
@@ -60,8 +66,18 @@ pub const MAX_LIMIT: usize = 100;
 /// One clause of a boolean query.
 type Clause = (Occur, Box<dyn Query>);
 
-/// Bumped whenever the schema or the analysis changes, so an old on-disk index is recognised.
-const SCHEMA_VERSION: &str = "forage-search-1";
+/// Bumped whenever the schema or the analysis changes, so an old on-disk index is recognised:
+/// it names a field of the schema (which holds no value), and tantivy refuses to open an index
+/// whose schema differs. 2: result fields stored one by one instead of as JSON, dense vectors
+/// stored as a fast field.
+const SCHEMA_VERSION: &str = "forage-search-2";
+/// The fast field holding each function's dense vector ([`dense::encode`]).
+const DENSE_FIELD: &str = "dense";
+/// Fields the structural filters read, indexed and fast (see [`FastFilters`]).
+const REGISTRY_FIELD: &str = "registry";
+const PACKAGE_FIELD: &str = "package_exact";
+const VERIFIED_FIELD: &str = "verified";
+const CAPABILITY_FIELD: &str = "capability";
 
 /// Why a search or an index operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -106,6 +122,14 @@ pub enum SearchError {
     /// A stored document did not decode (index corruption or a schema bug).
     #[error("search index document {0} is unreadable")]
     CorruptDoc(String),
+    /// A segment's dense vectors did not read back (index corruption or a schema bug).
+    #[error("search index: the dense vectors of segment {segment} are unreadable: {reason}")]
+    CorruptVectors {
+        /// The segment.
+        segment: String,
+        /// What was wrong.
+        reason: String,
+    },
     /// Any other tantivy failure.
     #[error("search index: {0}")]
     Index(#[from] tantivy::TantivyError),
@@ -153,8 +177,8 @@ impl SearchQuery {
 /// within one search).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Hit {
-    /// The function.
-    pub doc: SearchDoc,
+    /// The function, as stored in the index.
+    pub doc: ResultDoc,
     /// Relevance: the reciprocal-rank fusion of the lexical (BM25-based) and dense legs, or
     /// the BM25-based score alone when the dense leg does not take part.
     pub score: f32,
@@ -282,12 +306,23 @@ impl Tuning {
 
 struct Fields {
     id: Field,
-    stored: Field,
     component_key: Field,
     registry: Field,
     package_exact: Field,
     verified: Field,
     capability: Field,
+    // Stored only: the rest of a result.
+    interface: Field,
+    version: Field,
+    reference: Field,
+    signature: Field,
+    verdict: Field,
+    signer: Field,
+    scope: Field,
+    dense: Field,
+    /// The whole [`SearchDoc`] as JSON: never read by a search, only by [`SearchIndex::all_docs`]
+    /// (a snapshot rebuilds its index from the documents, with the indexed-only text too).
+    source: Field,
     name: Field,
     docs: Field,
     params: Field,
@@ -308,16 +343,26 @@ fn schema() -> (Schema, Fields) {
             .set_tokenizer(analyzer::ANALYZER)
             .set_index_option(IndexRecordOption::WithFreqsAndPositions),
     );
+    b.add_text_field(SCHEMA_VERSION, STORED);
     let fields = Fields {
-        id: b.add_text_field("id", STRING),
-        stored: b.add_text_field(SCHEMA_VERSION, STORED),
-        component_key: b.add_text_field("component_key", STRING),
-        registry: b.add_text_field("registry", STRING),
-        package_exact: b.add_text_field("package_exact", STRING),
-        verified: b.add_text_field("verified", STRING),
-        capability: b.add_text_field("capability", STRING),
-        name: b.add_text_field("name", positional.clone()),
-        docs: b.add_text_field("docs", positional.clone()),
+        id: b.add_text_field("id", STRING | STORED),
+        component_key: b.add_text_field("component_key", STRING | STORED),
+        registry: b.add_text_field(REGISTRY_FIELD, STRING | STORED | FAST),
+        package_exact: b.add_text_field(PACKAGE_FIELD, STRING | STORED | FAST),
+        verified: b.add_text_field(VERIFIED_FIELD, STRING | FAST),
+        capability: b.add_text_field(CAPABILITY_FIELD, STRING | STORED | FAST),
+        interface: b.add_text_field("interface", STORED),
+        version: b.add_text_field("version", STORED),
+        reference: b.add_text_field("reference", STORED),
+        signature: b.add_text_field("signature", STORED),
+        verdict: b.add_text_field("verdict", STORED),
+        signer: b.add_text_field("signer", STORED),
+        scope: b.add_text_field("scope", STORED),
+        dense: b.add_bytes_field(DENSE_FIELD, FAST),
+        source: b.add_text_field("source", STORED),
+        // The function name and its docs are stored by the fields that index them.
+        name: b.add_text_field("name", positional.clone().set_stored()),
+        docs: b.add_text_field("docs", positional.clone().set_stored()),
         params: b.add_text_field("params", text.clone()),
         package: b.add_text_field("package", text.clone()),
         component: b.add_text_field("component", text.clone()),
@@ -423,6 +468,14 @@ impl SearchIndex {
         self.replace_component(component_key, &[])
     }
 
+    /// Whether the current snapshot holds any function of `component_key` (deletions
+    /// counted: a removed component is not there).
+    pub fn contains_component(&self, component_key: &str) -> Result<bool, SearchError> {
+        let searcher = self.reader.searcher();
+        let q = TermQuery::new(Term::from_field_text(self.fields.component_key, component_key), IndexRecordOption::Basic);
+        Ok(searcher.search(&q, &tantivy::collector::Count)? > 0)
+    }
+
     /// Makes all changes since the last commit durable and visible to searches.
     pub fn commit(&self) -> Result<(), SearchError> {
         let mut writer = self.writer()?.lock().unwrap_or_else(|p| p.into_inner());
@@ -432,10 +485,10 @@ impl SearchIndex {
         self.refresh_dense()
     }
 
-    /// Embeds the functions of segments that became visible (index time for the dense leg).
+    /// Reads the dense vectors of segments that became visible.
     fn refresh_dense(&self) -> Result<(), SearchError> {
         if self.tuning.dense_weight > 0.0 {
-            self.dense.refresh(&self.reader.searcher(), self.fields.stored)?;
+            self.dense.refresh(&self.reader.searcher(), DENSE_FIELD)?;
         }
         Ok(())
     }
@@ -449,13 +502,32 @@ impl SearchIndex {
         let f = &self.fields;
         let mut doc = TantivyDocument::default();
         doc.add_text(f.id, &d.id);
-        doc.add_text(f.stored, serde_json::to_string(d).expect("SearchDoc serializes"));
+        doc.add_text(f.source, serde_json::to_string(d).expect("a search document serialises"));
         doc.add_text(f.component_key, component_key);
         doc.add_text(f.registry, &d.registry);
         doc.add_text(f.package_exact, &d.package);
-        doc.add_text(f.verified, if is_verified(&d.verified) { "yes" } else { "no" });
+        doc.add_text(f.verified, if d.verified.is_verified() { "yes" } else { "no" });
         for c in &d.capabilities {
             doc.add_text(f.capability, c);
+        }
+        if let Some(i) = &d.interface {
+            doc.add_text(f.interface, i);
+        }
+        if let Some(v) = &d.version {
+            doc.add_text(f.version, v);
+        }
+        doc.add_text(f.reference, &d.reference);
+        doc.add_text(f.signature, &d.signature);
+        doc.add_text(f.verdict, &d.verified.verdict);
+        if let Some(s) = &d.verified.signer {
+            doc.add_text(f.signer, s);
+        }
+        if let Some(s) = &d.verified.scope {
+            doc.add_text(f.scope, s);
+        }
+        // Embedded at index time, once: opening the index later reads the vectors back.
+        if let Some(v) = dense::encode(d) {
+            doc.add_bytes(f.dense, &v);
         }
         doc.add_text(f.name, &d.function);
         if let Some(target) = analyzer::name_target(&d.function) {
@@ -612,7 +684,6 @@ impl SearchIndex {
             }
             searcher.search(&BooleanQuery::new(clauses), &TopDocs::with_limit(depth).order_by_score())?
         };
-        let mut loaded: std::collections::HashMap<DocAddress, SearchDoc> = std::collections::HashMap::new();
         let ranked: Vec<(f32, DocAddress)> = match &query_vector {
             None => lexical,
             Some(v) => {
@@ -624,21 +695,14 @@ impl SearchIndex {
                 for (r, (_, addr)) in lexical.iter().enumerate() {
                     *fused.entry(*addr).or_default() += 1.0 / (t.rrf_k + r as f32 + 1.0);
                 }
-                let has_filters = q.registry.is_some()
-                    || q.package.is_some()
-                    || q.verified_only
-                    || !q.exclude_capabilities.is_empty();
+                let filters = FastFilters::new(&searcher, q)?;
                 let mut rank = 0;
-                for (addr, _) in self.dense.nearest(&searcher, f.stored, v, depth * 4, t.dense_min)? {
+                for (addr, _) in self.dense.nearest(&searcher, DENSE_FIELD, v, depth * 4, t.dense_min)? {
                     if rank >= depth {
                         break;
                     }
-                    if has_filters {
-                        let d = self.stored_doc(&searcher, addr)?;
-                        if !passes_filters(&d, q) {
-                            continue;
-                        }
-                        loaded.insert(addr, d);
+                    if !filters.passes(addr) {
+                        continue;
                     }
                     rank += 1;
                     *fused.entry(addr).or_default() += t.dense_weight / (t.rrf_k + rank as f32);
@@ -648,34 +712,133 @@ impl SearchIndex {
                 all
             }
         };
+        // Only the results read stored fields, each once.
         let mut hits = Vec::with_capacity(limit);
         for (score, addr) in ranked.into_iter().take(limit) {
-            let doc = match loaded.remove(&addr) {
-                Some(d) => d,
-                None => self.stored_doc(&searcher, addr)?,
-            };
-            hits.push(Hit { doc, score });
+            hits.push(Hit { doc: self.stored_doc(&searcher, addr)?, score });
         }
         Ok(hits)
     }
 
-    fn stored_doc(&self, searcher: &tantivy::Searcher, addr: DocAddress) -> Result<SearchDoc, SearchError> {
-        let doc: TantivyDocument = searcher.doc(addr)?;
-        let json = doc
-            .get_first(self.fields.stored)
-            .and_then(|v| v.as_str())
-            .ok_or_else(|| SearchError::CorruptDoc(format!("{addr:?}")))?;
-        serde_json::from_str(json).map_err(|e| SearchError::CorruptDoc(format!("{addr:?}: {e}")))
+    /// The stored fields of the document at `addr`, as a result.
+    fn stored_doc(&self, searcher: &tantivy::Searcher, addr: DocAddress) -> Result<ResultDoc, SearchError> {
+        let StoredValues(values) = searcher.doc(addr)?;
+        self.result_doc(values).ok_or_else(|| SearchError::CorruptDoc(format!("{addr:?}: a required field is missing")))
+    }
+
+    /// A result from a document's stored values (moved, not copied); `None` when a field every
+    /// document has is missing.
+    fn result_doc(&self, values: Vec<(Field, String)>) -> Option<ResultDoc> {
+        let f = &self.fields;
+        let (mut id, mut package, mut function, mut reference, mut signature, mut registry, mut verdict, mut key) =
+            (None, None, None, None, None, None, None, None);
+        let mut d = ResultDoc::default();
+        for (field, value) in values {
+            match field {
+                x if x == f.id => id = Some(value),
+                x if x == f.package_exact => package = Some(value),
+                x if x == f.name => function = Some(value),
+                x if x == f.reference => reference = Some(value),
+                x if x == f.signature => signature = Some(value),
+                x if x == f.registry => registry = Some(value),
+                x if x == f.verdict => verdict = Some(value),
+                x if x == f.component_key => key = Some(value),
+                x if x == f.interface => d.interface = Some(value),
+                x if x == f.version => d.version = Some(value),
+                x if x == f.docs => d.description = Some(value),
+                x if x == f.capability => d.capabilities.push(value),
+                x if x == f.signer => d.verified.signer = Some(value),
+                x if x == f.scope => d.verified.scope = Some(value),
+                _ => {}
+            }
+        }
+        d.id = id?;
+        d.package = package?;
+        d.function = function?;
+        d.reference = reference?;
+        d.signature = signature?;
+        d.registry = registry?;
+        d.verified.verdict = verdict?;
+        d.component_key = key?;
+        Some(d)
     }
 }
 
-/// The structural filters of `q`, applied to a stored document (for the dense leg; the lexical
-/// leg applies the same conditions as query clauses on the indexed fields).
-fn passes_filters(d: &SearchDoc, q: &SearchQuery) -> bool {
-    q.registry.as_ref().is_none_or(|r| &d.registry == r)
-        && q.package.as_ref().is_none_or(|p| &d.package == p)
-        && (!q.verified_only || is_verified(&d.verified))
-        && !q.exclude_capabilities.iter().any(|c| d.capabilities.contains(c))
+/// A document's stored values, read straight from the doc store (no intermediate document).
+/// Every stored field of the schema is text.
+struct StoredValues(Vec<(Field, String)>);
+
+impl DocumentDeserialize for StoredValues {
+    fn deserialize<'de, D: DocumentDeserializer<'de>>(mut deserializer: D) -> Result<Self, DeserializeError> {
+        let mut values = Vec::with_capacity(deserializer.size_hint());
+        while let Some((field, value)) = deserializer.next_field::<String>()? {
+            values.push((field, value));
+        }
+        Ok(StoredValues(values))
+    }
+}
+
+/// The structural filters of a query over the fast fields of each segment, for the dense leg's
+/// candidates (the lexical leg applies the same conditions as query clauses on the indexed
+/// fields). A candidate is checked by comparing term ordinals: no stored document is read.
+struct FastFilters {
+    /// Per segment ordinal; empty when the query has no filter.
+    segments: Vec<SegmentFilter>,
+}
+
+struct SegmentFilter {
+    /// Each must hold a value: (its column, the value's ordinal in this segment, `None` when no
+    /// document of the segment has it, so none passes).
+    must: Vec<(tantivy::columnar::Column<u64>, Option<u64>)>,
+    /// None may hold any of these values (those present in this segment).
+    must_not: Vec<(tantivy::columnar::Column<u64>, u64)>,
+}
+
+impl FastFilters {
+    fn new(searcher: &tantivy::Searcher, q: &SearchQuery) -> Result<FastFilters, SearchError> {
+        let mut must_values: Vec<(&str, &str)> = Vec::new();
+        if let Some(r) = &q.registry {
+            must_values.push((REGISTRY_FIELD, r));
+        }
+        if let Some(p) = &q.package {
+            must_values.push((PACKAGE_FIELD, p));
+        }
+        if q.verified_only {
+            must_values.push((VERIFIED_FIELD, "yes"));
+        }
+        if must_values.is_empty() && q.exclude_capabilities.is_empty() {
+            return Ok(FastFilters { segments: Vec::new() });
+        }
+        let mut segments = Vec::new();
+        for reader in searcher.segment_readers() {
+            let ff = reader.fast_fields();
+            let mut f = SegmentFilter { must: Vec::new(), must_not: Vec::new() };
+            for (field, value) in &must_values {
+                let Some(col) = ff.str(field)? else {
+                    f.must.push((tantivy::columnar::Column::build_empty_column(reader.max_doc()), None));
+                    continue;
+                };
+                let ord = col.dictionary().term_ord(value).map_err(tantivy::TantivyError::from)?;
+                f.must.push((col.ords().clone(), ord));
+            }
+            if let Some(col) = ff.str(CAPABILITY_FIELD)? {
+                for c in &q.exclude_capabilities {
+                    if let Some(ord) = col.dictionary().term_ord(c).map_err(tantivy::TantivyError::from)? {
+                        f.must_not.push((col.ords().clone(), ord));
+                    }
+                }
+            }
+            segments.push(f);
+        }
+        Ok(FastFilters { segments })
+    }
+
+    fn passes(&self, addr: DocAddress) -> bool {
+        let Some(f) = self.segments.get(addr.segment_ord as usize) else { return true };
+        let doc = addr.doc_id;
+        f.must.iter().all(|(col, ord)| ord.is_some_and(|o| col.values_for_doc(doc).any(|v| v == o)))
+            && !f.must_not.iter().any(|(col, o)| col.values_for_doc(doc).any(|v| v == *o))
+    }
 }
 
 impl SearchIndex {
@@ -780,7 +943,3 @@ pub fn analyze_terms(text: &str) -> Vec<String> {
     analyzer::analyze(&mut analyzer::analyzer(), text)
 }
 
-/// Does a verdict string count as verified? Its first word (before `:` or a space) is `verified`.
-fn is_verified(verdict: &str) -> bool {
-    verdict.split([':', ' ']).next().is_some_and(|w| w.eq_ignore_ascii_case("verified"))
-}

@@ -136,11 +136,76 @@ fn dense_leg_respects_filters_and_survives_reopening() {
         assert_eq!(index.search(&verified).unwrap()[0].doc.function, "translate");
         index.search(&SearchQuery::new(q)).unwrap().into_iter().map(|h| h.doc.function).collect::<Vec<_>>()
     };
-    // Reopened from disk: the embeddings are rebuilt from the stored documents at open.
+    // Reopened from disk: the vectors are read back from the index, not recomputed.
     let index = SearchIndex::open_or_create(&path).unwrap();
     let after: Vec<String> = index.search(&SearchQuery::new(q)).unwrap().into_iter().map(|h| h.doc.function).collect();
     assert_eq!(before, after);
     assert_eq!(after[0], "translate");
+}
+
+#[test]
+fn results_are_the_stored_fields_complete_and_exact() {
+    let mut docs = sample();
+    docs[0].interface = Some("zones".into());
+    docs[0].capabilities = vec!["http".into(), "clocks".into()];
+    docs[0].verified = Verdict::new("verified", Some("CN=acme, O=Acme".into()), Some("reg.example/acme/*".into()));
+    docs[0].description = Some("Convert a date-time from one IANA time zone to another.\n\nDST-aware: {\"x\": 1}.".into());
+    docs[1].version = None;
+    docs[1].description = None;
+    docs[1].verified = Verdict::new("failed", None, Some("no signature found".into()));
+    docs[2].capabilities = vec!["filesystem".into()];
+    let index = index_with(&docs);
+    for d in &docs {
+        let hits = index.search(&SearchQuery::new(d.function.as_str()).limit(10)).unwrap();
+        let h = hits.iter().find(|h| h.doc.id == d.id).unwrap_or_else(|| panic!("{} not found by its name", d.id));
+        assert_eq!(h.doc, ResultDoc::from(d), "every result field is the indexed one");
+        assert_eq!(index.get(&d.id).unwrap().as_ref(), Some(&ResultDoc::from(d)), "lookup by id");
+    }
+    // The same through the dense leg's candidates (filters read the stored fields there).
+    let q = SearchQuery { verified_only: true, ..SearchQuery::new("timezone conversion").limit(10) };
+    let hits = index.search(&q).unwrap();
+    assert!(!hits.is_empty() && hits.iter().all(|h| h.doc.verified.is_verified()), "{hits:?}");
+    assert_eq!(hits.iter().find(|h| h.doc.id == docs[0].id).map(|h| &h.doc), Some(&ResultDoc::from(&docs[0])));
+}
+
+#[test]
+fn dense_vectors_are_stored_with_the_index_and_survive_merges() {
+    let q = "put this sentence in spanish";
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("search");
+    let ranked = |index: &SearchIndex| -> Vec<(String, f32)> {
+        index.search(&SearchQuery::new(q).limit(10)).unwrap().into_iter().map(|h| (h.doc.id, h.score)).collect()
+    };
+    let index = SearchIndex::open_or_create(&path).unwrap();
+    // One commit per component: several segments.
+    let mut by: BTreeMap<String, Vec<SearchDoc>> = BTreeMap::new();
+    for d in sample() {
+        by.entry(d.component_key.clone()).or_default().push(d);
+    }
+    for (k, v) in by {
+        index.replace_component(&k, &v).unwrap();
+        index.commit().unwrap();
+    }
+    let before = ranked(&index);
+    assert_eq!(before[0].0, sample()[3].id, "found by meaning: {before:?}");
+    // What was stored is what embedding the doc gives.
+    let searcher = index.reader.searcher();
+    for d in sample() {
+        let hit = searcher
+            .search(&TermQuery::new(Term::from_field_text(index.fields.id, &d.id), IndexRecordOption::Basic), &TopDocs::with_limit(1).order_by_score())
+            .unwrap();
+        assert_eq!(index.dense.stored_vector(&searcher, hit[0].1), dense::encode(&d), "{}", d.id);
+    }
+    // Merged into one segment, the vectors move with their documents.
+    let ids: Vec<_> = searcher.segment_readers().iter().map(|r| r.segment_id()).collect();
+    assert!(ids.len() > 1);
+    index.writer().unwrap().lock().unwrap().merge(&ids).wait().unwrap();
+    index.commit().unwrap();
+    assert_eq!(index.reader.searcher().segment_readers().len(), 1);
+    assert_eq!(ranked(&index), before, "same ranking and scores after the merge");
+    drop(index);
+    let reopened = SearchIndex::open_or_create(&path).unwrap();
+    assert_eq!(ranked(&reopened), before, "same ranking and scores after reopening");
 }
 
 #[test]
@@ -313,7 +378,7 @@ fn on_disk_index_persists_and_is_locked_against_a_second_writer() {
     let index = SearchIndex::open_or_create(&path).unwrap();
     assert_eq!(index.num_docs(), 2);
     let hit = &index.search(&SearchQuery::new("convert time")).unwrap()[0];
-    assert_eq!(hit.doc, sample()[0], "the stored doc round-trips");
+    assert_eq!(hit.doc, ResultDoc::from(&sample()[0]), "the stored fields round-trip");
     let file = dir.path().join("not-a-dir");
     std::fs::write(&file, b"x").unwrap();
     assert!(matches!(SearchIndex::open_or_create(&file), Err(SearchError::Open { .. })));
