@@ -653,23 +653,6 @@ impl App {
         let dir = self.blob_dir.clone();
         let hex = a.digest.hex();
         let (c, w) = (a.component.clone(), a.wit_package.clone());
-        let io = |p: &Path, e: std::io::Error| AppError::Io {
-            path: p.to_path_buf(),
-            message: e.to_string(),
-        };
-        tokio::fs::create_dir_all(&dir).await.map_err(|e| io(&dir, e))?;
-        // Content-addressed: a copy of the right length under this digest is these bytes
-        // (restore re-checks the digest), so a warm load does not rewrite megabytes.
-        let wasm = dir.join(format!("{hex}.wasm"));
-        if tokio::fs::metadata(&wasm).await.map(|m| m.len()).ok() != Some(c.len() as u64) {
-            write_atomic(&wasm, &c).await.map_err(|e| io(&dir, e))?;
-        }
-        if let Some(w) = w {
-            let wit = dir.join(format!("{hex}.wit.wasm"));
-            if tokio::fs::metadata(&wit).await.map(|m| m.len()).ok() != Some(w.len() as u64) {
-                write_atomic(&wit, &w).await.map_err(|e| io(&dir, e))?;
-            }
-        }
         let rec = InstalledRecord {
             id: id.to_string(),
             reference: a.reference.clone(),
@@ -678,12 +661,36 @@ impl App {
             scope: a.scope.clone(),
             annotations: a.annotations.clone(),
             verdict: Some(verdict.clone()),
-            component_digest: Some(Digest::of(&a.component)),
+            // Known from the fetch (the layer digest it checked, or the file's digest): hashing
+            // the bytes again cost ~10 ms per warm load of an 18 MB component.
+            component_digest: Some(match &a.source {
+                Some((_, fetched)) => fetched.component_digest.clone(),
+                None => a.digest.clone(),
+            }),
         };
         let store = self.store.clone();
         let key = id.to_string();
         let value = serde_json::to_vec(&rec).expect("record serialises");
-        blocking(id, "recording it as installed", move || store.put(Table::Installed, &key, &value)).await??;
+        // One trip to a blocking thread for the blob copies and the record (each `tokio::fs`
+        // call is a trip of its own, and a warm load made five). The record is committed
+        // before `load_tool` answers: a load that was acknowledged survives a kill -9.
+        blocking(id, "recording it as installed", move || -> Result<(), AppError> {
+            let io = |p: &Path, e: std::io::Error| AppError::Io { path: p.to_path_buf(), message: e.to_string() };
+            std::fs::create_dir_all(&dir).map_err(|e| io(&dir, e))?;
+            let wasm = dir.join(format!("{hex}.wasm"));
+            let wit = dir.join(format!("{hex}.wit.wasm"));
+            for (path, bytes) in [(wasm, Some(c)), (wit, w)] {
+                let Some(bytes) = bytes else { continue };
+                // Content-addressed: a copy of the right length under this digest is these
+                // bytes (restore re-checks the digest), so a warm load does not rewrite megabytes.
+                if std::fs::metadata(&path).map(|m| m.len()).ok() != Some(bytes.len() as u64) {
+                    write_atomic_blocking(&path, &bytes).map_err(|e| io(&path, e))?;
+                }
+            }
+            store.put(Table::Installed, &key, &value)?;
+            Ok(())
+        })
+        .await??;
         Ok(())
     }
 
@@ -1429,6 +1436,12 @@ fn looks_like_env_name(s: &str) -> bool {
 /// The exact `grant` call that would allow `c` for `component`, for denial messages.
 pub fn grant_call(component: &str, c: &Capability) -> String {
     serde_json::json!({"component": component, "capability": c, "reason": "<why the task needs it>"}).to_string()
+}
+
+fn write_atomic_blocking(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    std::fs::write(&tmp, bytes)?;
+    std::fs::rename(&tmp, path)
 }
 
 async fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {

@@ -366,6 +366,16 @@ impl Runtime {
                     reason: format!("{e:#}"),
                 })?;
                 self.cache.put(digest, &c);
+                // Run the code from the file just written rather than from the compiler's
+                // buffer: the mapped pages are file-backed and the anonymous copy (as big as
+                // the artifact, 35 MB for an 18 MB Python component) is freed below.
+                let c = match self.cache.get(&self.engine, digest) {
+                    Some(mapped) => {
+                        drop(c);
+                        mapped
+                    }
+                    None => c,
+                };
                 release_freed_memory();
                 (c, false)
             }
