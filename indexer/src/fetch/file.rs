@@ -26,7 +26,10 @@ pub(crate) async fn fetch(
         what: "the file".into(),
         why,
     };
-    match classify(bytes.clone()).await.map_err(not_component)? {
+    // Hashing and classifying are each a pass over the bytes on a blocking thread: side by
+    // side, a warm load of a large file waits for the longer one only.
+    let (kind, digest) = tokio::join!(classify(bytes.clone()), digest_of(bytes.clone()));
+    match kind.map_err(not_component)? {
         WasmKind::Component => {}
         WasmKind::CoreModule => {
             return Err(not_component(
@@ -42,7 +45,6 @@ pub(crate) async fn fetch(
             ));
         }
     }
-    let digest = digest_of(bytes.clone()).await;
     Ok(FetchedArtifact {
         digest: digest.clone(),
         reference: shown,

@@ -703,13 +703,41 @@ pub(crate) async fn classify(bytes: Bytes) -> Result<WasmKind, String> {
         WasmKind::Component => {}
         other => return Ok(other),
     }
-    tokio::task::spawn_blocking(move || match wit_component::decode(&bytes) {
-        Ok(wit_component::DecodedWasm::Component(..)) => Ok(WasmKind::Component),
-        Ok(wit_component::DecodedWasm::WitPackage(..)) => Ok(WasmKind::WitPackage),
-        Err(e) => Err(format!("is not a valid component: {e:#}")),
+    tokio::task::spawn_blocking(move || {
+        // A top-level code section (a core module, a nested component, an instance or a
+        // canonical function) means a component, which a WIT package never has: that is found
+        // in the first few sections, without validating the whole binary (18 MB of Python
+        // took ~12 ms per load to validate here, and the describe and the compile that follow
+        // decode and validate it anyway, with errors that name it). Anything else is small and
+        // decoded in full.
+        if has_code_section(&bytes)? {
+            return Ok(WasmKind::Component);
+        }
+        match wit_component::decode(&bytes) {
+            Ok(wit_component::DecodedWasm::Component(..)) => Ok(WasmKind::Component),
+            Ok(wit_component::DecodedWasm::WitPackage(..)) => Ok(WasmKind::WitPackage),
+            Err(e) => Err(format!("is not a valid component: {e:#}")),
+        }
     })
     .await
     .map_err(|e| format!("decoding panicked: {e}"))?
+}
+
+/// Whether the component's top level has a section that only components with code have.
+fn has_code_section(bytes: &[u8]) -> Result<bool, String> {
+    use wasmparser::Payload;
+    for payload in wasmparser::Parser::new(0).parse_all(bytes) {
+        match payload.map_err(|e| format!("is not a valid component: {e}"))? {
+            Payload::ModuleSection { .. }
+            | Payload::ComponentSection { .. }
+            | Payload::InstanceSection(_)
+            | Payload::ComponentInstanceSection(_)
+            | Payload::ComponentCanonicalSection(_) => return Ok(true),
+            Payload::End(_) => break,
+            _ => {}
+        }
+    }
+    Ok(false)
 }
 
 /// Header-level check: `\0asm` then version 1 (core module) or the component-model layer.
