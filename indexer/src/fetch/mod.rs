@@ -997,6 +997,26 @@ mod tests {
         assert_eq!(sniff(b""), WasmKind::NotWasm);
     }
 
+    /// The shortcut (a top-level code section) agrees with the full decode on every fixture
+    /// component and WIT package, and damage after the header is still an error.
+    #[tokio::test]
+    async fn classify_tells_components_from_wit_packages() {
+        for name in ["json.wasm", "types.wasm", "pytext.wasm", "gotext.wasm"] {
+            let bytes = testutil::fixture(name);
+            assert!(has_code_section(&bytes).unwrap(), "{name}");
+            assert_eq!(classify(Bytes::from(bytes)).await, Ok(WasmKind::Component), "{name}");
+        }
+        for name in ["json.wit.wasm", "types.wit.wasm", "pytext.wit.wasm"] {
+            let bytes = testutil::fixture(name);
+            assert!(!has_code_section(&bytes).unwrap(), "{name}");
+            assert_eq!(classify(Bytes::from(bytes)).await, Ok(WasmKind::WitPackage), "{name}");
+        }
+        let mut damaged = b"\0asm\x0d\0\x01\0".to_vec();
+        damaged.extend_from_slice(&[0x01, 0xff, 0xff, 0xff, 0xff, 0x0f, 0x00]);
+        let err = classify(Bytes::from(damaged)).await.unwrap_err();
+        assert!(err.contains("is not a valid component"), "{err}");
+    }
+
     #[test]
     fn loopback_hosts() {
         assert!(is_loopback("localhost:5000"));
