@@ -203,6 +203,14 @@ pub struct PolicyConfig {
     /// verification, keyless against `keyless_identities` or keyed against `cosign_keys`.
     #[serde(default)]
     pub sigstore_trusted_root: Option<String>,
+    /// Sigstore bundles must carry an RFC 3161 timestamp from a trusted-root TSA, even when
+    /// their Rekor v1 entry has an integrated time (Rekor v2 bundles always need one).
+    #[serde(default)]
+    pub sigstore_require_timestamp: bool,
+    /// in-toto predicate types a DSSE bundle may carry to count as a signature of the
+    /// component; `["*"]` accepts any. Default: cosign's signature and attestation types.
+    #[serde(default)]
+    pub sigstore_predicate_types: Option<Vec<String>>,
 }
 
 /// The configuration is unusable. Each variant names the policy, scope, key or file at fault.
@@ -681,6 +689,8 @@ fn compile_policy(
         keyless_identities: p.keyless_identities.clone(),
         reference_match: p.reference_match,
         trusted_root,
+        require_timestamp: p.sigstore_require_timestamp,
+        predicate_types: p.sigstore_predicate_types.clone(),
     };
 
     let notary =

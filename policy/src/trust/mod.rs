@@ -49,6 +49,7 @@
 pub mod bundle;
 mod config;
 pub mod cosign;
+mod sigstore_crypto;
 
 use std::time::SystemTime;
 

@@ -1,0 +1,176 @@
+//! A verification-only [`CryptoProvider`] for `sigstore-crypto` on the RustCrypto crates the
+//! policy crate already builds (p256, p384, ed25519-dalek, rsa, sha2).
+//!
+//! Why: `sigstore-verify` does every hash and signature check through the provider installed
+//! with `sigstore_verify::crypto::install_default_provider`; its only built-in one is aws-lc-rs, a C
+//! library (cmake, ~2 MB of C) that forage would otherwise not compile at all. This backend
+//! keeps one crypto stack in the daemon. See docs/decisions/0008-sigstore-bundles.md.
+//!
+//! Signature encodings are those the trait documents: ECDSA signatures are ASN.1 DER, keys
+//! are the raw `subjectPublicKey` bit-string contents (SEC1 point, PKCS#1 `RSAPublicKey`,
+//! 32-byte Ed25519 key). ML-DSA is refused as unsupported (no Sigstore deployment uses it).
+
+use sha2::Digest as _;
+use signature::Verifier as _;
+use signature::hazmat::PrehashVerifier as _;
+use sigstore_verify::crypto::{CryptoProvider, HashContext, SigningScheme};
+use sigstore_verify::crypto::Error;
+use sigstore_verify::types::HashAlgorithm;
+
+/// The provider; install it with [`install`].
+#[derive(Debug)]
+pub struct RustCryptoProvider;
+
+static PROVIDER: RustCryptoProvider = RustCryptoProvider;
+
+/// Installs [`RustCryptoProvider`] as `sigstore-crypto`'s process-wide provider. Idempotent:
+/// a provider already installed (this one, by an earlier call) is left in place.
+pub fn install() {
+    let _ = sigstore_verify::crypto::install_default_provider(&PROVIDER);
+}
+
+enum Hasher {
+    Sha256(sha2::Sha256),
+    Sha384(sha2::Sha384),
+    Sha512(sha2::Sha512),
+}
+
+impl HashContext for Hasher {
+    fn update(&mut self, data: &[u8]) {
+        match self {
+            Hasher::Sha256(h) => h.update(data),
+            Hasher::Sha384(h) => h.update(data),
+            Hasher::Sha512(h) => h.update(data),
+        }
+    }
+
+    fn finalize(self: Box<Self>) -> Vec<u8> {
+        match *self {
+            Hasher::Sha256(h) => h.finalize().to_vec(),
+            Hasher::Sha384(h) => h.finalize().to_vec(),
+            Hasher::Sha512(h) => h.finalize().to_vec(),
+        }
+    }
+}
+
+fn bad(scheme: SigningScheme) -> Error {
+    Error::Verification(format!("{} signature invalid", scheme.name()))
+}
+
+fn key_err(scheme: SigningScheme, e: impl std::fmt::Display) -> Error {
+    Error::InvalidKey(format!("{} public key: {e}", scheme.name()))
+}
+
+fn digest(alg: HashAlgorithm, data: &[u8]) -> Vec<u8> {
+    match alg {
+        HashAlgorithm::Sha2384 => sha2::Sha384::digest(data).to_vec(),
+        HashAlgorithm::Sha2512 => sha2::Sha512::digest(data).to_vec(),
+        _ => sha2::Sha256::digest(data).to_vec(),
+    }
+}
+
+/// Verifies an ECDSA (DER) or RSA signature over a digest already computed with the scheme's
+/// hash; Ed25519 and ML-DSA have no prehashed form.
+fn verify_digest(scheme: SigningScheme, key: &[u8], digest: &[u8], sig: &[u8]) -> Result<(), Error> {
+    use SigningScheme as S;
+    match scheme {
+        S::EcdsaP256Sha256 | S::EcdsaP256Sha384 => {
+            let vk = p256::ecdsa::VerifyingKey::from_sec1_bytes(key).map_err(|e| key_err(scheme, e))?;
+            let sig = p256::ecdsa::DerSignature::from_bytes(sig).map_err(|_| bad(scheme))?;
+            vk.verify_prehash(digest, &sig).map_err(|_| bad(scheme))
+        }
+        S::EcdsaP384Sha256 | S::EcdsaP384Sha384 => {
+            let vk = p384::ecdsa::VerifyingKey::from_sec1_bytes(key).map_err(|e| key_err(scheme, e))?;
+            let sig = p384::ecdsa::DerSignature::from_bytes(sig).map_err(|_| bad(scheme))?;
+            vk.verify_prehash(digest, &sig).map_err(|_| bad(scheme))
+        }
+        S::RsaPkcs1Sha256 | S::RsaPkcs1Sha384 | S::RsaPkcs1Sha512 | S::RsaPssSha256
+        | S::RsaPssSha384 | S::RsaPssSha512 => {
+            use rsa::pkcs1::DecodeRsaPublicKey as _;
+            let pk = rsa::RsaPublicKey::from_pkcs1_der(key).map_err(|e| key_err(scheme, e))?;
+            let res = match scheme {
+                S::RsaPkcs1Sha256 => pk.verify(rsa::Pkcs1v15Sign::new::<sha2::Sha256>(), digest, sig),
+                S::RsaPkcs1Sha384 => pk.verify(rsa::Pkcs1v15Sign::new::<sha2::Sha384>(), digest, sig),
+                S::RsaPkcs1Sha512 => pk.verify(rsa::Pkcs1v15Sign::new::<sha2::Sha512>(), digest, sig),
+                S::RsaPssSha256 => pk.verify(rsa::Pss::new::<sha2::Sha256>(), digest, sig),
+                S::RsaPssSha384 => pk.verify(rsa::Pss::new::<sha2::Sha384>(), digest, sig),
+                _ => pk.verify(rsa::Pss::new::<sha2::Sha512>(), digest, sig),
+            };
+            res.map_err(|_| bad(scheme))
+        }
+        S::Ed25519 | S::MlDsa44 | S::MlDsa65 | S::MlDsa87 => Err(Error::UnsupportedAlgorithm(
+            format!("{} has no prehashed verification", scheme.name()),
+        )),
+        #[allow(unreachable_patterns)]
+        _ => Err(Error::UnsupportedAlgorithm(scheme.name().to_owned())),
+    }
+}
+
+impl CryptoProvider for RustCryptoProvider {
+    fn hash(&self, algorithm: HashAlgorithm) -> Result<Box<dyn HashContext>, Error> {
+        Ok(Box::new(match algorithm {
+            HashAlgorithm::Sha2256 => Hasher::Sha256(sha2::Sha256::new()),
+            HashAlgorithm::Sha2384 => Hasher::Sha384(sha2::Sha384::new()),
+            HashAlgorithm::Sha2512 => Hasher::Sha512(sha2::Sha512::new()),
+            other => {
+                return Err(Error::UnsupportedAlgorithm(format!(
+                    "cannot compute {other} digests"
+                )));
+            }
+        }))
+    }
+
+    fn verify_raw(
+        &self,
+        scheme: SigningScheme,
+        key: &[u8],
+        data: &[u8],
+        sig: &[u8],
+    ) -> Result<(), Error> {
+        match scheme {
+            SigningScheme::Ed25519 => {
+                let key: [u8; 32] = key.try_into().map_err(|_| key_err(scheme, "not 32 bytes"))?;
+                let vk = ed25519_dalek::VerifyingKey::from_bytes(&key).map_err(|e| key_err(scheme, e))?;
+                let sig = ed25519_dalek::Signature::from_slice(sig).map_err(|_| bad(scheme))?;
+                vk.verify(data, &sig).map_err(|_| bad(scheme))
+            }
+            SigningScheme::MlDsa44 | SigningScheme::MlDsa65 | SigningScheme::MlDsa87 => Err(
+                Error::UnsupportedAlgorithm(format!("{} is not supported by forage", scheme.name())),
+            ),
+            _ => {
+                let alg = scheme.hash_algorithm().ok_or_else(|| {
+                    Error::UnsupportedAlgorithm(scheme.name().to_owned())
+                })?;
+                verify_digest(scheme, key, &digest(alg, data), sig)
+            }
+        }
+    }
+
+    fn verify_prehashed(
+        &self,
+        scheme: SigningScheme,
+        key: &[u8],
+        digest: &[u8],
+        sig: &[u8],
+    ) -> Result<(), Error> {
+        let want = match scheme.hash_algorithm() {
+            Some(HashAlgorithm::Sha2256) => 32,
+            Some(HashAlgorithm::Sha2384) => 48,
+            Some(HashAlgorithm::Sha2512) => 64,
+            _ => {
+                return Err(Error::UnsupportedAlgorithm(format!(
+                    "{} does not support prehashed mode",
+                    scheme.name()
+                )));
+            }
+        };
+        if digest.len() != want {
+            return Err(Error::Verification(format!(
+                "digest of {} bytes for {}",
+                digest.len(),
+                scheme.name()
+            )));
+        }
+        verify_digest(scheme, key, digest, sig)
+    }
+}
