@@ -1712,3 +1712,302 @@ mod hostile {
         println!("hostile: {cases} cases, no panic, none verified");
     }
 }
+
+/// The shared Sigstore bundle vectors (`tests/data/sigstore-bundle`, copied byte-exact from
+/// the shared collection: sigstore-conformance, sigstore-go and sigstore-rs files), each
+/// through forage's own trust driver: a strict `[[trust.policy]]` with the vector's
+/// `trusted_root.json` and its keyless identity or key, and a subject whose manifest digest
+/// is the artifact's sha256 (what a `messageSignature` signs, and what a DSSE statement's
+/// subject names). Every vector verifies or is refused as `expected` (and each
+/// `also_expected`) says, at a named check; none is skipped.
+mod sigstore_bundle_vectors {
+    use super::*;
+    use forage_policy::trust::bundle;
+
+    fn dir() -> PathBuf {
+        data().join("sigstore-bundle")
+    }
+
+    /// The vectors sign arbitrary statements (SLSA provenance about `a.txt`); forage's
+    /// default predicate types are cosign's, so these policies accept any.
+    fn policy_for(v: &Value, identity: Option<(&str, &str)>) -> PolicyConfig {
+        let mut p = policy_cfg("sigstore-bundle", Level::Strict);
+        p.sigstore_trusted_root = Some(v["trusted_root"].as_str().unwrap().into());
+        p.sigstore_predicate_types = Some(vec!["*".into()]);
+        if let Some(k) = v["public_key"].as_str() {
+            p.cosign_keys = vec![k.into()];
+        }
+        if let Some((subject, issuer)) = identity {
+            p.keyless_identities = vec![KeylessIdentity {
+                issuer: issuer.into(),
+                subject: subject.into(),
+            }];
+        }
+        p
+    }
+
+    fn compile_cfg(p: PolicyConfig) -> Result<TrustPolicy, String> {
+        let cfg = TrustConfig {
+            policies: vec![p],
+            ..TrustConfig::default()
+        };
+        TrustPolicy::from_config(&cfg, &dir()).map_err(|e| e.to_string())
+    }
+
+    /// The artifact digest the bundle must sign, as the component's manifest digest.
+    fn artifact_digest(v: &Value) -> Option<Digest> {
+        if let Some(a) = v["artifact"].as_str() {
+            return Some(Digest::of(&std::fs::read(dir().join(a)).unwrap()));
+        }
+        if let Some(b) = v["artifact_bytes"].as_str() {
+            return Some(Digest::of(b.as_bytes()));
+        }
+        v["artifact_digest"].as_str().map(|d| d.parse().unwrap())
+    }
+
+    fn run(policy: &TrustPolicy, bundle: &[u8], digest: &Digest) -> Verdict {
+        trust::verify(
+            policy,
+            &SubjectRef::new("127.0.0.1:5000", "components/a", digest.clone(), MANIFEST_MT, 1),
+            &[FoundSignature::SigstoreBundle {
+                bundle: bundle.to_vec(),
+                media_type: trust::SIGSTORE_BUNDLE_V03_MEDIA_TYPE.into(),
+            }],
+            t2026(),
+        )
+    }
+
+    /// Where forage refuses each invalid vector: (check, step). The upstream reason is in
+    /// `vectors.json`; the step is forage's name for the same failure.
+    fn expected_refusal(id: &str) -> (Check, &'static str) {
+        use Check::*;
+        match id {
+            "conformance/bundle-unknown-version_fail" => (Integrity, "bundle"),
+            "conformance/bundle-with-root-cert_fail" => (Transparency, "Rekor inclusion proof"),
+            "conformance/checkpoint-wrong-roothash_fail" => {
+                (Transparency, "Rekor inclusion proof")
+            }
+            "conformance/intoto-expired-certificate_fail" => (Authenticity, "certificate validity"),
+            "conformance/intoto-log-entry-mismatch_fail" => (Transparency, "Rekor SET"),
+            "conformance/intoto-missing-inclusion-proof_fail" => {
+                (Transparency, "Rekor inclusion proof")
+            }
+            "conformance/intoto-set-outside-signing-cert-validity_fail" => {
+                (Authenticity, "certificate validity")
+            }
+            "conformance/intoto-tsa-timestamp-outside-cert-validity_fail" => {
+                (Authenticity, "certificate validity")
+            }
+            "conformance/invalid-ct-key_fail" => (Authenticity, "SCT"),
+            "conformance/invalid-inclusion-proof_fail" => (Transparency, "Rekor inclusion proof"),
+            "conformance/message-digest-mismatch_fail" => (Integrity, "manifest digest"),
+            "conformance/rekor2-dsse-invalid-sig_fail" => (Integrity, "signature"),
+            "conformance/rekor2-no-inclusion-proof_fail" => {
+                (Transparency, "Rekor inclusion proof")
+            }
+            "conformance/rekor2-timestamp-outside-tsa-cert-validity_fail" => {
+                (AuthenticTimestamp, "timestamp")
+            }
+            "conformance/rekor2-timestamp-payload-mismatch_fail" => {
+                (AuthenticTimestamp, "timestamp")
+            }
+            "conformance/set-invalid-signature_fail" => (Transparency, "Rekor SET"),
+            "conformance/signature-mismatch_fail" => (Integrity, "signature"),
+            "conformance/wrong-material_fail" => (Integrity, "manifest digest"),
+            "sigstore-go/dsse-2sigs" => (Integrity, "bundle"),
+            // The bundle has no tlog entry; forage refuses unlogged signatures before the
+            // key's validity window (upstream's reason) comes into play.
+            "sigstore-go/public-key-validity" => (Transparency, "Rekor SET"),
+            other => panic!("{other}: no expected refusal recorded for this invalid vector"),
+        }
+    }
+
+    fn refused(t: &mut Tally, case: &str, v: &Verdict, (check, step): (Check, &str)) {
+        let VerdictKind::Failed(r) = &v.verdict else {
+            panic!("{case}: expected refusal at {check}/{step}, got {:?}", v.verdict);
+        };
+        assert_eq!(r.check, check, "{case}: wrong failing check; reason: {r}");
+        t.expect_refused(case, v, step);
+    }
+
+    #[test]
+    fn sigstore_bundle_vectors() {
+        let doc: Value =
+            serde_json::from_slice(&std::fs::read(dir().join("vectors.json")).unwrap()).unwrap();
+        let vectors = doc["vectors"].as_array().unwrap();
+        assert_eq!(vectors.len(), 37, "the collection has 37 entries");
+        let mut t = Tally::default();
+        let mut parsed = 0;
+        let mut config_refused = 0;
+        // The verdict on each vector itself (the counts above also include the extra cases:
+        // another digest, also_expected, timestamp removed).
+        let mut per_vector: BTreeMap<&str, &str> = BTreeMap::new();
+        println!("sigstore bundle vectors ({}):", dir().display());
+        for v in vectors {
+            let id = v["id"].as_str().unwrap();
+            let expected = v["expected"].as_str().unwrap();
+            let bundle_bytes = std::fs::read(dir().join(v["bundle"].as_str().unwrap())).unwrap();
+            if expected == "unknown" {
+                // Parse-only: no verdict is asserted upstream.
+                let info = bundle::inspect(&bundle_bytes).unwrap_or_else(|e| panic!("{id}: {e}"));
+                println!("  parsed    {id}  ({info:?})");
+                per_vector.insert(id, "parsed");
+                parsed += 1;
+                continue;
+            }
+            let identity = v["identity"]
+                .as_str()
+                .map(|s| (s, v["issuer"].as_str().unwrap()))
+                .or_else(|| {
+                    v["expected_fields"]["certificate SAN"]
+                        .as_str()
+                        .map(|s| (s, "https://token.actions.githubusercontent.com"))
+                })
+                .or_else(|| {
+                    // sigstore-go/dsse-2sigs names no identity; it is refused as a bundle
+                    // (two DSSE signatures) before any identity is compared.
+                    (v["public_key"].is_null()).then_some(("nobody@example.com", "https://example.com"))
+                });
+            let policy = match compile_cfg(policy_for(v, identity)) {
+                Ok(p) => p,
+                Err(e) => {
+                    // Trust material forage refuses to load: the policy cannot be built,
+                    // so nothing could verify under it. Only expected for invalid vectors,
+                    // and the error must name the material at fault.
+                    assert_eq!(expected, "invalid", "{id}: configuration refused: {e}");
+                    let what = match id {
+                        "conformance/trust-root-tlog-missing-validity-start_fail" => {
+                            "sigstore_trusted_root"
+                        }
+                        "conformance/managed-key-wrong-key_fail" => "cosign key",
+                        other => panic!("{other}: unexpected configuration error: {e}"),
+                    };
+                    assert!(e.contains(what), "{id}: error must name {what}: {e}");
+                    println!("  refused   {id}  (configuration: {e})");
+                    t.refused += 1;
+                    config_refused += 1;
+                    per_vector.insert(id, "refused");
+                    continue;
+                }
+            };
+            let Some(digest) = artifact_digest(v) else {
+                // No artifact: the statement's subject is an npm tarball named by sha512
+                // (sigstore.js provenance, dsse-2sigs), which no OCI manifest digest can
+                // be. Verified against that digest through the same bundle rules the
+                // driver applies (bundle::verify_artifact).
+                let sp = policy.policy_for("127.0.0.1:5000", "components/a").0;
+                let payload: Value = serde_json::from_slice(
+                    &B64.decode(
+                        serde_json::from_slice::<Value>(&bundle_bytes).unwrap()["dsseEnvelope"]
+                            ["payload"]
+                            .as_str()
+                            .unwrap(),
+                    )
+                    .unwrap(),
+                )
+                .unwrap();
+                let sha512: [u8; 64] =
+                    hex::decode(payload["subject"][0]["digest"]["sha512"].as_str().unwrap())
+                        .unwrap()
+                        .try_into()
+                        .unwrap();
+                let art = bundle::ArtifactRef::Sha512(sha512);
+                let mt = trust::SIGSTORE_BUNDLE_V03_MEDIA_TYPE;
+                if expected == "invalid" {
+                    let e = bundle::verify_artifact(sp, &bundle_bytes, mt, &art).unwrap_err();
+                    let (check, step) = expected_refusal(id);
+                    assert_eq!((e.check(), e.check_name()), (check, step), "{id}: {e}");
+                    println!("  refused   {id}  ({check}: {e})");
+                    t.refused += 1;
+                    per_vector.insert(id, "refused");
+                    continue;
+                }
+                assert_eq!(payload["predicateType"], "https://slsa.dev/provenance/v1");
+                let signer = bundle::verify_artifact(sp, &bundle_bytes, mt, &art)
+                    .unwrap_or_else(|e| panic!("{id}: {e}"));
+                assert!(signer.contains(identity.unwrap().0), "{signer}");
+                println!("  verified  {id}  (signer: {signer}; artifact {art})");
+                t.verified += 1;
+                per_vector.insert(id, "verified");
+                // Another artifact: refused.
+                let other = bundle::ArtifactRef::Sha512([7; 64]);
+                let e = bundle::verify_artifact(sp, &bundle_bytes, mt, &other).unwrap_err();
+                assert_eq!(e.check_name(), "manifest digest", "{e}");
+                // also_expected: a policy requiring an RFC 3161 timestamp refuses it.
+                assert!(v["also_expected"].to_string().contains("RFC3161"));
+                let mut p = policy_for(v, identity);
+                p.sigstore_require_timestamp = true;
+                let strict_ts = compile_cfg(p).unwrap();
+                let sp = strict_ts.policy_for("127.0.0.1:5000", "components/a").0;
+                let e = bundle::verify_artifact(sp, &bundle_bytes, mt, &art).unwrap_err();
+                assert_eq!(e.check(), Check::AuthenticTimestamp, "{e}");
+                assert_eq!(e.check_name(), "timestamp", "{e}");
+                println!("  refused   {id} / also: require an RFC 3161 timestamp  ({e})");
+                t.refused += 1;
+                continue;
+            };
+            let verdict = run(&policy, &bundle_bytes, &digest);
+            per_vector.insert(id, if verdict.is_verified() { "verified" } else { "refused" });
+            let substitute_unknown = v["expected_with_substitute_root"] == "unknown";
+            match expected {
+                "valid" if substitute_unknown => {
+                    // managed-key-happy-path: its RFC 3161 timestamp comes from the
+                    // production TSA, which the substitute (sigstore-go snapshot) root does
+                    // not list; a timestamp forage cannot authenticate refuses the bundle.
+                    refused(&mut t, &format!("{id} (substitute root)"), &verdict,
+                        (Check::AuthenticTimestamp, "timestamp"));
+                    assert!(verdict.reason().unwrap().message.contains("TSA"));
+                }
+                "valid" => {
+                    t.expect_verified(id, &verdict);
+                    // The same bundle for any other component is refused.
+                    let other = run(&policy, &bundle_bytes, &Digest::of(b"another component"));
+                    refused(&mut t, &format!("{id} / another manifest digest"), &other,
+                        (Check::Integrity, "manifest digest"));
+                }
+                "invalid" => refused(&mut t, id, &verdict, expected_refusal(id)),
+                other => panic!("{id}: unknown expectation {other}"),
+            }
+            if id == "sigstore-go/othername-san" {
+                // also_expected: identity foo@oidc.local is another signer.
+                let p = policy_for(v, Some(("foo@oidc.local", v["issuer"].as_str().unwrap())));
+                let verdict = run(&compile_cfg(p).unwrap(), &bundle_bytes, &digest);
+                refused(&mut t, &format!("{id} / also: identity foo@oidc.local"), &verdict,
+                    (Check::Authenticity, "keyless identity"));
+            }
+            if id.starts_with("conformance/rekor2-") && expected == "valid" {
+                // Rekor v2 entries carry no integrated time: without its RFC 3161 timestamp
+                // the bundle has no authenticated signing time and is refused by name.
+                let mut b: Value = serde_json::from_slice(&bundle_bytes).unwrap();
+                b["verificationMaterial"]
+                    .as_object_mut()
+                    .unwrap()
+                    .remove("timestampVerificationData");
+                let stripped = run(&policy, &serde_json::to_vec(&b).unwrap(), &digest);
+                refused(&mut t, &format!("{id} / RFC 3161 timestamp removed"), &stripped,
+                    (Check::AuthenticTimestamp, "timestamp"));
+                assert!(stripped.reason().unwrap().message.contains("Rekor v2"));
+            }
+        }
+        let invalid = vectors.iter().filter(|v| v["expected"] == "invalid").count();
+        let valid = vectors.iter().filter(|v| v["expected"] == "valid").count();
+        let count = |k: &str| per_vector.values().filter(|v| **v == k).count();
+        println!(
+            "sigstore bundle vectors: {valid} valid, {invalid} invalid, {parsed} parse-only; \
+             per vector: verified {}, refused {} ({config_refused} at configuration), \
+             parsed {}; all cases: verified {}, refused {}, skipped {}",
+            count("verified"),
+            count("refused"),
+            count("parsed"),
+            t.verified,
+            t.refused,
+            t.skipped.len()
+        );
+        assert_eq!(per_vector.len(), 37, "every vector was judged");
+        // 13 valid vectors verify; managed-key-happy-path (valid upstream, "unknown" with the
+        // substitute root) is refused at its unauthenticated TSA timestamp.
+        assert_eq!((count("verified"), count("refused"), count("parsed")), (13, 23, 1));
+        assert_eq!((valid, invalid, parsed), (14, 22, 1));
+        assert_eq!(t.skipped.len(), 0, "skipped: {:?}", t.skipped);
+    }
+}

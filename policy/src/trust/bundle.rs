@@ -301,7 +301,11 @@ fn verify_inner(
             .and_then(|s| s.parse::<i64>().ok())
             .or_else(|| e["integratedTime"].as_i64())
             .unwrap_or(0);
-        let rekor_v2 = version == "0.0.2" || integrated == 0;
+        // Rekor v2 logs `hashedrekord` and `dsse` at version 0.0.2 and assigns no integrated
+        // time (Rekor v1's `intoto` is also at 0.0.2, with an integrated time).
+        let kind = e["kindVersion"]["kind"].as_str().unwrap_or_default();
+        let rekor_v2 =
+            integrated == 0 || (version == "0.0.2" && matches!(kind, "hashedrekord" | "dsse"));
         if rekor_v2 && tsa_count == 0 {
             return Err(refuse(
                 Check::AuthenticTimestamp,
@@ -386,7 +390,7 @@ fn verify_inner(
                     &PublicKeyVerificationPolicy::new(der),
                 ) {
                     Ok(r) => {
-                        found = Some((format!("cosign key {}", key.label()), r));
+                        found = Some((key.label().to_owned(), r));
                         break;
                     }
                     Err(e) => last = Some(e),
