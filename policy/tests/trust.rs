@@ -1299,6 +1299,215 @@ mod notary_through_driver {
             t.verified, t.refused
         );
     }
+
+    /// A notation configuration directory in a temp dir: `trustpolicy*.json` files copied
+    /// from the notation e2e policies, and `truststore/x509/ca/<name>/` stores.
+    fn notation_dir(files: &[(&str, &str)], stores: &[(&str, Option<&str>)]) -> tempfile::TempDir {
+        let tmp = tempfile::tempdir().unwrap();
+        let conf = tmp.path().join("notation");
+        std::fs::create_dir_all(&conf).unwrap();
+        for (name, from) in files {
+            std::fs::copy(data().join(from), conf.join(name)).unwrap();
+        }
+        for (store, cert) in stores {
+            let d = conf.join("truststore/x509/ca").join(store);
+            std::fs::create_dir_all(&d).unwrap();
+            if let Some(c) = cert {
+                std::fs::copy(data().join(c), d.join("cert.crt")).unwrap();
+            }
+        }
+        tmp
+    }
+
+    fn notation_cfg(entry: &str) -> TrustConfig {
+        TrustConfig {
+            notation_policy: Some(entry.into()),
+            ..TrustConfig::default()
+        }
+    }
+
+    const E2E_POLICIES: &str = "notary/notation-e2e/trustpolicies";
+    const E2E_CERT: &str = "notary/notation-e2e/config/localkeys/e2e.crt";
+
+    /// `[trust] notation_policy`: Notation 2's `trustpolicy.oci.json` (and the older
+    /// `trustpolicy.json`) translated into forage policies, with notation's trust store
+    /// directory or `[trust.trust_stores]`.
+    #[test]
+    fn notation_policy_files() {
+        let mut t = Tally::default();
+        println!("notation trust policy files:");
+        let valid = envelope(VALID, "application/jose+json");
+        let invalid = envelope(INVALID, "application/vnd.oci.image.layer.v1.tar");
+        let e2e = |f: &str| format!("{E2E_POLICIES}/{f}");
+
+        // Notation 2 layout: trustpolicy.oci.json + truststore/x509/ca/e2e/.
+        let tmp = notation_dir(
+            &[("trustpolicy.oci.json", &e2e("trustpolicy.json"))],
+            &[("e2e", Some(E2E_CERT))],
+        );
+        let policy = TrustPolicy::from_config(&notation_cfg("notation"), tmp.path()).unwrap();
+        let v = trust::verify(&policy, &subject(TARGET), std::slice::from_ref(&valid), t2026());
+        t.expect_verified("trustpolicy.oci.json (dir) / e2e-valid-signature", &v);
+        assert_eq!((v.policy.as_str(), v.scope.as_str(), v.level), ("e2e", "*", Level::Strict));
+        t.expect_refused(
+            "trustpolicy.oci.json (dir) / e2e-invalid-signature",
+            &trust::verify(&policy, &subject(TARGET), std::slice::from_ref(&invalid), t2026()),
+            "integrity",
+        );
+        // The file named directly works the same.
+        let by_file =
+            TrustPolicy::from_config(&notation_cfg("notation/trustpolicy.oci.json"), tmp.path())
+                .unwrap();
+        assert!(
+            trust::verify(&by_file, &subject(TARGET), std::slice::from_ref(&valid), t2026())
+                .is_verified()
+        );
+
+        // Both names in one directory: trustpolicy.oci.json wins (Notation 2), so the
+        // stale trustpolicy.json with a wrong identity is ignored.
+        let tmp = notation_dir(
+            &[
+                ("trustpolicy.oci.json", &e2e("valid_trusted_identity_trustpolicy.json")),
+                ("trustpolicy.json", &e2e("invalid_trusted_identity_trustpolicy.json")),
+            ],
+            &[("e2e", Some(E2E_CERT))],
+        );
+        let policy = TrustPolicy::from_config(&notation_cfg("notation"), tmp.path()).unwrap();
+        t.expect_verified(
+            "trustpolicy.oci.json beside trustpolicy.json",
+            &trust::verify(&policy, &subject(TARGET), std::slice::from_ref(&valid), t2026()),
+        );
+        // The old file named explicitly: its identity does not match the signer.
+        let policy =
+            TrustPolicy::from_config(&notation_cfg("notation/trustpolicy.json"), tmp.path())
+                .unwrap();
+        t.expect_refused(
+            "trustpolicy.json / invalid_trusted_identity",
+            &trust::verify(&policy, &subject(TARGET), std::slice::from_ref(&valid), t2026()),
+            "authenticity",
+        );
+
+        // Trust stores from [trust.trust_stores] (no truststore directory), policy file
+        // named by its path in the test data.
+        let cfg = TrustConfig {
+            notation_policy: Some(e2e("audit_trustpolicy.json")),
+            trust_stores: BTreeMap::from([("ca:e2e".into(), vec![E2E_CERT.into()])]),
+            ..TrustConfig::default()
+        };
+        let policy = TrustPolicy::from_config(&cfg, &data()).unwrap();
+        let v = trust::verify(&policy, &subject(TARGET), std::slice::from_ref(&invalid), t2026());
+        assert_eq!((v.level, v.kind_str()), (Level::Audit, "failed"));
+        assert!(v.allows_load(), "audit loads and records");
+        assert!(
+            trust::verify(&policy, &subject(TARGET), std::slice::from_ref(&valid), t2026())
+                .is_verified()
+        );
+
+        // The spec's example: four statements, exact scopes, skip, override, global audit.
+        let tmp = tempfile::tempdir().unwrap();
+        let conf = tmp.path().join("notation");
+        std::fs::create_dir_all(&conf).unwrap();
+        std::fs::copy(
+            data().join("notary/policies/spec-example-trustpolicy.oci.jsonc"),
+            conf.join("trustpolicy.oci.json"),
+        )
+        .unwrap();
+        for s in ["wabbit-networks", "acme-rockets", "acme-rockets-ca2"] {
+            let d = conf.join("truststore/x509/ca").join(s);
+            std::fs::create_dir_all(&d).unwrap();
+            std::fs::copy(data().join(E2E_CERT), d.join("root.crt")).unwrap();
+        }
+        let policy = TrustPolicy::from_config(&notation_cfg("notation"), tmp.path()).unwrap();
+        let pick = |r: &str, repo: &str| {
+            let (p, s) = policy.policy_for(r, repo);
+            (p.name.clone(), s.to_string(), p.level)
+        };
+        assert_eq!(
+            pick("registry.acme-rockets.io", "software/net-logger"),
+            (
+                "wabbit-networks-images".into(),
+                "registry.acme-rockets.io/software/net-logger".into(),
+                Level::Strict
+            )
+        );
+        assert_eq!(
+            pick("registry.acme-rockets.io", "software/legacy/metrics").0,
+            "use-expired-image"
+        );
+        assert_eq!(
+            pick("ghcr.io", "anything/else"),
+            ("global-policy-for-all-other-images".into(), "*".into(), Level::Audit)
+        );
+        let unsigned = SubjectRef::new(
+            "registry.wabbit-networks.io",
+            "software/unsigned/net-utils",
+            TARGET.parse().unwrap(),
+            MANIFEST_MT,
+            517,
+        );
+        let v = trust::verify(&policy, &unsigned, &[], t2026());
+        assert_eq!((v.kind_str(), v.policy.as_str()), ("skipped", "unsigned-image"));
+        // wabbit-networks-images wants O=wabbit-networks.io; the e2e signer is not it.
+        let net_monitor = SubjectRef::new(
+            "registry.acme-rockets.io",
+            "software/net-monitor",
+            TARGET.parse().unwrap(),
+            MANIFEST_MT,
+            517,
+        );
+        t.expect_refused(
+            "spec example / wabbit-networks-images, e2e signer",
+            &trust::verify(&policy, &net_monitor, std::slice::from_ref(&valid), t2026()),
+            "authenticity",
+        );
+
+        // Errors name the file and, when one is at fault, the statement.
+        let err = |cfg: TrustConfig, base: &Path| {
+            TrustPolicy::from_config(&cfg, base).unwrap_err().to_string()
+        };
+        let tmp = notation_dir(&[("trustpolicy.oci.json", &e2e("trustpolicy.json"))], &[]);
+        let e = err(notation_cfg("notation"), tmp.path());
+        assert!(
+            e.contains("trustpolicy.oci.json")
+                && e.contains("statement \"e2e\"")
+                && e.contains("ca:e2e"),
+            "{e}"
+        );
+        for (file, needle) in [
+            ("malformed_trust_store_trustpolicy.json", "ca:"),
+            ("multi_statements_with_the_same_name_trustpolicy.json", "e2e"),
+            ("wildcard_plus_other_registry_scope_trustpolicy.json", "wildcard"),
+        ] {
+            let e = err(notation_cfg(&e2e(file)), &data());
+            assert!(e.contains(file) && e.contains(needle), "{file}: {e}");
+            println!("  refused   config {file}  ({e})");
+        }
+        let tmp = notation_dir(&[], &[]);
+        let e = err(notation_cfg("notation"), tmp.path());
+        assert!(e.contains("neither trustpolicy.oci.json nor trustpolicy.json"), "{e}");
+        // A statement whose scope a [[trust.policy]] already covers.
+        let tmp = notation_dir(
+            &[("trustpolicy.oci.json", &e2e("trustpolicy.json"))],
+            &[("e2e", Some(E2E_CERT))],
+        );
+        let mut p = policy_cfg("mine", Level::Strict);
+        p.cosign_keys = vec![
+            cosign_dir()
+                .join("containers-image/cosign.pub")
+                .display()
+                .to_string(),
+        ];
+        let cfg = TrustConfig {
+            policies: vec![p],
+            ..notation_cfg("notation")
+        };
+        let e = err(cfg, tmp.path());
+        assert!(e.contains("statement \"e2e\"") && e.contains("registry scope \"*\""), "{e}");
+        println!(
+            "notation policy files: verified {}   refused {}   skipped 0",
+            t.verified, t.refused
+        );
+    }
 }
 
 mod config {
