@@ -268,9 +268,16 @@ impl FoundSignature {
         }
         let is_bundle = |t: &str| t.starts_with("application/vnd.dev.sigstore.bundle");
         if is_bundle(artifact_type) || is_bundle(layer_media_type) {
+            // The layer's media type names the bundle version; a referrer whose layer is
+            // typed generically (`application/json`) is judged by its artifactType.
+            let media_type = if is_bundle(layer_media_type) {
+                layer_media_type
+            } else {
+                artifact_type
+            };
             return Some(FoundSignature::SigstoreBundle {
                 bundle: blob,
-                media_type: layer_media_type.to_owned(),
+                media_type: media_type.to_owned(),
             });
         }
         None

@@ -174,3 +174,69 @@ impl CryptoProvider for RustCryptoProvider {
         verify_digest(scheme, key, digest, sig)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! The vectors exercise ECDSA P-256/P-384 and Ed25519 through `sigstore-verify`; these
+    //! cover the schemes no vector uses (RSA PKCS#1 v1.5 and PSS) and the refusals.
+    use super::*;
+
+    fn provider() -> &'static dyn CryptoProvider {
+        &PROVIDER
+    }
+
+    #[test]
+    fn ecdsa_ed25519_rsa_verify_and_refuse() {
+        use signature::Signer as _;
+        let msg = b"forage";
+        let other = b"forage!";
+
+        let sk = p256::ecdsa::SigningKey::from_slice(&[7; 32]).unwrap();
+        let sig: p256::ecdsa::DerSignature = sk.sign(msg);
+        let pk = sk.verifying_key().to_encoded_point(false);
+        let p = provider();
+        p.verify_raw(SigningScheme::EcdsaP256Sha256, pk.as_bytes(), msg, sig.as_bytes())
+            .unwrap();
+        assert!(
+            p.verify_raw(SigningScheme::EcdsaP256Sha256, pk.as_bytes(), other, sig.as_bytes())
+                .is_err()
+        );
+        let digest = sha2::Sha256::digest(msg);
+        p.verify_prehashed(SigningScheme::EcdsaP256Sha256, pk.as_bytes(), &digest, sig.as_bytes())
+            .unwrap();
+        // A digest of the wrong length for the scheme is refused, not truncated.
+        assert!(
+            p.verify_prehashed(SigningScheme::EcdsaP256Sha256, pk.as_bytes(), &digest[..31], sig.as_bytes())
+                .is_err()
+        );
+
+        let ek = ed25519_dalek::SigningKey::from_bytes(&[9; 32]);
+        let esig = ek.sign(msg).to_bytes();
+        let epk = ek.verifying_key().to_bytes();
+        p.verify_raw(SigningScheme::Ed25519, &epk, msg, &esig).unwrap();
+        assert!(p.verify_raw(SigningScheme::Ed25519, &epk, other, &esig).is_err());
+        assert!(p.verify_prehashed(SigningScheme::Ed25519, &epk, &[0; 32], &esig).is_err());
+
+        use rand_core::OsRng;
+        use rsa::pkcs1::EncodeRsaPublicKey as _;
+        let rk = rsa::RsaPrivateKey::new(&mut OsRng, 2048).unwrap();
+        let rpk = rk.to_public_key().to_pkcs1_der().unwrap();
+        let d = sha2::Sha256::digest(msg);
+        let v15 = rk.sign(rsa::Pkcs1v15Sign::new::<sha2::Sha256>(), &d).unwrap();
+        p.verify_raw(SigningScheme::RsaPkcs1Sha256, rpk.as_bytes(), msg, &v15).unwrap();
+        assert!(p.verify_raw(SigningScheme::RsaPkcs1Sha256, rpk.as_bytes(), other, &v15).is_err());
+        let pss = rk
+            .sign_with_rng(&mut OsRng, rsa::Pss::new::<sha2::Sha256>(), &d)
+            .unwrap();
+        p.verify_raw(SigningScheme::RsaPssSha256, rpk.as_bytes(), msg, &pss).unwrap();
+        // PKCS#1 v1.5 and PSS are not interchangeable.
+        assert!(p.verify_raw(SigningScheme::RsaPssSha256, rpk.as_bytes(), msg, &v15).is_err());
+
+        assert!(matches!(
+            p.verify_raw(SigningScheme::MlDsa44, &[0; 1312], msg, &[0; 2420]),
+            Err(Error::UnsupportedAlgorithm(_))
+        ));
+        assert_eq!(p.sha256(msg).as_slice(), sha2::Sha256::digest(msg).as_slice());
+        assert_eq!(p.sha384(msg).as_slice(), sha2::Sha384::digest(msg).as_slice());
+    }
+}
