@@ -2039,6 +2039,56 @@ mod sigstore_bundle_vectors {
         t.expect_refused(case, v, step);
     }
 
+    /// Every media type form a bundle referrer may carry (cosign 3's
+    /// `application/vnd.dev.sigstore.bundle.v0.3+json` and the older
+    /// `application/vnd.dev.sigstore.bundle+json;version=0.x`) reaches the verifier and
+    /// verifies; a generically typed layer is judged by its artifactType; an unknown version
+    /// is refused as a bundle.
+    #[test]
+    fn bundle_referrers_of_every_media_type_form_verify() {
+        let doc: Value =
+            serde_json::from_slice(&std::fs::read(dir().join("vectors.json")).unwrap()).unwrap();
+        let v = doc["vectors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|v| v["id"] == "conformance/happy-path-v0.3")
+            .unwrap();
+        let bundle_bytes = std::fs::read(dir().join(v["bundle"].as_str().unwrap())).unwrap();
+        let policy = compile_cfg(policy_for(
+            v,
+            Some((v["identity"].as_str().unwrap(), v["issuer"].as_str().unwrap())),
+        ))
+        .unwrap();
+        let subject = SubjectRef::new(
+            "127.0.0.1:5000",
+            "components/a",
+            artifact_digest(v).unwrap(),
+            MANIFEST_MT,
+            1,
+        );
+        for mt in bundle::BUNDLE_MEDIA_TYPES {
+            for layer in [mt, "application/json"] {
+                let found =
+                    FoundSignature::referrer_layer(mt, layer, bundle_bytes.clone()).unwrap();
+                assert_eq!(
+                    found,
+                    FoundSignature::SigstoreBundle {
+                        bundle: bundle_bytes.clone(),
+                        media_type: mt.into()
+                    }
+                );
+                let verdict = trust::verify(&policy, &subject, &[found], t2026());
+                assert!(verdict.is_verified(), "{mt} / {layer}: {:?}", verdict.verdict);
+            }
+        }
+        let odd = "application/vnd.dev.sigstore.bundle+json;version=99.9";
+        let found = FoundSignature::referrer_layer(odd, odd, bundle_bytes.clone()).unwrap();
+        let verdict = trust::verify(&policy, &subject, &[found], t2026());
+        let r = verdict.reason().expect("refused");
+        assert_eq!((r.check, r.step.as_str()), (Check::Integrity, "bundle"), "{r}");
+    }
+
     #[test]
     fn sigstore_bundle_vectors() {
         let doc: Value =
