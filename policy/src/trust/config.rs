@@ -212,8 +212,9 @@ pub struct PolicyConfig {
     /// How a cosign `docker-reference` must match the component.
     #[serde(default)]
     pub reference_match: ReferenceMatch,
-    /// A Sigstore `trusted_root.json` (path or inline JSON); enables Sigstore bundle (v0.3)
-    /// verification, keyless against `keyless_identities` or keyed against `cosign_keys`.
+    /// A Sigstore `trusted_root.json` (path or inline JSON); enables Sigstore bundle
+    /// verification (0.1–0.3, Rekor v1/v2, RFC 3161 timestamps), keyless against
+    /// `keyless_identities` or keyed against `cosign_keys`.
     #[serde(default)]
     pub sigstore_trusted_root: Option<String>,
     /// Sigstore bundles must carry an RFC 3161 timestamp from a trusted-root TSA, even when
