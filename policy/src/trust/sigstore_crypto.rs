@@ -2,9 +2,10 @@
 //! policy crate already builds (p256, p384, ed25519-dalek, rsa, sha2).
 //!
 //! Why: `sigstore-verify` does every hash and signature check through the provider installed
-//! with `sigstore_verify::crypto::install_default_provider`; its only built-in one is aws-lc-rs, a C
-//! library (cmake, ~2 MB of C) that forage would otherwise not compile at all. This backend
-//! keeps one crypto stack in the daemon. See docs/decisions/0008-sigstore-bundles.md.
+//! with `sigstore_verify::crypto::install_default_provider`; its only built-in one is
+//! aws-lc-rs (C). With this backend the policy crate verifies every signature it judges
+//! (cosign, Notary, Sigstore bundles) with the same RustCrypto primitives and builds without
+//! a C toolchain. See docs/decisions/0008-sigstore-bundles.md for the measurements.
 //!
 //! Signature encodings are those the trait documents: ECDSA signatures are ASN.1 DER, keys
 //! are the raw `subjectPublicKey` bit-string contents (SEC1 point, PKCS#1 `RSAPublicKey`,
