@@ -81,6 +81,14 @@ impl TrustStore {
     /// with `.pem`, `.crt`, `.cer` or `.der` files. Missing type directories are fine.
     pub fn load_notation_dir(root: &Path) -> Result<Self, NotaryError> {
         let mut ts = TrustStore::new();
+        ts.add_notation_dir(root)?;
+        Ok(ts)
+    }
+
+    /// Adds notation's on-disk layout (see [`TrustStore::load_notation_dir`]) to this store;
+    /// certificates of a store that already exists are appended to it.
+    pub fn add_notation_dir(&mut self, root: &Path) -> Result<(), NotaryError> {
+        let ts = self;
         for kind in [StoreType::Ca, StoreType::SigningAuthority, StoreType::Tsa] {
             let dir = root.join("x509").join(kind.as_str());
             let Ok(names) = std::fs::read_dir(&dir) else {
@@ -121,7 +129,7 @@ impl TrustStore {
                 }
             }
         }
-        Ok(ts)
+        Ok(())
     }
 
     /// Whether the store `kind:name` exists (possibly empty).

@@ -68,6 +68,8 @@ fn policy_cfg(name: &str) -> PolicyConfig {
         keyless_identities: vec![],
         reference_match: ReferenceMatch::Repository,
         sigstore_trusted_root: None,
+        sigstore_require_timestamp: false,
+        sigstore_predicate_types: None,
     }
 }
 

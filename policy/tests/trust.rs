@@ -47,6 +47,8 @@ fn policy_cfg(name: &str, level: Level) -> PolicyConfig {
         keyless_identities: vec![],
         reference_match: ReferenceMatch::Repository,
         sigstore_trusted_root: None,
+        sigstore_require_timestamp: false,
+        sigstore_predicate_types: None,
     }
 }
 
@@ -1297,6 +1299,215 @@ mod notary_through_driver {
             t.verified, t.refused
         );
     }
+
+    /// A notation configuration directory in a temp dir: `trustpolicy*.json` files copied
+    /// from the notation e2e policies, and `truststore/x509/ca/<name>/` stores.
+    fn notation_dir(files: &[(&str, &str)], stores: &[(&str, Option<&str>)]) -> tempfile::TempDir {
+        let tmp = tempfile::tempdir().unwrap();
+        let conf = tmp.path().join("notation");
+        std::fs::create_dir_all(&conf).unwrap();
+        for (name, from) in files {
+            std::fs::copy(data().join(from), conf.join(name)).unwrap();
+        }
+        for (store, cert) in stores {
+            let d = conf.join("truststore/x509/ca").join(store);
+            std::fs::create_dir_all(&d).unwrap();
+            if let Some(c) = cert {
+                std::fs::copy(data().join(c), d.join("cert.crt")).unwrap();
+            }
+        }
+        tmp
+    }
+
+    fn notation_cfg(entry: &str) -> TrustConfig {
+        TrustConfig {
+            notation_policy: Some(entry.into()),
+            ..TrustConfig::default()
+        }
+    }
+
+    const E2E_POLICIES: &str = "notary/notation-e2e/trustpolicies";
+    const E2E_CERT: &str = "notary/notation-e2e/config/localkeys/e2e.crt";
+
+    /// `[trust] notation_policy`: Notation 2's `trustpolicy.oci.json` (and the older
+    /// `trustpolicy.json`) translated into forage policies, with notation's trust store
+    /// directory or `[trust.trust_stores]`.
+    #[test]
+    fn notation_policy_files() {
+        let mut t = Tally::default();
+        println!("notation trust policy files:");
+        let valid = envelope(VALID, "application/jose+json");
+        let invalid = envelope(INVALID, "application/vnd.oci.image.layer.v1.tar");
+        let e2e = |f: &str| format!("{E2E_POLICIES}/{f}");
+
+        // Notation 2 layout: trustpolicy.oci.json + truststore/x509/ca/e2e/.
+        let tmp = notation_dir(
+            &[("trustpolicy.oci.json", &e2e("trustpolicy.json"))],
+            &[("e2e", Some(E2E_CERT))],
+        );
+        let policy = TrustPolicy::from_config(&notation_cfg("notation"), tmp.path()).unwrap();
+        let v = trust::verify(&policy, &subject(TARGET), std::slice::from_ref(&valid), t2026());
+        t.expect_verified("trustpolicy.oci.json (dir) / e2e-valid-signature", &v);
+        assert_eq!((v.policy.as_str(), v.scope.as_str(), v.level), ("e2e", "*", Level::Strict));
+        t.expect_refused(
+            "trustpolicy.oci.json (dir) / e2e-invalid-signature",
+            &trust::verify(&policy, &subject(TARGET), std::slice::from_ref(&invalid), t2026()),
+            "integrity",
+        );
+        // The file named directly works the same.
+        let by_file =
+            TrustPolicy::from_config(&notation_cfg("notation/trustpolicy.oci.json"), tmp.path())
+                .unwrap();
+        assert!(
+            trust::verify(&by_file, &subject(TARGET), std::slice::from_ref(&valid), t2026())
+                .is_verified()
+        );
+
+        // Both names in one directory: trustpolicy.oci.json wins (Notation 2), so the
+        // stale trustpolicy.json with a wrong identity is ignored.
+        let tmp = notation_dir(
+            &[
+                ("trustpolicy.oci.json", &e2e("valid_trusted_identity_trustpolicy.json")),
+                ("trustpolicy.json", &e2e("invalid_trusted_identity_trustpolicy.json")),
+            ],
+            &[("e2e", Some(E2E_CERT))],
+        );
+        let policy = TrustPolicy::from_config(&notation_cfg("notation"), tmp.path()).unwrap();
+        t.expect_verified(
+            "trustpolicy.oci.json beside trustpolicy.json",
+            &trust::verify(&policy, &subject(TARGET), std::slice::from_ref(&valid), t2026()),
+        );
+        // The old file named explicitly: its identity does not match the signer.
+        let policy =
+            TrustPolicy::from_config(&notation_cfg("notation/trustpolicy.json"), tmp.path())
+                .unwrap();
+        t.expect_refused(
+            "trustpolicy.json / invalid_trusted_identity",
+            &trust::verify(&policy, &subject(TARGET), std::slice::from_ref(&valid), t2026()),
+            "authenticity",
+        );
+
+        // Trust stores from [trust.trust_stores] (no truststore directory), policy file
+        // named by its path in the test data.
+        let cfg = TrustConfig {
+            notation_policy: Some(e2e("audit_trustpolicy.json")),
+            trust_stores: BTreeMap::from([("ca:e2e".into(), vec![E2E_CERT.into()])]),
+            ..TrustConfig::default()
+        };
+        let policy = TrustPolicy::from_config(&cfg, &data()).unwrap();
+        let v = trust::verify(&policy, &subject(TARGET), std::slice::from_ref(&invalid), t2026());
+        assert_eq!((v.level, v.kind_str()), (Level::Audit, "failed"));
+        assert!(v.allows_load(), "audit loads and records");
+        assert!(
+            trust::verify(&policy, &subject(TARGET), std::slice::from_ref(&valid), t2026())
+                .is_verified()
+        );
+
+        // The spec's example: four statements, exact scopes, skip, override, global audit.
+        let tmp = tempfile::tempdir().unwrap();
+        let conf = tmp.path().join("notation");
+        std::fs::create_dir_all(&conf).unwrap();
+        std::fs::copy(
+            data().join("notary/policies/spec-example-trustpolicy.oci.jsonc"),
+            conf.join("trustpolicy.oci.json"),
+        )
+        .unwrap();
+        for s in ["wabbit-networks", "acme-rockets", "acme-rockets-ca2"] {
+            let d = conf.join("truststore/x509/ca").join(s);
+            std::fs::create_dir_all(&d).unwrap();
+            std::fs::copy(data().join(E2E_CERT), d.join("root.crt")).unwrap();
+        }
+        let policy = TrustPolicy::from_config(&notation_cfg("notation"), tmp.path()).unwrap();
+        let pick = |r: &str, repo: &str| {
+            let (p, s) = policy.policy_for(r, repo);
+            (p.name.clone(), s.to_string(), p.level)
+        };
+        assert_eq!(
+            pick("registry.acme-rockets.io", "software/net-logger"),
+            (
+                "wabbit-networks-images".into(),
+                "registry.acme-rockets.io/software/net-logger".into(),
+                Level::Strict
+            )
+        );
+        assert_eq!(
+            pick("registry.acme-rockets.io", "software/legacy/metrics").0,
+            "use-expired-image"
+        );
+        assert_eq!(
+            pick("ghcr.io", "anything/else"),
+            ("global-policy-for-all-other-images".into(), "*".into(), Level::Audit)
+        );
+        let unsigned = SubjectRef::new(
+            "registry.wabbit-networks.io",
+            "software/unsigned/net-utils",
+            TARGET.parse().unwrap(),
+            MANIFEST_MT,
+            517,
+        );
+        let v = trust::verify(&policy, &unsigned, &[], t2026());
+        assert_eq!((v.kind_str(), v.policy.as_str()), ("skipped", "unsigned-image"));
+        // wabbit-networks-images wants O=wabbit-networks.io; the e2e signer is not it.
+        let net_monitor = SubjectRef::new(
+            "registry.acme-rockets.io",
+            "software/net-monitor",
+            TARGET.parse().unwrap(),
+            MANIFEST_MT,
+            517,
+        );
+        t.expect_refused(
+            "spec example / wabbit-networks-images, e2e signer",
+            &trust::verify(&policy, &net_monitor, std::slice::from_ref(&valid), t2026()),
+            "authenticity",
+        );
+
+        // Errors name the file and, when one is at fault, the statement.
+        let err = |cfg: TrustConfig, base: &Path| {
+            TrustPolicy::from_config(&cfg, base).unwrap_err().to_string()
+        };
+        let tmp = notation_dir(&[("trustpolicy.oci.json", &e2e("trustpolicy.json"))], &[]);
+        let e = err(notation_cfg("notation"), tmp.path());
+        assert!(
+            e.contains("trustpolicy.oci.json")
+                && e.contains("statement \"e2e\"")
+                && e.contains("ca:e2e"),
+            "{e}"
+        );
+        for (file, needle) in [
+            ("malformed_trust_store_trustpolicy.json", "ca:"),
+            ("multi_statements_with_the_same_name_trustpolicy.json", "e2e"),
+            ("wildcard_plus_other_registry_scope_trustpolicy.json", "wildcard"),
+        ] {
+            let e = err(notation_cfg(&e2e(file)), &data());
+            assert!(e.contains(file) && e.contains(needle), "{file}: {e}");
+            println!("  refused   config {file}  ({e})");
+        }
+        let tmp = notation_dir(&[], &[]);
+        let e = err(notation_cfg("notation"), tmp.path());
+        assert!(e.contains("neither trustpolicy.oci.json nor trustpolicy.json"), "{e}");
+        // A statement whose scope a [[trust.policy]] already covers.
+        let tmp = notation_dir(
+            &[("trustpolicy.oci.json", &e2e("trustpolicy.json"))],
+            &[("e2e", Some(E2E_CERT))],
+        );
+        let mut p = policy_cfg("mine", Level::Strict);
+        p.cosign_keys = vec![
+            cosign_dir()
+                .join("containers-image/cosign.pub")
+                .display()
+                .to_string(),
+        ];
+        let cfg = TrustConfig {
+            policies: vec![p],
+            ..notation_cfg("notation")
+        };
+        let e = err(cfg, tmp.path());
+        assert!(e.contains("statement \"e2e\"") && e.contains("registry scope \"*\""), "{e}");
+        println!(
+            "notation policy files: verified {}   refused {}   skipped 0",
+            t.verified, t.refused
+        );
+    }
 }
 
 mod config {
@@ -1708,5 +1919,354 @@ mod hostile {
         assert!(!v.is_verified());
         assert!(v.checks.iter().any(|c| c.detail.contains("only the first")));
         println!("hostile: {cases} cases, no panic, none verified");
+    }
+}
+
+/// The shared Sigstore bundle vectors (`tests/data/sigstore-bundle`, copied byte-exact from
+/// the shared collection: sigstore-conformance, sigstore-go and sigstore-rs files), each
+/// through forage's own trust driver: a strict `[[trust.policy]]` with the vector's
+/// `trusted_root.json` and its keyless identity or key, and a subject whose manifest digest
+/// is the artifact's sha256 (what a `messageSignature` signs, and what a DSSE statement's
+/// subject names). Every vector verifies or is refused as `expected` (and each
+/// `also_expected`) says, at a named check; none is skipped.
+mod sigstore_bundle_vectors {
+    use super::*;
+    use forage_policy::trust::bundle;
+
+    fn dir() -> PathBuf {
+        data().join("sigstore-bundle")
+    }
+
+    /// The vectors sign arbitrary statements (SLSA provenance about `a.txt`); forage's
+    /// default predicate types are cosign's, so these policies accept any.
+    fn policy_for(v: &Value, identity: Option<(&str, &str)>) -> PolicyConfig {
+        let mut p = policy_cfg("sigstore-bundle", Level::Strict);
+        p.sigstore_trusted_root = Some(v["trusted_root"].as_str().unwrap().into());
+        p.sigstore_predicate_types = Some(vec!["*".into()]);
+        if let Some(k) = v["public_key"].as_str() {
+            p.cosign_keys = vec![k.into()];
+        }
+        if let Some((subject, issuer)) = identity {
+            p.keyless_identities = vec![KeylessIdentity {
+                issuer: issuer.into(),
+                subject: subject.into(),
+            }];
+        }
+        p
+    }
+
+    fn compile_cfg(p: PolicyConfig) -> Result<TrustPolicy, String> {
+        let cfg = TrustConfig {
+            policies: vec![p],
+            ..TrustConfig::default()
+        };
+        TrustPolicy::from_config(&cfg, &dir()).map_err(|e| e.to_string())
+    }
+
+    /// The artifact digest the bundle must sign, as the component's manifest digest.
+    fn artifact_digest(v: &Value) -> Option<Digest> {
+        if let Some(a) = v["artifact"].as_str() {
+            return Some(Digest::of(&std::fs::read(dir().join(a)).unwrap()));
+        }
+        if let Some(b) = v["artifact_bytes"].as_str() {
+            return Some(Digest::of(b.as_bytes()));
+        }
+        v["artifact_digest"].as_str().map(|d| d.parse().unwrap())
+    }
+
+    fn run(policy: &TrustPolicy, bundle: &[u8], digest: &Digest) -> Verdict {
+        trust::verify(
+            policy,
+            &SubjectRef::new("127.0.0.1:5000", "components/a", digest.clone(), MANIFEST_MT, 1),
+            &[FoundSignature::SigstoreBundle {
+                bundle: bundle.to_vec(),
+                media_type: trust::SIGSTORE_BUNDLE_V03_MEDIA_TYPE.into(),
+            }],
+            t2026(),
+        )
+    }
+
+    /// Where forage refuses each invalid vector: (check, step). The upstream reason is in
+    /// `vectors.json`; the step is forage's name for the same failure.
+    fn expected_refusal(id: &str) -> (Check, &'static str) {
+        use Check::*;
+        match id {
+            "conformance/bundle-unknown-version_fail" => (Integrity, "bundle"),
+            "conformance/bundle-with-root-cert_fail" => (Transparency, "Rekor inclusion proof"),
+            "conformance/checkpoint-wrong-roothash_fail" => {
+                (Transparency, "Rekor inclusion proof")
+            }
+            "conformance/intoto-expired-certificate_fail" => (Authenticity, "certificate validity"),
+            "conformance/intoto-log-entry-mismatch_fail" => (Transparency, "Rekor SET"),
+            "conformance/intoto-missing-inclusion-proof_fail" => {
+                (Transparency, "Rekor inclusion proof")
+            }
+            "conformance/intoto-set-outside-signing-cert-validity_fail" => {
+                (Authenticity, "certificate validity")
+            }
+            "conformance/intoto-tsa-timestamp-outside-cert-validity_fail" => {
+                (Authenticity, "certificate validity")
+            }
+            "conformance/invalid-ct-key_fail" => (Authenticity, "SCT"),
+            "conformance/invalid-inclusion-proof_fail" => (Transparency, "Rekor inclusion proof"),
+            "conformance/message-digest-mismatch_fail" => (Integrity, "manifest digest"),
+            "conformance/rekor2-dsse-invalid-sig_fail" => (Integrity, "signature"),
+            "conformance/rekor2-no-inclusion-proof_fail" => {
+                (Transparency, "Rekor inclusion proof")
+            }
+            "conformance/rekor2-timestamp-outside-tsa-cert-validity_fail" => {
+                (AuthenticTimestamp, "timestamp")
+            }
+            "conformance/rekor2-timestamp-payload-mismatch_fail" => {
+                (AuthenticTimestamp, "timestamp")
+            }
+            "conformance/set-invalid-signature_fail" => (Transparency, "Rekor SET"),
+            "conformance/signature-mismatch_fail" => (Integrity, "signature"),
+            "conformance/wrong-material_fail" => (Integrity, "manifest digest"),
+            "sigstore-go/dsse-2sigs" => (Integrity, "bundle"),
+            // The bundle has no tlog entry; forage refuses unlogged signatures before the
+            // key's validity window (upstream's reason) comes into play.
+            "sigstore-go/public-key-validity" => (Transparency, "Rekor SET"),
+            other => panic!("{other}: no expected refusal recorded for this invalid vector"),
+        }
+    }
+
+    fn refused(t: &mut Tally, case: &str, v: &Verdict, (check, step): (Check, &str)) {
+        let VerdictKind::Failed(r) = &v.verdict else {
+            panic!("{case}: expected refusal at {check}/{step}, got {:?}", v.verdict);
+        };
+        assert_eq!(r.check, check, "{case}: wrong failing check; reason: {r}");
+        t.expect_refused(case, v, step);
+    }
+
+    /// Every media type form a bundle referrer may carry (cosign 3's
+    /// `application/vnd.dev.sigstore.bundle.v0.3+json` and the older
+    /// `application/vnd.dev.sigstore.bundle+json;version=0.x`) reaches the verifier and
+    /// verifies; a generically typed layer is judged by its artifactType; an unknown version
+    /// is refused as a bundle.
+    #[test]
+    fn bundle_referrers_of_every_media_type_form_verify() {
+        let doc: Value =
+            serde_json::from_slice(&std::fs::read(dir().join("vectors.json")).unwrap()).unwrap();
+        let v = doc["vectors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|v| v["id"] == "conformance/happy-path-v0.3")
+            .unwrap();
+        let bundle_bytes = std::fs::read(dir().join(v["bundle"].as_str().unwrap())).unwrap();
+        let policy = compile_cfg(policy_for(
+            v,
+            Some((v["identity"].as_str().unwrap(), v["issuer"].as_str().unwrap())),
+        ))
+        .unwrap();
+        let subject = SubjectRef::new(
+            "127.0.0.1:5000",
+            "components/a",
+            artifact_digest(v).unwrap(),
+            MANIFEST_MT,
+            1,
+        );
+        for mt in bundle::BUNDLE_MEDIA_TYPES {
+            for layer in [mt, "application/json"] {
+                let found =
+                    FoundSignature::referrer_layer(mt, layer, bundle_bytes.clone()).unwrap();
+                assert_eq!(
+                    found,
+                    FoundSignature::SigstoreBundle {
+                        bundle: bundle_bytes.clone(),
+                        media_type: mt.into()
+                    }
+                );
+                let verdict = trust::verify(&policy, &subject, &[found], t2026());
+                assert!(verdict.is_verified(), "{mt} / {layer}: {:?}", verdict.verdict);
+            }
+        }
+        let odd = "application/vnd.dev.sigstore.bundle+json;version=99.9";
+        let found = FoundSignature::referrer_layer(odd, odd, bundle_bytes.clone()).unwrap();
+        let verdict = trust::verify(&policy, &subject, &[found], t2026());
+        let r = verdict.reason().expect("refused");
+        assert_eq!((r.check, r.step.as_str()), (Check::Integrity, "bundle"), "{r}");
+    }
+
+    #[test]
+    fn sigstore_bundle_vectors() {
+        let doc: Value =
+            serde_json::from_slice(&std::fs::read(dir().join("vectors.json")).unwrap()).unwrap();
+        let vectors = doc["vectors"].as_array().unwrap();
+        assert_eq!(vectors.len(), 37, "the collection has 37 entries");
+        let mut t = Tally::default();
+        let mut parsed = 0;
+        let mut config_refused = 0;
+        // The verdict on each vector itself (the counts above also include the extra cases:
+        // another digest, also_expected, timestamp removed).
+        let mut per_vector: BTreeMap<&str, &str> = BTreeMap::new();
+        println!("sigstore bundle vectors ({}):", dir().display());
+        for v in vectors {
+            let id = v["id"].as_str().unwrap();
+            let expected = v["expected"].as_str().unwrap();
+            let bundle_bytes = std::fs::read(dir().join(v["bundle"].as_str().unwrap())).unwrap();
+            if expected == "unknown" {
+                // Parse-only: no verdict is asserted upstream.
+                let info = bundle::inspect(&bundle_bytes).unwrap_or_else(|e| panic!("{id}: {e}"));
+                println!("  parsed    {id}  ({info:?})");
+                per_vector.insert(id, "parsed");
+                parsed += 1;
+                continue;
+            }
+            let identity = v["identity"]
+                .as_str()
+                .map(|s| (s, v["issuer"].as_str().unwrap()))
+                .or_else(|| {
+                    v["expected_fields"]["certificate SAN"]
+                        .as_str()
+                        .map(|s| (s, "https://token.actions.githubusercontent.com"))
+                })
+                .or_else(|| {
+                    // sigstore-go/dsse-2sigs names no identity; it is refused as a bundle
+                    // (two DSSE signatures) before any identity is compared.
+                    (v["public_key"].is_null()).then_some(("nobody@example.com", "https://example.com"))
+                });
+            let policy = match compile_cfg(policy_for(v, identity)) {
+                Ok(p) => p,
+                Err(e) => {
+                    // Trust material forage refuses to load: the policy cannot be built,
+                    // so nothing could verify under it. Only expected for invalid vectors,
+                    // and the error must name the material at fault.
+                    assert_eq!(expected, "invalid", "{id}: configuration refused: {e}");
+                    let what = match id {
+                        "conformance/trust-root-tlog-missing-validity-start_fail" => {
+                            "sigstore_trusted_root"
+                        }
+                        "conformance/managed-key-wrong-key_fail" => "cosign key",
+                        other => panic!("{other}: unexpected configuration error: {e}"),
+                    };
+                    assert!(e.contains(what), "{id}: error must name {what}: {e}");
+                    println!("  refused   {id}  (configuration: {e})");
+                    t.refused += 1;
+                    config_refused += 1;
+                    per_vector.insert(id, "refused");
+                    continue;
+                }
+            };
+            let Some(digest) = artifact_digest(v) else {
+                // No artifact: the statement's subject is an npm tarball named by sha512
+                // (sigstore.js provenance, dsse-2sigs), which no OCI manifest digest can
+                // be. Verified against that digest through the same bundle rules the
+                // driver applies (bundle::verify_artifact).
+                let sp = policy.policy_for("127.0.0.1:5000", "components/a").0;
+                let payload: Value = serde_json::from_slice(
+                    &B64.decode(
+                        serde_json::from_slice::<Value>(&bundle_bytes).unwrap()["dsseEnvelope"]
+                            ["payload"]
+                            .as_str()
+                            .unwrap(),
+                    )
+                    .unwrap(),
+                )
+                .unwrap();
+                let sha512: [u8; 64] =
+                    hex::decode(payload["subject"][0]["digest"]["sha512"].as_str().unwrap())
+                        .unwrap()
+                        .try_into()
+                        .unwrap();
+                let art = bundle::ArtifactRef::Sha512(sha512);
+                let mt = trust::SIGSTORE_BUNDLE_V03_MEDIA_TYPE;
+                if expected == "invalid" {
+                    let e = bundle::verify_artifact(sp, &bundle_bytes, mt, &art).unwrap_err();
+                    let (check, step) = expected_refusal(id);
+                    assert_eq!((e.check(), e.check_name()), (check, step), "{id}: {e}");
+                    println!("  refused   {id}  ({check}: {e})");
+                    t.refused += 1;
+                    per_vector.insert(id, "refused");
+                    continue;
+                }
+                assert_eq!(payload["predicateType"], "https://slsa.dev/provenance/v1");
+                let signer = bundle::verify_artifact(sp, &bundle_bytes, mt, &art)
+                    .unwrap_or_else(|e| panic!("{id}: {e}"));
+                assert!(signer.contains(identity.unwrap().0), "{signer}");
+                println!("  verified  {id}  (signer: {signer}; artifact {art})");
+                t.verified += 1;
+                per_vector.insert(id, "verified");
+                // Another artifact: refused.
+                let other = bundle::ArtifactRef::Sha512([7; 64]);
+                let e = bundle::verify_artifact(sp, &bundle_bytes, mt, &other).unwrap_err();
+                assert_eq!(e.check_name(), "manifest digest", "{e}");
+                // also_expected: a policy requiring an RFC 3161 timestamp refuses it.
+                assert!(v["also_expected"].to_string().contains("RFC3161"));
+                let mut p = policy_for(v, identity);
+                p.sigstore_require_timestamp = true;
+                let strict_ts = compile_cfg(p).unwrap();
+                let sp = strict_ts.policy_for("127.0.0.1:5000", "components/a").0;
+                let e = bundle::verify_artifact(sp, &bundle_bytes, mt, &art).unwrap_err();
+                assert_eq!(e.check(), Check::AuthenticTimestamp, "{e}");
+                assert_eq!(e.check_name(), "timestamp", "{e}");
+                println!("  refused   {id} / also: require an RFC 3161 timestamp  ({e})");
+                t.refused += 1;
+                continue;
+            };
+            let verdict = run(&policy, &bundle_bytes, &digest);
+            per_vector.insert(id, if verdict.is_verified() { "verified" } else { "refused" });
+            let substitute_unknown = v["expected_with_substitute_root"] == "unknown";
+            match expected {
+                "valid" if substitute_unknown => {
+                    // managed-key-happy-path: its RFC 3161 timestamp comes from the
+                    // production TSA, which the substitute (sigstore-go snapshot) root does
+                    // not list; a timestamp forage cannot authenticate refuses the bundle.
+                    refused(&mut t, &format!("{id} (substitute root)"), &verdict,
+                        (Check::AuthenticTimestamp, "timestamp"));
+                    assert!(verdict.reason().unwrap().message.contains("TSA"));
+                }
+                "valid" => {
+                    t.expect_verified(id, &verdict);
+                    // The same bundle for any other component is refused.
+                    let other = run(&policy, &bundle_bytes, &Digest::of(b"another component"));
+                    refused(&mut t, &format!("{id} / another manifest digest"), &other,
+                        (Check::Integrity, "manifest digest"));
+                }
+                "invalid" => refused(&mut t, id, &verdict, expected_refusal(id)),
+                other => panic!("{id}: unknown expectation {other}"),
+            }
+            if id == "sigstore-go/othername-san" {
+                // also_expected: identity foo@oidc.local is another signer.
+                let p = policy_for(v, Some(("foo@oidc.local", v["issuer"].as_str().unwrap())));
+                let verdict = run(&compile_cfg(p).unwrap(), &bundle_bytes, &digest);
+                refused(&mut t, &format!("{id} / also: identity foo@oidc.local"), &verdict,
+                    (Check::Authenticity, "keyless identity"));
+            }
+            if id.starts_with("conformance/rekor2-") && expected == "valid" {
+                // Rekor v2 entries carry no integrated time: without its RFC 3161 timestamp
+                // the bundle has no authenticated signing time and is refused by name.
+                let mut b: Value = serde_json::from_slice(&bundle_bytes).unwrap();
+                b["verificationMaterial"]
+                    .as_object_mut()
+                    .unwrap()
+                    .remove("timestampVerificationData");
+                let stripped = run(&policy, &serde_json::to_vec(&b).unwrap(), &digest);
+                refused(&mut t, &format!("{id} / RFC 3161 timestamp removed"), &stripped,
+                    (Check::AuthenticTimestamp, "timestamp"));
+                assert!(stripped.reason().unwrap().message.contains("Rekor v2"));
+            }
+        }
+        let invalid = vectors.iter().filter(|v| v["expected"] == "invalid").count();
+        let valid = vectors.iter().filter(|v| v["expected"] == "valid").count();
+        let count = |k: &str| per_vector.values().filter(|v| **v == k).count();
+        println!(
+            "sigstore bundle vectors: {valid} valid, {invalid} invalid, {parsed} parse-only; \
+             per vector: verified {}, refused {} ({config_refused} at configuration), \
+             parsed {}; all cases: verified {}, refused {}, skipped {}",
+            count("verified"),
+            count("refused"),
+            count("parsed"),
+            t.verified,
+            t.refused,
+            t.skipped.len()
+        );
+        assert_eq!(per_vector.len(), 37, "every vector was judged");
+        // 13 valid vectors verify; managed-key-happy-path (valid upstream, "unknown" with the
+        // substitute root) is refused at its unauthenticated TSA timestamp.
+        assert_eq!((count("verified"), count("refused"), count("parsed")), (13, 23, 1));
+        assert_eq!((valid, invalid, parsed), (14, 22, 1));
+        assert_eq!(t.skipped.len(), 0, "skipped: {:?}", t.skipped);
     }
 }

@@ -549,3 +549,150 @@ async fn signatures_notation_vector_layouts() {
         assert_eq!(v.is_verified(), verified, "{name}: {v:#?}");
     }
 }
+
+/// A keyed bundle policy for `scope` at `level`: `key_path` and the test log's trusted root.
+fn bundle_policy(scope: &str, level: &str, key_path: &Path, root_path: &Path) -> TrustPolicy {
+    policy(
+        &format!(
+            "[[policy]]\nname = \"bundles\"\nregistry_scopes = [\"{scope}\"]\nlevel = \"{level}\"\n\
+             cosign_keys = [\"{}\"]\nsigstore_trusted_root = \"{}\"\n",
+            key_path.display(),
+            root_path.display()
+        ),
+        Path::new("/"),
+    )
+}
+
+/// A Sigstore bundle v0.3 attached as an OCI 1.1 referrer (artifactType
+/// `application/vnd.dev.sigstore.bundle.v0.3+json`, `subject` = the component's manifest), as
+/// cosign 3 attaches it: found through the referrers tag schema, verified under strict against
+/// a test trusted root (real Fulcio/Rekor are unreachable: a test Rekor v1 log signs the
+/// inclusion promise and checkpoint), and refused, naming the check, when tampered with or
+/// under another key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signatures_sigstore_bundle_referrer_loads_under_strict_and_refusals_name_the_check() {
+    let registry = Registry::start(RegistryAuth::None);
+    let tmp = tempfile::tempdir().unwrap();
+    let key = CosignKey::generate();
+    let log = CosignKey::generate();
+    let key_path = key.write_public_pem(&tmp.path().join("cosign.pub"));
+    let root_path = tmp.path().join("trusted_root.json");
+    std::fs::write(
+        &root_path,
+        serde_json::to_vec(&signing::sigstore_trusted_root(&log)).unwrap(),
+    )
+    .unwrap();
+    let scope = format!("{}/components/*", registry.host());
+    let strict = bundle_policy(&scope, "strict", &key_path, &root_path);
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+
+    // Signed and logged: loads under strict.
+    let repo = "components/bundled";
+    let (fetcher, artifact) = publish(&registry, tmp.path(), repo).await;
+    let manifest = artifact.manifest.clone().expect("manifest bytes");
+    assert_eq!(signing::sha256(&manifest), artifact.digest.to_string());
+    let bundle = signing::sigstore_bundle(&key, &log, &manifest, now - 60);
+    let bundle_bytes = serde_json::to_vec(&bundle).unwrap();
+    signing::push_sigstore_bundle_referrer(
+        &registry,
+        repo,
+        &artifact.digest.to_string(),
+        manifest.len(),
+        &bundle_bytes,
+    )
+    .await;
+    let found = find(&fetcher, &artifact).await;
+    assert_eq!(
+        found,
+        vec![FoundSignature::SigstoreBundle {
+            bundle: bundle_bytes.clone(),
+            media_type: signing::SIGSTORE_BUNDLE_V03.into()
+        }]
+    );
+    let v = verify_fetched(&strict, &artifact, &found, SystemTime::now());
+    assert!(v.is_verified() && v.allows_load(), "{v:#?}");
+    assert_eq!((v.policy.as_str(), v.scope.as_str()), ("bundles", scope.as_str()));
+    assert!(
+        v.signer.as_deref().is_some_and(|s| s.contains("cosign.pub")),
+        "{v:?}"
+    );
+    println!("bundle referrer: verified, signer {:?}", v.signer);
+
+    // Another key: the bundle is there, but not by a trusted signer.
+    let other = CosignKey::generate().write_public_pem(&tmp.path().join("other.pub"));
+    let v = verify_fetched(
+        &bundle_policy(&scope, "strict", &other, &root_path),
+        &artifact,
+        &found,
+        SystemTime::now(),
+    );
+    assert_eq!(
+        failed_reason(&v),
+        (Check::Integrity, "signature".to_string()),
+        "{v:#?}"
+    );
+    assert!(!v.allows_load());
+    println!("bundle referrer, other key: {}", v.reason().unwrap());
+
+    // A log the trusted root does not know: transparency.
+    let stranger = CosignKey::generate();
+    let unknown_log = serde_json::to_vec(&signing::sigstore_bundle(&key, &stranger, &manifest, now - 60))
+        .unwrap();
+    let v = verify_fetched(
+        &strict,
+        &artifact,
+        &[FoundSignature::SigstoreBundle {
+            bundle: unknown_log,
+            media_type: signing::SIGSTORE_BUNDLE_V03.into(),
+        }],
+        SystemTime::now(),
+    );
+    assert_eq!(
+        failed_reason(&v),
+        (Check::Transparency, "Rekor inclusion proof".to_string()),
+        "{v:#?}"
+    );
+    println!("bundle referrer, unknown log: {}", v.reason().unwrap());
+
+    // Tampered in the registry: a second component whose referrer carries a bundle with the
+    // signature of other bytes spliced in. Found like the first, refused at integrity.
+    let repo2 = "components/bundled-tampered";
+    let (fetcher2, artifact2) = publish(&registry, tmp.path(), repo2).await;
+    let manifest2 = artifact2.manifest.clone().expect("manifest bytes");
+    let mut tampered = signing::sigstore_bundle(&key, &log, &manifest2, now - 60);
+    tampered["messageSignature"]["signature"] =
+        serde_json::Value::String(key.sign_b64(b"something else"));
+    let tampered = serde_json::to_vec(&tampered).unwrap();
+    signing::push_sigstore_bundle_referrer(
+        &registry,
+        repo2,
+        &artifact2.digest.to_string(),
+        manifest2.len(),
+        &tampered,
+    )
+    .await;
+    let found2 = find(&fetcher2, &artifact2).await;
+    assert_eq!(found2.len(), 1, "{found2:?}");
+    let v = verify_fetched(&strict, &artifact2, &found2, SystemTime::now());
+    assert_eq!(
+        failed_reason(&v),
+        (Check::Integrity, "signature".to_string()),
+        "{v:#?}"
+    );
+    assert!(!v.allows_load());
+    println!("bundle referrer, tampered: {}", v.reason().unwrap());
+
+    // The bundle does not vouch for another manifest (both repositories hold the same
+    // fixture, hence the same digest: another digest is made up).
+    let mut elsewhere = signatures::subject_of(&artifact);
+    elsewhere.manifest_digest = Digest::of(b"another component manifest");
+    let v = forage_policy::trust::verify(&strict, &elsewhere, &found, SystemTime::now());
+    assert_eq!(
+        failed_reason(&v),
+        (Check::Integrity, "manifest digest".to_string()),
+        "{v:#?}"
+    );
+}

@@ -1,286 +1,125 @@
-//! Sigstore bundles (v0.3, `application/vnd.dev.sigstore.bundle.v0.3+json`) carrying a DSSE
-//! in-toto statement about the component, as `cosign sign --new-bundle-format` and
-//! `cosign attest --new-bundle-format` attach them (OCI referrers), verified offline against
-//! an operator-supplied `trusted_root.json`.
+//! Sigstore bundles (`application/vnd.dev.sigstore.bundle.v0.3+json` and the older
+//! `application/vnd.dev.sigstore.bundle+json;version=0.1|0.2|0.3` forms), as cosign 3
+//! (`cosign sign`/`attest`, new bundle format) and the other Sigstore clients attach them as
+//! OCI referrers, verified offline against an operator-supplied `trusted_root.json`.
 //!
-//! Checks, in order: bundle shape → DSSE signature (PAE over the exact payload bytes) with the
-//! Fulcio certificate's key (or a configured cosign key for keyed bundles) → the Rekor entry:
-//! its SET (inclusion promise) signed by a trusted-root log key valid at `integratedTime`,
-//! its canonicalized body naming this payload hash, signature and certificate/key, and, when
-//! present, its inclusion proof up to a checkpoint signed by the same log → the certificate
-//! chain to a trusted-root CA valid at `integratedTime`, and the keyless identity → the
-//! statement: an in-toto statement of an accepted predicate type whose subject digests
-//! include the component's manifest digest.
+//! The cryptographic verification is `sigstore-verify` (sigstore/sigstore-rust) running on
+//! forage's own RustCrypto provider ([`super::sigstore_crypto`]); why, and what was measured,
+//! is in `docs/decisions/0008-sigstore-bundles.md`. It covers DSSE and `messageSignature`
+//! bundles, Rekor v1 (inclusion promise + inclusion proof) and Rekor v2 (`hashedrekord`
+//! 0.0.2, checkpoint-signed inclusion proof) entries, RFC 3161 timestamps from trusted-root
+//! TSAs, Fulcio chains and SCTs, and the trusted root's validity windows (closed intervals).
 //!
-//! Not supported (refused by name): `messageSignature` bundles, Rekor v2 entries without an
-//! inclusion promise, RFC 3161 timestamps as the only time source.
+//! What forage adds around it, because these are policy and not Sigstore rules:
+//!
+//! * **What is signed.** The artifact is the component's OCI manifest: a `messageSignature`
+//!   bundle must sign the manifest bytes (its digest is the manifest digest), a DSSE bundle
+//!   must carry an in-toto statement whose subject names the manifest digest and whose
+//!   predicate type the policy accepts ([`ACCEPTED_PREDICATE_TYPES`] by default).
+//! * **Who signed.** Keyless: the Fulcio certificate's SAN (e-mail, URI or Fulcio's
+//!   `otherName` username) and OIDC issuer must equal one of `keyless_identities`
+//!   (exact match). Keyed: one of the policy's `cosign_keys` must verify.
+//! * **Transparency and time.** A bundle without a transparency-log entry is refused (forage
+//!   never trusts an unlogged signature); a Rekor v2 entry carries no integrated time, so the
+//!   bundle must carry an RFC 3161 timestamp from a trusted-root TSA; a Rekor v1 entry
+//!   without inclusion promise likewise. A policy may demand a TSA timestamp for every bundle
+//!   (`sigstore_require_timestamp`).
+//!
+//! Every refusal names the check (integrity, authenticity, transparency,
+//! authenticTimestamp) and the step within it.
 
+use std::fmt;
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use der::Decode;
-use serde::Deserialize;
-use sha2::{Digest as _, Sha256};
+use serde_json::Value;
+use sigstore_verify::types::{ArtifactDigest, Bundle, DerPublicKey, HashAlgorithm};
+use sigstore_verify::{
+    CertificateError, PublicKeyVerificationPolicy, TransparencyLogError, VerificationPolicy,
+    Verifier,
+};
 use x509_cert::Certificate;
 
 use super::Check;
 use super::SubjectRef;
-use super::cosign::{
-    CosignError, CosignPolicy, CosignSigner, PublicKey, cert_key, keyless_identity, verify_chain,
-};
+use super::config::ScopePolicy;
+use super::cosign::{CosignError, CosignPolicy, CosignSigner, cert_key, keyless_identity};
 
-/// Media types of the bundles this module reads.
-pub const BUNDLE_MEDIA_TYPES: [&str; 2] = [
+/// Media types of the bundles this module reads (the OCI layer's and the bundle's own
+/// `mediaType`). 0.1 and 0.2 bundles differ from 0.3 in what they must carry (0.1: an
+/// inclusion promise; 0.2+: an inclusion proof), which `sigstore-verify` enforces.
+pub const BUNDLE_MEDIA_TYPES: [&str; 4] = [
     "application/vnd.dev.sigstore.bundle.v0.3+json",
     "application/vnd.dev.sigstore.bundle+json;version=0.3",
+    "application/vnd.dev.sigstore.bundle+json;version=0.2",
+    "application/vnd.dev.sigstore.bundle+json;version=0.1",
 ];
 
-/// in-toto predicate types accepted as "this component is signed": cosign's image signature
-/// in the new bundle format, and cosign's generic attestation.
+/// in-toto predicate types accepted as "this component is signed" when the policy does not
+/// say otherwise: cosign's image signature in the new bundle format, and cosign's generic
+/// attestation.
 pub const ACCEPTED_PREDICATE_TYPES: [&str; 2] = [
     "https://sigstore.dev/cosign/sign/v1",
     "https://cosign.sigstore.dev/attestation/v1",
 ];
 
+const IN_TOTO_PAYLOAD_TYPE: &str = "application/vnd.in-toto+json";
 const MAX_BUNDLE_BYTES: usize = 1 << 20;
 
-/// A parsed `trusted_root.json`: Rekor log keys and Fulcio CA chains with validity windows.
-#[derive(Clone, Debug, Default)]
+/// A parsed `trusted_root.json`, ready to verify with: Rekor v1/v2 log keys, Fulcio CA
+/// chains, CT log keys and TSA chains, each with its validity window.
+#[derive(Clone)]
 pub struct TrustedRoot {
-    tlogs: Vec<(Vec<u8>, PublicKey, Window)>,
-    cas: Vec<(Vec<Certificate>, Window)>,
+    verifier: Arc<Verifier>,
+    summary: String,
 }
 
-#[derive(Clone, Copy, Debug)]
-struct Window {
-    start: i64,
-    end: Option<i64>,
-}
-
-impl Window {
-    fn contains(&self, t: i64) -> bool {
-        t >= self.start && self.end.is_none_or(|e| t <= e)
-    }
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct RawRoot {
-    #[serde(default)]
-    tlogs: Vec<RawTlog>,
-    #[serde(default)]
-    certificate_authorities: Vec<RawCa>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct RawTlog {
-    public_key: RawKey,
-    log_id: RawLogId,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct RawKey {
-    raw_bytes: String,
-    #[serde(default)]
-    valid_for: Option<RawWindow>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct RawLogId {
-    key_id: String,
-}
-
-#[derive(Deserialize)]
-struct RawWindow {
-    start: Option<String>,
-    end: Option<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct RawCa {
-    cert_chain: RawChain,
-    #[serde(default)]
-    valid_for: Option<RawWindow>,
-}
-
-#[derive(Deserialize)]
-struct RawChain {
-    certificates: Vec<RawCert>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct RawCert {
-    raw_bytes: String,
-}
-
-fn window(w: &Option<RawWindow>) -> Result<Window, String> {
-    let parse = |s: &Option<String>| -> Result<Option<i64>, String> {
-        s.as_deref()
-            .map(|s| {
-                forage_notary::Timestamp::parse_rfc3339(s)
-                    .map(|t| t.unix())
-                    .ok_or_else(|| format!("bad time {s:?}"))
-            })
-            .transpose()
-    };
-    match w {
-        None => Ok(Window {
-            start: i64::MIN,
-            end: None,
-        }),
-        Some(w) => Ok(Window {
-            start: parse(&w.start)?.unwrap_or(i64::MIN),
-            end: parse(&w.end)?,
-        }),
+impl fmt::Debug for TrustedRoot {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "TrustedRoot({})", self.summary)
     }
 }
 
 impl TrustedRoot {
-    /// Parses a Sigstore `trusted_root.json` (tlogs and certificateAuthorities are used;
-    /// ctlogs and timestampAuthorities are ignored).
+    /// Parses and checks a Sigstore `trusted_root.json`. Malformed material (a `validFor`
+    /// without `start`, an inverted window, an unparsable key or certificate, a duplicate
+    /// log id) is refused here, at configuration time, rather than at the first bundle.
     pub fn from_json(bytes: &[u8]) -> Result<Self, String> {
-        let raw: RawRoot =
-            serde_json::from_slice(bytes).map_err(|e| format!("trusted root: {e}"))?;
-        let mut root = TrustedRoot::default();
-        for (i, t) in raw.tlogs.iter().enumerate() {
-            let der = B64
-                .decode(&t.public_key.raw_bytes)
-                .map_err(|e| format!("tlogs[{i}].publicKey: {e}"))?;
-            let key = PublicKey::from_spki_der(&der, &format!("trusted root tlogs[{i}]"))
-                .map_err(|e| format!("tlogs[{i}].publicKey: {e}"))?;
-            let id = B64
-                .decode(&t.log_id.key_id)
-                .map_err(|e| format!("tlogs[{i}].logId: {e}"))?;
-            root.tlogs.push((id, key, window(&t.public_key.valid_for)?));
-        }
-        for (i, ca) in raw.certificate_authorities.iter().enumerate() {
-            let chain = ca
-                .cert_chain
-                .certificates
-                .iter()
-                .map(|c| {
-                    B64.decode(&c.raw_bytes)
-                        .map_err(|e| e.to_string())
-                        .and_then(|d| Certificate::from_der(&d).map_err(|e| e.to_string()))
-                })
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| format!("certificateAuthorities[{i}]: {e}"))?;
-            if chain.is_empty() {
-                return Err(format!("certificateAuthorities[{i}] has no certificates"));
-            }
-            root.cas.push((chain, window(&ca.valid_for)?));
-        }
-        if root.tlogs.is_empty() {
-            return Err("trusted root lists no transparency logs".into());
-        }
-        Ok(root)
+        super::sigstore_crypto::install();
+        let text = std::str::from_utf8(bytes).map_err(|e| format!("trusted root: {e}"))?;
+        let root = sigstore_verify::trust_root::TrustedRoot::from_json(text)
+            .map_err(|e| format!("trusted root: {e}"))?;
+        let summary = format!(
+            "{} tlogs, {} CAs, {} ctlogs, {} TSAs",
+            root.tlogs.len(),
+            root.certificate_authorities.len(),
+            root.ctlogs.len(),
+            root.timestamp_authorities.len()
+        );
+        let verifier = Verifier::new(&root).map_err(|e| format!("trusted root: {e}"))?;
+        Ok(TrustedRoot {
+            verifier: Arc::new(verifier),
+            summary,
+        })
     }
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Bundle {
-    media_type: String,
-    verification_material: Material,
-    #[serde(default)]
-    dsse_envelope: Option<Dsse>,
-    #[serde(default)]
-    message_signature: Option<serde_json::Value>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Material {
-    #[serde(default)]
-    certificate: Option<RawCert>,
-    #[serde(default)]
-    x509_certificate_chain: Option<RawChain>,
-    #[serde(default)]
-    public_key: Option<serde_json::Value>,
-    #[serde(default)]
-    tlog_entries: Vec<TlogEntry>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct TlogEntry {
-    log_index: String,
-    log_id: RawLogId,
-    kind_version: KindVersion,
-    integrated_time: String,
-    #[serde(default)]
-    inclusion_promise: Option<Promise>,
-    #[serde(default)]
-    inclusion_proof: Option<Proof>,
-    canonicalized_body: String,
-}
-
-#[derive(Deserialize)]
-struct KindVersion {
-    kind: String,
-    version: String,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Promise {
-    signed_entry_timestamp: String,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Proof {
-    log_index: String,
-    root_hash: String,
-    tree_size: String,
-    hashes: Vec<String>,
-    checkpoint: Checkpoint,
-}
-
-#[derive(Deserialize)]
-struct Checkpoint {
-    envelope: String,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Dsse {
-    payload: String,
-    payload_type: String,
-    signatures: Vec<DsseSig>,
-}
-
-#[derive(Deserialize)]
-struct DsseSig {
-    sig: String,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Statement {
-    #[serde(rename = "_type")]
-    kind: String,
-    predicate_type: String,
-    subject: Vec<StatementSubject>,
-}
-
-#[derive(Deserialize)]
-struct StatementSubject {
-    #[serde(default)]
-    digest: std::collections::BTreeMap<String, String>,
+fn refuse(check: Check, step: &'static str, message: impl Into<String>) -> CosignError {
+    CosignError::Sigstore {
+        check,
+        step,
+        message: message.into(),
+    }
 }
 
 fn malformed(m: impl Into<String>) -> CosignError {
     CosignError::BundleMalformed(m.into())
 }
 
-/// DSSE pre-authentication encoding.
+/// DSSE pre-authentication encoding (what the envelope signature covers).
 fn pae(payload_type: &str, payload: &[u8]) -> Vec<u8> {
     let mut out = format!(
         "DSSEv1 {} {} {} ",
@@ -293,19 +132,135 @@ fn pae(payload_type: &str, payload: &[u8]) -> Vec<u8> {
     out
 }
 
-/// Verifies one bundle for `subject`.
+/// Maps a `sigstore-verify` refusal to forage's check and step.
+fn classify(e: sigstore_verify::Error) -> CosignError {
+    use sigstore_verify::Error as E;
+    let msg = e.to_string();
+    let (check, step) = match &e {
+        E::SignatureInvalid(_) | E::Crypto(_) => (Check::Integrity, "signature"),
+        E::ArtifactMismatch(_) => (Check::Integrity, "manifest digest"),
+        E::UnsupportedArtifact(_) | E::InvalidBundle(_) | E::UnsupportedBundle(_)
+        | E::Types(_) | E::ArtifactRead(_) => (Check::Integrity, "bundle"),
+        E::IdentityMismatch { .. } | E::IssuerMismatch { .. } => {
+            (Check::Authenticity, "keyless identity")
+        }
+        E::Certificate(c) => match c {
+            CertificateError::Sct(_) => (Check::Authenticity, "SCT"),
+            CertificateError::NotYetValid { .. } | CertificateError::Expired { .. } => {
+                (Check::Authenticity, "certificate validity")
+            }
+            CertificateError::Malformed(_) => (Check::Authenticity, "Fulcio certificate"),
+            // Chain validation (rustls-webpki) reports a leaf outside its validity at the
+            // signing time as a chain error; the operator should read it as a time problem.
+            _ if msg.contains("CertNotValidYet") || msg.contains("CertExpired") => {
+                (Check::Authenticity, "certificate validity")
+            }
+            _ => (Check::Authenticity, "Fulcio chain"),
+        },
+        E::TransparencyLog(t) => match t {
+            TransparencyLogError::InclusionProof(_) | TransparencyLogError::Checkpoint(_) => {
+                (Check::Transparency, "Rekor inclusion proof")
+            }
+            _ => (Check::Transparency, "Rekor SET"),
+        },
+        E::Timestamp(_) => (Check::AuthenticTimestamp, "timestamp"),
+        E::Bundle(b) => {
+            use sigstore_verify::bundle::Error as B;
+            match b {
+                B::MissingInclusionProof(_)
+                | B::MissingCheckpoint
+                | B::CheckpointRootMismatch
+                | B::LogIndexOutOfRange { .. } => (Check::Transparency, "Rekor inclusion proof"),
+                B::MissingInclusionPromise(_) => (Check::Transparency, "Rekor SET"),
+                B::MissingTimestamp | B::MissingSigningTimeEvidence => {
+                    (Check::AuthenticTimestamp, "timestamp")
+                }
+                _ => (Check::Integrity, "bundle"),
+            }
+        }
+        E::InvalidTrustRoot(_) | E::TrustRoot(_) | E::TrustedCertificate(_) => {
+            (Check::Authenticity, "trusted root")
+        }
+        _ => (Check::Integrity, "bundle"),
+    };
+    refuse(check, step, msg)
+}
+
+/// The artifact a bundle must sign, by digest. For a component this is always the sha256
+/// of its OCI manifest; sha512 exists for bundles about other artifacts (npm provenance
+/// names its tarball by sha512), verified with [`verify_artifact`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ArtifactRef {
+    /// `sha256:<hex>`.
+    Sha256([u8; 32]),
+    /// `sha512:<hex>`.
+    Sha512([u8; 64]),
+}
+
+impl fmt::Display for ArtifactRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ArtifactRef::Sha256(d) => write!(f, "sha256:{}", hex::encode(d)),
+            ArtifactRef::Sha512(d) => write!(f, "sha512:{}", hex::encode(d)),
+        }
+    }
+}
+
+impl ArtifactRef {
+    fn to_sigstore(self) -> Result<ArtifactDigest, CosignError> {
+        let (alg, bytes): (HashAlgorithm, Vec<u8>) = match self {
+            ArtifactRef::Sha256(d) => (HashAlgorithm::Sha2256, d.to_vec()),
+            ArtifactRef::Sha512(d) => (HashAlgorithm::Sha2512, d.to_vec()),
+        };
+        ArtifactDigest::new(alg, bytes).map_err(|e| malformed(format!("artifact digest: {e}")))
+    }
+}
+
+/// Verifies one bundle against the policy `sp` for an artifact given by digest, with the
+/// same rules as for a component (the trust driver calls this with the manifest digest);
+/// returns the signer. For diagnostics and for bundles about artifacts that are not OCI
+/// manifests.
+pub fn verify_artifact(
+    sp: &ScopePolicy,
+    bytes: &[u8],
+    media_type: &str,
+    artifact: &ArtifactRef,
+) -> Result<String, CosignError> {
+    let Some(root) = &sp.cosign.trusted_root else {
+        return Err(CosignError::BundleUnsupported(format!(
+            "policy {:?} has no sigstore_trusted_root",
+            sp.name
+        )));
+    };
+    verify_inner(&sp.cosign, root, artifact, bytes, media_type).map(|s| s.signer)
+}
+
+/// Verifies one bundle for `subject`. The verification time is not used: a bundle carries
+/// its own authenticated times (Rekor v1 integrated time under the inclusion promise, RFC
+/// 3161 `genTime`), at which the short-lived Fulcio certificate must have been valid.
 pub(crate) fn verify(
     policy: &CosignPolicy,
     root: &TrustedRoot,
     subject: &SubjectRef,
     bytes: &[u8],
     media_type: &str,
-    verification_time: SystemTime,
+    _verification_time: SystemTime,
+) -> Result<CosignSigner, CosignError> {
+    let artifact = ArtifactRef::Sha256(*subject.manifest_digest.as_bytes());
+    verify_inner(policy, root, &artifact, bytes, media_type)
+}
+
+fn verify_inner(
+    policy: &CosignPolicy,
+    root: &TrustedRoot,
+    artifact_ref: &ArtifactRef,
+    bytes: &[u8],
+    media_type: &str,
 ) -> Result<CosignSigner, CosignError> {
     let mut passed = Vec::new();
     if !BUNDLE_MEDIA_TYPES.contains(&media_type) {
         return Err(CosignError::BundleUnsupported(format!(
-            "media type {media_type:?} (only Sigstore bundle v0.3 is read)"
+            "media type {media_type:?} is not a Sigstore bundle 0.1, 0.2 or 0.3"
         )));
     }
     if bytes.len() > MAX_BUNDLE_BYTES {
@@ -314,386 +269,263 @@ pub(crate) fn verify(
             bytes.len()
         )));
     }
-    let b: Bundle = serde_json::from_slice(bytes).map_err(|e| malformed(e.to_string()))?;
-    if !BUNDLE_MEDIA_TYPES.contains(&b.media_type.as_str()) {
-        return Err(CosignError::BundleUnsupported(format!(
-            "bundle mediaType {:?}",
-            b.media_type
-        )));
-    }
-    if b.message_signature.is_some() {
-        return Err(CosignError::BundleUnsupported(
-            "messageSignature bundles (only DSSE in-toto statements are read)".into(),
+    let text = std::str::from_utf8(bytes).map_err(|e| malformed(e.to_string()))?;
+    let raw: Value = serde_json::from_str(text).map_err(|e| malformed(e.to_string()))?;
+    if raw.get("dsseEnvelope").is_some() && raw.get("messageSignature").is_some() {
+        return Err(malformed(
+            "the bundle has both a dsseEnvelope and a messageSignature",
         ));
     }
-    let dsse = b
-        .dsse_envelope
-        .ok_or_else(|| malformed("no dsseEnvelope"))?;
-    let payload = B64
-        .decode(&dsse.payload)
-        .map_err(|e| malformed(format!("dsseEnvelope.payload: {e}")))?;
-    let [sig] = dsse.signatures.as_slice() else {
-        return Err(malformed("dsseEnvelope must carry exactly one signature"));
-    };
-    let sig = B64
-        .decode(&sig.sig)
-        .map_err(|e| CosignError::SignatureEncoding(format!("dsseEnvelope signature: {e}")))?;
-    let signed = pae(&dsse.payload_type, &payload);
+    let bundle = Bundle::from_json(text).map_err(|e| malformed(e.to_string()))?;
+    let vm = &raw["verificationMaterial"];
 
-    // Who signed: a Fulcio certificate (keyless) or a configured key.
-    let vm = &b.verification_material;
-    let leaf = match (&vm.certificate, &vm.x509_certificate_chain) {
-        (Some(c), _) => Some(c.raw_bytes.clone()),
-        (None, Some(chain)) => chain.certificates.first().map(|c| c.raw_bytes.clone()),
-        (None, None) => None,
-    };
-    let signer = match leaf {
-        Some(raw) => {
-            let der = B64.decode(raw).map_err(|e| {
-                CosignError::CertificateMalformed(format!("bundle certificate: {e}"))
-            })?;
-            let cert = Certificate::from_der(&der).map_err(|e| {
-                CosignError::CertificateMalformed(format!("bundle certificate: {e}"))
-            })?;
-            let key = cert_key(&cert).map_err(CosignError::CertificateMalformed)?;
-            key.verify(&signed, &sig).map_err(|e| {
-                CosignError::SignatureInvalid(format!("the bundle certificate key ({e})"))
-            })?;
-            Signed::Cert(Box::new(cert), der)
+    // Transparency and time, as forage requires them (before any cryptography, so the
+    // reason names what is missing rather than a consequence of it).
+    let tlog = vm["tlogEntries"].as_array().map(Vec::as_slice).unwrap_or(&[]);
+    let tsa_count = vm["timestampVerificationData"]["rfc3161Timestamps"]
+        .as_array()
+        .map_or(0, Vec::len);
+    if tlog.is_empty() {
+        return Err(refuse(
+            Check::Transparency,
+            "Rekor SET",
+            "the bundle has no transparency log entry; forage requires every signature to \
+             be logged",
+        ));
+    }
+    for (i, e) in tlog.iter().enumerate() {
+        let version = e["kindVersion"]["version"].as_str().unwrap_or_default();
+        let integrated = e["integratedTime"]
+            .as_str()
+            .and_then(|s| s.parse::<i64>().ok())
+            .or_else(|| e["integratedTime"].as_i64())
+            .unwrap_or(0);
+        // Rekor v2 logs `hashedrekord` and `dsse` at version 0.0.2 and assigns no integrated
+        // time (Rekor v1's `intoto` is also at 0.0.2, with an integrated time).
+        let kind = e["kindVersion"]["kind"].as_str().unwrap_or_default();
+        let rekor_v2 =
+            integrated == 0 || (version == "0.0.2" && matches!(kind, "hashedrekord" | "dsse"));
+        if rekor_v2 && tsa_count == 0 {
+            return Err(refuse(
+                Check::AuthenticTimestamp,
+                "timestamp",
+                format!(
+                    "tlog entry {i} is a Rekor v2 entry (no integrated time) and the bundle \
+                     carries no RFC 3161 timestamp: a Rekor v2 bundle needs a timestamp from \
+                     a trusted-root TSA"
+                ),
+            ));
         }
+        if !rekor_v2 && e.get("inclusionPromise").is_none() && tsa_count == 0 {
+            return Err(malformed(format!(
+                "tlog entry {i} (Rekor v1) has no inclusion promise and the bundle carries \
+                 no RFC 3161 timestamp: nothing authenticates a signing time"
+            )));
+        }
+    }
+    if policy.require_timestamp && tsa_count == 0 {
+        return Err(refuse(
+            Check::AuthenticTimestamp,
+            "timestamp",
+            "the policy requires an RFC 3161 timestamp (sigstore_require_timestamp) and the \
+             bundle has none",
+        ));
+    }
+
+    // What is signed: a DSSE in-toto statement of an accepted predicate type.
+    if let Some(env) = raw.get("dsseEnvelope") {
+        let payload_type = env["payloadType"].as_str().unwrap_or_default();
+        if payload_type != IN_TOTO_PAYLOAD_TYPE {
+            return Err(refuse(
+                Check::Integrity,
+                "payload type",
+                format!("DSSE payload type {payload_type:?} is not {IN_TOTO_PAYLOAD_TYPE}"),
+            ));
+        }
+        let payload = B64
+            .decode(env["payload"].as_str().unwrap_or_default())
+            .map_err(|e| malformed(format!("DSSE payload: {e}")))?;
+        let statement: Value = serde_json::from_slice(&payload)
+            .map_err(|e| malformed(format!("DSSE payload is not an in-toto statement: {e}")))?;
+        let predicate = statement["predicateType"].as_str().unwrap_or_default();
+        let accepted = match &policy.predicate_types {
+            Some(list) => list.iter().any(|p| p == "*" || p == predicate),
+            None => ACCEPTED_PREDICATE_TYPES.contains(&predicate),
+        };
+        if !accepted {
+            return Err(refuse(
+                Check::Integrity,
+                "payload type",
+                format!(
+                    "in-toto predicate type {predicate:?} is not one the policy accepts as a \
+                     signature of the component"
+                ),
+            ));
+        }
+    }
+
+    let artifact = artifact_ref.to_sigstore()?;
+
+    // Who signed: keyed (a configured key) or keyless (certificate + identity).
+    let leaf_b64 = vm["certificate"]["rawBytes"]
+        .as_str()
+        .or_else(|| vm["x509CertificateChain"]["certificates"][0]["rawBytes"].as_str());
+    let (signer, result) = match leaf_b64 {
         None => {
-            if vm.public_key.is_none() {
-                return Err(malformed(
-                    "verificationMaterial has no certificate or publicKey",
+            if policy.keys.is_empty() {
+                return Err(refuse(
+                    Check::Authenticity,
+                    "signing key",
+                    "the bundle is signed with a key, and the policy has no cosign_keys",
                 ));
             }
-            let key = policy
-                .keys
-                .iter()
-                .find(|k| k.verify(&signed, &sig).is_ok())
-                .ok_or_else(|| {
-                    CosignError::SignatureInvalid(format!(
-                        "any of the {} trusted cosign key(s)",
-                        policy.keys.len()
-                    ))
-                })?;
-            Signed::Key(key)
-        }
-    };
-    passed.push((Check::Integrity, "DSSE signature verifies".to_string()));
-
-    // The transparency log entry.
-    let [entry] = vm.tlog_entries.as_slice() else {
-        return Err(CosignError::RekorMalformed(format!(
-            "the bundle carries {} transparency log entries, exactly one is read",
-            vm.tlog_entries.len()
-        )));
-    };
-    let integrated = verify_entry(root, entry, &payload, &sig, &signer, verification_time)?;
-    passed.push((
-        Check::Transparency,
-        format!("Rekor entry verified (SET, body, inclusion proof), integratedTime {integrated}"),
-    ));
-
-    let who = match &signer {
-        Signed::Cert(cert, _) => {
             let mut last = None;
-            let ok = root
-                .cas
-                .iter()
-                .filter(|(_, w)| w.contains(integrated))
-                .any(|(chain, _)| {
-                    let anchor = &chain[chain.len() - 1..];
-                    let r = verify_chain(anchor, cert, &chain[..chain.len() - 1], integrated);
-                    let ok = r.is_ok();
-                    last = r.err();
-                    ok
-                });
-            if !ok {
-                return Err(last.unwrap_or_else(|| {
-                    CosignError::ChainInvalid(format!(
-                        "no trusted-root certificate authority is valid at integratedTime {integrated}"
-                    ))
-                }));
+            let mut found = None;
+            for key in &policy.keys {
+                let der = DerPublicKey::new(key.spki_der().to_vec());
+                match root.verifier.verify(
+                    artifact.clone(),
+                    &bundle,
+                    &PublicKeyVerificationPolicy::new(der),
+                ) {
+                    Ok(r) => {
+                        found = Some((key.label().to_owned(), r));
+                        break;
+                    }
+                    Err(e) => last = Some(e),
+                }
             }
-            let (subj, issuer) = keyless_identity(cert);
+            match found {
+                Some(f) => f,
+                None => return Err(classify(last.expect("at least one key was tried"))),
+            }
+        }
+        Some(b64) => {
+            let der = B64
+                .decode(b64)
+                .map_err(|e| refuse(Check::Authenticity, "Fulcio certificate", e.to_string()))?;
+            let cert = Certificate::from_der(&der)
+                .map_err(|e| refuse(Check::Authenticity, "Fulcio certificate", e.to_string()))?;
+            // Integrity before trust: a DSSE signature that does not verify under the
+            // bundle's own certificate means the bundle was altered (or assembled from
+            // pieces), whatever the certificate's standing; say so rather than report a
+            // chain or validity failure of a certificate that signed something else.
+            if let Some(env) = raw.get("dsseEnvelope") {
+                let key = cert_key(&cert)
+                    .map_err(|e| refuse(Check::Authenticity, "Fulcio certificate", e))?;
+                let payload = B64
+                    .decode(env["payload"].as_str().unwrap_or_default())
+                    .map_err(|e| malformed(format!("DSSE payload: {e}")))?;
+                let sig = B64
+                    .decode(env["signatures"][0]["sig"].as_str().unwrap_or_default())
+                    .map_err(|e| malformed(format!("DSSE signature: {e}")))?;
+                let pae = pae(env["payloadType"].as_str().unwrap_or_default(), &payload);
+                key.verify(&pae, &sig).map_err(|e| {
+                    refuse(
+                        Check::Integrity,
+                        "signature",
+                        format!("the DSSE signature does not verify under the bundle's certificate: {e}"),
+                    )
+                })?;
+            }
+            let result = root
+                .verifier
+                .verify(artifact, &bundle, &VerificationPolicy::any_identity())
+                .map_err(classify)?;
+            let (san, issuer) = keyless_identity(&cert);
             if !policy
                 .keyless_identities
                 .iter()
-                .any(|i| i.subject == subj && i.issuer == issuer)
+                .any(|id| id.subject == san && id.issuer == issuer)
             {
                 return Err(CosignError::KeylessIdentityMismatch {
-                    subject: subj,
+                    subject: san,
                     issuer,
                 });
             }
             passed.push((
                 Check::Authenticity,
-                "certificate chains to a trusted-root CA at integratedTime, trusted identity"
-                    .to_string(),
+                format!("keyless identity {san} ({issuer})"),
             ));
-            format!("sigstore bundle keyless {subj} (issuer {issuer})")
-        }
-        Signed::Key(k) => {
-            passed.push((
-                Check::Authenticity,
-                format!("signed by trusted key {}", k.label()),
-            ));
-            format!("sigstore bundle {}", k.label())
+            (format!("keyless {san} ({issuer})"), result)
         }
     };
-
-    // Only now interpret the statement.
-    if dsse.payload_type != "application/vnd.in-toto+json" {
-        return Err(CosignError::WrongType(format!(
-            "DSSE payloadType {}",
-            dsse.payload_type
-        )));
-    }
-    let st: Statement = serde_json::from_slice(&payload)
-        .map_err(|e| CosignError::MalformedPayload(format!("in-toto statement: {e}")))?;
-    if !st.kind.starts_with("https://in-toto.io/Statement/") {
-        return Err(CosignError::WrongType(format!(
-            "statement _type {}",
-            st.kind
-        )));
-    }
-    if !ACCEPTED_PREDICATE_TYPES.contains(&st.predicate_type.as_str()) {
-        return Err(CosignError::WrongType(format!(
-            "predicateType {} is not one of {ACCEPTED_PREDICATE_TYPES:?}",
-            st.predicate_type
-        )));
-    }
-    let want = subject.manifest_digest.hex();
-    if !st.subject.iter().any(|s| {
-        s.digest
-            .get("sha256")
-            .is_some_and(|d| d.eq_ignore_ascii_case(&want))
-    }) {
-        return Err(CosignError::ManifestDigestMismatch {
-            signed: st
-                .subject
-                .iter()
-                .filter_map(|s| s.digest.get("sha256").map(|d| format!("sha256:{d}")))
-                .collect::<Vec<_>>()
-                .join(", "),
-            expected: subject.manifest_digest.to_string(),
-        });
-    }
+    passed.insert(
+        0,
+        (
+            Check::Integrity,
+            format!(
+                "Sigstore bundle ({}) signs {}",
+                bundle.media_type(),
+                artifact_ref
+            ),
+        ),
+    );
     passed.push((
-        Check::Integrity,
-        format!("statement subject names {}", subject.manifest_digest),
+        Check::Transparency,
+        format!("{} transparency log entr(y/ies) verified", tlog.len()),
+    ));
+    let times: Vec<String> = result
+        .verified_timestamps()
+        .iter()
+        .map(|t| t.to_string())
+        .collect();
+    passed.push((
+        Check::AuthenticTimestamp,
+        format!(
+            "signing time(s) {} ({tsa_count} RFC 3161 timestamp(s))",
+            times.join(", ")
+        ),
     ));
     Ok(CosignSigner {
-        signer: who,
+        signer,
         passed,
         skipped: Vec::new(),
     })
 }
 
-enum Signed<'a> {
-    Cert(Box<Certificate>, Vec<u8>),
-    Key(&'a PublicKey),
+/// What a bundle is, read without verifying anything: for diagnostics and for the
+/// parse-only test vectors.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BundleInfo {
+    /// The bundle's own `mediaType`.
+    pub media_type: String,
+    /// `dsse` or `messageSignature`.
+    pub content: &'static str,
+    /// `certificate` (keyless) or `public key` (keyed).
+    pub signer: &'static str,
+    /// Transparency log entries carried.
+    pub tlog_entries: usize,
+    /// RFC 3161 timestamps carried.
+    pub rfc3161_timestamps: usize,
 }
 
-fn verify_entry(
-    root: &TrustedRoot,
-    e: &TlogEntry,
-    payload: &[u8],
-    sig: &[u8],
-    signer: &Signed<'_>,
-    verification_time: SystemTime,
-) -> Result<i64, CosignError> {
-    let bad = |m: String| CosignError::RekorMalformed(m);
-    let int = |s: &str, what: &str| {
-        s.parse::<i64>()
-            .map_err(|_| bad(format!("{what} {s:?} is not an integer")))
-    };
-    let integrated = int(&e.integrated_time, "integratedTime")?;
-    let log_index = int(&e.log_index, "logIndex")?;
-    let key_id = B64
-        .decode(&e.log_id.key_id)
-        .map_err(|_| bad("logId.keyId is not base64".into()))?;
-    let (_, key, window) = root
-        .tlogs
-        .iter()
-        .find(|(id, _, _)| *id == key_id)
-        .ok_or_else(|| CosignError::RekorUnknownLog {
-            log_id: hex::encode(&key_id),
-        })?;
-    if !window.contains(integrated) {
-        return Err(CosignError::RekorSetInvalid(format!(
-            "the log key was not valid at integratedTime {integrated}"
+/// Parses a bundle as [`verify`] does (size limit, JSON, media type, shape) and describes it.
+pub fn inspect(bytes: &[u8]) -> Result<BundleInfo, CosignError> {
+    if bytes.len() > MAX_BUNDLE_BYTES {
+        return Err(malformed(format!(
+            "{} bytes, over the 1 MiB limit",
+            bytes.len()
         )));
     }
-    let promise = e.inclusion_promise.as_ref().ok_or_else(|| {
-        CosignError::BundleUnsupported("tlog entry without an inclusion promise (Rekor v2)".into())
-    })?;
-    let set = B64
-        .decode(&promise.signed_entry_timestamp)
-        .map_err(|_| bad("signedEntryTimestamp is not base64".into()))?;
-    let canonical = format!(
-        r#"{{"body":{},"integratedTime":{integrated},"logID":"{}","logIndex":{log_index}}}"#,
-        serde_json::Value::String(e.canonicalized_body.clone()),
-        hex::encode(&key_id)
-    );
-    key.verify(canonical.as_bytes(), &set)
-        .map_err(CosignError::RekorSetInvalid)?;
-    let now = verification_time
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0);
-    if integrated > now.saturating_add(300) {
-        return Err(CosignError::RekorEntryMismatch(format!(
-            "integratedTime {integrated} is after the verification time {now}"
-        )));
-    }
-
-    // The body: a dsse 0.0.1 entry for this payload, signature and verifier.
-    let body = B64
-        .decode(&e.canonicalized_body)
-        .map_err(|_| bad("canonicalizedBody is not base64".into()))?;
-    let body: serde_json::Value =
-        serde_json::from_slice(&body).map_err(|err| bad(format!("canonicalizedBody: {err}")))?;
-    let mismatch = |m: &str| CosignError::RekorEntryMismatch(m.to_string());
-    let field = |p: &str| body.pointer(p).and_then(|v| v.as_str()).unwrap_or("");
-    if (
-        e.kind_version.kind.as_str(),
-        e.kind_version.version.as_str(),
-    ) != ("dsse", "0.0.1")
-        || field("/kind") != "dsse"
-        || field("/apiVersion") != "0.0.1"
-    {
-        return Err(mismatch("the entry is not a dsse 0.0.1 entry"));
-    }
-    if field("/spec/payloadHash/algorithm") != "sha256"
-        || !field("/spec/payloadHash/value")
-            .eq_ignore_ascii_case(&hex::encode(Sha256::digest(payload)))
-    {
-        return Err(mismatch(
-            "the entry's payloadHash is not the sha256 of this payload",
-        ));
-    }
-    let sigs = body
-        .pointer("/spec/signatures")
-        .and_then(|v| v.as_array())
-        .ok_or_else(|| mismatch("the entry lists no signatures"))?;
-    let matches_signer = |verifier: &str| {
-        let Ok(pem) = B64.decode(verifier) else {
-            return false;
-        };
-        match signer {
-            Signed::Cert(_, der) => super::cosign::parse_certificates(&pem)
-                .ok()
-                .filter(|c| c.len() == 1)
-                .and_then(|c| der::Encode::to_der(&c[0]).ok())
-                .is_some_and(|d| d == *der),
-            Signed::Key(k) => PublicKey::from_pem(&pem, "rekor entry")
-                .is_ok_and(|p| p.fingerprint() == k.fingerprint()),
-        }
-    };
-    if !sigs.iter().any(|s| {
-        s.get("signature")
-            .and_then(|v| v.as_str())
-            .and_then(|v| B64.decode(v).ok())
-            .as_deref()
-            == Some(sig)
-            && s.get("verifier")
-                .and_then(|v| v.as_str())
-                .is_some_and(matches_signer)
-    }) {
-        return Err(mismatch(
-            "the entry records a different signature or signer",
-        ));
-    }
-
-    // Inclusion proof and checkpoint, when present (the SET alone is the offline promise).
-    if let Some(p) = &e.inclusion_proof {
-        let index = p
-            .log_index
-            .parse::<u64>()
-            .map_err(|_| bad("inclusionProof.logIndex".into()))?;
-        let size = p
-            .tree_size
-            .parse::<u64>()
-            .map_err(|_| bad("inclusionProof.treeSize".into()))?;
-        let root_hash = B64
-            .decode(&p.root_hash)
-            .map_err(|_| bad("inclusionProof.rootHash".into()))?;
-        let hashes = p
-            .hashes
-            .iter()
-            .take(64)
-            .map(|h| B64.decode(h))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|_| bad("inclusionProof.hashes".into()))?;
-        let proof_err = |m: &str| CosignError::RekorInclusionProof(m.to_string());
-        let body_bytes = B64.decode(&e.canonicalized_body).unwrap_or_default();
-        let mut leaf = vec![0u8];
-        leaf.extend_from_slice(&body_bytes);
-        let leaf_hash = Sha256::digest(&leaf).to_vec();
-        if !merkle_inclusion(index, size, &leaf_hash, &hashes, &root_hash) {
-            return Err(proof_err("the audit path does not lead to the root hash"));
-        }
-        // Signed note: "<origin>\n<size>\n<root b64>\n[...]\n\n— <name> <b64(keyhint || sig)>\n"
-        let env = &p.checkpoint.envelope;
-        let split = env
-            .find("\n\n")
-            .ok_or_else(|| proof_err("checkpoint has no signature block"))?;
-        let text = &env[..split + 1];
-        let mut lines = text.lines();
-        let _origin = lines.next();
-        if lines.next() != Some(p.tree_size.as_str()) || lines.next() != Some(p.root_hash.as_str())
-        {
-            return Err(proof_err(
-                "the checkpoint is for another tree size or root hash",
-            ));
-        }
-        let ok = env[split + 2..].lines().any(|l| {
-            l.strip_prefix("— ")
-                .and_then(|rest| rest.rsplit_once(' '))
-                .and_then(|(_, b64)| B64.decode(b64).ok())
-                .filter(|raw| raw.len() > 4)
-                .is_some_and(|raw| key.verify(text.as_bytes(), &raw[4..]).is_ok())
-        });
-        if !ok {
-            return Err(proof_err("the checkpoint is not signed by the log key"));
-        }
-    }
-    Ok(integrated)
-}
-
-/// RFC 9162 §2.1.3.2: verify an inclusion proof.
-fn merkle_inclusion(index: u64, size: u64, leaf: &[u8], proof: &[Vec<u8>], root: &[u8]) -> bool {
-    if index >= size {
-        return false;
-    }
-    let node = |l: &[u8], r: &[u8]| {
-        let mut h = Sha256::new();
-        h.update([1u8]);
-        h.update(l);
-        h.update(r);
-        h.finalize().to_vec()
-    };
-    let (mut f, mut s) = (index, size - 1);
-    let mut r = leaf.to_vec();
-    for p in proof {
-        if s == 0 {
-            return false;
-        }
-        if f & 1 == 1 || f == s {
-            r = node(p, &r);
-            if f & 1 == 0 {
-                while f & 1 == 0 && f != 0 {
-                    f >>= 1;
-                    s >>= 1;
-                }
-            }
+    let text = std::str::from_utf8(bytes).map_err(|e| malformed(e.to_string()))?;
+    let bundle = Bundle::from_json(text).map_err(|e| malformed(e.to_string()))?;
+    let raw: Value = serde_json::from_str(text).map_err(|e| malformed(e.to_string()))?;
+    let vm = &raw["verificationMaterial"];
+    let count = |v: &Value| v.as_array().map_or(0, Vec::len);
+    Ok(BundleInfo {
+        media_type: bundle.media_type().to_string(),
+        content: if raw.get("dsseEnvelope").is_some() {
+            "dsse"
         } else {
-            r = node(&r, p);
-        }
-        f >>= 1;
-        s >>= 1;
-    }
-    s == 0 && r == root
+            "messageSignature"
+        },
+        signer: if vm.get("publicKey").is_some() {
+            "public key"
+        } else {
+            "certificate"
+        },
+        tlog_entries: count(&vm["tlogEntries"]),
+        rfc3161_timestamps: count(&vm["timestampVerificationData"]["rfc3161Timestamps"]),
+    })
 }

@@ -105,6 +105,17 @@ pub struct TrustConfig {
     /// admits) or `sources` (only the configured `[[source]]`s and the embedded catalog).
     #[serde(default)]
     pub load_from: LoadFrom,
+    /// A Notation trust policy (`trustpolicy.oci.json` as Notation 2 names it, or the older
+    /// `trustpolicy.json`: same schema), or notation's configuration directory holding one
+    /// (the `.oci.json` name wins, as in Notation 2). Relative to the config file. Each
+    /// statement becomes a trust policy of the same name, scopes and level.
+    #[serde(default)]
+    pub notation_policy: Option<String>,
+    /// notation's trust store directory (`x509/{ca,signingAuthority,tsa}/NAME/*.crt`), whose
+    /// stores join `[trust.trust_stores]`. Default: `truststore/` beside the Notation trust
+    /// policy, when it exists (notation's own layout).
+    #[serde(default)]
+    pub notation_trust_store: Option<String>,
 }
 
 /// `[trust] load_from`: where an agent's `load_tool` may fetch from.
@@ -137,6 +148,8 @@ impl Default for TrustConfig {
             policies: Vec::new(),
             verdict_cache_secs: default_verdict_cache_secs(),
             load_from: LoadFrom::default(),
+            notation_policy: None,
+            notation_trust_store: None,
         }
     }
 }
@@ -199,10 +212,19 @@ pub struct PolicyConfig {
     /// How a cosign `docker-reference` must match the component.
     #[serde(default)]
     pub reference_match: ReferenceMatch,
-    /// A Sigstore `trusted_root.json` (path or inline JSON); enables Sigstore bundle (v0.3)
-    /// verification, keyless against `keyless_identities` or keyed against `cosign_keys`.
+    /// A Sigstore `trusted_root.json` (path or inline JSON); enables Sigstore bundle
+    /// verification (0.1–0.3, Rekor v1/v2, RFC 3161 timestamps), keyless against
+    /// `keyless_identities` or keyed against `cosign_keys`.
     #[serde(default)]
     pub sigstore_trusted_root: Option<String>,
+    /// Sigstore bundles must carry an RFC 3161 timestamp from a trusted-root TSA, even when
+    /// their Rekor v1 entry has an integrated time (Rekor v2 bundles always need one).
+    #[serde(default)]
+    pub sigstore_require_timestamp: bool,
+    /// in-toto predicate types a DSSE bundle may carry to count as a signature of the
+    /// component; `["*"]` accepts any. Default: cosign's signature and attestation types.
+    #[serde(default)]
+    pub sigstore_predicate_types: Option<Vec<String>>,
 }
 
 /// The configuration is unusable. Each variant names the policy, scope, key or file at fault.
@@ -247,6 +269,17 @@ pub enum TrustConfigError {
         policy: String,
         /// Which entry (`cosign key keys/a.pub`).
         what: String,
+        /// Why.
+        reason: String,
+    },
+    /// The Notation trust policy file (`notation_policy`) is unusable; names the file and,
+    /// when one is at fault, the statement.
+    #[error("notation trust policy {}: {}{reason}", file.display(), statement.as_ref().map(|s| format!("statement {s:?}: ")).unwrap_or_default())]
+    NotationPolicy {
+        /// The trust policy file.
+        file: PathBuf,
+        /// The statement at fault, if one is.
+        statement: Option<String>,
         /// Why.
         reason: String,
     },
@@ -500,6 +533,13 @@ impl TrustPolicy {
             }
         }
 
+        // The Notation trust policy and its trust store directory, read before the policies
+        // are compiled so that [[trust.policy]] entries may name its stores too.
+        let notation = match &cfg.notation_policy {
+            None => None,
+            Some(entry) => Some(load_notation(entry, cfg, base_dir, &mut store)?),
+        };
+
         let mut names = BTreeSet::new();
         let mut scopes_seen = BTreeSet::new();
         let mut policies = Vec::new();
@@ -526,6 +566,29 @@ impl TrustPolicy {
                 }
             }
             policies.push(compile_policy(p, cfg, &store, base_dir)?);
+        }
+        if let Some((file, doc)) = &notation {
+            for st in &doc.statements {
+                let sp = translate_notation(file, doc, st, cfg, &store)?;
+                let at_fault = |reason: String| TrustConfigError::NotationPolicy {
+                    file: file.clone(),
+                    statement: Some(st.name.clone()),
+                    reason,
+                };
+                if !names.insert(sp.name.clone()) {
+                    return Err(at_fault(
+                        "a [[trust.policy]] has the same name; rename one of them".into(),
+                    ));
+                }
+                for s in &st.registry_scopes {
+                    if !scopes_seen.insert(s.trim().to_owned()) {
+                        return Err(at_fault(format!(
+                            "registry scope {s:?} is also the scope of a [[trust.policy]]"
+                        )));
+                    }
+                }
+                policies.push(sp);
+            }
         }
         let default = ScopePolicy {
             name: DEFAULT_POLICY_NAME.into(),
@@ -681,6 +744,8 @@ fn compile_policy(
         keyless_identities: p.keyless_identities.clone(),
         reference_match: p.reference_match,
         trusted_root,
+        require_timestamp: p.sigstore_require_timestamp,
+        predicate_types: p.sigstore_predicate_types.clone(),
     };
 
     let notary =
@@ -738,6 +803,127 @@ fn compile_policy(
         scopes,
         level: p.level,
         cosign,
+        notary,
+    })
+}
+
+/// Reads `[trust] notation_policy` (a file, or notation's configuration directory) and adds
+/// the notation trust store directory to `store`.
+fn load_notation(
+    entry: &str,
+    cfg: &TrustConfig,
+    base_dir: &Path,
+    store: &mut forage_notary::TrustStore,
+) -> Result<(PathBuf, forage_notary::TrustPolicyDocument), TrustConfigError> {
+    let given = base_dir.join(entry);
+    let file = if given.is_dir() {
+        // Notation 2 reads trustpolicy.oci.json and ignores trustpolicy.json beside it.
+        ["trustpolicy.oci.json", "trustpolicy.json"]
+            .iter()
+            .map(|n| given.join(n))
+            .find(|p| p.is_file())
+            .ok_or_else(|| TrustConfigError::NotationPolicy {
+                file: given.clone(),
+                statement: None,
+                reason: "the directory has neither trustpolicy.oci.json nor trustpolicy.json"
+                    .into(),
+            })?
+    } else {
+        given
+    };
+    let fail = |reason: String| TrustConfigError::NotationPolicy {
+        file: file.clone(),
+        statement: None,
+        reason,
+    };
+    let text = std::fs::read_to_string(&file).map_err(|e| fail(format!("cannot read: {e}")))?;
+    let doc = forage_notary::TrustPolicyDocument::from_json(&text).map_err(|e| fail(e.to_string()))?;
+    let dir = match &cfg.notation_trust_store {
+        Some(d) => Some(base_dir.join(d)),
+        None => file
+            .parent()
+            .map(|p| p.join("truststore"))
+            .filter(|p| p.is_dir()),
+    };
+    if let Some(dir) = dir {
+        if !dir.is_dir() {
+            return Err(fail(format!(
+                "notation_trust_store {} is not a directory",
+                dir.display()
+            )));
+        }
+        store
+            .add_notation_dir(&dir)
+            .map_err(|e| fail(format!("trust store directory {}: {e}", dir.display())))?;
+    }
+    Ok((file, doc))
+}
+
+/// One Notation trust policy statement as a forage policy: same name, its registry scopes
+/// (exact repositories, or `*`), its level, and a Notary verifier holding the statement
+/// itself (trust stores, trusted identities, `override`, `verifyTimestamp`). Repositories no
+/// statement covers fall to `[trust] default_level`, like those no [[trust.policy]] covers.
+fn translate_notation(
+    file: &Path,
+    doc: &forage_notary::TrustPolicyDocument,
+    st: &forage_notary::TrustPolicyStatement,
+    cfg: &TrustConfig,
+    store: &forage_notary::TrustStore,
+) -> Result<ScopePolicy, TrustConfigError> {
+    let at_fault = |reason: String| TrustConfigError::NotationPolicy {
+        file: file.to_owned(),
+        statement: Some(st.name.clone()),
+        reason,
+    };
+    let mut scopes = Vec::new();
+    for s in &st.registry_scopes {
+        // Notation scopes are exact repositories; forage patterns are globs, so a glob
+        // character would widen the scope.
+        if s != "*" && s.contains(['*', '?', '[']) {
+            return Err(at_fault(format!(
+                "registry scope {s:?} is neither \"*\" nor an exact repository"
+            )));
+        }
+        scopes.push(
+            ScopePattern::parse(s, &format!("notation statement {:?}", st.name))
+                .map_err(|e| at_fault(e.to_string()))?,
+        );
+    }
+    let level = match st.level {
+        forage_notary::VerificationLevel::Strict => Level::Strict,
+        forage_notary::VerificationLevel::Permissive => Level::Permissive,
+        forage_notary::VerificationLevel::Audit => Level::Audit,
+        forage_notary::VerificationLevel::Skip => Level::Skip,
+    };
+    let notary = if level == Level::Skip {
+        None
+    } else {
+        for sref in &st.trust_stores {
+            if !store.has_store(sref) {
+                return Err(at_fault(format!(
+                    "trust store \"{sref}\" is neither in [trust.trust_stores] nor in the \
+                     notation trust store directory"
+                )));
+            }
+        }
+        // Scope selection is forage's; the verifier holds only this statement.
+        let mut one = st.clone();
+        one.registry_scopes = vec!["*".into()];
+        let mode = match cfg.unknown_revocation {
+            UnknownRevocation::Fail => forage_notary::UnknownRevocation::Fail,
+            UnknownRevocation::Warn => forage_notary::UnknownRevocation::Warn,
+        };
+        let doc = forage_notary::TrustPolicyDocument {
+            version: doc.version.clone(),
+            statements: vec![one],
+        };
+        Some(forage_notary::Verifier::new(doc, store.clone()).with_unknown_revocation(mode))
+    };
+    Ok(ScopePolicy {
+        name: st.name.clone(),
+        scopes,
+        level,
+        cosign: CosignPolicy::default(),
         notary,
     })
 }

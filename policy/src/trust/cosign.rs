@@ -159,6 +159,17 @@ pub enum CosignError {
     /// The Rekor inclusion proof or its checkpoint does not verify.
     #[error("Rekor inclusion proof: {0}")]
     RekorInclusionProof(String),
+    /// A Sigstore bundle was refused by the bundle verifier (`sigstore-verify`) or by
+    /// forage's bundle rules; `check` and `step` say which check failed.
+    #[error("{step}: {message}")]
+    Sigstore {
+        /// The row of the level table.
+        check: Check,
+        /// The fine-grained step (`signature`, `Rekor SET`, `timestamp`, `SCT`, …).
+        step: &'static str,
+        /// What happened.
+        message: String,
+    },
     /// The certificate's identity is not one of `keyless_identities`.
     #[error(
         "keyless identity: certificate subject {subject:?} from issuer {issuer:?} is not one of the trusted keyless_identities"
@@ -197,6 +208,7 @@ impl CosignError {
             | RekorSetInvalid(_)
             | RekorEntryMismatch(_)
             | RekorInclusionProof(_) => Check::Transparency,
+            Sigstore { check, .. } => *check,
         }
     }
 
@@ -223,6 +235,7 @@ impl CosignError {
             KeylessIdentityMismatch { .. } => "keyless identity",
             BundleMalformed(_) | BundleUnsupported(_) => "bundle",
             RekorInclusionProof(_) => "Rekor inclusion proof",
+            Sigstore { step, .. } => step,
         }
     }
 }
@@ -312,6 +325,11 @@ impl PublicKey {
             spki_der: der.to_vec(),
             kind,
         })
+    }
+
+    /// The DER SubjectPublicKeyInfo.
+    pub(crate) fn spki_der(&self) -> &[u8] {
+        &self.spki_der
     }
 
     /// Where the key came from (config entry) and its fingerprint.
@@ -430,6 +448,11 @@ pub(crate) struct CosignPolicy {
     pub keyless_identities: Vec<KeylessIdentity>,
     pub reference_match: ReferenceMatch,
     pub trusted_root: Option<super::bundle::TrustedRoot>,
+    /// Bundles must carry an RFC 3161 timestamp (`sigstore_require_timestamp`).
+    pub require_timestamp: bool,
+    /// in-toto predicate types accepted in DSSE bundles (`sigstore_predicate_types`); `None`
+    /// is [`super::bundle::ACCEPTED_PREDICATE_TYPES`].
+    pub predicate_types: Option<Vec<String>>,
 }
 
 impl CosignPolicy {
@@ -927,6 +950,8 @@ fn issued_by(child: &Certificate, parent: &Certificate) -> Result<(), String> {
 }
 
 /// (SAN e-mail or URI, Fulcio OIDC issuer) of a Fulcio certificate.
+const OID_FULCIO_OTHERNAME: &str = "1.3.6.1.4.1.57264.1.7";
+
 pub(crate) fn keyless_identity(cert: &Certificate) -> (String, String) {
     use x509_cert::ext::pkix::SubjectAltName;
     use x509_cert::ext::pkix::name::GeneralName;
@@ -939,6 +964,13 @@ pub(crate) fn keyless_identity(cert: &Certificate) -> (String, String) {
             san.0.into_iter().find_map(|n| match n {
                 GeneralName::Rfc822Name(s) => Some(s.to_string()),
                 GeneralName::UniformResourceIdentifier(s) => Some(s.to_string()),
+                // Fulcio's username identities (e.g. `foo!oidc.local`): an otherName of
+                // type 1.3.6.1.4.1.57264.1.7 holding a UTF8String.
+                GeneralName::OtherName(o) if o.type_id.to_string() == OID_FULCIO_OTHERNAME => o
+                    .value
+                    .decode_as::<der::asn1::Utf8StringRef<'_>>()
+                    .ok()
+                    .map(|s| s.as_str().to_owned()),
                 _ => None,
             })
         })

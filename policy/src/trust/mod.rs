@@ -11,7 +11,7 @@
 //!
 //! Signature *discovery* is not here: the indexer fetches cosign `sha256-<hex>.sig` manifests
 //! and OCI referrers and hands over each layer's bytes as a [`FoundSignature`]: cosign
-//! simple-signing layers ([`cosign`]), Sigstore bundles v0.3 ([`bundle`]) and Notary Project
+//! simple-signing layers ([`cosign`]), Sigstore bundles ([`bundle`]) and Notary Project
 //! envelopes (delegated to `forage_notary`). No OCI client,
 //! no network (no Rekor or Fulcio lookups: keyless cosign is verified offline with the
 //! Rekor SET), no clock: the verification time is injected.
@@ -25,10 +25,10 @@
 //! | check | what it covers | strict | permissive | audit | skip |
 //! |---|---|---|---|---|---|
 //! | signaturePresent | at least one signature the policy has material for was found | enforced | logged | logged | skipped |
-//! | integrity | cosign: the layer is a simple-signing payload (`critical.type`), the signature is over the exact payload bytes, `docker-manifest-digest` = the digest loaded; bundle: DSSE signature, in-toto statement of an accepted predicate type naming the digest; Notary: envelope, signature, signed target descriptor | enforced | enforced | logged | skipped |
+//! | integrity | cosign: the layer is a simple-signing payload (`critical.type`), the signature is over the exact payload bytes, `docker-manifest-digest` = the digest loaded; bundle: DSSE or message signature, in-toto statement of an accepted predicate type naming the digest (message digest = the digest); Notary: envelope, signature, signed target descriptor | enforced | enforced | logged | skipped |
 //! | authenticity | cosign/bundle: a configured key verifies, or the Fulcio chain reaches a configured root (trusted-root CA) at the Rekor time with a trusted keyless identity; cosign `docker-reference` names this repository; Notary: chain to a trust store, trusted identity | enforced | enforced | logged | skipped |
-//! | transparency | Rekor: SET signed by a configured/trusted-root log key for an entry naming this payload, signature and key; bundle inclusion proof + checkpoint. Required when `rekor_keys` is set, always for keyless and bundles | enforced | enforced | logged | skipped |
-//! | authenticTimestamp | Notary: chain valid at a trusted time | enforced | logged | logged | skipped |
+//! | transparency | Rekor: SET signed by a configured/trusted-root log key for an entry naming this payload, signature and key; bundle: Rekor v1/v2 inclusion proof + checkpoint (and SET). Required when `rekor_keys` is set, always for keyless and bundles | enforced | enforced | logged | skipped |
+//! | authenticTimestamp | Notary: chain valid at a trusted time; bundle: RFC 3161 timestamps from a trusted-root TSA (required for Rekor v2; a bundle whose timestamp fails does not count at any level, since no signing time is then authenticated) | enforced | logged | logged | skipped |
 //! | expiry | Notary: `io.cncf.notary.expiry` not passed | enforced | logged | logged | skipped |
 //! | revocation | Notary: OCSP/CRL (not fetched; see [`UnknownRevocation`]) | enforced | logged | logged | skipped |
 //!
@@ -49,6 +49,7 @@
 pub mod bundle;
 mod config;
 pub mod cosign;
+mod sigstore_crypto;
 
 use std::time::SystemTime;
 
@@ -204,8 +205,8 @@ pub enum FoundSignature {
         /// `application/jose+json` or `application/cose`.
         media_type: String,
     },
-    /// A Sigstore bundle (v0.3, DSSE in-toto statement) attached as an OCI referrer, as
-    /// `cosign sign/attest --new-bundle-format` writes it. Checked when the policy has a
+    /// A Sigstore bundle (0.1–0.3, DSSE in-toto statement or message signature) attached as
+    /// an OCI referrer, as cosign 3 `sign`/`attest` write it. Checked when the policy has a
     /// `sigstore_trusted_root`.
     SigstoreBundle {
         /// The bundle JSON.
@@ -267,9 +268,16 @@ impl FoundSignature {
         }
         let is_bundle = |t: &str| t.starts_with("application/vnd.dev.sigstore.bundle");
         if is_bundle(artifact_type) || is_bundle(layer_media_type) {
+            // The layer's media type names the bundle version; a referrer whose layer is
+            // typed generically (`application/json`) is judged by its artifactType.
+            let media_type = if is_bundle(layer_media_type) {
+                layer_media_type
+            } else {
+                artifact_type
+            };
             return Some(FoundSignature::SigstoreBundle {
                 bundle: blob,
-                media_type: layer_media_type.to_owned(),
+                media_type: media_type.to_owned(),
             });
         }
         None

@@ -83,9 +83,158 @@ impl CosignKey {
 
     /// The base64 DER ECDSA-SHA256 signature of `msg`, as cosign puts it in the annotation.
     pub fn sign_b64(&self, msg: &[u8]) -> String {
-        let sig: Signature = self.sk.sign(msg);
-        base64::engine::general_purpose::STANDARD.encode(sig.to_der().as_bytes())
+        base64::engine::general_purpose::STANDARD.encode(self.sign_der(msg))
     }
+
+    /// The DER ECDSA-SHA256 signature of `msg`.
+    pub fn sign_der(&self, msg: &[u8]) -> Vec<u8> {
+        let sig: Signature = self.sk.sign(msg);
+        sig.to_der().as_bytes().to_vec()
+    }
+
+    /// The DER SubjectPublicKeyInfo.
+    pub fn spki_der(&self) -> Vec<u8> {
+        self.sk
+            .verifying_key()
+            .to_public_key_der()
+            .expect("encode public key")
+            .as_bytes()
+            .to_vec()
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sigstore bundles: real Fulcio/Rekor are out of reach, so a test Rekor v1 log (a P-256 key in
+// a test `trusted_root.json`) logs keyed bundles made at run time, in the shape cosign 3 and
+// the conformance suite use (bundle v0.3, messageSignature, hashedrekord 0.0.1 entry with
+// inclusion promise and an inclusion proof up to a signed checkpoint).
+
+/// Media type / artifactType of a Sigstore bundle v0.3.
+pub const SIGSTORE_BUNDLE_V03: &str = "application/vnd.dev.sigstore.bundle.v0.3+json";
+
+fn b64(bytes: impl AsRef<[u8]>) -> String {
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+/// A `trusted_root.json` whose only transparency log is `log` (valid from 2020 on).
+pub fn sigstore_trusted_root(log: &CosignKey) -> serde_json::Value {
+    let spki = log.spki_der();
+    serde_json::json!({
+        "mediaType": "application/vnd.dev.sigstore.trustedroot+json;version=0.1",
+        "tlogs": [{
+            "baseUrl": "https://rekor.e2e.invalid",
+            "hashAlgorithm": "SHA2_256",
+            "publicKey": {
+                "rawBytes": b64(&spki),
+                "keyDetails": "PKIX_ECDSA_P256_SHA_256",
+                "validFor": { "start": "2020-01-01T00:00:00Z" }
+            },
+            "logId": { "keyId": b64(Sha256::digest(&spki)) }
+        }],
+        "certificateAuthorities": [],
+        "ctlogs": [],
+        "timestampAuthorities": []
+    })
+}
+
+/// A keyed Sigstore bundle v0.3: `signer`'s message signature over `artifact`, logged by the
+/// test log `log` at `integrated` (unix seconds) as entry 0 of a one-entry tree.
+pub fn sigstore_bundle(
+    signer: &CosignKey,
+    log: &CosignKey,
+    artifact: &[u8],
+    integrated: i64,
+) -> serde_json::Value {
+    let digest = Sha256::digest(artifact);
+    let sig = signer.sign_der(artifact);
+    let body = serde_json::to_vec(&serde_json::json!({
+        "apiVersion": "0.0.1", "kind": "hashedrekord",
+        "spec": {
+            "data": { "hash": { "algorithm": "sha256", "value": hex::encode(digest) } },
+            "signature": { "content": b64(&sig), "publicKey": { "content": b64(signer.public_pem()) } }
+        }
+    }))
+    .unwrap();
+    let log_spki = log.spki_der();
+    let log_id = Sha256::digest(&log_spki);
+    // Inclusion promise: the log's signature over the canonical JSON of the entry.
+    let set_payload = format!(
+        r#"{{"body":"{}","integratedTime":{integrated},"logID":"{}","logIndex":0}}"#,
+        b64(&body),
+        hex::encode(log_id)
+    );
+    let set = log.sign_der(set_payload.as_bytes());
+    // A one-leaf tree: the root is the leaf hash; the checkpoint is a signed note.
+    let mut leaf = vec![0u8];
+    leaf.extend_from_slice(&body);
+    let root = Sha256::digest(&leaf);
+    let note = format!("rekor.e2e.invalid - 1\n1\n{}\n", b64(root));
+    let mut note_sig = log_id[..4].to_vec();
+    note_sig.extend(log.sign_der(note.as_bytes()));
+    let checkpoint = format!("{note}\n\u{2014} rekor.e2e.invalid {}\n", b64(&note_sig));
+    serde_json::json!({
+        "mediaType": SIGSTORE_BUNDLE_V03,
+        "verificationMaterial": {
+            "publicKey": { "hint": b64(Sha256::digest(signer.spki_der())) },
+            "tlogEntries": [{
+                "logIndex": "0",
+                "logId": { "keyId": b64(log_id) },
+                "kindVersion": { "kind": "hashedrekord", "version": "0.0.1" },
+                "integratedTime": integrated.to_string(),
+                "inclusionPromise": { "signedEntryTimestamp": b64(&set) },
+                "inclusionProof": {
+                    "logIndex": "0",
+                    "rootHash": b64(root),
+                    "treeSize": "1",
+                    "hashes": [],
+                    "checkpoint": { "envelope": checkpoint }
+                },
+                "canonicalizedBody": b64(&body)
+            }],
+            "timestampVerificationData": {}
+        },
+        "messageSignature": {
+            "messageDigest": { "algorithm": "SHA2_256", "digest": b64(digest) },
+            "signature": b64(&sig)
+        }
+    })
+}
+
+/// Attaches `bundle` to the manifest `subject_digest` (of `subject_size` bytes) of `repo` as an
+/// OCI 1.1 referrer (artifactType Sigstore bundle v0.3, empty config, `subject`), and lists it
+/// in the referrers tag `sha256-<hex>` (distribution 2.8 has no referrers API). Returns the
+/// referrer manifest's digest.
+pub async fn push_sigstore_bundle_referrer(
+    registry: &Registry,
+    repo: &str,
+    subject_digest: &str,
+    subject_size: usize,
+    bundle: &[u8],
+) -> String {
+    let (config_digest, config_size) = push_blob(registry, repo, b"{}").await;
+    let (layer_digest, layer_size) = push_blob(registry, repo, bundle).await;
+    let manifest = serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": OCI_MANIFEST,
+        "artifactType": SIGSTORE_BUNDLE_V03,
+        "config": { "mediaType": "application/vnd.oci.empty.v1+json", "digest": config_digest, "size": config_size },
+        "layers": [{ "mediaType": SIGSTORE_BUNDLE_V03, "digest": layer_digest, "size": layer_size }],
+        "subject": { "mediaType": OCI_MANIFEST, "digest": subject_digest, "size": subject_size },
+    }))
+    .unwrap();
+    let digest = sha256(&manifest);
+    push_manifest(registry, repo, &digest, &manifest, OCI_MANIFEST).await;
+    let index = serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": OCI_INDEX,
+        "manifests": [{
+            "mediaType": OCI_MANIFEST, "digest": digest, "size": manifest.len(),
+            "artifactType": SIGSTORE_BUNDLE_V03
+        }]
+    }))
+    .unwrap();
+    push_manifest(registry, repo, &tag_for(subject_digest), &index, OCI_INDEX).await;
+    digest
 }
 
 /// The simple-signing payload cosign signs for `docker_reference` (`registry/repo`) at
