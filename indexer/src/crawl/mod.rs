@@ -36,9 +36,18 @@
 //!
 //! Passes are serialised (a webhook-driven [`Crawler::crawl_repository`] waits for a running
 //! [`Crawler::crawl`]). What it does not do: schedule itself (the daemon runs it on an
-//! interval), verify signatures (that is the [`Verify`] it is given), fetch separately
-//! published WIT packages, or notice that the index was wiped behind its back (call
-//! [`Crawler::reset_state`] when the index is recreated).
+//! interval), verify signatures (that is the [`Verify`] it is given), or notice that the index
+//! was wiped behind its back (call [`Crawler::reset_state`] when the index is recreated).
+//!
+//! Docs: a component's own WIT-package layer first; without one, the WIT packages published
+//! separately in the registries given to [`Crawler::with_wit_registries`] (the `wkg`
+//! convention, see [`crate::published`]), looked up by the exported interfaces' package names
+//! and versions, fetched through the same [`Fetcher`], limits and retries as components, and
+//! cached per package for the pass. A published package that is missing, unreadable or not
+//! what the component exports only costs the docs (a warning naming its reference), never the
+//! component. A component is re-described when its digest changes, so a WIT package
+//! published after its component was indexed is picked up at the component's next push or
+//! after [`Crawler::reset_state`].
 
 mod notify;
 mod retry;
@@ -62,7 +71,8 @@ pub use retry::RetryPolicy;
 pub use select::{TagSelection, glob_matches};
 
 use crate::describe::{DescribeError, describe};
-use crate::fetch::{FetchError, FetchedArtifact, Fetcher, ManifestDoc, REF_NAME_ANNOTATION};
+use crate::fetch::{FetchError, FetchedArtifact, FetchedWitPackage, Fetcher, ManifestDoc, REF_NAME_ANNOTATION};
+use crate::published::{self, WitCache, WitRegistry};
 use crate::reference::{ComponentRef, LayoutRef, OciRef, Target};
 use crate::search::{ComponentOrigin, SearchDoc, SearchError, SearchIndex};
 
@@ -476,6 +486,10 @@ pub struct Crawler {
     limits: Mutex<HashMap<String, Arc<Semaphore>>>,
     /// Per registry: requests in a row that failed transiently (after retries) in this pass.
     down: Mutex<HashMap<String, u32>>,
+    /// Where separately published WIT packages live (docs source 2).
+    wit_registries: Vec<WitRegistry>,
+    /// Published WIT lookups of this pass, by package.
+    wit_cache: WitCache,
     pass_lock: tokio::sync::Mutex<()>,
 }
 
@@ -508,8 +522,17 @@ impl Crawler {
             options: CrawlOptions::default(),
             limits: Mutex::new(HashMap::new()),
             down: Mutex::new(HashMap::new()),
+            wit_registries: Vec::new(),
+            wit_cache: WitCache::default(),
             pass_lock: tokio::sync::Mutex::new(()),
         }
+    }
+
+    /// The same crawler taking docs for components without a WIT package of their own from
+    /// the WIT packages published in `registries` (see [`crate::published`]).
+    pub fn with_wit_registries(mut self, registries: Vec<WitRegistry>) -> Crawler {
+        self.wit_registries = registries;
+        self
     }
 
     /// The same crawler with other concurrency, retry and timeout settings.
@@ -616,6 +639,8 @@ impl Crawler {
 
     async fn begin(&self) -> Result<Pass, CrawlError> {
         self.down.lock().unwrap_or_else(|e| e.into_inner()).clear();
+        // A package republished since the last pass is fetched again.
+        self.wit_cache.clear();
         let store = self.store.clone();
         let rows = blocking(move || store.scan(Table::CrawlState)).await?;
         let mut before = HashMap::new();
@@ -1102,7 +1127,7 @@ impl Crawler {
             artifact.annotations.clone(),
         );
         // A decoder panic on hostile bytes is this artifact's failure, not the crawl's.
-        let info =
+        let mut info =
             tokio::task::spawn_blocking(move || describe(&component, wit.as_deref(), &annotations))
                 .await
                 .unwrap_or_else(|join| {
@@ -1124,6 +1149,9 @@ impl Crawler {
                     reference: artifact.reference.clone(),
                     source: e,
                 })?;
+        if artifact.wit_package.is_none() && !self.wit_registries.is_empty() {
+            self.published_docs(&mut info).await;
+        }
         let verdict = self.verifier.verdict(&artifact).await;
         let origin = ComponentOrigin {
             reference: artifact.reference.clone(),
@@ -1144,6 +1172,28 @@ impl Crawler {
             })?;
         tracing::info!(item = %shown, reference = %artifact.reference, "indexed");
         Ok((key, artifact.reference))
+    }
+
+    /// Merges the docs of the WIT packages published for `info`'s exported interfaces, fetched
+    /// under the registry's request limit, retries and the artifact timeout.
+    async fn published_docs(&self, info: &mut crate::describe::ComponentInfo) {
+        let fetch = |r: OciRef| -> BoxFuture<'_, Result<FetchedWitPackage, FetchError>> {
+            Box::pin(async move {
+                let registry = r.registry().to_string();
+                let shown = r.to_string();
+                let after = self.options.artifact_timeout;
+                let fetch = self.request(&registry, &shown, || self.fetcher.fetch_wit_package(&r));
+                tokio::time::timeout(after, fetch).await.unwrap_or_else(|_| {
+                    Err(FetchError::Timeout {
+                        registry: registry.clone(),
+                        what: shown.clone(),
+                        after,
+                    })
+                })
+            })
+        };
+        let (found, refused) = published::find(info, &self.wit_registries, &self.wit_cache, &fetch).await;
+        published::apply(info, &found, &refused);
     }
 
     /// Commits each run's additions, writes its state, then removes what no entry points at.

@@ -598,3 +598,56 @@ async fn lying_registries_fail_per_tag_and_corrupt_nothing() {
     }
     assert_eq!(store.scan(Table::CrawlState).unwrap().len(), 1);
 }
+
+/// A component without a WIT package of its own gets the docs of the WIT package published
+/// for its exported interface at the wkg location; one whose package is not published is
+/// indexed with names and types, not failed. Each package is fetched once per pass.
+#[tokio::test]
+async fn docs_from_separately_published_wit_packages() {
+    let wit = fixture("hash.wit.wasm");
+    let wit_digest = Digest::of(&wit).to_string();
+    let wit_manifest = serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": crate::fetch::OCI_MANIFEST_MEDIA_TYPE,
+        "config": { "mediaType": crate::fetch::WASM_CONFIG_MEDIA_TYPE, "digest": Digest::of(b"{}").to_string(), "size": 2 },
+        "layers": [{ "mediaType": WASM_LAYER_MEDIA_TYPE, "digest": wit_digest, "size": wit.len() }],
+    }))
+    .unwrap();
+    let blob_path = format!("/v2/wit/forage/hash/blobs/{wit_digest}");
+    let (host, counts) = fake_registry(move |path, _| match path {
+        "/v2/" => (200, vec![], b"{}".to_vec()),
+        "/v2/wit/forage/hash/manifests/0.1.0" => {
+            (200, vec![("Content-Type", crate::fetch::OCI_MANIFEST_MEDIA_TYPE.to_string())], wit_manifest.clone())
+        }
+        p if p == blob_path => (200, vec![], wit.clone()),
+        _ => (404, vec![], br#"{"errors":[{"code":"MANIFEST_UNKNOWN","message":"unknown"}]}"#.to_vec()),
+    })
+    .await;
+
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().join("layout");
+    let hash = fixture("hash.wasm");
+    let json = fixture("json.wasm");
+    let m_hash = manifest(&d, &[(WASM_LAYER_MEDIA_TYPE, &hash)], serde_json::json!({}));
+    let m_hash_again = manifest(&d, &[(WASM_LAYER_MEDIA_TYPE, &hash)], serde_json::json!({"x": "another build, same package"}));
+    let m_json = manifest(&d, &[(WASM_LAYER_MEDIA_TYPE, &json)], serde_json::json!({}));
+    layout(&d, &[(&m_hash, Some("hash")), (&m_hash_again, Some("hash-again")), (&m_json, Some("json"))]);
+
+    let index = Arc::new(SearchIndex::in_memory());
+    let c = crawler(Arc::new(MemoryStore::default()), index.clone()).with_wit_registries(vec![WitRegistry {
+        registry: host.clone(),
+        prefix: "wit/".into(),
+        namespaces: vec!["forage".into()],
+    }]);
+    let s = c.crawl(&[CrawlSource::Layout { name: "bundled".into(), dir: d }]).await;
+    assert_eq!((s.sources[0].new, s.sources[0].failed), (3, 0), "{s:?}");
+    // "IEEE" is only in the published package's doc comment of `crc32`.
+    let hits = index.search(&SearchQuery::new("IEEE checksum")).unwrap();
+    assert_eq!(hits[0].doc.function, "crc32", "{hits:?}");
+    assert_eq!(hits[0].doc.description.as_deref(), Some("CRC-32 (IEEE) checksum of a UTF-8 string."));
+    let component = hits[0].doc.component_description.as_deref().unwrap_or_default();
+    assert!(component.starts_with("Hashes, checksums and byte encodings. "), "the published package's description: {component}");
+    let counts = counts.lock().unwrap();
+    assert_eq!(counts.get("/v2/wit/forage/hash/manifests/0.1.0"), Some(&1), "once per pass: {counts:?}");
+    assert_eq!(counts.get("/v2/wit/forage/json/manifests/0.1.0"), Some(&1), "{counts:?}");
+}

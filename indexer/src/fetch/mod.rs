@@ -173,6 +173,17 @@ pub struct FetchedArtifact {
     pub index_digest: Option<Digest>,
 }
 
+/// A WIT package published as an artifact of its own (see [`Fetcher::fetch_wit_package`]).
+#[derive(Clone, Debug)]
+pub struct FetchedWitPackage {
+    /// The pinned reference it was read from, `registry/repo@sha256:…`.
+    pub reference: String,
+    /// The manifest digest.
+    pub digest: Digest,
+    /// The layer's bytes (verified against their digest; not yet decoded).
+    pub bytes: Bytes,
+}
+
 /// Why fetching failed. Every variant names the registry, reference, layout or file at fault.
 #[derive(Debug, thiserror::Error)]
 pub enum FetchError {
@@ -439,6 +450,13 @@ impl Fetcher {
     /// Fetches and verifies a component from a registry.
     pub async fn fetch_oci(&self, reference: &OciRef) -> Result<FetchedArtifact, FetchError> {
         oci::fetch(self, reference).await
+    }
+
+    /// Fetches a WIT package published on its own at `reference` (the `wkg` convention: a
+    /// wasm artifact whose layer is the binary-encoded package), with the same credentials,
+    /// TLS settings, timeouts and size caps as components.
+    pub async fn fetch_wit_package(&self, reference: &OciRef) -> Result<FetchedWitPackage, FetchError> {
+        oci::fetch_wit_package(self, reference).await
     }
 
     /// Resolves `reference` to the digest of the manifest it names now (for a digest reference,
