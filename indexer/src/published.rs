@@ -210,15 +210,36 @@ pub fn decode_package(key: &PackageKey, fetched: &FetchedWitPackage) -> Result<P
     })
 }
 
-/// What one lookup gave: the package, `None` when it is not published (or no registry serves
-/// its namespace), or why it was refused.
+/// What one lookup gave: the package, `None` when it is not published, or why it was refused.
 pub type Lookup = Result<Option<Arc<PublishedPackage>>, PublishedWitError>;
+
+/// One lookup as the crawler remembers it, to notice a package published, moved or removed
+/// since: the tag reference asked and the manifest digest it resolved to (`None` when it was
+/// not there or could not be fetched).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Seen {
+    /// `registry/prefixns/name:version`.
+    pub reference: String,
+    /// `sha256:…` of the manifest read.
+    pub digest: Option<String>,
+}
+
+/// What [`find`] found for one component.
+#[derive(Debug, Default)]
+pub struct Found {
+    /// The packages accepted, for [`apply`].
+    pub packages: Vec<Arc<PublishedPackage>>,
+    /// The packages refused, each naming its reference.
+    pub refused: Vec<PublishedWitError>,
+    /// Every lookup made.
+    pub seen: Vec<Seen>,
+}
 
 /// Lookups by package, so that components sharing a package cost one fetch and one decode:
 /// the crawler keeps one per pass (a republished package is seen by the next pass).
 #[derive(Default)]
 pub struct WitCache {
-    entries: Mutex<HashMap<PackageKey, Arc<OnceCell<Lookup>>>>,
+    entries: Mutex<HashMap<PackageKey, Arc<OnceCell<(Seen, Lookup)>>>>,
 }
 
 impl fmt::Debug for WitCache {
@@ -239,26 +260,30 @@ impl WitCache {
 pub type FetchFn<'a> = dyn Fn(OciRef) -> BoxFuture<'a, Result<FetchedWitPackage, FetchError>> + Send + Sync + 'a;
 
 /// Looks up, fetches, decodes and checks the published WIT packages of `info`'s exported
-/// interfaces (see the module docs). Returns the accepted packages and the refusals.
-pub async fn find(
-    info: &ComponentInfo,
-    registries: &[WitRegistry],
-    cache: &WitCache,
-    fetch: &FetchFn<'_>,
-) -> (Vec<Arc<PublishedPackage>>, Vec<PublishedWitError>) {
+/// interfaces (see the module docs).
+pub async fn find(info: &ComponentInfo, registries: &[WitRegistry], cache: &WitCache, fetch: &FetchFn<'_>) -> Found {
     let mut keys: Vec<PackageKey> =
         info.functions.iter().filter_map(|f| f.interface.as_deref().and_then(PackageKey::of_interface)).collect();
     keys.sort();
     keys.dedup();
     let mut found = Vec::new();
     let mut refused = Vec::new();
+    let mut seen = Vec::new();
     for key in keys {
         let Some(registry) = registries.iter().find(|r| r.serves(&key.namespace)) else { continue };
+        let reference = match registry.reference(&key) {
+            Ok(r) => r,
+            Err(e) => {
+                refused.push(e);
+                continue;
+            }
+        };
         let cell = {
             let mut entries = cache.entries.lock().unwrap_or_else(|e| e.into_inner());
             entries.entry(key.clone()).or_default().clone()
         };
-        let lookup = cell.get_or_init(|| lookup(registry, &key, fetch)).await.clone();
+        let (s, lookup) = cell.get_or_init(|| lookup(reference, &key, fetch)).await.clone();
+        seen.push(s);
         match lookup {
             Ok(Some(p)) => match check(info, &p) {
                 Ok(()) => found.push(p),
@@ -271,34 +296,41 @@ pub async fn find(
     for e in &refused {
         tracing::warn!("published WIT docs: {e}");
     }
-    (found, refused)
+    Found { packages: found, refused, seen }
 }
 
-async fn lookup(registry: &WitRegistry, key: &PackageKey, fetch: &FetchFn<'_>) -> Lookup {
-    let reference = registry.reference(key)?;
+async fn lookup(reference: OciRef, key: &PackageKey, fetch: &FetchFn<'_>) -> (Seen, Lookup) {
+    let mut seen = Seen { reference: reference.to_string(), digest: None };
     let fetched = match fetch(reference.clone()).await {
         Ok(f) => f,
         // Not published: the usual case, and no fault of anyone's.
         Err(FetchError::NotFound { .. }) => {
             tracing::debug!(package = %key, %reference, "no published WIT package");
-            return Ok(None);
+            return (seen, Ok(None));
         }
         Err(e) => {
-            return Err(PublishedWitError::Fetch {
+            let e = PublishedWitError::Fetch {
                 package: key.to_string(),
                 detail: e.to_string(),
-            });
+            };
+            return (seen, Err(e));
         }
     };
+    seen.digest = Some(fetched.digest.to_string());
     let key2 = key.clone();
-    let decoded = tokio::task::spawn_blocking(move || decode_package(&key2, &fetched))
-        .await
-        .map_err(|e| PublishedWitError::Fetch {
-            package: key.to_string(),
-            detail: format!("decoding failed: {e}"),
-        })??;
+    let decoded = match tokio::task::spawn_blocking(move || decode_package(&key2, &fetched)).await {
+        Ok(Ok(d)) => d,
+        Ok(Err(e)) => return (seen, Err(e)),
+        Err(e) => {
+            let e = PublishedWitError::Fetch {
+                package: key.to_string(),
+                detail: format!("decoding failed: {e}"),
+            };
+            return (seen, Err(e));
+        }
+    };
     tracing::info!(package = %key, reference = %decoded.reference, "found published WIT package");
-    Ok(Some(Arc::new(decoded)))
+    (seen, Ok(Some(Arc::new(decoded))))
 }
 
 /// Does `p` define every interface and function `info` exports from its package, with the same
@@ -469,9 +501,11 @@ mod tests {
         let calls = AtomicUsize::new(0);
         let fetch = serving(Some(fixture("hash.wit.wasm")), &calls);
         let cache = WitCache::default();
-        let (found, refused) = find(&info, &[registry()], &cache, &fetch).await;
+        let Found { packages: found, refused, seen } = find(&info, &[registry()], &cache, &fetch).await;
         assert!(refused.is_empty(), "{refused:?}");
         assert_eq!(found.len(), 1);
+        let wit_digest = Digest::of(&fixture("hash.wit.wasm")).to_string();
+        assert_eq!(seen, [Seen { reference: "reg.example/wit/forage/hash:0.1.0".into(), digest: Some(wit_digest) }]);
         apply(&mut info, &found, &refused);
         assert_eq!(info.docs_source, DocsSource::PublishedWit);
         assert_eq!(info.docs_references.len(), 1);
@@ -490,12 +524,13 @@ mod tests {
     async fn unpublished_or_unserved_packages_change_nothing() {
         let before = hash_component();
         let calls = AtomicUsize::new(0);
-        let (found, refused) = find(&before, &[registry()], &WitCache::default(), &serving(None, &calls)).await;
+        let Found { packages: found, refused, seen } = find(&before, &[registry()], &WitCache::default(), &serving(None, &calls)).await;
         assert!(found.is_empty() && refused.is_empty(), "a 404 is not a warning: {refused:?}");
+        assert_eq!(seen, [Seen { reference: "reg.example/wit/forage/hash:0.1.0".into(), digest: None }], "remembered as absent");
         assert_eq!(calls.load(Ordering::SeqCst), 1);
         let other = WitRegistry { namespaces: vec!["acme".into()], ..registry() };
-        let (found, _) = find(&before, &[other], &WitCache::default(), &serving(Some(fixture("hash.wit.wasm")), &calls)).await;
-        assert!(found.is_empty());
+        let Found { packages: found, seen, .. } = find(&before, &[other], &WitCache::default(), &serving(Some(fixture("hash.wit.wasm")), &calls)).await;
+        assert!(found.is_empty() && seen.is_empty());
         assert_eq!(calls.load(Ordering::SeqCst), 1, "a namespace no registry serves is not looked up");
     }
 
@@ -524,8 +559,9 @@ mod tests {
             let mut info = hash_component();
             let source = info.docs_source;
             let calls = AtomicUsize::new(0);
-            let (found, refused) = find(&info, &[registry()], &WitCache::default(), &serving(Some(bytes), &calls)).await;
+            let Found { packages: found, refused, seen } = find(&info, &[registry()], &WitCache::default(), &serving(Some(bytes), &calls)).await;
             assert!(found.is_empty(), "{what}: accepted");
+            assert!(seen[0].digest.is_some(), "{what}: a refused package is remembered by digest, to notice a fix");
             assert_eq!(refused.len(), 1, "{what}: {refused:?}");
             let message = refused[0].to_string();
             assert!(message.contains(expected), "{what}: {message}");
@@ -545,8 +581,8 @@ mod tests {
                 Err(FetchError::TooLarge { source_name: format!("registry {}", r.registry()), what: "layer".into(), limit: 10, size: Some(11) })
             })
         };
-        let (found, refused) = find(&info, &[registry()], &WitCache::default(), &fetch).await;
-        assert!(found.is_empty());
+        let Found { packages: found, refused, seen } = find(&info, &[registry()], &WitCache::default(), &fetch).await;
+        assert!(found.is_empty() && seen[0].digest.is_none());
         let message = refused[0].to_string();
         assert!(message.contains("WIT package forage:hash@0.1.0") && message.contains("larger than the 10-byte limit"), "{message}");
     }
@@ -557,7 +593,7 @@ mod tests {
         let mut info = describe(&fixture("hash.wasm"), Some(&fixture("hash.wit.wasm")), &BTreeMap::new()).unwrap();
         assert_eq!(info.docs_source, DocsSource::WitPackage);
         let calls = AtomicUsize::new(0);
-        let (found, refused) = find(&info, &[registry()], &WitCache::default(), &serving(Some(fixture("hash.wit.wasm")), &calls)).await;
+        let Found { packages: found, refused, .. } = find(&info, &[registry()], &WitCache::default(), &serving(Some(fixture("hash.wit.wasm")), &calls)).await;
         apply(&mut info, &found, &refused);
         assert_eq!(info.docs_source, DocsSource::WitPackage);
         assert!(info.docs_references.is_empty());

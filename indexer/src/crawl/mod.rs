@@ -45,9 +45,10 @@
 //! and versions, fetched through the same [`Fetcher`], limits and retries as components, and
 //! cached per package for the pass. A published package that is missing, unreadable or not
 //! what the component exports only costs the docs (a warning naming its reference), never the
-//! component. A component is re-described when its digest changes, so a WIT package
-//! published after its component was indexed is picked up at the component's next push or
-//! after [`Crawler::reset_state`].
+//! component. The state entry remembers the WIT-source configuration and what each looked-up
+//! package's tag resolved to; an unchanged component is described again when either moved (a
+//! package published, republished or removed since, or `[[wit_source]]` edited), at the cost
+//! of one manifest request per looked-up package per pass.
 
 mod notify;
 mod retry;
@@ -354,6 +355,14 @@ struct Entry {
     component: String,
     /// The pinned reference the component was indexed under.
     reference: String,
+    /// The `[[wit_source]]` configuration it was described under ([`wit_fingerprint`]): when
+    /// the operator changes it, the component is described again.
+    #[serde(default)]
+    wit_config: String,
+    /// The published WIT packages looked up for its docs and what their tags resolved to: when
+    /// one is published, moved or removed, the component is described again.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    wit_seen: Vec<published::Seen>,
 }
 
 impl Entry {
@@ -374,8 +383,9 @@ enum Scope {
     Repository(String),
 }
 
-/// The indexing of one digest: its component key and pinned reference, or the error text.
-type Job = OnceCell<Result<(String, String), String>>;
+/// The indexing of one digest: its component key, pinned reference and published WIT lookups,
+/// or the error text.
+type Job = OnceCell<Result<(String, String, Vec<published::Seen>), String>>;
 
 /// Per-pass shared state.
 struct Pass {
@@ -385,6 +395,9 @@ struct Pass {
     indexed: HashMap<String, (String, String)>,
     /// One indexing job per resolved digest in this pass; later tags wait for the first.
     jobs: Mutex<HashMap<String, Arc<Job>>>,
+    /// Published WIT tags resolved in this pass: the digest (`None`: not there), or `None`
+    /// when the registry could not say.
+    wit_tags: Mutex<HashMap<String, Arc<OnceCell<Option<Option<String>>>>>>,
 }
 
 /// What happened to one tag.
@@ -661,6 +674,7 @@ impl Crawler {
             before,
             indexed,
             jobs: Mutex::new(HashMap::new()),
+            wit_tags: Mutex::new(HashMap::new()),
         })
     }
 
@@ -1003,22 +1017,30 @@ impl Crawler {
                 blocking(move || Digest::of(&c)).await
             }
         };
-        let entry = |component: String, reference: String| Entry {
+        let entry = |component: String, reference: String, wit_seen: Vec<published::Seen>| Entry {
             source: source.name().to_string(),
             repository: item.repository.clone(),
             tag: item.tag.clone(),
             resolved: resolved.to_string(),
             component,
             reference,
+            wit_config: wit_fingerprint(&self.wit_registries),
+            wit_seen,
         };
         let key = state_key(source.name(), &item.repository, &item.tag);
+        let mut docs_moved = false;
         if let Some(prev) = pass.before.get(&key)
             && prev.resolved == resolved.to_string()
         {
-            return Outcome::Unchanged(prev.clone());
+            if self.docs_current(pass, prev).await {
+                return Outcome::Unchanged(prev.clone());
+            }
+            // Same bytes, other docs: described again below, not aliased to itself.
+            tracing::info!(item = %shown, "published WIT docs changed; describing it again");
+            docs_moved = true;
         }
-        if let Some((component, reference)) = pass.indexed.get(&resolved.to_string()) {
-            return Outcome::Alias(entry(component.clone(), reference.clone()));
+        if !docs_moved && let Some((component, reference)) = pass.indexed.get(&resolved.to_string()) {
+            return Outcome::Alias(entry(component.clone(), reference.clone(), Vec::new()));
         }
         let cell = {
             let mut jobs = pass.jobs.lock().unwrap_or_else(|e| e.into_inner());
@@ -1037,8 +1059,8 @@ impl Crawler {
             .await
             .clone();
         match (result, ran) {
-            (Ok((component, reference)), true) => Outcome::New(entry(component, reference)),
-            (Ok((component, reference)), false) => Outcome::Alias(entry(component, reference)),
+            (Ok((component, reference, seen)), true) => Outcome::New(entry(component, reference, seen)),
+            (Ok((component, reference, seen)), false) => Outcome::Alias(entry(component, reference, seen)),
             (Err(e), true) => Outcome::Failed(e),
             (Err(e), false) => Outcome::Failed(
                 CrawlError::Shared {
@@ -1050,14 +1072,49 @@ impl Crawler {
         }
     }
 
+    /// Are the docs `prev` was indexed with still the published ones? False when the
+    /// `[[wit_source]]` configuration changed or a looked-up package's tag now resolves
+    /// elsewhere (or appeared, or went). A registry that cannot say counts as no change: the
+    /// docs are not churned by an outage.
+    async fn docs_current(&self, pass: &Pass, prev: &Entry) -> bool {
+        if prev.wit_config != wit_fingerprint(&self.wit_registries) {
+            return false;
+        }
+        for seen in &prev.wit_seen {
+            let cell = {
+                let mut tags = pass.wit_tags.lock().unwrap_or_else(|e| e.into_inner());
+                tags.entry(seen.reference.clone()).or_default().clone()
+            };
+            let now = cell
+                .get_or_init(|| async {
+                    let r: OciRef = seen.reference.parse().ok()?;
+                    match self.request(r.registry(), &seen.reference, || self.fetcher.resolve(&r)).await {
+                        Ok(d) => Some(Some(d.to_string())),
+                        Err(FetchError::NotFound { .. }) => Some(None),
+                        Err(e) => {
+                            tracing::debug!(reference = %seen.reference, %e, "cannot check the published WIT package");
+                            None
+                        }
+                    }
+                })
+                .await;
+            if let Some(now) = now
+                && *now != seen.digest
+            {
+                return false;
+            }
+        }
+        true
+    }
+
     /// Fetches (pinned), describes, verifies and indexes one artifact; returns its component
-    /// key and pinned reference. Nothing is committed here.
+    /// key, pinned reference and published WIT lookups. Nothing is committed here.
     async fn index_item(
         &self,
         source: &CrawlSource,
         item: &Item,
         resolved: &Digest,
-    ) -> Result<(String, String), CrawlError> {
+    ) -> Result<(String, String, Vec<published::Seen>), CrawlError> {
         let shown = item_name(item);
         let (artifact, origin_registry) = match &item.kind {
             ItemKind::Registry { registry } => {
@@ -1149,8 +1206,9 @@ impl Crawler {
                     reference: artifact.reference.clone(),
                     source: e,
                 })?;
+        let mut seen = Vec::new();
         if artifact.wit_package.is_none() && !self.wit_registries.is_empty() {
-            self.published_docs(&mut info).await;
+            seen = self.published_docs(&mut info).await;
         }
         let verdict = self.verifier.verdict(&artifact).await;
         let origin = ComponentOrigin {
@@ -1171,12 +1229,13 @@ impl Crawler {
                 source: e,
             })?;
         tracing::info!(item = %shown, reference = %artifact.reference, "indexed");
-        Ok((key, artifact.reference))
+        Ok((key, artifact.reference, seen))
     }
 
     /// Merges the docs of the WIT packages published for `info`'s exported interfaces, fetched
-    /// under the registry's request limit, retries and the artifact timeout.
-    async fn published_docs(&self, info: &mut crate::describe::ComponentInfo) {
+    /// under the registry's request limit, retries and the artifact timeout; returns the
+    /// lookups made.
+    async fn published_docs(&self, info: &mut crate::describe::ComponentInfo) -> Vec<published::Seen> {
         let fetch = |r: OciRef| -> BoxFuture<'_, Result<FetchedWitPackage, FetchError>> {
             Box::pin(async move {
                 let registry = r.registry().to_string();
@@ -1192,8 +1251,9 @@ impl Crawler {
                 })
             })
         };
-        let (found, refused) = published::find(info, &self.wit_registries, &self.wit_cache, &fetch).await;
-        published::apply(info, &found, &refused);
+        let found = published::find(info, &self.wit_registries, &self.wit_cache, &fetch).await;
+        published::apply(info, &found.packages, &found.refused);
+        found.seen
     }
 
     /// Commits each run's additions, writes its state, then removes what no entry points at.
@@ -1333,6 +1393,15 @@ fn item_name(item: &Item) -> String {
         ItemKind::Layout { dir, .. } => format!("layout:{}:{}", dir.display(), item.tag),
         ItemKind::Embedded { .. } => format!("builtin:{}", item.repository),
     }
+}
+
+/// The `[[wit_source]]` configuration as remembered in crawl state; empty without one.
+fn wit_fingerprint(registries: &[WitRegistry]) -> String {
+    registries
+        .iter()
+        .map(|r| format!("{} {} {}", r.registry, r.prefix, r.namespaces.join(",")))
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// Runs blocking work (describe, index writes, store calls, hashing) off the async runtime.

@@ -606,18 +606,26 @@ async fn lying_registries_fail_per_tag_and_corrupt_nothing() {
 async fn docs_from_separately_published_wit_packages() {
     let wit = fixture("hash.wit.wasm");
     let wit_digest = Digest::of(&wit).to_string();
-    let wit_manifest = serde_json::to_vec(&serde_json::json!({
-        "schemaVersion": 2,
-        "mediaType": crate::fetch::OCI_MANIFEST_MEDIA_TYPE,
-        "config": { "mediaType": crate::fetch::WASM_CONFIG_MEDIA_TYPE, "digest": Digest::of(b"{}").to_string(), "size": 2 },
-        "layers": [{ "mediaType": WASM_LAYER_MEDIA_TYPE, "digest": wit_digest, "size": wit.len() }],
-    }))
-    .unwrap();
+    let wit_manifest = |release: &str| {
+        serde_json::to_vec(&serde_json::json!({
+            "schemaVersion": 2,
+            "mediaType": crate::fetch::OCI_MANIFEST_MEDIA_TYPE,
+            "config": { "mediaType": crate::fetch::WASM_CONFIG_MEDIA_TYPE, "digest": Digest::of(b"{}").to_string(), "size": 2 },
+            "layers": [{ "mediaType": WASM_LAYER_MEDIA_TYPE, "digest": wit_digest, "size": wit.len() }],
+            "annotations": { "release": release },
+        }))
+        .unwrap()
+    };
+    let (first, second) = (wit_manifest("first"), wit_manifest("second"));
+    // Flipped to republish the package (another manifest digest).
+    let republished = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = republished.clone();
     let blob_path = format!("/v2/wit/forage/hash/blobs/{wit_digest}");
     let (host, counts) = fake_registry(move |path, _| match path {
         "/v2/" => (200, vec![], b"{}".to_vec()),
         "/v2/wit/forage/hash/manifests/0.1.0" => {
-            (200, vec![("Content-Type", crate::fetch::OCI_MANIFEST_MEDIA_TYPE.to_string())], wit_manifest.clone())
+            let m = if flag.load(std::sync::atomic::Ordering::SeqCst) { second.clone() } else { first.clone() };
+            (200, vec![("Content-Type", crate::fetch::OCI_MANIFEST_MEDIA_TYPE.to_string())], m)
         }
         p if p == blob_path => (200, vec![], wit.clone()),
         _ => (404, vec![], br#"{"errors":[{"code":"MANIFEST_UNKNOWN","message":"unknown"}]}"#.to_vec()),
@@ -639,7 +647,8 @@ async fn docs_from_separately_published_wit_packages() {
         prefix: "wit/".into(),
         namespaces: vec!["forage".into()],
     }]);
-    let s = c.crawl(&[CrawlSource::Layout { name: "bundled".into(), dir: d }]).await;
+    let src = [CrawlSource::Layout { name: "bundled".into(), dir: d }];
+    let s = c.crawl(&src).await;
     assert_eq!((s.sources[0].new, s.sources[0].failed), (3, 0), "{s:?}");
     // "IEEE" is only in the published package's doc comment of `crc32`.
     let hits = index.search(&SearchQuery::new("IEEE checksum")).unwrap();
@@ -647,7 +656,25 @@ async fn docs_from_separately_published_wit_packages() {
     assert_eq!(hits[0].doc.description.as_deref(), Some("CRC-32 (IEEE) checksum of a UTF-8 string."));
     let component = hits[0].doc.component_description.as_deref().unwrap_or_default();
     assert!(component.starts_with("Hashes, checksums and byte encodings. "), "the published package's description: {component}");
-    let counts = counts.lock().unwrap();
-    assert_eq!(counts.get("/v2/wit/forage/hash/manifests/0.1.0"), Some(&1), "once per pass: {counts:?}");
-    assert_eq!(counts.get("/v2/wit/forage/json/manifests/0.1.0"), Some(&1), "{counts:?}");
+    let manifests = |package: &str| counts.lock().unwrap().get(&format!("/v2/wit/{package}/manifests/0.1.0")).copied();
+    assert_eq!(manifests("forage/hash"), Some(1), "once per pass");
+    assert_eq!(manifests("forage/json"), Some(1));
+
+    // Nothing moved: nothing described again; each looked-up tag is checked once.
+    let s = c.crawl(&src).await;
+    assert_eq!((s.sources[0].new, s.sources[0].unchanged), (0, 3), "{s:?}");
+    assert_eq!((manifests("forage/hash"), manifests("forage/json")), (Some(2), Some(2)));
+
+    // The package republished: the two components that use it are described again.
+    republished.store(true, std::sync::atomic::Ordering::SeqCst);
+    let s = c.crawl(&src).await;
+    assert_eq!((s.sources[0].new, s.sources[0].unchanged, s.sources[0].failed), (2, 1, 0), "{s:?}");
+    assert_eq!(index.search(&SearchQuery::new("IEEE checksum")).unwrap()[0].doc.function, "crc32");
+
+    // Without the [[wit_source]] any more: described again, from names and types.
+    let c = crawler(c.store.clone(), index.clone());
+    let s = c.crawl(&src).await;
+    assert_eq!(s.sources[0].new, 3, "{s:?}");
+    let hits = index.search(&SearchQuery::new("crc32")).unwrap();
+    assert_eq!((hits[0].doc.function.as_str(), hits[0].doc.description.as_deref()), ("crc32", None));
 }
