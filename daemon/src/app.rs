@@ -469,11 +469,31 @@ impl App {
         }
     }
 
-    /// Reads an artifact's interface without compiling it.
+    /// Reads an artifact's interface without compiling it. Without a WIT package of its own,
+    /// its docs come from the WIT packages published in the `[[wit_source]]` registries, when
+    /// there are some (see `forage_indexer::published`).
+    pub async fn describe(&self, a: &Artifact) -> Result<ComponentInfo, AppError> {
+        let mut info = self.describe_own(a).await?;
+        let registries = self.config.wit_registries();
+        if a.wit_package.is_none() && !registries.is_empty() {
+            // Looked up afresh each time (not cached with the description): a package
+            // published after the component is seen by the next `inspect` or load.
+            let cache = forage_indexer::published::WitCache::default();
+            let fetch = |r: forage_indexer::reference::OciRef| -> futures::future::BoxFuture<
+                '_,
+                Result<forage_indexer::fetch::FetchedWitPackage, FetchError>,
+            > { Box::pin(async move { self.fetcher.fetch_wit_package(&r).await }) };
+            let found = forage_indexer::published::find(&info, &registries, &cache, &fetch).await;
+            forage_indexer::published::apply(&mut info, &found.packages, &found.refused);
+        }
+        Ok(info)
+    }
+
+    /// [`App::describe`] from the artifact alone.
     ///
     /// Descriptions are cached in memory and beside the blob copies, keyed by what they depend
     /// on (component digest, WIT package, annotations), so a warm load does not decode again.
-    pub async fn describe(&self, a: &Artifact) -> Result<ComponentInfo, AppError> {
+    async fn describe_own(&self, a: &Artifact) -> Result<ComponentInfo, AppError> {
         let key = {
             let mut h = Vec::new();
             h.extend_from_slice(a.digest.as_bytes());

@@ -72,7 +72,8 @@ pub async fn crawler(app: &Arc<App>) -> Result<Crawler, crate::app::AppError> {
         index,
         move |registry, repo| allow_app.trust.check_allowed(registry, repo).map_err(|e| e.to_string()),
         Arc::new(AppVerifier(app.clone())),
-    ))
+    )
+    .with_wit_registries(app.config.wit_registries()))
 }
 
 /// One pass over every source (and the embedded catalog), with a progress bar on stderr when
