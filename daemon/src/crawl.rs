@@ -130,6 +130,9 @@ pub fn print_summary(summary: &serde_json::Value, json: bool) -> anyhow::Result<
         for e in s["errors"].as_array().into_iter().flatten() {
             println!("  error: {}", e.as_str().unwrap_or(""));
         }
+        for w in s["warnings"].as_array().into_iter().flatten() {
+            println!("  warning: {}", w.as_str().unwrap_or(""));
+        }
     }
     // A partial crawl (some sources failed) still exits 0; the summary says what failed.
     Ok(())

@@ -234,6 +234,10 @@ pub struct SourceSummary {
     pub failed: usize,
     /// One line per failure, naming the repository and tag (or listing) at fault.
     pub errors: Vec<String>,
+    /// What was indexed with less than it could have: a published WIT package refused or
+    /// unreadable, naming its reference (the component is indexed, with the next docs source).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 /// Progress of a pass, for a progress bar or logs. Events of concurrent sources interleave.
@@ -383,9 +387,21 @@ enum Scope {
     Repository(String),
 }
 
-/// The indexing of one digest: its component key, pinned reference and published WIT lookups,
-/// or the error text.
-type Job = OnceCell<Result<(String, String, Vec<published::Seen>), String>>;
+/// The indexing of one digest, or the error text.
+type Job = OnceCell<Result<Indexed, String>>;
+
+/// What indexing one artifact produced.
+#[derive(Clone)]
+struct Indexed {
+    /// The component key in the index.
+    component: String,
+    /// The pinned reference.
+    reference: String,
+    /// The published WIT lookups its docs depend on.
+    seen: Vec<published::Seen>,
+    /// Docs sources refused, naming their references.
+    warnings: Vec<String>,
+}
 
 /// Per-pass shared state.
 struct Pass {
@@ -406,8 +422,8 @@ enum Outcome {
     Unchanged(Entry),
     /// Points at a component already indexed (before or earlier in this pass).
     Alias(Entry),
-    /// Indexed now.
-    New(Entry),
+    /// Indexed now (with warnings about its docs).
+    New(Entry, Vec<String>),
     /// Failed; the previous entry (if any) stays.
     Failed(String),
     /// The tag vanished between listing and resolving.
@@ -779,7 +795,9 @@ impl Crawler {
                     run.keep.push(e);
                     "unchanged"
                 }
-                Outcome::New(e) => {
+                Outcome::New(e, warnings) => {
+                    // Already logged where they were found; kept for the summary.
+                    run.summary.warnings.extend(warnings.into_iter().map(|w| format!("{shown}: {w}")));
                     run.summary.new += 1;
                     run.kept.insert(e.key());
                     run.keep.push(e);
@@ -1059,8 +1077,8 @@ impl Crawler {
             .await
             .clone();
         match (result, ran) {
-            (Ok((component, reference, seen)), true) => Outcome::New(entry(component, reference, seen)),
-            (Ok((component, reference, seen)), false) => Outcome::Alias(entry(component, reference, seen)),
+            (Ok(i), true) => Outcome::New(entry(i.component, i.reference, i.seen), i.warnings),
+            (Ok(i), false) => Outcome::Alias(entry(i.component, i.reference, i.seen)),
             (Err(e), true) => Outcome::Failed(e),
             (Err(e), false) => Outcome::Failed(
                 CrawlError::Shared {
@@ -1107,14 +1125,14 @@ impl Crawler {
         true
     }
 
-    /// Fetches (pinned), describes, verifies and indexes one artifact; returns its component
-    /// key, pinned reference and published WIT lookups. Nothing is committed here.
+    /// Fetches (pinned), describes, verifies and indexes one artifact. Nothing is committed
+    /// here.
     async fn index_item(
         &self,
         source: &CrawlSource,
         item: &Item,
         resolved: &Digest,
-    ) -> Result<(String, String, Vec<published::Seen>), CrawlError> {
+    ) -> Result<Indexed, CrawlError> {
         let shown = item_name(item);
         let (artifact, origin_registry) = match &item.kind {
             ItemKind::Registry { registry } => {
@@ -1210,6 +1228,7 @@ impl Crawler {
         if artifact.wit_package.is_none() && !self.wit_registries.is_empty() {
             seen = self.published_docs(&mut info).await;
         }
+        let warnings = info.docs_warnings.clone();
         let verdict = self.verifier.verdict(&artifact).await;
         let origin = ComponentOrigin {
             reference: artifact.reference.clone(),
@@ -1229,7 +1248,12 @@ impl Crawler {
                 source: e,
             })?;
         tracing::info!(item = %shown, reference = %artifact.reference, "indexed");
-        Ok((key, artifact.reference, seen))
+        Ok(Indexed {
+            component: key,
+            reference: artifact.reference,
+            seen,
+            warnings,
+        })
     }
 
     /// Merges the docs of the WIT packages published for `info`'s exported interfaces, fetched

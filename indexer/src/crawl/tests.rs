@@ -678,3 +678,62 @@ async fn docs_from_separately_published_wit_packages() {
     let hits = index.search(&SearchQuery::new("crc32")).unwrap();
     assert_eq!((hits[0].doc.function.as_str(), hits[0].doc.description.as_deref()), ("crc32", None));
 }
+
+/// Hostile WIT publications (a blob over the cap, bytes that are not WIT) cost only the docs:
+/// both components are indexed from names and types, and the summary's warnings name the
+/// package and reference at fault.
+#[tokio::test]
+async fn hostile_published_wit_packages_cost_only_the_docs() {
+    let huge = vec![0u8; 300_000];
+    let garbage = b"\0asm\x0d\0\x01\0 not a WIT package".to_vec();
+    let manifest_over = |bytes: &[u8]| {
+        serde_json::to_vec(&serde_json::json!({
+            "schemaVersion": 2,
+            "mediaType": crate::fetch::OCI_MANIFEST_MEDIA_TYPE,
+            "layers": [{ "mediaType": WASM_LAYER_MEDIA_TYPE, "digest": Digest::of(bytes).to_string(), "size": bytes.len() }],
+        }))
+        .unwrap()
+    };
+    let (m_huge, m_garbage) = (manifest_over(&huge), manifest_over(&garbage));
+    let (huge_blob, garbage_blob) = (
+        format!("/v2/wit/forage/hash/blobs/{}", Digest::of(&huge)),
+        format!("/v2/wit/forage/json/blobs/{}", Digest::of(&garbage)),
+    );
+    let manifest_type = || vec![("Content-Type", crate::fetch::OCI_MANIFEST_MEDIA_TYPE.to_string())];
+    let (host, _) = fake_registry(move |path, _| match path {
+        "/v2/" => (200, vec![], b"{}".to_vec()),
+        "/v2/wit/forage/hash/manifests/0.1.0" => (200, manifest_type(), m_huge.clone()),
+        "/v2/wit/forage/json/manifests/0.1.0" => (200, manifest_type(), m_garbage.clone()),
+        p if p == huge_blob => (200, vec![], huge.clone()),
+        p if p == garbage_blob => (200, vec![], garbage.clone()),
+        _ => (404, vec![], Vec::new()),
+    })
+    .await;
+
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().join("layout");
+    let (hash, json) = (fixture("hash.wasm"), fixture("json.wasm"));
+    let m_hash = manifest(&d, &[(WASM_LAYER_MEDIA_TYPE, &hash)], serde_json::json!({}));
+    let m_json = manifest(&d, &[(WASM_LAYER_MEDIA_TYPE, &json)], serde_json::json!({}));
+    layout(&d, &[(&m_hash, Some("hash")), (&m_json, Some("json"))]);
+
+    // Components (about 100 KB) fit under the cap; the 300 KB "WIT package" does not.
+    let fetcher = Fetcher::new(crate::fetch::FetcherConfig {
+        limits: crate::fetch::FetchLimits { max_blob_bytes: 200_000, ..Default::default() },
+        ..Default::default()
+    })
+    .unwrap();
+    let index = Arc::new(SearchIndex::in_memory());
+    let c = Crawler::new(fetcher, Arc::new(MemoryStore::default()), index.clone(), |_, _| Ok(()), Arc::new(NoVerification))
+        .with_wit_registries(vec![WitRegistry { registry: host.clone(), prefix: "wit/".into(), namespaces: Vec::new() }]);
+    let s = c.crawl(&[CrawlSource::Layout { name: "bundled".into(), dir: d }]).await;
+    let b = &s.sources[0];
+    assert_eq!((b.new, b.failed), (2, 0), "{s:?}");
+    assert_eq!(b.warnings.len(), 2, "{s:?}");
+    let of = |package: &str| b.warnings.iter().find(|w| w.contains(package)).unwrap_or_else(|| panic!("{package}: {s:?}"));
+    assert!(of("forage:hash@0.1.0").contains("larger than the 200000-byte limit"), "{s:?}");
+    let json_warning = of(&format!("{host}/wit/forage/json@sha256:"));
+    assert!(json_warning.contains("is not a WIT package (looked up as forage:json@0.1.0)"), "{s:?}");
+    let hits = index.search(&SearchQuery::new("crc32")).unwrap();
+    assert_eq!((hits[0].doc.function.as_str(), hits[0].doc.description.as_deref()), ("crc32", None));
+}
