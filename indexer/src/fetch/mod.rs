@@ -20,6 +20,10 @@
 //! component. When several wasm layers are present they are told apart by decoding them: one is
 //! the component, and a binary-encoded WIT package (as `wkg wit build` writes it) is returned
 //! as [`FetchedArtifact::wit_package`].
+//!
+//! An artifact holding only a WIT package (one published on its own, as `wkg publish` does
+//! for docs) is not a component: [`Fetcher::fetch_wit_package`] reads it, with the same
+//! pinning, verification and caps, for [`crate::published`].
 
 pub mod file;
 pub mod layout;
