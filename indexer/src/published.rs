@@ -239,8 +239,11 @@ pub struct Found {
 /// the crawler keeps one per pass (a republished package is seen by the next pass).
 #[derive(Default)]
 pub struct WitCache {
-    entries: Mutex<HashMap<PackageKey, Arc<OnceCell<(Seen, Lookup)>>>>,
+    entries: Mutex<HashMap<PackageKey, Arc<CachedLookup>>>,
 }
+
+/// One package's lookup, made once however many components ask.
+type CachedLookup = OnceCell<(Seen, Lookup)>;
 
 impl fmt::Debug for WitCache {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

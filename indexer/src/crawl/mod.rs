@@ -413,8 +413,12 @@ struct Pass {
     jobs: Mutex<HashMap<String, Arc<Job>>>,
     /// Published WIT tags resolved in this pass: the digest (`None`: not there), or `None`
     /// when the registry could not say.
-    wit_tags: Mutex<HashMap<String, Arc<OnceCell<Option<Option<String>>>>>>,
+    wit_tags: Mutex<HashMap<String, Arc<TagCheck>>>,
 }
+
+/// One published WIT tag's check in a pass: `Some(digest or None when absent)`, or `None`
+/// when the registry could not say.
+type TagCheck = OnceCell<Option<Option<String>>>;
 
 /// What happened to one tag.
 enum Outcome {
