@@ -469,11 +469,50 @@ impl App {
         }
     }
 
-    /// Reads an artifact's interface without compiling it.
+    /// Reads an artifact's interface without compiling it. Without a WIT package of its own,
+    /// its docs come from the WIT packages published in the `[[wit_source]]` registries, when
+    /// there are some (see `forage_indexer::published`).
+    pub async fn describe(&self, a: &Artifact) -> Result<ComponentInfo, AppError> {
+        let mut info = self.describe_own(a).await?;
+        let registries = self.config.wit_registries();
+        if a.wit_package.is_none() && !registries.is_empty() {
+            // The published docs a component was last described with, kept beside its blob
+            // copy: a restart restores from local bytes, without the network.
+            let saved = self.blob_dir.join(format!("{}.published.json", a.digest.hex()));
+            if a.source.is_none() {
+                if let Ok(bytes) = tokio::fs::read(&saved).await
+                    && let Ok(kept) = serde_json::from_slice::<ComponentInfo>(&bytes)
+                {
+                    return Ok(kept);
+                }
+                return Ok(info);
+            }
+            // Looked up afresh each time (not cached with the description): a package
+            // published after the component is seen by the next `inspect` or load.
+            let cache = forage_indexer::published::WitCache::default();
+            let fetch = |r: forage_indexer::reference::OciRef| -> futures::future::BoxFuture<
+                '_,
+                Result<forage_indexer::fetch::FetchedWitPackage, FetchError>,
+            > { Box::pin(async move { self.fetcher.fetch_wit_package(&r).await }) };
+            let found = forage_indexer::published::find(&info, &registries, &cache, &fetch).await;
+            forage_indexer::published::apply(&mut info, &found.packages, &found.refused);
+            // Best effort, like the description cache: it only saves a restart its docs.
+            if info.docs_source == forage_indexer::describe::DocsSource::PublishedWit {
+                if tokio::fs::create_dir_all(&self.blob_dir).await.is_ok() {
+                    let _ = write_atomic(&saved, &serde_json::to_vec(&info).expect("info serialises")).await;
+                }
+            } else {
+                let _ = tokio::fs::remove_file(&saved).await;
+            }
+        }
+        Ok(info)
+    }
+
+    /// [`App::describe`] from the artifact alone.
     ///
     /// Descriptions are cached in memory and beside the blob copies, keyed by what they depend
     /// on (component digest, WIT package, annotations), so a warm load does not decode again.
-    pub async fn describe(&self, a: &Artifact) -> Result<ComponentInfo, AppError> {
+    async fn describe_own(&self, a: &Artifact) -> Result<ComponentInfo, AppError> {
         let key = {
             let mut h = Vec::new();
             h.extend_from_slice(a.digest.as_bytes());
@@ -1545,6 +1584,45 @@ mod tests {
         for no in ["home", "Hello World", "", "/etc/x", "A-B", "123"] {
             assert!(!looks_like_env_name(no), "{no}");
         }
+    }
+
+    /// A component restored at start (no source: local bytes only) is not looked up in the
+    /// `[[wit_source]]`s; it gets the published docs it was last described with, if any.
+    #[tokio::test]
+    async fn a_restored_component_keeps_its_published_docs_without_the_network() {
+        use forage_indexer::describe::DocsSource;
+        let dir = tempfile::tempdir().unwrap();
+        // Nothing listens there: a lookup would fail, and say so in `docs_warnings`.
+        let config = Config::parse("[[wit_source]]\nregistry = \"127.0.0.1:9\"\n[limits]\npooling = false\n", Path::new("t.toml")).unwrap();
+        let app = App::new(config, dir.path(), Arc::new(forage_store::MemoryStore::default())).unwrap();
+        let component = Bytes::from(std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/built/hash.wasm")).unwrap());
+        let a = Artifact {
+            digest: Digest::of(&component),
+            reference: "127.0.0.1:5000/components/hash@sha256:00".into(),
+            component,
+            wit_package: None,
+            annotations: BTreeMap::new(),
+            name_hint: "hash".into(),
+            scope: "127.0.0.1:5000/components".into(),
+            source: None,
+        };
+        let own = app.describe(&a).await.unwrap();
+        assert_ne!(own.docs_source, DocsSource::PublishedWit);
+        assert!(own.docs_warnings.is_empty(), "nothing looked up: {:?}", own.docs_warnings);
+        let mut kept = own.clone();
+        kept.docs_source = DocsSource::PublishedWit;
+        kept.docs_references = vec!["127.0.0.1:9/forage/hash@sha256:11".into()];
+        kept.functions[0].docs = Some("Kept from the last load.".into());
+        std::fs::create_dir_all(dir.path().join("blobs")).unwrap();
+        std::fs::write(
+            dir.path().join("blobs").join(format!("{}.published.json", a.digest.hex())),
+            serde_json::to_vec(&kept).unwrap(),
+        )
+        .unwrap();
+        let restored = app.describe(&a).await.unwrap();
+        assert_eq!(restored.docs_source, DocsSource::PublishedWit);
+        assert_eq!(restored.functions[0].docs.as_deref(), Some("Kept from the last load."));
+        assert!(restored.docs_warnings.is_empty());
     }
 
     #[test]

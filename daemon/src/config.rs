@@ -46,6 +46,10 @@ pub struct Config {
     /// Registries and layout directories.
     #[serde(default, rename = "source")]
     pub sources: Vec<Source>,
+    /// Registries where WIT packages are published on their own (the `wkg` convention): docs
+    /// for components that do not carry their WIT package.
+    #[serde(default, rename = "wit_source")]
+    pub wit_sources: Vec<WitSource>,
     /// Per-call limits and engine settings.
     #[serde(default)]
     pub limits: Limits,
@@ -119,6 +123,28 @@ pub struct Source {
     pub auth: Option<Auth>,
     /// Tags to index: globs, or `["*"]` for all; default the newest semver tag plus `latest`.
     pub tags: Option<Vec<String>>,
+}
+
+/// One `[[wit_source]]`: an OCI registry where WIT packages are published the `wkg` way, package
+/// `namespace:name@version` at `<registry>/<prefix><namespace>/<name>:<version>`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WitSource {
+    /// Registry host (`127.0.0.1:5000`, `ghcr.io`).
+    pub registry: String,
+    /// Put before `namespace/name` in the repository (wkg's namespace prefix), e.g. `wit/`.
+    #[serde(default)]
+    pub prefix: String,
+    /// Globs of the WIT namespaces published there; default every namespace. The first
+    /// `[[wit_source]]` serving a namespace is the one asked.
+    #[serde(default)]
+    pub namespaces: Vec<String>,
+    /// Plain HTTP / self-signed, for a registry no `[[source]]` names (otherwise the
+    /// `[[source]]`'s setting applies).
+    #[serde(default)]
+    pub insecure: bool,
+    /// Credentials, for a registry no `[[source]]` names.
+    pub auth: Option<Auth>,
 }
 
 /// Credentials for a registry source. Secrets come from the environment, never the file.
@@ -337,6 +363,31 @@ impl Config {
                 }
             }
         }
+        for (i, w) in c.wit_sources.iter().enumerate() {
+            let invalid = |message: String| ConfigError::Invalid { path: path.to_path_buf(), message };
+            // The repository every lookup makes must be a valid one.
+            let probe = format!("{}namespace/name", w.prefix);
+            if let Err(e) = forage_indexer::reference::OciRef::new(
+                &w.registry,
+                &probe,
+                forage_indexer::reference::Target::Tag("0.1.0".into()),
+            ) {
+                return Err(invalid(format!(
+                    "wit_source[{i}]: registry `{}` with prefix `{}` does not make OCI references: {e}",
+                    w.registry, w.prefix
+                )));
+            }
+            // TLS and credentials are per registry host: one place says them.
+            if (w.insecure || w.auth.is_some())
+                && let Some(s) = c.sources.iter().find(|s| s.registry.as_deref() == Some(w.registry.as_str()))
+            {
+                return Err(invalid(format!(
+                    "wit_source[{i}]: registry `{}` is also source `{}`, whose `insecure` and `auth` apply to it; \
+                     remove them from the wit_source",
+                    w.registry, s.name
+                )));
+            }
+        }
         if c.limits.memory_mib == 0 || c.limits.call_timeout_ms == 0 {
             return Err(ConfigError::Invalid {
                 path: path.to_path_buf(),
@@ -389,6 +440,21 @@ impl Config {
                 },
             );
         }
+        for w in &self.wit_sources {
+            if registries.contains_key(&w.registry) {
+                continue;
+            }
+            let credentials = match &w.auth {
+                None => Credentials::Anonymous,
+                Some(a) => self.credentials(&format!("wit_source {}", w.registry), a)?,
+            };
+            // Not configured at all: loopback registries stay insecure by default, as for
+            // references typed by hand.
+            if w.auth.is_none() && !w.insecure {
+                continue;
+            }
+            registries.insert(w.registry.clone(), RegistrySettings { insecure: w.insecure, credentials });
+        }
         Ok(FetcherConfig {
             limits: FetchLimits {
                 max_manifest_bytes: self.fetch.max_manifest_kib << 10,
@@ -398,6 +464,18 @@ impl Config {
             },
             registries,
         })
+    }
+
+    /// Where separately published WIT packages are looked up, in order.
+    pub fn wit_registries(&self) -> Vec<forage_indexer::published::WitRegistry> {
+        self.wit_sources
+            .iter()
+            .map(|w| forage_indexer::published::WitRegistry {
+                registry: w.registry.clone(),
+                prefix: w.prefix.clone(),
+                namespaces: w.namespaces.clone(),
+            })
+            .collect()
     }
 
     fn credentials(&self, source: &str, a: &Auth) -> Result<Credentials, ConfigError> {
@@ -458,6 +536,49 @@ call_timeout_ms = 500
         assert!(e.to_string().contains("call_timout_ms"), "{e}");
         let e = Config::parse("[[source]]\nname = \"x\"\n", Path::new("t.toml")).unwrap_err();
         assert!(e.to_string().contains("exactly one of"), "{e}");
+    }
+
+    #[test]
+    fn wit_sources_parse_and_name_their_faults() {
+        let c = Config::parse(
+            r#"
+[[source]]
+name = "local"
+registry = "127.0.0.1:5000"
+insecure = true
+
+[[wit_source]]
+registry = "127.0.0.1:5000"
+prefix = "wit/"
+namespaces = ["acme", "forage*"]
+
+[[wit_source]]
+registry = "wit.example.com"
+insecure = true
+"#,
+            Path::new("t.toml"),
+        )
+        .unwrap();
+        let w = c.wit_registries();
+        assert_eq!(w.len(), 2);
+        assert_eq!((w[0].prefix.as_str(), w[0].namespaces.len()), ("wit/", 2));
+        assert!(w[1].namespaces.is_empty() && w[1].prefix.is_empty());
+        let f = c.fetcher().unwrap();
+        // The wit_source's own setting for a registry no [[source]] names; the source's for the other.
+        assert!(f.registries["wit.example.com"].insecure);
+        assert!(f.registries["127.0.0.1:5000"].insecure);
+
+        let e = Config::parse("[[wit_source]]\nregistry = \"r.example\"\nprefx = \"wit/\"\n", Path::new("t.toml")).unwrap_err();
+        assert!(e.to_string().contains("prefx"), "{e}");
+        let e = Config::parse("[[wit_source]]\nregistry = \"r.example\"\nprefix = \"Bad Prefix/\"\n", Path::new("t.toml"))
+            .unwrap_err();
+        assert!(e.to_string().contains("wit_source[0]") && e.to_string().contains("Bad Prefix/"), "{e}");
+        let e = Config::parse(
+            "[[source]]\nname = \"reg\"\nregistry = \"r.example\"\n[[wit_source]]\nregistry = \"r.example\"\ninsecure = true\n",
+            Path::new("t.toml"),
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("wit_source[0]") && e.to_string().contains("source `reg`"), "{e}");
     }
 
     #[test]

@@ -72,7 +72,8 @@ pub async fn crawler(app: &Arc<App>) -> Result<Crawler, crate::app::AppError> {
         index,
         move |registry, repo| allow_app.trust.check_allowed(registry, repo).map_err(|e| e.to_string()),
         Arc::new(AppVerifier(app.clone())),
-    ))
+    )
+    .with_wit_registries(app.config.wit_registries()))
 }
 
 /// One pass over every source (and the embedded catalog), with a progress bar on stderr when
@@ -128,6 +129,9 @@ pub fn print_summary(summary: &serde_json::Value, json: bool) -> anyhow::Result<
         );
         for e in s["errors"].as_array().into_iter().flatten() {
             println!("  error: {}", e.as_str().unwrap_or(""));
+        }
+        for w in s["warnings"].as_array().into_iter().flatten() {
+            println!("  warning: {}", w.as_str().unwrap_or(""));
         }
     }
     // A partial crawl (some sources failed) still exits 0; the summary says what failed.

@@ -12,7 +12,7 @@ use crate::config::{Config, Source};
 /// One finding.
 #[derive(Debug, Serialize)]
 pub struct Check {
-    /// `config`, `source NAME`, `trust`, `grants`, `store`.
+    /// `config`, `source NAME`, `wit_source REGISTRY`, `trust`, `grants`, `store`.
     pub what: String,
     /// `ok`, `warn` or `fail`.
     pub status: &'static str,
@@ -47,6 +47,17 @@ pub async fn run(config_path: Option<&Path>, data_dir: &Path) -> Vec<Check> {
     };
     for s in &config.sources {
         out.push(check_source(s).await);
+    }
+    // A WIT source that cannot be reached costs docs, not components: a warning.
+    for w in &config.wit_sources {
+        let insecure = w.insecure
+            || config.sources.iter().any(|s| s.registry.as_deref() == Some(w.registry.as_str()) && s.insecure);
+        let mut c = check_registry(format!("wit_source {}{}", w.registry, if w.prefix.is_empty() { String::new() } else { format!(" (prefix {})", w.prefix) }), &w.registry, insecure).await;
+        if c.status == "fail" {
+            c.status = "warn";
+            c.detail.push_str("; components are indexed without the WIT packages published there");
+        }
+        out.push(c);
     }
     let base = config.path.as_deref().and_then(Path::parent).unwrap_or(Path::new(".")).to_path_buf();
     match forage_policy::trust::TrustPolicy::from_config(&config.trust, &base) {
@@ -88,10 +99,15 @@ async fn check_source(s: &Source) -> Check {
     let Some(registry) = &s.registry else {
         return Check::new(what, "fail", "neither `registry` nor `layout` is set");
     };
+    check_registry(what, registry, s.insecure).await
+}
+
+/// Does `registry` accept TCP connections where the fetcher would connect?
+async fn check_registry(what: String, registry: &str, insecure: bool) -> Check {
     // Plain HTTP where the operator opted in (or on loopback, as the fetcher does), else TLS.
     let host_port = if registry.rsplit_once(':').is_some_and(|(_, p)| p.parse::<u16>().is_ok()) {
-        registry.clone()
-    } else if s.insecure {
+        registry.to_string()
+    } else if insecure {
         format!("{registry}:80")
     } else {
         format!("{registry}:443")

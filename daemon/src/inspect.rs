@@ -33,6 +33,8 @@ pub async fn run(app: &App, reference: &str, as_json: bool) -> anyhow::Result<()
         "version": info.version,
         "description": info.description,
         "docs_source": info.docs_source,
+        "docs_references": info.docs_references,
+        "docs_warnings": info.docs_warnings,
         "title": info.title,
         "metadata": info.metadata,
         "capabilities": info.capabilities,
@@ -53,7 +55,15 @@ pub async fn run(app: &App, reference: &str, as_json: bool) -> anyhow::Result<()
     if let Some(t) = &info.title {
         println!("  title:        {t}");
     }
-    println!("  docs from:    {}", serde_json::to_value(info.docs_source)?.as_str().unwrap_or(""));
+    println!(
+        "  docs from:    {}{}",
+        serde_json::to_value(info.docs_source)?.as_str().unwrap_or(""),
+        if info.docs_references.is_empty() { String::new() } else { format!(" ({})", info.docs_references.join(", ")) }
+    );
+    // A published WIT package that was refused: what its publisher has to fix.
+    for w in &info.docs_warnings {
+        println!("  docs warning: {w}");
+    }
     // wasm-metadata custom sections, as the publisher wrote them (a description already shown
     // above is not repeated).
     let meta: Vec<String> = info

@@ -240,6 +240,7 @@ impl ForageServer {
                     "package": c.info.package,
                     "version": c.info.version,
                     "docs_source": c.info.docs_source,
+                    "docs_references": c.info.docs_references,
                     "tools": tools,
                     "capabilities_ungranted": ungranted,
                     "skipped": c.skipped,

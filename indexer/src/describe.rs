@@ -3,8 +3,10 @@
 //!
 //! Toolchains (wit-bindgen, componentize-py, jco) keep parameter names and types in the
 //! component but drop WIT doc comments, so docs come from the first source that has them, in
-//! the contract's order: a WIT-package layer in the same artifact, then OCI annotations and
-//! wasm-metadata, then names and types alone. [`DocsSource`] says which one was used.
+//! the contract's order: a WIT-package layer in the same artifact, then a WIT package published
+//! on its own (merged in afterwards by [`crate::published`], which needs the network), then OCI
+//! annotations and wasm-metadata, then names and types alone. [`DocsSource`] says which one was
+//! used.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -18,6 +20,10 @@ use wit_parser::{Function, Resolve, Type, TypeDefKind, WorldItem};
 pub enum DocsSource {
     /// A binary-encoded WIT package shipped with the component.
     WitPackage,
+    /// WIT packages published on their own (the `wkg` convention), found in a configured
+    /// source by the exported interfaces' package names and versions;
+    /// [`ComponentInfo::docs_references`] says which.
+    PublishedWit,
     /// OCI annotations or wasm-metadata (component-level text only).
     Annotations,
     /// Names and types alone.
@@ -66,6 +72,15 @@ pub struct ComponentInfo {
     /// The component's wasm-metadata custom sections (description, authors, licenses, …).
     #[serde(default)]
     pub metadata: WasmMetadata,
+    /// With [`DocsSource::PublishedWit`]: the pinned references of the WIT packages that
+    /// supplied docs.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub docs_references: Vec<String>,
+    /// Docs sources that were tried and refused (a published WIT package that is not the
+    /// package it claims to be, or does not define what the component exports), each naming
+    /// the reference at fault: what a publisher needs to fix.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub docs_warnings: Vec<String>,
 }
 
 /// The wasm-metadata custom sections of a component's top level (what `wasm-tools metadata
@@ -73,6 +88,9 @@ pub struct ComponentInfo {
 /// sections (a language runtime's own) are not the component's and are skipped.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WasmMetadata {
+    /// The component's name (`wasm-tools metadata add --name`: the component-name section).
+    #[serde(default)]
+    pub name: Option<String>,
     /// `description`.
     pub description: Option<String>,
     /// `authors`.
@@ -99,6 +117,15 @@ impl WasmMetadata {
             match payload {
                 wasmparser::Payload::ModuleSection { .. } | wasmparser::Payload::ComponentSection { .. } => depth += 1,
                 wasmparser::Payload::End(_) => depth = depth.saturating_sub(1),
+                wasmparser::Payload::CustomSection(c) if depth == 0 && c.name() == "component-name" => {
+                    // A binary name section, not text: its component-level name is the one.
+                    let reader = wasmparser::ComponentNameSectionReader::new(wasmparser::BinaryReader::new(c.data(), c.data_offset()));
+                    for sub in reader.into_iter().flatten() {
+                        if let wasmparser::ComponentName::Component { name, .. } = sub {
+                            m.name = Some(name.trim().to_string()).filter(|t| !t.is_empty() && t.len() <= 4096);
+                        }
+                    }
+                }
                 wasmparser::Payload::CustomSection(c) if depth == 0 => {
                     let Ok(text) = std::str::from_utf8(c.data()) else { continue };
                     let text = Some(text.trim().to_string()).filter(|t| !t.is_empty() && t.len() <= 4096);
@@ -122,6 +149,7 @@ impl WasmMetadata {
     /// `name: value` lines of the fields present, for `inspect`.
     pub fn fields(&self) -> Vec<(&'static str, &str)> {
         [
+            ("name", &self.name),
             ("description", &self.description),
             ("authors", &self.authors),
             ("licenses", &self.licenses),
@@ -151,7 +179,7 @@ pub enum DescribeError {
 /// registry (a component, or a "WIT package" layer), and some make it panic (found by the
 /// `wit_extraction` fuzz target, kept in `fuzz-targets/regressions/`); every caller gets an
 /// error naming the input instead.
-fn decode(bytes: &[u8]) -> Result<DecodedWasm, String> {
+pub(crate) fn decode(bytes: &[u8]) -> Result<DecodedWasm, String> {
     match std::panic::catch_unwind(|| wit_parser::decoding::decode(bytes)) {
         Ok(r) => r.map_err(|e| format!("{e:#}")),
         Err(p) => Err(format!(
@@ -299,6 +327,8 @@ pub fn describe(
         docs_source,
         title,
         metadata,
+        docs_references: Vec::new(),
+        docs_warnings: Vec::new(),
     })
 }
 

@@ -9,6 +9,7 @@
 pub mod crawl;
 pub mod describe;
 pub mod fetch;
+pub mod published;
 pub mod reference;
 pub mod search;
 pub mod signatures;

@@ -154,3 +154,98 @@ fn the_config_reference_example_parses() {
         assert_eq!(config["status"], "ok", "CONFIG.md example {i}:\n{t}\n{config}");
     }
 }
+
+/// Docs source 2 end to end against the real registry: a component pushed without its WIT
+/// package, the package (with its doc comments) published separately where `wkg` puts it, a
+/// `[[wit_source]]` naming that registry. `forage index` takes the published docs (search
+/// finds `crc32` by a word only its published doc comment has), `forage inspect` shows them
+/// with the `published-wit` source and the package's reference; without the `[[wit_source]]`
+/// there are no such docs, and a package republished as the wrong one is refused by name.
+#[test]
+fn docs_from_a_separately_published_wit_package() {
+    use crate::support::layout_writer::{ComponentArtifact, fixture, push, write_layout};
+    use crate::support::registry::{Registry, RegistryAuth};
+
+    let registry = Registry::start(RegistryAuth::None);
+    let host = registry.host();
+    let tmp = tempfile::tempdir().unwrap();
+    let publish = |name: &str, artifact: ComponentArtifact, repo_tag: &str| {
+        let layout = tmp.path().join(format!("layout-{name}"));
+        write_layout(&layout, &artifact, "v");
+        push(&registry, &layout, "v", repo_tag);
+    };
+    // The component alone, as `wkg oci push` leaves it: no doc comments inside.
+    publish("component", ComponentArtifact::new(fixture("hash.wasm")), "components/hash:0.1.0");
+    // Its WIT package `forage:hash@0.1.0` on its own, at <registry>/wit/forage/hash:0.1.0.
+    publish("wit", ComponentArtifact::new(fixture("hash.wit.wasm")), "wit/forage/hash:0.1.0");
+
+    let source = format!("[[source]]\nname = \"local\"\nregistry = \"{host}\"\ninsecure = true\nrepositories = [\"components/*\"]\n");
+    let with_wit = tmp.path().join("with-wit.toml");
+    std::fs::write(&with_wit, format!("{source}\n[[wit_source]]\nregistry = \"{host}\"\nprefix = \"wit/\"\nnamespaces = [\"forage\"]\n")).unwrap();
+    let without = tmp.path().join("without.toml");
+    std::fs::write(&without, &source).unwrap();
+    let forage = |cfg: &Path, data: &str, args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_forage"))
+            .env("FORAGE_DATA_DIR", tmp.path().join(data))
+            .arg("--config")
+            .arg(cfg)
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "forage {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let component = format!("{host}/components/hash:0.1.0");
+    // The pushed component's `crc32` among search results (the embedded catalog has a `hash`
+    // of its own, with its WIT package: it must not be what is found).
+    let ours = |v: &serde_json::Value| -> Option<serde_json::Value> {
+        v["results"].as_array()?.iter().find(|r| {
+            r["function"] == "crc32" && r["reference"].as_str().is_some_and(|x| x.starts_with(&format!("{host}/components/hash@")))
+        }).cloned()
+    };
+
+    // Crawl and search: "IEEE" is only in the published doc comment of `crc32`.
+    let summary: serde_json::Value = serde_json::from_str(&forage(&with_wit, "data", &["index", "--json"])).unwrap();
+    assert_eq!((summary["sources"][0]["new"].as_u64(), summary["sources"][0]["failed"].as_u64()), (Some(1), Some(0)), "{summary}");
+    let v: serde_json::Value = serde_json::from_str(&forage(&with_wit, "data", &["search", "IEEE", "--json", "--limit", "10"])).unwrap();
+    let hit = ours(&v).unwrap_or_else(|| panic!("the pushed crc32 is found by a word of its published docs: {v:#}"));
+    assert_eq!(hit["package"], "forage:hash", "{v:#}");
+    assert_eq!(hit["description"], "CRC-32 (IEEE) checksum of a UTF-8 string.", "{v:#}");
+
+    // Inspect: the docs, where they came from, and which reference supplied them.
+    let v: serde_json::Value = serde_json::from_str(&forage(&with_wit, "data", &["inspect", "--json", &component])).unwrap();
+    assert_eq!(v["docs_source"], "published-wit", "{v:#}");
+    let used = v["docs_references"][0].as_str().unwrap_or_default();
+    assert!(used.starts_with(&format!("{host}/wit/forage/hash@sha256:")), "{v:#}");
+    assert_eq!(v["description"], "Hashes, checksums and byte encodings.", "{v:#}");
+    let crc = v["tools"].as_array().unwrap().iter().find(|t| t["function"] == "crc32").expect("crc32 tool");
+    assert_eq!(crc["description"], "CRC-32 (IEEE) checksum of a UTF-8 string.", "{v:#}");
+    let text = forage(&with_wit, "data", &["inspect", &component]);
+    assert!(text.contains(&format!("docs from:    published-wit ({used})")), "{text}");
+
+    // Without the [[wit_source]]: the annotations, and no trace of the published docs.
+    let v: serde_json::Value = serde_json::from_str(&forage(&without, "data2", &["inspect", "--json", &component])).unwrap();
+    assert_eq!(v["docs_source"], "annotations", "{v:#}");
+    assert!(!v.to_string().contains("IEEE"), "{v:#}");
+
+    // The tag republished as another package: refused, naming the reference; the component
+    // is still described, from its annotations.
+    publish("wrong", ComponentArtifact::new(fixture("clock.wit.wasm")), "wit/forage/hash:0.1.0");
+    let v: serde_json::Value = serde_json::from_str(&forage(&with_wit, "data", &["inspect", "--json", &component])).unwrap();
+    assert_eq!(v["docs_source"], "annotations", "{v:#}");
+    let warning = v["docs_warnings"][0].as_str().unwrap_or_default();
+    assert!(
+        warning.contains(&format!("{host}/wit/forage/hash@sha256:")) && warning.contains("holds WIT package forage:clock@0.1.0"),
+        "{v:#}"
+    );
+    assert!(!v.to_string().contains("IEEE"), "{v:#}");
+    // The crawler notices the moved tag: the component is described again, the refusal is a
+    // warning of the pass, and the published docs leave the index.
+    let summary: serde_json::Value = serde_json::from_str(&forage(&with_wit, "data", &["index", "--json"])).unwrap();
+    let local = &summary["sources"][0];
+    assert_eq!((local["new"].as_u64(), local["failed"].as_u64()), (Some(1), Some(0)), "{summary}");
+    assert!(local["warnings"][0].as_str().unwrap_or_default().contains("holds WIT package forage:clock@0.1.0"), "{summary}");
+    let v: serde_json::Value = serde_json::from_str(&forage(&with_wit, "data", &["search", "crc32", "--json", "--limit", "10"])).unwrap();
+    let hit = ours(&v).unwrap_or_else(|| panic!("{v:#}"));
+    assert_eq!(hit["description"], serde_json::Value::Null, "{v:#}");
+}

@@ -36,9 +36,19 @@
 //!
 //! Passes are serialised (a webhook-driven [`Crawler::crawl_repository`] waits for a running
 //! [`Crawler::crawl`]). What it does not do: schedule itself (the daemon runs it on an
-//! interval), verify signatures (that is the [`Verify`] it is given), fetch separately
-//! published WIT packages, or notice that the index was wiped behind its back (call
-//! [`Crawler::reset_state`] when the index is recreated).
+//! interval), verify signatures (that is the [`Verify`] it is given), or notice that the index
+//! was wiped behind its back (call [`Crawler::reset_state`] when the index is recreated).
+//!
+//! Docs: a component's own WIT-package layer first; without one, the WIT packages published
+//! separately in the registries given to [`Crawler::with_wit_registries`] (the `wkg`
+//! convention, see [`crate::published`]), looked up by the exported interfaces' package names
+//! and versions, fetched through the same [`Fetcher`], limits and retries as components, and
+//! cached per package for the pass. A published package that is missing, unreadable or not
+//! what the component exports only costs the docs (a warning naming its reference), never the
+//! component. The state entry remembers the WIT-source configuration and what each looked-up
+//! package's tag resolved to; an unchanged component is described again when either moved (a
+//! package published, republished or removed since, or `[[wit_source]]` edited), at the cost
+//! of one manifest request per looked-up package per pass.
 
 mod notify;
 mod retry;
@@ -62,7 +72,8 @@ pub use retry::RetryPolicy;
 pub use select::{TagSelection, glob_matches};
 
 use crate::describe::{DescribeError, describe};
-use crate::fetch::{FetchError, FetchedArtifact, Fetcher, ManifestDoc, REF_NAME_ANNOTATION};
+use crate::fetch::{FetchError, FetchedArtifact, FetchedWitPackage, Fetcher, ManifestDoc, REF_NAME_ANNOTATION};
+use crate::published::{self, WitCache, WitRegistry};
 use crate::reference::{ComponentRef, LayoutRef, OciRef, Target};
 use crate::search::{ComponentOrigin, SearchDoc, SearchError, SearchIndex, Verdict};
 
@@ -223,6 +234,10 @@ pub struct SourceSummary {
     pub failed: usize,
     /// One line per failure, naming the repository and tag (or listing) at fault.
     pub errors: Vec<String>,
+    /// What was indexed with less than it could have: a published WIT package refused or
+    /// unreadable, naming its reference (the component is indexed, with the next docs source).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 /// Progress of a pass, for a progress bar or logs. Events of concurrent sources interleave.
@@ -344,6 +359,14 @@ struct Entry {
     component: String,
     /// The pinned reference the component was indexed under.
     reference: String,
+    /// The `[[wit_source]]` configuration it was described under ([`wit_fingerprint`]): when
+    /// the operator changes it, the component is described again.
+    #[serde(default)]
+    wit_config: String,
+    /// The published WIT packages looked up for its docs and what their tags resolved to: when
+    /// one is published, moved or removed, the component is described again.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    wit_seen: Vec<published::Seen>,
 }
 
 impl Entry {
@@ -364,8 +387,21 @@ enum Scope {
     Repository(String),
 }
 
-/// The indexing of one digest: its component key and pinned reference, or the error text.
-type Job = OnceCell<Result<(String, String), String>>;
+/// The indexing of one digest, or the error text.
+type Job = OnceCell<Result<Indexed, String>>;
+
+/// What indexing one artifact produced.
+#[derive(Clone)]
+struct Indexed {
+    /// The component key in the index.
+    component: String,
+    /// The pinned reference.
+    reference: String,
+    /// The published WIT lookups its docs depend on.
+    seen: Vec<published::Seen>,
+    /// Docs sources refused, naming their references.
+    warnings: Vec<String>,
+}
 
 /// Per-pass shared state.
 struct Pass {
@@ -375,7 +411,14 @@ struct Pass {
     indexed: HashMap<String, (String, String)>,
     /// One indexing job per resolved digest in this pass; later tags wait for the first.
     jobs: Mutex<HashMap<String, Arc<Job>>>,
+    /// Published WIT tags resolved in this pass: the digest (`None`: not there), or `None`
+    /// when the registry could not say.
+    wit_tags: Mutex<HashMap<String, Arc<TagCheck>>>,
 }
+
+/// One published WIT tag's check in a pass: `Some(digest or None when absent)`, or `None`
+/// when the registry could not say.
+type TagCheck = OnceCell<Option<Option<String>>>;
 
 /// What happened to one tag.
 enum Outcome {
@@ -383,8 +426,8 @@ enum Outcome {
     Unchanged(Entry),
     /// Points at a component already indexed (before or earlier in this pass).
     Alias(Entry),
-    /// Indexed now.
-    New(Entry),
+    /// Indexed now (with warnings about its docs).
+    New(Entry, Vec<String>),
     /// Failed; the previous entry (if any) stays.
     Failed(String),
     /// The tag vanished between listing and resolving.
@@ -476,6 +519,10 @@ pub struct Crawler {
     limits: Mutex<HashMap<String, Arc<Semaphore>>>,
     /// Per registry: requests in a row that failed transiently (after retries) in this pass.
     down: Mutex<HashMap<String, u32>>,
+    /// Where separately published WIT packages live (docs source 2).
+    wit_registries: Vec<WitRegistry>,
+    /// Published WIT lookups of this pass, by package.
+    wit_cache: WitCache,
     pass_lock: tokio::sync::Mutex<()>,
 }
 
@@ -508,8 +555,17 @@ impl Crawler {
             options: CrawlOptions::default(),
             limits: Mutex::new(HashMap::new()),
             down: Mutex::new(HashMap::new()),
+            wit_registries: Vec::new(),
+            wit_cache: WitCache::default(),
             pass_lock: tokio::sync::Mutex::new(()),
         }
+    }
+
+    /// The same crawler taking docs for components without a WIT package of their own from
+    /// the WIT packages published in `registries` (see [`crate::published`]).
+    pub fn with_wit_registries(mut self, registries: Vec<WitRegistry>) -> Crawler {
+        self.wit_registries = registries;
+        self
     }
 
     /// The same crawler with other concurrency, retry and timeout settings.
@@ -616,6 +672,8 @@ impl Crawler {
 
     async fn begin(&self) -> Result<Pass, CrawlError> {
         self.down.lock().unwrap_or_else(|e| e.into_inner()).clear();
+        // A package republished since the last pass is fetched again.
+        self.wit_cache.clear();
         let store = self.store.clone();
         let rows = blocking(move || store.scan(Table::CrawlState)).await?;
         let mut before = HashMap::new();
@@ -636,6 +694,7 @@ impl Crawler {
             before,
             indexed,
             jobs: Mutex::new(HashMap::new()),
+            wit_tags: Mutex::new(HashMap::new()),
         })
     }
 
@@ -740,7 +799,9 @@ impl Crawler {
                     run.keep.push(e);
                     "unchanged"
                 }
-                Outcome::New(e) => {
+                Outcome::New(e, warnings) => {
+                    // Already logged where they were found; kept for the summary.
+                    run.summary.warnings.extend(warnings.into_iter().map(|w| format!("{shown}: {w}")));
                     run.summary.new += 1;
                     run.kept.insert(e.key());
                     run.keep.push(e);
@@ -978,22 +1039,30 @@ impl Crawler {
                 blocking(move || Digest::of(&c)).await
             }
         };
-        let entry = |component: String, reference: String| Entry {
+        let entry = |component: String, reference: String, wit_seen: Vec<published::Seen>| Entry {
             source: source.name().to_string(),
             repository: item.repository.clone(),
             tag: item.tag.clone(),
             resolved: resolved.to_string(),
             component,
             reference,
+            wit_config: wit_fingerprint(&self.wit_registries),
+            wit_seen,
         };
         let key = state_key(source.name(), &item.repository, &item.tag);
+        let mut docs_moved = false;
         if let Some(prev) = pass.before.get(&key)
             && prev.resolved == resolved.to_string()
         {
-            return Outcome::Unchanged(prev.clone());
+            if self.docs_current(pass, prev).await {
+                return Outcome::Unchanged(prev.clone());
+            }
+            // Same bytes, other docs: described again below, not aliased to itself.
+            tracing::info!(item = %shown, "published WIT docs changed; describing it again");
+            docs_moved = true;
         }
-        if let Some((component, reference)) = pass.indexed.get(&resolved.to_string()) {
-            return Outcome::Alias(entry(component.clone(), reference.clone()));
+        if !docs_moved && let Some((component, reference)) = pass.indexed.get(&resolved.to_string()) {
+            return Outcome::Alias(entry(component.clone(), reference.clone(), Vec::new()));
         }
         let cell = {
             let mut jobs = pass.jobs.lock().unwrap_or_else(|e| e.into_inner());
@@ -1012,8 +1081,8 @@ impl Crawler {
             .await
             .clone();
         match (result, ran) {
-            (Ok((component, reference)), true) => Outcome::New(entry(component, reference)),
-            (Ok((component, reference)), false) => Outcome::Alias(entry(component, reference)),
+            (Ok(i), true) => Outcome::New(entry(i.component, i.reference, i.seen), i.warnings),
+            (Ok(i), false) => Outcome::Alias(entry(i.component, i.reference, i.seen)),
             (Err(e), true) => Outcome::Failed(e),
             (Err(e), false) => Outcome::Failed(
                 CrawlError::Shared {
@@ -1025,14 +1094,49 @@ impl Crawler {
         }
     }
 
-    /// Fetches (pinned), describes, verifies and indexes one artifact; returns its component
-    /// key and pinned reference. Nothing is committed here.
+    /// Are the docs `prev` was indexed with still the published ones? False when the
+    /// `[[wit_source]]` configuration changed or a looked-up package's tag now resolves
+    /// elsewhere (or appeared, or went). A registry that cannot say counts as no change: the
+    /// docs are not churned by an outage.
+    async fn docs_current(&self, pass: &Pass, prev: &Entry) -> bool {
+        if prev.wit_config != wit_fingerprint(&self.wit_registries) {
+            return false;
+        }
+        for seen in &prev.wit_seen {
+            let cell = {
+                let mut tags = pass.wit_tags.lock().unwrap_or_else(|e| e.into_inner());
+                tags.entry(seen.reference.clone()).or_default().clone()
+            };
+            let now = cell
+                .get_or_init(|| async {
+                    let r: OciRef = seen.reference.parse().ok()?;
+                    match self.request(r.registry(), &seen.reference, || self.fetcher.resolve(&r)).await {
+                        Ok(d) => Some(Some(d.to_string())),
+                        Err(FetchError::NotFound { .. }) => Some(None),
+                        Err(e) => {
+                            tracing::debug!(reference = %seen.reference, %e, "cannot check the published WIT package");
+                            None
+                        }
+                    }
+                })
+                .await;
+            if let Some(now) = now
+                && *now != seen.digest
+            {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// Fetches (pinned), describes, verifies and indexes one artifact. Nothing is committed
+    /// here.
     async fn index_item(
         &self,
         source: &CrawlSource,
         item: &Item,
         resolved: &Digest,
-    ) -> Result<(String, String), CrawlError> {
+    ) -> Result<Indexed, CrawlError> {
         let shown = item_name(item);
         let (artifact, origin_registry) = match &item.kind {
             ItemKind::Registry { registry } => {
@@ -1102,7 +1206,7 @@ impl Crawler {
             artifact.annotations.clone(),
         );
         // A decoder panic on hostile bytes is this artifact's failure, not the crawl's.
-        let info =
+        let mut info =
             tokio::task::spawn_blocking(move || describe(&component, wit.as_deref(), &annotations))
                 .await
                 .unwrap_or_else(|join| {
@@ -1124,6 +1228,11 @@ impl Crawler {
                     reference: artifact.reference.clone(),
                     source: e,
                 })?;
+        let mut seen = Vec::new();
+        if artifact.wit_package.is_none() && !self.wit_registries.is_empty() {
+            seen = self.published_docs(&mut info).await;
+        }
+        let warnings = info.docs_warnings.clone();
         let verdict = self.verifier.verdict(&artifact).await;
         let origin = ComponentOrigin {
             reference: artifact.reference.clone(),
@@ -1143,7 +1252,36 @@ impl Crawler {
                 source: e,
             })?;
         tracing::info!(item = %shown, reference = %artifact.reference, "indexed");
-        Ok((key, artifact.reference))
+        Ok(Indexed {
+            component: key,
+            reference: artifact.reference,
+            seen,
+            warnings,
+        })
+    }
+
+    /// Merges the docs of the WIT packages published for `info`'s exported interfaces, fetched
+    /// under the registry's request limit, retries and the artifact timeout; returns the
+    /// lookups made.
+    async fn published_docs(&self, info: &mut crate::describe::ComponentInfo) -> Vec<published::Seen> {
+        let fetch = |r: OciRef| -> BoxFuture<'_, Result<FetchedWitPackage, FetchError>> {
+            Box::pin(async move {
+                let registry = r.registry().to_string();
+                let shown = r.to_string();
+                let after = self.options.artifact_timeout;
+                let fetch = self.request(&registry, &shown, || self.fetcher.fetch_wit_package(&r));
+                tokio::time::timeout(after, fetch).await.unwrap_or_else(|_| {
+                    Err(FetchError::Timeout {
+                        registry: registry.clone(),
+                        what: shown.clone(),
+                        after,
+                    })
+                })
+            })
+        };
+        let found = published::find(info, &self.wit_registries, &self.wit_cache, &fetch).await;
+        published::apply(info, &found.packages, &found.refused);
+        found.seen
     }
 
     /// Commits each run's additions, writes its state, then removes what no entry points at.
@@ -1283,6 +1421,15 @@ fn item_name(item: &Item) -> String {
         ItemKind::Layout { dir, .. } => format!("layout:{}:{}", dir.display(), item.tag),
         ItemKind::Embedded { .. } => format!("builtin:{}", item.repository),
     }
+}
+
+/// The `[[wit_source]]` configuration as remembered in crawl state; empty without one.
+fn wit_fingerprint(registries: &[WitRegistry]) -> String {
+    registries
+        .iter()
+        .map(|r| format!("{} {} {}", r.registry, r.prefix, r.namespaces.join(",")))
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// Runs blocking work (describe, index writes, store calls, hashing) off the async runtime.

@@ -598,3 +598,142 @@ async fn lying_registries_fail_per_tag_and_corrupt_nothing() {
     }
     assert_eq!(store.scan(Table::CrawlState).unwrap().len(), 1);
 }
+
+/// A component without a WIT package of its own gets the docs of the WIT package published
+/// for its exported interface at the wkg location; one whose package is not published is
+/// indexed with names and types, not failed. Each package is fetched once per pass.
+#[tokio::test]
+async fn docs_from_separately_published_wit_packages() {
+    let wit = fixture("hash.wit.wasm");
+    let wit_digest = Digest::of(&wit).to_string();
+    let wit_manifest = |release: &str| {
+        serde_json::to_vec(&serde_json::json!({
+            "schemaVersion": 2,
+            "mediaType": crate::fetch::OCI_MANIFEST_MEDIA_TYPE,
+            "config": { "mediaType": crate::fetch::WASM_CONFIG_MEDIA_TYPE, "digest": Digest::of(b"{}").to_string(), "size": 2 },
+            "layers": [{ "mediaType": WASM_LAYER_MEDIA_TYPE, "digest": wit_digest, "size": wit.len() }],
+            "annotations": { "release": release },
+        }))
+        .unwrap()
+    };
+    let (first, second) = (wit_manifest("first"), wit_manifest("second"));
+    // Flipped to republish the package (another manifest digest).
+    let republished = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = republished.clone();
+    let blob_path = format!("/v2/wit/forage/hash/blobs/{wit_digest}");
+    let (host, counts) = fake_registry(move |path, _| match path {
+        "/v2/" => (200, vec![], b"{}".to_vec()),
+        "/v2/wit/forage/hash/manifests/0.1.0" => {
+            let m = if flag.load(std::sync::atomic::Ordering::SeqCst) { second.clone() } else { first.clone() };
+            (200, vec![("Content-Type", crate::fetch::OCI_MANIFEST_MEDIA_TYPE.to_string())], m)
+        }
+        p if p == blob_path => (200, vec![], wit.clone()),
+        _ => (404, vec![], br#"{"errors":[{"code":"MANIFEST_UNKNOWN","message":"unknown"}]}"#.to_vec()),
+    })
+    .await;
+
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().join("layout");
+    let hash = fixture("hash.wasm");
+    let json = fixture("json.wasm");
+    let m_hash = manifest(&d, &[(WASM_LAYER_MEDIA_TYPE, &hash)], serde_json::json!({}));
+    let m_hash_again = manifest(&d, &[(WASM_LAYER_MEDIA_TYPE, &hash)], serde_json::json!({"x": "another build, same package"}));
+    let m_json = manifest(&d, &[(WASM_LAYER_MEDIA_TYPE, &json)], serde_json::json!({}));
+    layout(&d, &[(&m_hash, Some("hash")), (&m_hash_again, Some("hash-again")), (&m_json, Some("json"))]);
+
+    let index = Arc::new(SearchIndex::in_memory());
+    let c = crawler(Arc::new(MemoryStore::default()), index.clone()).with_wit_registries(vec![WitRegistry {
+        registry: host.clone(),
+        prefix: "wit/".into(),
+        namespaces: vec!["forage".into()],
+    }]);
+    let src = [CrawlSource::Layout { name: "bundled".into(), dir: d }];
+    let s = c.crawl(&src).await;
+    assert_eq!((s.sources[0].new, s.sources[0].failed), (3, 0), "{s:?}");
+    // "IEEE" is only in the published package's doc comment of `crc32`.
+    let hits = index.search(&SearchQuery::new("IEEE checksum")).unwrap();
+    assert_eq!(hits[0].doc.function, "crc32", "{hits:?}");
+    assert_eq!(hits[0].doc.description.as_deref(), Some("CRC-32 (IEEE) checksum of a UTF-8 string."));
+    let component = hits[0].doc.component_description.as_deref().unwrap_or_default();
+    assert!(component.starts_with("Hashes, checksums and byte encodings. "), "the published package's description: {component}");
+    let manifests = |package: &str| counts.lock().unwrap().get(&format!("/v2/wit/{package}/manifests/0.1.0")).copied();
+    assert_eq!(manifests("forage/hash"), Some(1), "once per pass");
+    assert_eq!(manifests("forage/json"), Some(1));
+
+    // Nothing moved: nothing described again; each looked-up tag is checked once.
+    let s = c.crawl(&src).await;
+    assert_eq!((s.sources[0].new, s.sources[0].unchanged), (0, 3), "{s:?}");
+    assert_eq!((manifests("forage/hash"), manifests("forage/json")), (Some(2), Some(2)));
+
+    // The package republished: the two components that use it are described again.
+    republished.store(true, std::sync::atomic::Ordering::SeqCst);
+    let s = c.crawl(&src).await;
+    assert_eq!((s.sources[0].new, s.sources[0].unchanged, s.sources[0].failed), (2, 1, 0), "{s:?}");
+    assert_eq!(index.search(&SearchQuery::new("IEEE checksum")).unwrap()[0].doc.function, "crc32");
+
+    // Without the [[wit_source]] any more: described again, from names and types.
+    let c = crawler(c.store.clone(), index.clone());
+    let s = c.crawl(&src).await;
+    assert_eq!(s.sources[0].new, 3, "{s:?}");
+    let hits = index.search(&SearchQuery::new("crc32")).unwrap();
+    assert_eq!((hits[0].doc.function.as_str(), hits[0].doc.description.as_deref()), ("crc32", None));
+}
+
+/// Hostile WIT publications (a blob over the cap, bytes that are not WIT) cost only the docs:
+/// both components are indexed from names and types, and the summary's warnings name the
+/// package and reference at fault.
+#[tokio::test]
+async fn hostile_published_wit_packages_cost_only_the_docs() {
+    let huge = vec![0u8; 300_000];
+    let garbage = b"\0asm\x0d\0\x01\0 not a WIT package".to_vec();
+    let manifest_over = |bytes: &[u8]| {
+        serde_json::to_vec(&serde_json::json!({
+            "schemaVersion": 2,
+            "mediaType": crate::fetch::OCI_MANIFEST_MEDIA_TYPE,
+            "layers": [{ "mediaType": WASM_LAYER_MEDIA_TYPE, "digest": Digest::of(bytes).to_string(), "size": bytes.len() }],
+        }))
+        .unwrap()
+    };
+    let (m_huge, m_garbage) = (manifest_over(&huge), manifest_over(&garbage));
+    let (huge_blob, garbage_blob) = (
+        format!("/v2/wit/forage/hash/blobs/{}", Digest::of(&huge)),
+        format!("/v2/wit/forage/json/blobs/{}", Digest::of(&garbage)),
+    );
+    let manifest_type = || vec![("Content-Type", crate::fetch::OCI_MANIFEST_MEDIA_TYPE.to_string())];
+    let (host, _) = fake_registry(move |path, _| match path {
+        "/v2/" => (200, vec![], b"{}".to_vec()),
+        "/v2/wit/forage/hash/manifests/0.1.0" => (200, manifest_type(), m_huge.clone()),
+        "/v2/wit/forage/json/manifests/0.1.0" => (200, manifest_type(), m_garbage.clone()),
+        p if p == huge_blob => (200, vec![], huge.clone()),
+        p if p == garbage_blob => (200, vec![], garbage.clone()),
+        _ => (404, vec![], Vec::new()),
+    })
+    .await;
+
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().join("layout");
+    let (hash, json) = (fixture("hash.wasm"), fixture("json.wasm"));
+    let m_hash = manifest(&d, &[(WASM_LAYER_MEDIA_TYPE, &hash)], serde_json::json!({}));
+    let m_json = manifest(&d, &[(WASM_LAYER_MEDIA_TYPE, &json)], serde_json::json!({}));
+    layout(&d, &[(&m_hash, Some("hash")), (&m_json, Some("json"))]);
+
+    // Components (about 100 KB) fit under the cap; the 300 KB "WIT package" does not.
+    let fetcher = Fetcher::new(crate::fetch::FetcherConfig {
+        limits: crate::fetch::FetchLimits { max_blob_bytes: 200_000, ..Default::default() },
+        ..Default::default()
+    })
+    .unwrap();
+    let index = Arc::new(SearchIndex::in_memory());
+    let c = Crawler::new(fetcher, Arc::new(MemoryStore::default()), index.clone(), |_, _| Ok(()), Arc::new(NoVerification))
+        .with_wit_registries(vec![WitRegistry { registry: host.clone(), prefix: "wit/".into(), namespaces: Vec::new() }]);
+    let s = c.crawl(&[CrawlSource::Layout { name: "bundled".into(), dir: d }]).await;
+    let b = &s.sources[0];
+    assert_eq!((b.new, b.failed), (2, 0), "{s:?}");
+    assert_eq!(b.warnings.len(), 2, "{s:?}");
+    let of = |package: &str| b.warnings.iter().find(|w| w.contains(package)).unwrap_or_else(|| panic!("{package}: {s:?}"));
+    assert!(of("forage:hash@0.1.0").contains("larger than the 200000-byte limit"), "{s:?}");
+    let json_warning = of(&format!("{host}/wit/forage/json@sha256:"));
+    assert!(json_warning.contains("is not a WIT package (looked up as forage:json@0.1.0)"), "{s:?}");
+    let hits = index.search(&SearchQuery::new("crc32")).unwrap();
+    assert_eq!((hits[0].doc.function.as_str(), hits[0].doc.description.as_deref()), ("crc32", None));
+}

@@ -20,6 +20,10 @@
 //! component. When several wasm layers are present they are told apart by decoding them: one is
 //! the component, and a binary-encoded WIT package (as `wkg wit build` writes it) is returned
 //! as [`FetchedArtifact::wit_package`].
+//!
+//! An artifact holding only a WIT package (one published on its own, as `wkg publish` does
+//! for docs) is not a component: [`Fetcher::fetch_wit_package`] reads it, with the same
+//! pinning, verification and caps, for [`crate::published`].
 
 pub mod file;
 pub mod layout;
@@ -171,6 +175,17 @@ pub struct FetchedArtifact {
     /// When the reference pointed at an image index, the index digest; [`Self::digest`] is
     /// then the digest of the manifest chosen from it.
     pub index_digest: Option<Digest>,
+}
+
+/// A WIT package published as an artifact of its own (see [`Fetcher::fetch_wit_package`]).
+#[derive(Clone, Debug)]
+pub struct FetchedWitPackage {
+    /// The pinned reference it was read from, `registry/repo@sha256:…`.
+    pub reference: String,
+    /// The manifest digest.
+    pub digest: Digest,
+    /// The layer's bytes (verified against their digest; not yet decoded).
+    pub bytes: Bytes,
 }
 
 /// Why fetching failed. Every variant names the registry, reference, layout or file at fault.
@@ -439,6 +454,13 @@ impl Fetcher {
     /// Fetches and verifies a component from a registry.
     pub async fn fetch_oci(&self, reference: &OciRef) -> Result<FetchedArtifact, FetchError> {
         oci::fetch(self, reference).await
+    }
+
+    /// Fetches a WIT package published on its own at `reference` (the `wkg` convention: a
+    /// wasm artifact whose layer is the binary-encoded package), with the same credentials,
+    /// TLS settings, timeouts and size caps as components.
+    pub async fn fetch_wit_package(&self, reference: &OciRef) -> Result<FetchedWitPackage, FetchError> {
+        oci::fetch_wit_package(self, reference).await
     }
 
     /// Resolves `reference` to the digest of the manifest it names now (for a digest reference,

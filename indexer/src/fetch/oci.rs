@@ -19,7 +19,7 @@ use sha2::{Digest as _, Sha256};
 
 use super::{
     BlobSource, Credentials, DOCKER_MANIFEST_LIST_MEDIA_TYPE, DOCKER_MANIFEST_MEDIA_TYPE,
-    FetchError, FetchedArtifact, Fetcher, ManifestDoc, OCI_INDEX_MEDIA_TYPE,
+    FetchError, FetchedArtifact, FetchedWitPackage, Fetcher, ManifestDoc, OCI_INDEX_MEDIA_TYPE,
     OCI_MANIFEST_MEDIA_TYPE, assemble,
 };
 use crate::reference::{OciRef, Target};
@@ -75,6 +75,57 @@ pub(crate) async fn fetch(
         config_media_type: parts.config_media_type,
         config: parts.config,
         index_digest,
+    })
+}
+
+/// Fetches the binary-encoded WIT package `reference` names: an artifact published on its own
+/// (`wkg publish` of a WIT package), whose wasm layer is the package. Pinned, digest-checked and
+/// capped like a component; what the bytes are is for the caller to decode and check.
+pub(crate) async fn fetch_wit_package(
+    fetcher: &Fetcher,
+    reference: &OciRef,
+) -> Result<FetchedWitPackage, FetchError> {
+    let session = Session::open(fetcher, reference).await?;
+    let shown = reference.to_string();
+    let (manifest, mut digest, _) = session.manifest(reference.target(), &shown).await?;
+    let mut doc = ManifestDoc::parse(&session.source_name(), "manifest", &manifest)?;
+    if doc.is_index() {
+        let child = doc.choose_from_index(&session.source_name())?;
+        let child_digest = child.digest(&session.source_name())?;
+        let (child_bytes, _, _) = session
+            .manifest(&Target::Digest(child_digest.clone()), &shown)
+            .await?;
+        doc = ManifestDoc::parse(&session.source_name(), "manifest", &child_bytes)?;
+        if doc.is_index() {
+            return Err(FetchError::InvalidManifest {
+                source_name: session.source_name(),
+                what: format!("image index for {shown}"),
+                detail: "nested image indexes are not supported".into(),
+            });
+        }
+        digest = child_digest;
+    }
+    let pinned = reference.pinned(digest.clone()).to_string();
+    let layers = super::candidate_layers(&pinned, &doc)?;
+    // wkg publishes a WIT package as exactly one layer; with more, the first wasm layer is
+    // the one a WIT-only artifact means (the caller checks what it decodes to).
+    if layers.len() > 1 {
+        tracing::warn!(reference = %pinned, layers = layers.len(), "WIT package artifact has several wasm layers; using the first");
+    }
+    let layer = layers[0];
+    let layer_digest = layer.digest(&session.source_name())?;
+    let bytes = session
+        .blob(
+            &format!("WIT package layer {layer_digest} of {pinned}"),
+            &layer_digest,
+            layer.size,
+            fetcher.limits().max_blob_bytes,
+        )
+        .await?;
+    Ok(FetchedWitPackage {
+        reference: pinned,
+        digest,
+        bytes,
     })
 }
 

@@ -187,17 +187,38 @@ impl SearchDoc {
     /// `unknown:component`; capabilities come from `info` unless `origin` lists some.
     pub fn from_component(info: &ComponentInfo, origin: &ComponentOrigin) -> Vec<SearchDoc> {
         fn component_text(info: &ComponentInfo) -> Option<String> {
-            let parts: Vec<&str> = [info.title.as_deref(), info.description.as_deref(), info.metadata.description.as_deref()]
-                .into_iter()
-                .flatten()
-                .collect();
+            let m = &info.metadata;
+            // Every wasm-metadata field a publisher wrote is searchable, at the component
+            // description's low weight: a name, an author or a licence is a fair query.
+            let parts: Vec<&str> = [
+                info.title.as_deref(),
+                info.description.as_deref(),
+                m.name.as_deref(),
+                m.description.as_deref(),
+                m.authors.as_deref(),
+                m.licenses.as_deref(),
+                m.homepage.as_deref(),
+                m.source.as_deref(),
+                m.revision.as_deref(),
+            ]
+            .into_iter()
+            .flatten()
+            .collect();
             let mut seen = Vec::new();
             for p in parts {
                 if !seen.contains(&p) {
                     seen.push(p);
                 }
             }
-            (!seen.is_empty()).then(|| seen.join(". "))
+            let mut text = String::new();
+            for p in seen {
+                if !text.is_empty() {
+                    // Sentences stay sentences: "Hashes." and "Apache-2.0", not "Hashes..".
+                    text.push_str(if text.ends_with(['.', '!', '?']) { " " } else { ". " });
+                }
+                text.push_str(p);
+            }
+            (!text.is_empty()).then_some(text)
         }
         let package = info.package.clone().unwrap_or_else(|| {
             info.functions

@@ -402,7 +402,17 @@ fn docs_from_a_described_component() {
         capabilities: vec!["clocks".into()],
         docs_source: DocsSource::WitPackage,
         title: None,
-        metadata: Default::default(),
+        metadata: crate::describe::WasmMetadata {
+            name: Some("tz-tool".into()),
+            authors: Some("Ottoline Quillfeather".into()),
+            licenses: Some("Apache-2.0".into()),
+            homepage: Some("https://tz.example/home".into()),
+            source: Some("https://git.example/tz".into()),
+            revision: Some("f00dcafe".into()),
+            ..Default::default()
+        },
+        docs_references: Vec::new(),
+        docs_warnings: Vec::new(),
     };
     let origin = ComponentOrigin {
         reference: "reg.example/tz@sha256:0123456789abcdef".into(),
@@ -420,8 +430,14 @@ fn docs_from_a_described_component() {
     assert_eq!(d.capabilities, ["clocks"]);
     assert_eq!(d.component_key, "sha256:0123456789abcdef");
     assert_eq!(d.type_text, ["zone-name", "An IANA zone name."]);
+    // Every wasm-metadata field is component text (low weight), searchable.
+    let text = d.component_description.as_deref().unwrap();
+    for w in ["Time zones.", "tz-tool", "Ottoline Quillfeather", "Apache-2.0", "https://tz.example/home", "https://git.example/tz", "f00dcafe"] {
+        assert!(text.contains(w), "{w} missing from {text}");
+    }
     let index = index_with(&docs);
     assert_eq!(top(&index, "tokyo time")[0], "convert-time");
+    assert_eq!(top(&index, "quillfeather")[0], "convert-time");
 }
 
 #[test]
