@@ -1648,6 +1648,7 @@ mod tests {
                 registry: "local".into(),
                 verified: "unverified".into(),
                 component_key: "sha256:00".into(),
+                docs_source: None,
             };
             index.replace_component("sha256:00", &[doc]).unwrap();
             index.commit().unwrap();

@@ -20,7 +20,7 @@ pub fn result_json(h: &Hit) -> Value {
     verified.insert("verdict".into(), text(&d.verified.verdict));
     verified.insert("signer".into(), opt(&d.verified.signer));
     verified.insert("scope".into(), opt(&d.verified.scope));
-    let mut m = Map::with_capacity(11);
+    let mut m = Map::with_capacity(12);
     m.insert("id".into(), text(&d.id));
     m.insert("package".into(), text(&d.package));
     m.insert("interface".into(), opt(&d.interface));
@@ -31,6 +31,9 @@ pub fn result_json(h: &Hit) -> Value {
     m.insert("signature".into(), text(&d.signature));
     m.insert("capabilities".into(), Value::Array(d.capabilities.iter().map(|c| text(c)).collect()));
     m.insert("verified".into(), Value::Object(verified));
+    // Which docs source described it (inspect says the same): `wit-package`, `published-wit`,
+    // `annotations` or `names-only`; null for documents indexed without one.
+    m.insert("docs_source".into(), opt(&d.docs_source));
     m.insert("score".into(), json!(((h.score as f64) * 1000.0).round() / 1000.0));
     Value::Object(m)
 }
@@ -135,6 +138,7 @@ mod tests {
                 registry: "r.example".into(),
                 verified: Verdict::new("verified", Some("CN=acme".into()), Some("r.example/acme/*".into())),
                 component_key: "sha256:00".into(),
+                docs_source: Some("published-wit".into()),
             },
             score: 0.12345,
         };
@@ -145,7 +149,7 @@ mod tests {
                 "function": "convert-time", "version": "1.2.0", "reference": "r.example/acme/tz@sha256:00",
                 "description": "Converts a time.\nSecond line.", "signature": "convert-time: func(time: string) -> string",
                 "capabilities": ["http", "clocks"],
-                "verified": {"verdict": "verified", "signer": "CN=acme", "scope": "r.example/acme/*"}, "score": 0.123})
+                "verified": {"verdict": "verified", "signer": "CN=acme", "scope": "r.example/acme/*"}, "docs_source": "published-wit", "score": 0.123})
         );
         let text = render(std::slice::from_ref(&h));
         assert!(text.contains("acme:tz/convert-time — Converts a time.") && text.contains("[verified; needs http]"), "{text}");

@@ -30,6 +30,18 @@ pub enum DocsSource {
     NamesOnly,
 }
 
+impl DocsSource {
+    /// The name `inspect`, `load_tool` and search results show (as serialized).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DocsSource::WitPackage => "wit-package",
+            DocsSource::PublishedWit => "published-wit",
+            DocsSource::Annotations => "annotations",
+            DocsSource::NamesOnly => "names-only",
+        }
+    }
+}
+
 /// One exported function as an agent should see it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct FunctionInfo {

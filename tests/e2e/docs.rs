@@ -211,6 +211,7 @@ fn docs_from_a_separately_published_wit_package() {
     let hit = ours(&v).unwrap_or_else(|| panic!("the pushed crc32 is found by a word of its published docs: {v:#}"));
     assert_eq!(hit["package"], "forage:hash", "{v:#}");
     assert_eq!(hit["description"], "CRC-32 (IEEE) checksum of a UTF-8 string.", "{v:#}");
+    assert_eq!(hit["docs_source"], "published-wit", "search hits say where the docs came from: {v:#}");
 
     // Inspect: the docs, where they came from, and which reference supplied them.
     let v: serde_json::Value = serde_json::from_str(&forage(&with_wit, "data", &["inspect", "--json", &component])).unwrap();
@@ -248,4 +249,5 @@ fn docs_from_a_separately_published_wit_package() {
     let v: serde_json::Value = serde_json::from_str(&forage(&with_wit, "data", &["search", "crc32", "--json", "--limit", "10"])).unwrap();
     let hit = ours(&v).unwrap_or_else(|| panic!("{v:#}"));
     assert_eq!(hit["description"], serde_json::Value::Null, "{v:#}");
+    assert_eq!(hit["docs_source"], "annotations", "{v:#}");
 }

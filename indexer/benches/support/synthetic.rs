@@ -464,6 +464,7 @@ pub fn synthetic_docs(n: usize, first_component: usize) -> Vec<SearchDoc> {
                 registry: "ghcr.io".into(),
                 verified: verified.into(),
                 component_key: format!("sha256:{digest}"),
+                docs_source: None,
             });
         }
         c += 1;

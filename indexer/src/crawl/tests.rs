@@ -654,7 +654,11 @@ async fn docs_from_separately_published_wit_packages() {
     let hits = index.search(&SearchQuery::new("IEEE checksum")).unwrap();
     assert_eq!(hits[0].doc.function, "crc32", "{hits:?}");
     assert_eq!(hits[0].doc.description.as_deref(), Some("CRC-32 (IEEE) checksum of a UTF-8 string."));
-    let component = hits[0].doc.component_description.as_deref().unwrap_or_default();
+    assert_eq!(hits[0].doc.docs_source.as_deref(), Some("published-wit"), "search hits say where the docs came from");
+    // The component description is indexed, not a result field: read it from the documents.
+    let all = index.all_docs().unwrap();
+    let crc = all.iter().find(|d| d.id == hits[0].doc.id).expect("the hit's document");
+    let component = crc.component_description.as_deref().unwrap_or_default();
     assert!(component.starts_with("Hashes, checksums and byte encodings. "), "the published package's description: {component}");
     let manifests = |package: &str| counts.lock().unwrap().get(&format!("/v2/wit/{package}/manifests/0.1.0")).copied();
     assert_eq!(manifests("forage/hash"), Some(1), "once per pass");

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use serde::{Deserialize, Serialize};
 use wit_parser::{Function, PackageId, Resolve, Type, TypeDefKind};
 
-use crate::describe::{ComponentInfo, FunctionInfo, type_name};
+use crate::describe::{ComponentInfo, DocsSource, FunctionInfo, type_name};
 
 /// One exported function of one component, the unit of search.
 ///
@@ -45,6 +45,9 @@ pub struct SearchDoc {
     /// Groups all functions of one component (typically its digest or pinned reference):
     /// the unit that [`crate::search::SearchIndex::replace_component`] replaces.
     pub component_key: String,
+    /// Where the docs came from ([`crate::describe::DocsSource`], kebab-case), when known.
+    #[serde(default)]
+    pub docs_source: Option<String>,
 }
 
 /// A verification verdict as the index stores it and search results show it: three stored
@@ -114,6 +117,8 @@ pub struct ResultDoc {
     pub verified: Verdict,
     /// As [`SearchDoc::component_key`].
     pub component_key: String,
+    /// As [`SearchDoc::docs_source`].
+    pub docs_source: Option<String>,
 }
 
 impl ResultDoc {
@@ -138,6 +143,7 @@ impl From<&SearchDoc> for ResultDoc {
             registry: d.registry.clone(),
             verified: d.verified.clone(),
             component_key: d.component_key.clone(),
+            docs_source: d.docs_source.clone(),
         }
     }
 }
@@ -257,6 +263,7 @@ impl SearchDoc {
                     registry: origin.registry.clone(),
                     verified: origin.verified.clone(),
                     component_key: origin.key(),
+                    docs_source: Some(info.docs_source.as_str().to_string()),
                 }
             })
             .collect()
@@ -290,6 +297,7 @@ impl SearchDoc {
                 registry: origin.registry.clone(),
                 verified: origin.verified.clone(),
                 component_key: origin.key(),
+                docs_source: Some(DocsSource::WitPackage.as_str().to_string()),
             });
         };
         for (iname, iid) in &p.interfaces {

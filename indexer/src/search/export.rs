@@ -118,6 +118,7 @@ mod tests {
             registry: "r".into(),
             verified: "unsigned".into(),
             component_key: key.into(),
+            docs_source: None,
         }
     }
 

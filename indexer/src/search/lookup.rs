@@ -43,6 +43,7 @@ mod tests {
             registry: "r".into(),
             verified: "unverified".into(),
             component_key: "k".into(),
+            docs_source: None,
         };
         index.replace_component("k", std::slice::from_ref(&doc)).unwrap();
         index.commit().unwrap();

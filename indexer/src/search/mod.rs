@@ -319,6 +319,7 @@ struct Fields {
     verdict: Field,
     signer: Field,
     scope: Field,
+    docs_source: Field,
     dense: Field,
     /// The whole [`SearchDoc`] as JSON: never read by a search, only by [`SearchIndex::all_docs`]
     /// (a snapshot rebuilds its index from the documents, with the indexed-only text too).
@@ -358,6 +359,7 @@ fn schema() -> (Schema, Fields) {
         verdict: b.add_text_field("verdict", STORED),
         signer: b.add_text_field("signer", STORED),
         scope: b.add_text_field("scope", STORED),
+        docs_source: b.add_text_field("docs_source", STORED),
         dense: b.add_bytes_field(DENSE_FIELD, FAST),
         source: b.add_text_field("source", STORED),
         // The function name and its docs are stored by the fields that index them.
@@ -517,6 +519,9 @@ impl SearchIndex {
             doc.add_text(f.version, v);
         }
         doc.add_text(f.reference, &d.reference);
+        if let Some(source) = &d.docs_source {
+            doc.add_text(f.docs_source, source);
+        }
         doc.add_text(f.signature, &d.signature);
         doc.add_text(f.verdict, &d.verified.verdict);
         if let Some(s) = &d.verified.signer {
@@ -749,6 +754,7 @@ impl SearchIndex {
                 x if x == f.capability => d.capabilities.push(value),
                 x if x == f.signer => d.verified.signer = Some(value),
                 x if x == f.scope => d.verified.scope = Some(value),
+                x if x == f.docs_source => d.docs_source = Some(value),
                 _ => {}
             }
         }

@@ -22,6 +22,7 @@ fn doc(component: &str, package: &str, function: &str, description: &str) -> Sea
         registry: "main".into(),
         verified: "verified".into(),
         component_key: component.into(),
+        docs_source: None,
     }
 }
 

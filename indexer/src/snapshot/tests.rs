@@ -20,6 +20,7 @@ fn doc(digest: &Digest, f: &str) -> SearchDoc {
         registry: "local".into(),
         verified: "unsigned".into(),
         component_key: digest.to_string(),
+        docs_source: None,
     }
 }
 
