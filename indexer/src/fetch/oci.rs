@@ -30,36 +30,46 @@ const MANIFEST_ACCEPT: &str = "application/vnd.oci.image.manifest.v1+json, \
     application/vnd.docker.distribution.manifest.v2+json, \
     application/vnd.docker.distribution.manifest.list.v2+json";
 
+/// The manifest a reference names, through one level of image index (the platform
+/// [`ManifestDoc::choose_from_index`] picks): the component's and a WIT package's fetch alike.
+struct Resolved {
+    manifest: Bytes,
+    doc: ManifestDoc,
+    /// The digest of the manifest itself (the child's, when the reference named an index).
+    digest: Digest,
+    media_type: Option<String>,
+    /// The index's digest, when the reference named one.
+    index_digest: Option<Digest>,
+}
+
+async fn resolve_manifest(session: &Session, reference: &OciRef) -> Result<Resolved, FetchError> {
+    let shown = reference.to_string();
+    let (manifest, digest, media_type) = session.manifest(reference.target(), &shown).await?;
+    let doc = ManifestDoc::parse(&session.source_name(), "manifest", &manifest)?;
+    if !doc.is_index() {
+        return Ok(Resolved { manifest, doc, digest, media_type, index_digest: None });
+    }
+    let child = doc.choose_from_index(&session.source_name())?;
+    let child_digest = child.digest(&session.source_name())?;
+    let (child_bytes, _, child_type) = session.manifest(&Target::Digest(child_digest.clone()), &shown).await?;
+    let child_doc = ManifestDoc::parse(&session.source_name(), "manifest", &child_bytes)?;
+    if child_doc.is_index() {
+        return Err(FetchError::InvalidManifest {
+            source_name: session.source_name(),
+            what: format!("image index for {shown}"),
+            detail: "nested image indexes are not supported".into(),
+        });
+    }
+    Ok(Resolved { manifest: child_bytes, doc: child_doc, digest: child_digest, media_type: child_type, index_digest: Some(digest) })
+}
+
 /// Fetches, verifies and classifies the component `reference` names.
 pub(crate) async fn fetch(
     fetcher: &Fetcher,
     reference: &OciRef,
 ) -> Result<FetchedArtifact, FetchError> {
     let session = Session::open(fetcher, reference).await?;
-    let shown = reference.to_string();
-    let (manifest, mut digest, media_type) = session.manifest(reference.target(), &shown).await?;
-    let mut doc = ManifestDoc::parse(&session.source_name(), "manifest", &manifest)?;
-    let mut manifest = manifest;
-    let mut media_type = media_type;
-    let mut index_digest = None;
-    if doc.is_index() {
-        let child = doc.choose_from_index(&session.source_name())?;
-        let child_digest = child.digest(&session.source_name())?;
-        let (child_bytes, _, child_type) = session
-            .manifest(&Target::Digest(child_digest.clone()), &shown)
-            .await?;
-        doc = ManifestDoc::parse(&session.source_name(), "manifest", &child_bytes)?;
-        if doc.is_index() {
-            return Err(FetchError::InvalidManifest {
-                source_name: session.source_name(),
-                what: format!("image index for {shown}"),
-                detail: "nested image indexes are not supported".into(),
-            });
-        }
-        index_digest = Some(std::mem::replace(&mut digest, child_digest));
-        manifest = child_bytes;
-        media_type = child_type;
-    }
+    let Resolved { manifest, doc, digest, media_type, index_digest } = resolve_manifest(&session, reference).await?;
     let pinned = reference.pinned(digest.clone()).to_string();
     let parts = assemble(&session, &pinned, &doc, fetcher.limits()).await?;
     Ok(FetchedArtifact {
@@ -86,25 +96,7 @@ pub(crate) async fn fetch_wit_package(
     reference: &OciRef,
 ) -> Result<FetchedWitPackage, FetchError> {
     let session = Session::open(fetcher, reference).await?;
-    let shown = reference.to_string();
-    let (manifest, mut digest, _) = session.manifest(reference.target(), &shown).await?;
-    let mut doc = ManifestDoc::parse(&session.source_name(), "manifest", &manifest)?;
-    if doc.is_index() {
-        let child = doc.choose_from_index(&session.source_name())?;
-        let child_digest = child.digest(&session.source_name())?;
-        let (child_bytes, _, _) = session
-            .manifest(&Target::Digest(child_digest.clone()), &shown)
-            .await?;
-        doc = ManifestDoc::parse(&session.source_name(), "manifest", &child_bytes)?;
-        if doc.is_index() {
-            return Err(FetchError::InvalidManifest {
-                source_name: session.source_name(),
-                what: format!("image index for {shown}"),
-                detail: "nested image indexes are not supported".into(),
-            });
-        }
-        digest = child_digest;
-    }
+    let Resolved { doc, digest, .. } = resolve_manifest(&session, reference).await?;
     let pinned = reference.pinned(digest.clone()).to_string();
     let layers = super::candidate_layers(&pinned, &doc)?;
     // wkg publishes a WIT package as exactly one layer; with more, the first wasm layer is
