@@ -685,6 +685,37 @@ async fn signatures_sigstore_bundle_referrer_loads_under_strict_and_refusals_nam
     assert!(!v.allows_load());
     println!("bundle referrer, tampered: {}", v.reason().unwrap());
 
+    // Rekor v2 shape (hashedrekord 0.0.2: no integrated time, no inclusion promise) and no
+    // RFC 3161 timestamp: nothing authenticates when it was signed. Found through the
+    // registry like the others, refused at authenticTimestamp, naming Rekor v2.
+    let repo3 = "components/bundled-rekor2";
+    let (fetcher3, artifact3) = publish(&registry, tmp.path(), repo3).await;
+    let manifest3 = artifact3.manifest.clone().expect("manifest bytes");
+    let mut v2 = signing::sigstore_bundle(&key, &log, &manifest3, now - 60);
+    let v2_body = serde_json::to_vec(&serde_json::json!({
+        "apiVersion": "0.0.2", "kind": "hashedrekord",
+        "spec": { "hashedRekordV002": {
+            "data": { "algorithm": "SHA2_256", "digest": v2["messageSignature"]["messageDigest"]["digest"] },
+            "signature": { "content": v2["messageSignature"]["signature"],
+                "verifier": { "publicKey": { "rawBytes": signing::b64(key.spki_der()) }, "keyDetails": "PKIX_ECDSA_P256_SHA_256" } }
+        } }
+    }))
+    .unwrap();
+    let entry = &mut v2["verificationMaterial"]["tlogEntries"][0];
+    entry["kindVersion"]["version"] = "0.0.2".into();
+    entry["integratedTime"] = "0".into();
+    entry["canonicalizedBody"] = signing::b64(&v2_body).into();
+    entry.as_object_mut().unwrap().remove("inclusionPromise");
+    let v2 = serde_json::to_vec(&v2).unwrap();
+    signing::push_sigstore_bundle_referrer(&registry, repo3, &artifact3.digest.to_string(), manifest3.len(), &v2).await;
+    let found3 = find(&fetcher3, &artifact3).await;
+    assert_eq!(found3.len(), 1, "{found3:?}");
+    let v = verify_fetched(&strict, &artifact3, &found3, SystemTime::now());
+    assert_eq!(failed_reason(&v), (Check::AuthenticTimestamp, "timestamp".to_string()), "{v:#?}");
+    assert!(v.reason().unwrap().contains("Rekor v2"), "{v:#?}");
+    assert!(!v.allows_load());
+    println!("bundle referrer, Rekor v2 without a timestamp: {}", v.reason().unwrap());
+
     // The bundle does not vouch for another manifest (both repositories hold the same
     // fixture, hence the same digest: another digest is made up).
     let mut elsewhere = signatures::subject_of(&artifact);
