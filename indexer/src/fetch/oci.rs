@@ -42,7 +42,7 @@ struct Resolved {
     index_digest: Option<Digest>,
 }
 
-async fn resolve_manifest(session: &Session, reference: &OciRef) -> Result<Resolved, FetchError> {
+async fn resolve_manifest(session: &Session<'_>, reference: &OciRef) -> Result<Resolved, FetchError> {
     let shown = reference.to_string();
     let (manifest, digest, media_type) = session.manifest(reference.target(), &shown).await?;
     let doc = ManifestDoc::parse(&session.source_name(), "manifest", &manifest)?;
