@@ -712,7 +712,7 @@ async fn signatures_sigstore_bundle_referrer_loads_under_strict_and_refusals_nam
     assert_eq!(found3.len(), 1, "{found3:?}");
     let v = verify_fetched(&strict, &artifact3, &found3, SystemTime::now());
     assert_eq!(failed_reason(&v), (Check::AuthenticTimestamp, "timestamp".to_string()), "{v:#?}");
-    assert!(v.reason().unwrap().contains("Rekor v2"), "{v:#?}");
+    assert!(v.reason().unwrap().to_string().contains("Rekor v2"), "{v:#?}");
     assert!(!v.allows_load());
     println!("bundle referrer, Rekor v2 without a timestamp: {}", v.reason().unwrap());
 
