@@ -261,7 +261,7 @@ mod tests {
                 let doc: SearchDoc = serde_json::from_value(serde_json::json!({
                     "id": "a:b//f@000000000000", "package": "a:b", "interface": null, "function": "f", "version": null,
                     "reference": "r", "description": "d", "signature": "f: func()", "params": [], "type_text": [],
-                    "component_description": null, "capabilities": [], "registry": "r", "verified": "unsigned",
+                    "component_description": null, "capabilities": [], "registry": "r", "verified": {"verdict": "unsigned", "signer": null, "scope": null},
                     "component_key": digest.to_string()}))
                 .unwrap();
                 index.replace_component(&digest.to_string(), &[doc]).unwrap();
