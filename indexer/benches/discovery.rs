@@ -28,8 +28,9 @@
 //!    and swapped in, against p99 without a swap, in the same run (two search threads, the
 //!    daemon's swap: a pointer under a lock, each search on the `Arc` it started with).
 //!
-//! `FORAGE_BENCH_SIZES=1000,10000` overrides the index sizes; `FORAGE_BENCH_ONLY=snapshot`
-//! runs only section 4 (with `FORAGE_BENCH_SNAPSHOT_SIZES=10000,100000`).
+//! `FORAGE_BENCH_SIZES=1000,10000` overrides the index sizes; `FORAGE_BENCH_ONLY=index` runs
+//! only section 1, `FORAGE_BENCH_ONLY=snapshot` only section 4 (with
+//! `FORAGE_BENCH_SNAPSHOT_SIZES=10000,100000`).
 
 #[allow(dead_code, clippy::all)]
 #[path = "../../xtask/src/corpus.rs"]
@@ -53,7 +54,7 @@ use std::time::{Duration, Instant};
 use forage_indexer::crawl::{CrawlOptions, CrawlSource, Crawler, NoVerification, TagSelection};
 use forage_indexer::fetch::Fetcher;
 use forage_indexer::search::eval::{self, Bm25Baseline, Ranker as _};
-use forage_indexer::search::{SearchDoc, SearchIndex, SearchQuery};
+use forage_indexer::search::{DENSE_HEAD_DIMS as HEAD_DIMS, SearchDoc, SearchIndex, SearchQuery, Tuning};
 use forage_store::{RedbStore, Store};
 use synthetic::{PER_COMPONENT, queries, synthetic_docs};
 
@@ -120,9 +121,10 @@ fn index_bench(sizes: &[usize], golden: &eval::Golden) {
     let queries = queries(golden);
     println!("\n## search index (on disk, {PER_COMPONENT} functions per component, one commit)");
     println!(
-        "| functions | components | build | functions/s | components/s | bytes/function | search p50 | search p99 | BM25 p50 | BM25 p99 | p50 ratio |"
+        "| functions | components | build | functions/s | components/s | merge | bytes/function | search p50 | search p99 | BM25 p50 | BM25 p99 | p50 ratio | p50 / p99 in the build's segments |"
     );
-    println!("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+    println!("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+    let mut exhaustive = Vec::new();
     for &n in sizes {
         // The golden functions plus synthetic ones up to n.
         let mut docs = golden.docs.clone();
@@ -135,7 +137,7 @@ fn index_bench(sizes: &[usize], golden: &eval::Golden) {
         components.extend(by_key);
 
         let dir = tmp("forage-bench-index-");
-        let index = SearchIndex::open_or_create(dir.path()).expect("index");
+        let mut index = SearchIndex::open_or_create(dir.path()).expect("index");
         let started = Instant::now();
         for (key, docs) in &components {
             index.replace_component(key, docs).expect("index component");
@@ -145,6 +147,15 @@ fn index_bench(sizes: &[usize], golden: &eval::Golden) {
         assert_eq!(index.num_docs() as usize, docs.len());
         // Let background merges finish and their inputs be garbage-collected.
         std::thread::sleep(Duration::from_secs(2));
+        // The segments a crawl leaves before it merges them, and search in them.
+        let segments = index.num_segments();
+        let unmerged = latencies(&queries, 3, |q| {
+            black_box(index.search(&SearchQuery::new(q)).expect("search"));
+        });
+        // A crawl that changed the index ends by merging its segments into one.
+        let started = Instant::now();
+        index.merge_segments().expect("merge");
+        let merge = started.elapsed();
         let bytes = dir_bytes(dir.path());
 
         let ours = latencies(&queries, 3, |q| {
@@ -156,21 +167,68 @@ fn index_bench(sizes: &[usize], golden: &eval::Golden) {
         });
         let (p50, p99) = (percentile(&ours, 0.5), percentile(&ours, 0.99));
         let (b50, b99) = (percentile(&base, 0.5), percentile(&base, 0.99));
+        exhaustive.push(dense_first_pass(&mut index, &queries, docs.len()));
         println!(
-            "| {} | {} | {:.2} s | {:.0} | {:.0} | {:.0} | {:.3} ms | {:.3} ms | {:.3} ms | {:.3} ms | {:.1}× |",
+            "| {} | {} | {:.2} s | {:.0} | {:.0} | {:.2} s | {:.0} | {:.3} ms | {:.3} ms | {:.3} ms | {:.3} ms | {:.1}× | {:.3} / {:.3} ms ({segments} segments) |",
             docs.len(),
             components.len(),
             build.as_secs_f64(),
             docs.len() as f64 / build.as_secs_f64(),
             components.len() as f64 / build.as_secs_f64(),
+            merge.as_secs_f64(),
             bytes as f64 / docs.len() as f64,
             ms(p50),
             ms(p99),
             ms(b50),
             ms(b99),
             p50.as_secs_f64() / b50.as_secs_f64(),
+            ms(percentile(&unmerged, 0.5)),
+            ms(percentile(&unmerged, 0.99)),
         );
     }
+    println!("\nThe dense leg (same index, same queries): its two passes (the first {HEAD_DIMS} dimensions of every function, then all of them for the best) against scoring every function on all of them; the legs on two threads against one; the lexical leg alone:");
+    println!("| functions | same top 10 | same results (of all top-10 slots) | p50 exhaustive | p50 two passes, one thread | p50 two passes, two threads | p50 lexical leg alone |");
+    println!("| ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+    for line in exhaustive {
+        println!("{line}");
+    }
+}
+
+/// Runs `queries` on `index` with the dense leg's two passes (the default) and exhaustively,
+/// on one and two threads, and with the lexical leg alone; returns a table row.
+fn dense_first_pass(index: &mut SearchIndex, queries: &[String], functions: usize) -> String {
+    let ids = |index: &SearchIndex, q: &str| -> Vec<String> {
+        index.search(&SearchQuery::new(q).limit(10)).expect("search").into_iter().map(|h| h.doc.id).collect()
+    };
+    let p50 = |index: &mut SearchIndex, tuning: Tuning| -> Duration {
+        index.set_tuning(tuning);
+        let t = latencies(queries, 3, |q| {
+            black_box(index.search(&SearchQuery::new(q).limit(10)).expect("search"));
+        });
+        percentile(&t, 0.5)
+    };
+    let two_pass: Vec<Vec<String>> = queries.iter().map(|q| ids(index, q)).collect();
+    let two_threads = p50(index, Tuning { parallel_legs_min_docs: 0, ..Default::default() });
+    let one_thread = p50(index, Tuning { parallel_legs_min_docs: u64::MAX, ..Default::default() });
+    let lexical = p50(index, Tuning { dense_weight: 0.0, ..Default::default() });
+    let exhaustive = Tuning { dense_exhaustive: true, parallel_legs_min_docs: u64::MAX, ..Default::default() };
+    let slow = p50(index, exhaustive);
+    let exact: Vec<Vec<String>> = queries.iter().map(|q| ids(index, q)).collect();
+    index.set_tuning(Default::default());
+    let same_lists = two_pass.iter().zip(&exact).filter(|(a, b)| a == b).count();
+    let (mut same, mut slots) = (0, 0);
+    for (a, b) in two_pass.iter().zip(&exact) {
+        slots += b.len();
+        same += b.iter().filter(|id| a.contains(id)).count();
+    }
+    format!(
+        "| {functions} | {same_lists}/{} | {same}/{slots} | {:.3} ms | {:.3} ms | {:.3} ms | {:.3} ms |",
+        queries.len(),
+        ms(slow),
+        ms(one_thread),
+        ms(two_threads),
+        ms(lexical),
+    )
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -754,6 +812,9 @@ fn main() {
     println!("discovery benchmark: {cores} cores");
     let golden = eval::load_golden(&eval::default_golden_dir()).expect("golden set");
     index_bench(&sizes, &golden);
+    if std::env::var("FORAGE_BENCH_ONLY").as_deref() == Ok("index") {
+        return;
+    }
 
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -637,6 +637,15 @@ impl Crawler {
             .cloned()
             .collect();
         let summaries = self.finish(&pass, runs, orphans).await;
+        if summaries.iter().any(|s| s.new > 0 || s.removed > 0) {
+            // Searches in one segment are faster than in the several a pass leaves behind
+            // (SearchIndex::merge_segments). Not merging costs speed, not correctness: a
+            // failure is logged and the next pass that changes something tries again.
+            let index = self.index.clone();
+            if let Err(e) = blocking(move || index.merge_segments()).await {
+                tracing::warn!(error = %e, "merging the search index's segments");
+            }
+        }
         CrawlSummary {
             sources: summaries,
             duration: started.elapsed(),

@@ -103,6 +103,24 @@ async fn embedded_source_indexes_dedups_and_removes() {
 }
 
 #[tokio::test]
+async fn a_pass_that_changed_the_index_leaves_it_in_one_segment() {
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::default());
+    let index = Arc::new(SearchIndex::in_memory());
+    let c = crawler(store.clone(), index.clone());
+    // Each pass commits its additions in a segment of their own: two, until a pass merges them.
+    let sources = [
+        embedded("one", &[("clock", "clock")]),
+        embedded("two", &[("hash", "hash")]),
+    ];
+    c.crawl(&sources[..1]).await;
+    let s = c.crawl(&sources).await;
+    assert_eq!(s.sources.iter().map(|s| (s.new, s.unchanged)).collect::<Vec<_>>(), [(0, 1), (1, 0)], "{s:?}");
+    assert_eq!(index.num_segments(), 1);
+    assert!(packages(&index, "current time").contains(&"forage:clock".to_string()));
+    assert!(packages(&index, "sha256 digest").contains(&"forage:hash".to_string()));
+}
+
+#[tokio::test]
 async fn a_broken_embedded_component_fails_alone() {
     let store: Arc<dyn Store> = Arc::new(MemoryStore::default());
     let index = Arc::new(SearchIndex::in_memory());

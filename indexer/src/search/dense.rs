@@ -200,10 +200,21 @@ pub(crate) fn encode(d: &SearchDoc) -> Option<Vec<u8>> {
     Some(out)
 }
 
+/// How many leading dimensions the first pass of [`DenseCache::nearest`] scores. The table's
+/// dimensions are principal components in order of variance (`xtask/distill.py`), so the first
+/// ones carry most of what tells two texts apart. 32 was not enough: at 100k functions the
+/// first pass then dropped 4.5% of the exhaustive top-10 results, 64 drops 0.5%
+/// (docs/BENCHMARKS.md).
+pub const HEAD_DIMS: usize = 64;
+const _: () = assert!(HEAD_DIMS.is_multiple_of(32), "the AVX2 first pass reads rows 32 values at a time");
+
 /// Embeddings of one segment's documents, int8 with one scale per document (NaN for a
 /// document with nothing to embed, so that no similarity computed with it passes a floor).
+/// Each row is split in two arrays: its first [`HEAD_DIMS`] values, which every search scans,
+/// and the rest, read only for the candidates the head proposes.
 struct SegmentVectors {
-    rows: Vec<i8>,
+    head: Vec<i8>,
+    tail: Vec<i8>,
     scales: Vec<f32>,
 }
 
@@ -211,7 +222,8 @@ impl SegmentVectors {
     /// The vectors of `reader`'s documents, from the fast field `field`.
     fn read(reader: &SegmentReader, field: &str, dims: usize) -> Result<SegmentVectors, SearchError> {
         let n = reader.max_doc() as usize;
-        let mut v = SegmentVectors { rows: vec![0; n * dims], scales: vec![f32::NAN; n] };
+        let tail_dims = dims - HEAD_DIMS;
+        let mut v = SegmentVectors { head: vec![0; n * HEAD_DIMS], tail: vec![0; n * tail_dims], scales: vec![f32::NAN; n] };
         let corrupt = |reason: String| SearchError::CorruptVectors { segment: reader.segment_id().short_uuid_string(), reason };
         let Some(column) = reader.fast_fields().bytes(field)? else { return Ok(v) };
         // The column is dictionary-encoded: each distinct vector once, in byte order, and a
@@ -230,15 +242,35 @@ impl SegmentVectors {
         for doc in 0..reader.max_doc() {
             let Some(ord) = column.ords().first(doc) else { continue };
             let t = terms.get(ord as usize * width..(ord as usize + 1) * width).ok_or_else(|| corrupt(format!("ordinal {ord} out of range")))?;
-            let scale = f32::from_le_bytes([t[0], t[1], t[2], t[3]]);
-            let at = doc as usize * dims;
-            for (slot, &b) in v.rows[at..at + dims].iter_mut().zip(&t[4..]) {
-                *slot = b as i8;
-            }
-            v.scales[doc as usize] = scale;
+            let doc = doc as usize;
+            v.scales[doc] = f32::from_le_bytes([t[0], t[1], t[2], t[3]]);
+            let (head, tail) = t[4..].split_at(HEAD_DIMS);
+            let as_i8 = |(slot, &b): (&mut i8, &u8)| *slot = b as i8;
+            v.head[doc * HEAD_DIMS..(doc + 1) * HEAD_DIMS].iter_mut().zip(head).for_each(as_i8);
+            v.tail[doc * tail_dims..(doc + 1) * tail_dims].iter_mut().zip(tail).for_each(as_i8);
         }
         Ok(v)
     }
+
+    /// The dot product of the dimensions after the head of document `doc` with `q_tail`, the
+    /// query's.
+    fn tail_dot(&self, doc: usize, q_tail: &[i8]) -> i32 {
+        let n = q_tail.len();
+        dot_i8(&self.tail[doc * n..(doc + 1) * n], q_tail)
+    }
+}
+
+/// What [`DenseCache::nearest`] is asked for.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Nearest {
+    /// How many documents.
+    pub k: usize,
+    /// The least cosine similarity of a document returned.
+    pub min_similarity: f32,
+    /// How many first-pass candidates are rescored, at least (it is at least `4k`).
+    pub rescore: usize,
+    /// Rescore every document (no first pass).
+    pub exhaustive: bool,
 }
 
 /// Per-segment embeddings of the indexed functions. Segments are immutable, so a segment's
@@ -275,102 +307,256 @@ impl DenseCache {
         let reader = &searcher.segment_readers()[addr.segment_ord as usize];
         let segs = self.segments.lock().unwrap();
         let v = segs.get(&reader.segment_id())?;
-        let dims = model().dims();
-        let scale = Some(v.scales[addr.doc_id as usize]).filter(|s| !s.is_nan())?;
+        let (doc, tail_dims) = (addr.doc_id as usize, model().dims() - HEAD_DIMS);
+        let scale = Some(v.scales[doc]).filter(|s| !s.is_nan())?;
         let mut out = scale.to_le_bytes().to_vec();
-        out.extend(v.rows[addr.doc_id as usize * dims..(addr.doc_id as usize + 1) * dims].iter().map(|&b| b as u8));
+        out.extend(v.head[doc * HEAD_DIMS..(doc + 1) * HEAD_DIMS].iter().map(|&b| b as u8));
+        out.extend(v.tail[doc * tail_dims..(doc + 1) * tail_dims].iter().map(|&b| b as u8));
         Some(out)
     }
 
     /// The `k` documents of `searcher`'s snapshot most similar to the normalized `query`, with
     /// their cosine similarity, best first; only those at least `min_similarity`.
+    ///
+    /// Two passes: every document is scored on its first [`HEAD_DIMS`] dimensions, and the
+    /// best `max(4k, rescore)` of those are rescored exactly on all of them. Scanning every
+    /// full row was most of a search at 100k functions (memory-bound: 13 MB per query); the
+    /// head is a quarter of that. With `exhaustive`, every document is rescored (for tests and
+    /// for measuring what the first pass misses).
     pub(crate) fn nearest(
         &self,
         searcher: &Searcher,
         field: &str,
         query: &[f32],
-        k: usize,
-        min_similarity: f32,
+        want: Nearest,
     ) -> Result<Vec<(tantivy::DocAddress, f32)>, SearchError> {
+        let Nearest { k, min_similarity, rescore, exhaustive } = want;
         self.refresh(searcher, field)?;
         if k == 0 {
             return Ok(Vec::new());
         }
         let segs = self.segments.lock().unwrap_or_else(|p| p.into_inner()).clone();
-        let dims = query.len();
         // The query in int8 too, so the scan is an integer dot product; cosine = dot × query
         // scale × document scale.
         let q_scale = query.iter().fold(0f32, |a, x| a.max(x.abs())) / 127.0;
-        if q_scale == 0.0 {
+        if q_scale == 0.0 || query.len() < HEAD_DIMS {
             return Ok(Vec::new());
         }
         let q: Vec<i8> = query.iter().map(|x| (x / q_scale).round().clamp(-127.0, 127.0) as i8).collect();
+        let head_q: &[i8; HEAD_DIMS] = q[..HEAD_DIMS].try_into().expect("HEAD_DIMS values");
+        // First pass: the best `keep` by head score (dot × document scale; the query's scale is
+        // the same for all). Top `keep` without sorting everything: candidates at or above a
+        // floor are kept; when 2·keep have gathered, the best `keep` are selected and the
+        // keep-th score becomes the floor. Only what is strictly worse than `keep` others is
+        // ever dropped.
+        let keep = if exhaustive { usize::MAX } else { (4 * k).max(rescore).max(1) };
         let by_score = |a: &(tantivy::DocAddress, f32), b: &(tantivy::DocAddress, f32)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0));
-        // Top k without sorting everything: candidates at or above a floor are kept; when 2k
-        // have gathered, the best k are selected and the k-th score becomes the floor. Exact:
-        // only what is strictly worse than k others is ever dropped.
-        let mut best: Vec<(tantivy::DocAddress, f32)> = Vec::with_capacity(2 * k);
-        let mut floor = min_similarity;
-        let mut dots = [0i32; SCAN_CHUNK];
+        let mut cands: Vec<(tantivy::DocAddress, f32)> = Vec::new();
+        let mut floor = f32::NEG_INFINITY;
+        let (mut passed, mut scores) = ([0u16; SCAN_CHUNK], [0f32; SCAN_CHUNK]);
         for (ord, reader) in searcher.segment_readers().iter().enumerate() {
             let Some(v) = segs.get(&reader.segment_id()) else { continue };
             let n = v.scales.len();
             let mut start = 0;
             while start < n {
                 let end = (start + SCAN_CHUNK).min(n);
-                let out = &mut dots[..end - start];
-                dot_rows(&v.rows[start * dims..end * dims], &q, out);
-                for (i, &dot) in out.iter().enumerate() {
-                    let doc = start + i;
-                    // A document with nothing embedded has a NaN scale: never at or above.
-                    let cos = dot as f32 * q_scale * v.scales[doc];
-                    if cos >= floor && !reader.is_deleted(doc as u32) {
-                        best.push((tantivy::DocAddress::new(ord as u32, doc as u32), cos));
-                        if best.len() >= 2 * k {
-                            best.select_nth_unstable_by(k - 1, by_score);
-                            best.truncate(k);
-                            floor = floor.max(best[k - 1].1);
-                        }
+                // A document with nothing embedded has a NaN scale: never at or above a floor.
+                let heads = &v.head[start * HEAD_DIMS..end * HEAD_DIMS];
+                let count = head_scan(heads, &v.scales[start..end], head_q, floor, &mut passed, &mut scores);
+                for (&i, &score) in passed[..count].iter().zip(&scores[..count]) {
+                    let doc = start + i as usize;
+                    if reader.is_deleted(doc as u32) {
+                        continue;
+                    }
+                    cands.push((tantivy::DocAddress::new(ord as u32, doc as u32), score));
+                    if cands.len() >= keep.saturating_mul(2) {
+                        cands.select_nth_unstable_by(keep - 1, by_score);
+                        cands.truncate(keep);
+                        floor = cands[keep - 1].1;
                     }
                 }
                 start = end;
             }
         }
+        // Second pass: exact cosines of the best `keep`, adding the rest of each row to its head
+        // score. Each reads a row of its own, out of cache: only those that can still win.
+        if cands.len() > keep {
+            cands.select_nth_unstable_by(keep - 1, by_score);
+            cands.truncate(keep);
+        }
+        let by_ord: Vec<Option<&Arc<SegmentVectors>>> = searcher.segment_readers().iter().map(|r| segs.get(&r.segment_id())).collect();
+        let q_tail = &q[HEAD_DIMS..];
+        let mut best: Vec<(tantivy::DocAddress, f32)> = cands
+            .into_iter()
+            .filter_map(|(addr, head_score)| {
+                let v = by_ord[addr.segment_ord as usize]?;
+                let doc = addr.doc_id as usize;
+                let cos = (head_score + v.tail_dot(doc, q_tail) as f32 * v.scales[doc]) * q_scale;
+                (cos >= min_similarity).then_some((addr, cos))
+            })
+            .collect();
         best.sort_by(by_score);
         best.truncate(k);
         Ok(best)
     }
 }
 
-/// Rows scored per pass of the scan (their dot products fit on the stack).
-const SCAN_CHUNK: usize = 512;
-
-/// `out[i]` = the dot product of `q` with row `i` of `rows` (rows of `q.len()` int8 values).
-///
-/// The scan over every function is most of a search at 100k functions, so it uses AVX2 where
-/// the CPU has it (the release build targets baseline x86-64, SSE2 only): about 3× faster
-/// there, measured in docs/BENCHMARKS.md.
-fn dot_rows(rows: &[i8], q: &[i8], out: &mut [i32]) {
+/// The dot product of two int8 vectors of the same length (AVX2 where the CPU has it: the
+/// second pass computes a thousand of them per search).
+fn dot_i8(a: &[i8], b: &[i8]) -> i32 {
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") {
         // SAFETY: the CPU supports AVX2, checked just above.
-        unsafe { dot_rows_avx2(rows, q, out) };
-        return;
+        return unsafe { avx2::dot(a, b) };
     }
-    dot_rows_portable(rows, q, out);
+    a.iter().zip(b).map(|(&x, &y)| i32::from(x) * i32::from(y)).sum()
+}
+
+/// Rows scored per call of [`head_scan`] (their indices fit on the stack, in a `u16`).
+const SCAN_CHUNK: usize = 512;
+
+/// Writes to `passed` the indices `i` (ascending) of the rows of `heads` ([`HEAD_DIMS`] int8
+/// values each) whose score, dot product with `q` times `scales[i]`, is at least `floor`, and
+/// their scores to `scores`; returns how many there are.
+///
+/// This is the loop every search runs over every function, so it has an AVX2 version that
+/// sums eight rows at a time and compares their scores in one instruction (the release build
+/// targets baseline x86-64, SSE2 only).
+fn head_scan(heads: &[i8], scales: &[f32], q: &[i8; HEAD_DIMS], floor: f32, passed: &mut [u16; SCAN_CHUNK], scores: &mut [f32; SCAN_CHUNK]) -> usize {
+    assert!(scales.len() <= SCAN_CHUNK && heads.len() == scales.len() * HEAD_DIMS, "whole rows, at most SCAN_CHUNK");
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU supports AVX2, checked just above; the slices' sizes, just before.
+        return unsafe { avx2::head_scan(heads, scales, q, floor, passed, scores) };
+    }
+    head_scan_portable(heads, scales, q, floor, passed, scores, 0, 0)
+}
+
+/// [`head_scan`] for the rows from `from` on, one row at a time, writing from `count` on.
+#[allow(clippy::too_many_arguments)]
+fn head_scan_portable(
+    heads: &[i8],
+    scales: &[f32],
+    q: &[i8; HEAD_DIMS],
+    floor: f32,
+    passed: &mut [u16; SCAN_CHUNK],
+    scores: &mut [f32; SCAN_CHUNK],
+    from: usize,
+    mut count: usize,
+) -> usize {
+    for (i, (row, &scale)) in heads.chunks_exact(HEAD_DIMS).zip(scales).enumerate().skip(from) {
+        let dot: i32 = row.iter().zip(q).map(|(&a, &b)| i32::from(a) * i32::from(b)).sum();
+        let score = dot as f32 * scale;
+        if score >= floor {
+            (passed[count], scores[count]) = (i as u16, score);
+            count += 1;
+        }
+    }
+    count
 }
 
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-fn dot_rows_avx2(rows: &[i8], q: &[i8], out: &mut [i32]) {
-    // The same code, compiled for AVX2 (sign-extend to i16, multiply-add pairs to i32).
-    dot_rows_portable(rows, q, out);
-}
+mod avx2 {
+    use std::arch::x86_64::*;
 
-#[inline(always)]
-fn dot_rows_portable(rows: &[i8], q: &[i8], out: &mut [i32]) {
-    for (o, row) in out.iter_mut().zip(rows.chunks_exact(q.len())) {
-        *o = row.iter().zip(q).map(|(&a, &b)| i32::from(a) * i32::from(b)).sum();
+    use super::{HEAD_DIMS, SCAN_CHUNK, head_scan_portable};
+
+    /// [`super::dot_i8`] with AVX2: 32 values per step, the rest one by one.
+    #[target_feature(enable = "avx2")]
+    pub(super) fn dot(a: &[i8], b: &[i8]) -> i32 {
+        let n = a.len().min(b.len());
+        let whole = n / 32 * 32;
+        // SAFETY: each load reads a[i..i + 32] and b[i..i + 32] with i + 32 ≤ whole ≤ both lengths.
+        let mut total = unsafe {
+            let mut acc = _mm256_setzero_si256();
+            let mut i = 0;
+            while i < whole {
+                let x = _mm256_loadu_si256(a.as_ptr().add(i).cast());
+                let y = _mm256_loadu_si256(b.as_ptr().add(i).cast());
+                let lo = _mm256_madd_epi16(_mm256_cvtepi8_epi16(_mm256_castsi256_si128(x)), _mm256_cvtepi8_epi16(_mm256_castsi256_si128(y)));
+                let hi = _mm256_madd_epi16(
+                    _mm256_cvtepi8_epi16(_mm256_extracti128_si256::<1>(x)),
+                    _mm256_cvtepi8_epi16(_mm256_extracti128_si256::<1>(y)),
+                );
+                acc = _mm256_add_epi32(acc, _mm256_add_epi32(lo, hi));
+                i += 32;
+            }
+            let four = _mm_add_epi32(_mm256_castsi256_si128(acc), _mm256_extracti128_si256::<1>(acc));
+            let two = _mm_add_epi32(four, _mm_unpackhi_epi64(four, four));
+            _mm_cvtsi128_si32(_mm_add_epi32(two, _mm_shuffle_epi32::<1>(two)))
+        };
+        for (&x, &y) in a[whole..n].iter().zip(&b[whole..n]) {
+            total += i32::from(x) * i32::from(y);
+        }
+        total
+    }
+
+    /// [`super::head_scan`] with AVX2: a row's 32 values are one register; eight rows' partial
+    /// sums are reduced together by a tree of horizontal adds, scaled and compared at once.
+    #[target_feature(enable = "avx2")]
+    pub(super) fn head_scan(
+        heads: &[i8],
+        scales: &[f32],
+        q: &[i8; HEAD_DIMS],
+        floor: f32,
+        passed: &mut [u16; SCAN_CHUNK],
+        scores: &mut [f32; SCAN_CHUNK],
+    ) -> usize {
+        let n = scales.len();
+        let mut count = 0;
+        // SAFETY: every load reads 32 bytes of a row or 8 scales inside the slices (i + 8 ≤ n,
+        // row r's bytes are heads[r·HEAD_DIMS..(r + 1)·HEAD_DIMS], and heads.len() = n·HEAD_DIMS,
+        // asserted by the caller); `count` stays below n ≤ SCAN_CHUNK.
+        unsafe {
+            const REGS: usize = HEAD_DIMS / 32;
+            let mut q_lo = [_mm256_setzero_si256(); REGS];
+            let mut q_hi = [_mm256_setzero_si256(); REGS];
+            for j in 0..REGS {
+                let qv = _mm256_loadu_si256(q.as_ptr().add(32 * j).cast());
+                q_lo[j] = _mm256_cvtepi8_epi16(_mm256_castsi256_si128(qv));
+                q_hi[j] = _mm256_cvtepi8_epi16(_mm256_extracti128_si256::<1>(qv));
+            }
+            let floor_v = _mm256_set1_ps(floor);
+            let row = |r: usize| -> __m256i {
+                let mut acc = _mm256_setzero_si256();
+                for j in 0..REGS {
+                    let v = _mm256_loadu_si256(heads.as_ptr().add(r * HEAD_DIMS + 32 * j).cast());
+                    let lo = _mm256_madd_epi16(_mm256_cvtepi8_epi16(_mm256_castsi256_si128(v)), q_lo[j]);
+                    let hi = _mm256_madd_epi16(_mm256_cvtepi8_epi16(_mm256_extracti128_si256::<1>(v)), q_hi[j]);
+                    acc = _mm256_add_epi32(acc, _mm256_add_epi32(lo, hi));
+                }
+                acc
+            };
+            let mut i = 0;
+            while i + 8 <= n {
+                let s01 = _mm256_hadd_epi32(row(i), row(i + 1));
+                let s23 = _mm256_hadd_epi32(row(i + 2), row(i + 3));
+                let s45 = _mm256_hadd_epi32(row(i + 4), row(i + 5));
+                let s67 = _mm256_hadd_epi32(row(i + 6), row(i + 7));
+                // Lanes 0–3: the low halves' sums of rows 0–3, lanes 4–7 their high halves'.
+                let s0123 = _mm256_hadd_epi32(s01, s23);
+                let s4567 = _mm256_hadd_epi32(s45, s67);
+                let dots = _mm256_add_epi32(
+                    _mm256_permute2x128_si256::<0x20>(s0123, s4567),
+                    _mm256_permute2x128_si256::<0x31>(s0123, s4567),
+                );
+                let eight = _mm256_mul_ps(_mm256_cvtepi32_ps(dots), _mm256_loadu_ps(scales.as_ptr().add(i)));
+                // Ordered compare: a NaN score (nothing embedded) never passes.
+                let mut mask = _mm256_movemask_ps(_mm256_cmp_ps::<_CMP_GE_OQ>(eight, floor_v)) as u32;
+                if mask != 0 {
+                    let mut lanes = [0f32; 8];
+                    _mm256_storeu_ps(lanes.as_mut_ptr(), eight);
+                    while mask != 0 {
+                        let lane = mask.trailing_zeros() as usize;
+                        (passed[count], scores[count]) = ((i + lane) as u16, lanes[lane]);
+                        count += 1;
+                        mask &= mask - 1;
+                    }
+                }
+                i += 8;
+            }
+            head_scan_portable(heads, scales, q, floor, passed, scores, i, count)
+        }
     }
 }
 
@@ -409,6 +595,61 @@ mod tests {
         assert_eq!(m.wordpiece("moon").len(), 1);
         assert!(m.wordpiece("unbelievably").len() >= 2, "split into word pieces");
         assert!(m.wordpiece(&"a".repeat(MAX_WORD_CHARS + 1)).is_empty());
+    }
+
+    /// A deterministic pseudo-random int8 stream (xorshift), so the tests need no crate.
+    fn noise(seed: u64, n: usize) -> Vec<i8> {
+        let mut x = seed | 1;
+        (0..n)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                (x >> 56) as u8 as i8
+            })
+            .collect()
+    }
+
+    #[test]
+    fn head_scan_agrees_with_a_plain_dot_product() {
+        // Row counts that are and are not multiples of the 8 rows the AVX2 path sums together,
+        // extreme values (−128 is never written by `encode`, but a corrupt index could hold it),
+        // NaN scales (nothing embedded) and floors that keep all, some and none.
+        for n in [0, 1, 7, 8, 9, 63, SCAN_CHUNK] {
+            let mut heads = noise(n as u64 + 1, n * HEAD_DIMS);
+            if n > 0 {
+                heads[..HEAD_DIMS].fill(-128);
+            }
+            let scales: Vec<f32> = (0..n).map(|i| if i % 5 == 3 { f32::NAN } else { 0.001 * (1 + i % 7) as f32 }).collect();
+            let q: [i8; HEAD_DIMS] = noise(99, HEAD_DIMS).try_into().unwrap();
+            let mut q_min = q;
+            q_min.fill(-128);
+            for q in [q, q_min] {
+                let want: Vec<(u16, f32)> = (0..n)
+                    .map(|i| {
+                        let dot: i32 = heads[i * HEAD_DIMS..(i + 1) * HEAD_DIMS].iter().zip(&q).map(|(&a, &b)| i32::from(a) * i32::from(b)).sum();
+                        (i as u16, dot as f32 * scales[i])
+                    })
+                    .collect();
+                for floor in [f32::NEG_INFINITY, 0.0, 1.0e9] {
+                    let (mut passed, mut scores) = ([0u16; SCAN_CHUNK], [0f32; SCAN_CHUNK]);
+                    let count = head_scan(&heads, &scales, &q, floor, &mut passed, &mut scores);
+                    let got: Vec<(u16, f32)> = passed[..count].iter().copied().zip(scores[..count].iter().copied()).collect();
+                    let expected: Vec<(u16, f32)> = want.iter().copied().filter(|(_, s)| *s >= floor).collect();
+                    assert_eq!(got, expected, "{n} rows, floor {floor}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn dot_i8_agrees_with_a_plain_dot_product() {
+        for n in [0, 1, 31, 32, 33, 96, 128, 200] {
+            let (mut a, b) = (noise(n as u64 + 7, n), noise(n as u64 + 8, n));
+            a.iter_mut().take(3).for_each(|x| *x = -128);
+            let want: i32 = a.iter().zip(&b).map(|(&x, &y)| i32::from(x) * i32::from(y)).sum();
+            assert_eq!(dot_i8(&a, &b), want, "{n} values");
+        }
     }
 
     #[test]

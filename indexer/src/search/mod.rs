@@ -56,6 +56,7 @@ use tantivy::schema::{FAST, Field, IndexRecordOption, STORED, STRING, Schema, Te
 use tantivy::tokenizer::TextAnalyzer;
 use tantivy::{DocAddress, Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
 
+pub use dense::HEAD_DIMS as DENSE_HEAD_DIMS;
 pub use doc::{ComponentOrigin, ResultDoc, SearchDoc, Verdict};
 
 /// Longest query accepted, in bytes. Agents send a sentence, not a document.
@@ -73,6 +74,9 @@ type Clause = (Occur, Box<dyn Query>);
 const SCHEMA_VERSION: &str = "forage-search-2";
 /// The fast field holding each function's dense vector ([`dense::encode`]).
 const DENSE_FIELD: &str = "dense";
+/// How often [`SearchIndex::merge_segments`] waits 50 ms for a background merge to end.
+const MERGE_ATTEMPTS: usize = 200;
+
 /// Fields the structural filters read, indexed and fast (see [`FastFilters`]).
 const REGISTRY_FIELD: &str = "registry";
 const PACKAGE_FIELD: &str = "package_exact";
@@ -235,6 +239,15 @@ pub struct Tuning {
     pub dense_min: f32,
     /// How many results of each leg are fused (at least the requested limit).
     pub fuse_depth: usize,
+    /// Score every function on all dimensions instead of rescoring the best of a first pass
+    /// on the leading ones (slower; for measuring what the first pass misses).
+    pub dense_exhaustive: bool,
+    /// How many candidates of the dense leg's first pass are rescored on all dimensions (at
+    /// least four times the number it is asked for).
+    pub dense_rescore: usize,
+    /// From this many functions on, the dense leg runs on a second thread while the lexical one
+    /// runs (`u64::MAX`: never).
+    pub parallel_legs_min_docs: u64,
 }
 
 impl Default for Tuning {
@@ -268,6 +281,11 @@ impl Default for Tuning {
             rrf_k: 1.0,
             dense_min: 0.1,
             fuse_depth: 50,
+            dense_exhaustive: false,
+            // Measured against `dense_exhaustive` in docs/BENCHMARKS.md; not a ranking knob.
+            dense_rescore: 1024,
+            // Below it the dense leg takes about as long as starting a thread (docs/BENCHMARKS.md).
+            parallel_legs_min_docs: 20_000,
         }
     }
 }
@@ -298,6 +316,11 @@ impl Tuning {
             "rrf_k" => self.rrf_k = num()?,
             "dense_min" => self.dense_min = num()?,
             "fuse_depth" => self.fuse_depth = value.parse().map_err(|e| format!("{key}={value}: {e}"))?,
+            "dense_exhaustive" => self.dense_exhaustive = flag()?,
+            "parallel_legs_min_docs" => {
+                self.parallel_legs_min_docs = value.parse().map_err(|e| format!("{key}={value}: {e}"))?
+            }
+            "dense_rescore" => self.dense_rescore = value.parse().map_err(|e| format!("{key}={value}: {e}"))?,
             _ => return Err(format!("unknown tuning knob {key}")),
         }
         Ok(())
@@ -453,6 +476,12 @@ impl SearchIndex {
         Ok(index)
     }
 
+    /// Changes the ranking knobs of an open index (benchmarks compare variants on one index).
+    #[doc(hidden)]
+    pub fn set_tuning(&mut self, tuning: Tuning) {
+        self.tuning = tuning;
+    }
+
     /// Replaces every function of `component_key` by `docs` (an empty `docs` removes it).
     /// Visible to searches after the next [`SearchIndex::commit`], all at once.
     pub fn replace_component(&self, component_key: &str, docs: &[SearchDoc]) -> Result<(), SearchError> {
@@ -487,12 +516,57 @@ impl SearchIndex {
         self.refresh_dense()
     }
 
+    /// Merges every segment into one and makes it visible; blocking (about a second at 100k
+    /// functions), while searches go on on the segments they started with.
+    ///
+    /// Each segment is searched on its own, so a search in ten segments does ten times the
+    /// per-segment work (term lookups, scorer set-up): at 100k functions the lexical leg takes
+    /// 0.77 ms in ten segments and 0.50 ms in one (docs/BENCHMARKS.md). A crawl that changed
+    /// the index ends with this, and snapshots are built in one segment.
+    pub fn merge_segments(&self) -> Result<(), SearchError> {
+        let writer = self.writer()?;
+        // A merge tantivy's merge policy started in the background holds some segments; they
+        // cannot join another merge until it ends. Wait for it, a while.
+        let mut attempts = 0;
+        loop {
+            self.reader.reload()?;
+            let ids: Vec<tantivy::index::SegmentId> = self.reader.searcher().segment_readers().iter().map(|s| s.segment_id()).collect();
+            if ids.len() <= 1 {
+                break;
+            }
+            let merge = writer.lock().unwrap_or_else(|p| p.into_inner()).merge(&ids);
+            match merge.wait() {
+                Ok(_) => {
+                    let mut w = writer.lock().unwrap_or_else(|p| p.into_inner());
+                    w.commit()?;
+                    // Drop the merged-away files now: a snapshot archives the directory.
+                    w.garbage_collect_files().wait()?;
+                    break;
+                }
+                Err(tantivy::TantivyError::InvalidArgument(_)) if attempts < MERGE_ATTEMPTS => {
+                    attempts += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        self.reader.reload()?;
+        self.refresh_dense()
+    }
+
     /// Reads the dense vectors of segments that became visible.
     fn refresh_dense(&self) -> Result<(), SearchError> {
         if self.tuning.dense_weight > 0.0 {
             self.dense.refresh(&self.reader.searcher(), DENSE_FIELD)?;
         }
         Ok(())
+    }
+
+    /// Number of segments in the current snapshot (benchmarks report it: each segment is
+    /// searched on its own).
+    #[doc(hidden)]
+    pub fn num_segments(&self) -> usize {
+        self.reader.searcher().segment_readers().len()
     }
 
     /// Number of indexed functions in the current snapshot.
@@ -668,9 +742,11 @@ impl SearchIndex {
         }
         let f = &self.fields;
         let depth = if query_vector.is_some() { limit.max(self.tuning.fuse_depth) } else { limit };
-        let lexical: Vec<(f32, DocAddress)> = if should.is_empty() {
-            Vec::new()
-        } else {
+        let t = &self.tuning;
+        let lexical_leg = || -> Result<Vec<(f32, DocAddress)>, SearchError> {
+            if should.is_empty() {
+                return Ok(Vec::new());
+            }
             let mut clauses: Vec<Clause> = vec![(Occur::Must, Box::new(BooleanQuery::new(should)))];
             let exact = |field: Field, value: &str| -> Box<dyn Query> {
                 Box::new(TermQuery::new(Term::from_field_text(field, value), IndexRecordOption::Basic))
@@ -687,35 +763,53 @@ impl SearchIndex {
             for c in &q.exclude_capabilities {
                 clauses.push((Occur::MustNot, exact(f.capability, c)));
             }
-            searcher.search(&BooleanQuery::new(clauses), &TopDocs::with_limit(depth).order_by_score())?
+            Ok(searcher.search(&BooleanQuery::new(clauses), &TopDocs::with_limit(depth).order_by_score())?)
         };
-        let ranked: Vec<(f32, DocAddress)> = match &query_vector {
-            None => lexical,
-            Some(v) => {
-                // Reciprocal-rank fusion: each leg's rank r adds weight / (k + r). The dense leg
-                // sees every function, so the structural filters are applied to its candidates
-                // here, from the stored document, exactly as the lexical leg's query applies them.
-                let t = &self.tuning;
-                let mut fused: std::collections::HashMap<DocAddress, f32> = std::collections::HashMap::new();
-                for (r, (_, addr)) in lexical.iter().enumerate() {
-                    *fused.entry(*addr).or_default() += 1.0 / (t.rrf_k + r as f32 + 1.0);
-                }
-                let filters = FastFilters::new(&searcher, q)?;
-                let mut rank = 0;
-                for (addr, _) in self.dense.nearest(&searcher, DENSE_FIELD, v, depth * 4, t.dense_min)? {
-                    if rank >= depth {
-                        break;
-                    }
-                    if !filters.passes(addr) {
-                        continue;
-                    }
-                    rank += 1;
-                    *fused.entry(addr).or_default() += t.dense_weight / (t.rrf_k + rank as f32);
-                }
-                let mut all: Vec<(f32, DocAddress)> = fused.into_iter().map(|(a, s)| (s, a)).collect();
-                all.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
-                all
+        let dense_leg = |v: &[f32]| {
+            let want = dense::Nearest { k: depth * 4, min_similarity: t.dense_min, rescore: t.dense_rescore, exhaustive: t.dense_exhaustive };
+            self.dense.nearest(&searcher, DENSE_FIELD, v, want)
+        };
+        let (lexical, nearest) = match &query_vector {
+            None => (lexical_leg()?, Vec::new()),
+            // In a large index both legs take a good fraction of a millisecond: the dense one
+            // runs on a second thread meanwhile (a search is otherwise single-threaded). If no
+            // thread can be started, it runs after the lexical one.
+            Some(v) if searcher.num_docs() >= t.parallel_legs_min_docs => std::thread::scope(|s| {
+                let dense = std::thread::Builder::new().name("forage-dense".into()).spawn_scoped(s, || dense_leg(v));
+                let lexical = lexical_leg();
+                let nearest = match dense {
+                    Ok(handle) => handle.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))?,
+                    Err(_) => dense_leg(v)?,
+                };
+                Ok::<_, SearchError>((lexical?, nearest))
+            })?,
+            Some(v) => (lexical_leg()?, dense_leg(v)?),
+        };
+        let ranked: Vec<(f32, DocAddress)> = if query_vector.is_none() {
+            lexical
+        } else {
+            // Reciprocal-rank fusion: each leg's rank r adds weight / (k + r). The dense leg
+            // sees every function, so the structural filters are applied to its candidates
+            // here, from the stored document, exactly as the lexical leg's query applies them.
+            let mut fused: std::collections::HashMap<DocAddress, f32> = std::collections::HashMap::new();
+            for (r, (_, addr)) in lexical.iter().enumerate() {
+                *fused.entry(*addr).or_default() += 1.0 / (t.rrf_k + r as f32 + 1.0);
             }
+            let filters = FastFilters::new(&searcher, q)?;
+            let mut rank = 0;
+            for (addr, _) in nearest {
+                if rank >= depth {
+                    break;
+                }
+                if !filters.passes(addr) {
+                    continue;
+                }
+                rank += 1;
+                *fused.entry(addr).or_default() += t.dense_weight / (t.rrf_k + rank as f32);
+            }
+            let mut all: Vec<(f32, DocAddress)> = fused.into_iter().map(|(a, s)| (s, a)).collect();
+            all.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+            all
         };
         // Only the results read stored fields, each once.
         let mut hits = Vec::with_capacity(limit);

@@ -198,15 +198,80 @@ fn dense_vectors_are_stored_with_the_index_and_survive_merges() {
         assert_eq!(index.dense.stored_vector(&searcher, hit[0].1), dense::encode(&d), "{}", d.id);
     }
     // Merged into one segment, the vectors move with their documents.
-    let ids: Vec<_> = searcher.segment_readers().iter().map(|r| r.segment_id()).collect();
-    assert!(ids.len() > 1);
-    index.writer().unwrap().lock().unwrap().merge(&ids).wait().unwrap();
-    index.commit().unwrap();
-    assert_eq!(index.reader.searcher().segment_readers().len(), 1);
+    assert!(index.num_segments() > 1);
+    index.merge_segments().unwrap();
+    assert_eq!(index.num_segments(), 1);
     assert_eq!(ranked(&index), before, "same ranking and scores after the merge");
     drop(index);
     let reopened = SearchIndex::open_or_create(&path).unwrap();
     assert_eq!(ranked(&reopened), before, "same ranking and scores after reopening");
+}
+
+/// `n` functions whose docs are four words of a small vocabulary each, all different.
+fn generated(n: usize) -> Vec<SearchDoc> {
+    const WORDS: &[&str] = &[
+        "read", "write", "file", "image", "resize", "convert", "text", "date", "time", "zone", "hash", "digest",
+        "compress", "archive", "parse", "json", "number", "round", "currency", "price", "weather", "forecast",
+        "city", "map", "route", "distance", "color", "palette", "audio", "volume", "translate", "language",
+    ];
+    (0..n)
+        .map(|i| {
+            let w = |k: usize| WORDS[(i / WORDS.len().pow(k as u32)) % WORDS.len()];
+            doc(&format!("g{i}"), "gen:tools", &format!("f{i}"), &format!("{} {} the {} of {}", w(0), w(1), w(2), w(3)))
+        })
+        .collect()
+}
+
+#[test]
+fn dense_second_pass_scores_exactly_what_the_first_pass_proposes() {
+    const RESCORE: usize = 240;
+    let want = |k, rescore, exhaustive| dense::Nearest { k, min_similarity: -2.0, rescore, exhaustive };
+    // More functions than the first pass keeps (4k), so it has to choose.
+    let index = index_with(&generated(1200));
+    let searcher = index.reader.searcher();
+    for q in ["shrink a picture", "how warm will it be tomorrow", "money amount to nearest cent"] {
+        let v = dense::model().embed(q).unwrap();
+        let exact = index.dense.nearest(&searcher, DENSE_FIELD, &v, want(usize::MAX, 0, true)).unwrap();
+        assert_eq!(exact.len(), 1200, "exhaustive: every function, with its cosine");
+        let cosine: std::collections::HashMap<DocAddress, f32> = exact.iter().copied().collect();
+        for k in [1, 10, 50] {
+            let two = index.dense.nearest(&searcher, DENSE_FIELD, &v, want(k, RESCORE, false)).unwrap();
+            assert_eq!(two.len(), k);
+            assert!(two.windows(2).all(|w| w[0].1 >= w[1].1), "best first");
+            for (addr, score) in &two {
+                assert_eq!(*score, cosine[addr], "{q}: the second pass gives the exact cosine");
+            }
+            let found = two.iter().filter(|(a, _)| exact[..k].iter().any(|(b, _)| a == b)).count();
+            assert!(found * 10 >= k * 8, "{q}: the first pass kept {found} of the best {k}");
+            // Asked to rescore them all, it is the exhaustive ranking.
+            let all = index.dense.nearest(&searcher, DENSE_FIELD, &v, want(k, 1200, false)).unwrap();
+            assert_eq!(all, exact[..k].to_vec(), "{q}");
+        }
+    }
+}
+
+#[test]
+fn legs_on_two_threads_rank_as_on_one() {
+    let docs = [sample(), generated(200)].concat();
+    let one = index_with(&docs);
+    let two = {
+        let mut i = index_with(&docs);
+        i.set_tuning(Tuning { parallel_legs_min_docs: 0, ..Default::default() });
+        i
+    };
+    let queries = [
+        SearchQuery::new("put this sentence in spanish"),
+        SearchQuery::new("resize an image").limit(20),
+        SearchQuery { verified_only: true, ..SearchQuery::new("time zone") },
+        SearchQuery { exclude_capabilities: vec!["http".into()], ..SearchQuery::new("weather forecast for a city") },
+        SearchQuery::new("transalte"),
+    ];
+    for q in &queries {
+        let ranked = |index: &SearchIndex| -> Vec<(String, f32)> { index.search(q).unwrap().into_iter().map(|h| (h.doc.id, h.score)).collect() };
+        let sequential = ranked(&one);
+        assert!(!sequential.is_empty(), "{}", q.text);
+        assert_eq!(ranked(&two), sequential, "{}", q.text);
+    }
 }
 
 #[test]
