@@ -694,7 +694,8 @@ fn corpus(n: usize, golden: &eval::Golden) -> Vec<SearchDoc> {
     docs
 }
 
-/// Builds the index of `docs` in `dir` as a crawl would (one component at a time, one commit).
+/// Builds the index of `docs` in `dir` as a crawl would (one component at a time, one commit,
+/// then the merge into one segment that ends a pass that changed the index).
 fn build_index(dir: &Path, docs: &[SearchDoc]) -> (SearchIndex, Duration) {
     let mut by_key: BTreeMap<&str, Vec<SearchDoc>> = BTreeMap::new();
     for d in docs {
@@ -706,6 +707,7 @@ fn build_index(dir: &Path, docs: &[SearchDoc]) -> (SearchIndex, Duration) {
         index.replace_component(key, docs).expect("index component");
     }
     index.commit().expect("commit");
+    index.merge_segments().expect("merge");
     (index, t.elapsed())
 }
 
