@@ -320,9 +320,9 @@ impl DenseCache {
     ///
     /// Two passes: every document is scored on its first [`HEAD_DIMS`] dimensions, and the
     /// best `max(4k, rescore)` of those are rescored exactly on all of them. Scanning every
-    /// full row was most of a search at 100k functions (memory-bound: 13 MB per query); the
-    /// head is a quarter of that. With `exhaustive`, every document is rescored (for tests and
-    /// for measuring what the first pass misses).
+    /// full row (12.8 MB at 100k functions) was most of a search; the heads are half of that,
+    /// read in order. With `exhaustive`, every document is rescored (for tests and for
+    /// measuring what the first pass misses).
     pub(crate) fn nearest(
         &self,
         searcher: &Searcher,
@@ -568,6 +568,7 @@ mod tests {
     fn embedded_table_parses_and_embeds() {
         let m = StaticModel::parse(TABLE).unwrap();
         assert!(m.dims() > 0 && m.dims() <= 256, "PCA to at most 256 dims");
+        assert!(m.dims() >= HEAD_DIMS, "the first pass reads the first {HEAD_DIMS} dimensions");
         assert!(m.vocab.len() > 25_000);
         let e = m.embed("Phase of the moon on a date").unwrap();
         assert!((e.iter().map(|x| x * x).sum::<f32>() - 1.0).abs() < 1e-4, "normalized");

@@ -525,8 +525,9 @@ impl SearchIndex {
     /// the index ends with this, and snapshots are built in one segment.
     pub fn merge_segments(&self) -> Result<(), SearchError> {
         let writer = self.writer()?;
-        // A merge tantivy's merge policy started in the background holds some segments; they
-        // cannot join another merge until it ends. Wait for it, a while.
+        // A merge that tantivy's merge policy started in the background may replace some of
+        // these segments first; ours then fails (`InvalidArgument`: segments not found, or no
+        // longer all committed). Try again on the segments there are then, for a while.
         let mut attempts = 0;
         loop {
             self.reader.reload()?;
