@@ -76,11 +76,23 @@ def main():
     try:
         port_file = os.path.join(profile, "DevToolsActivePort")
         deadline = time.time() + 30
-        while not os.path.exists(port_file) and time.time() < deadline:
+
+        def written_port():
+            # Chromium creates the file before it writes the port into it: an empty file means
+            # "not yet", not "no port".
+            try:
+                with open(port_file) as f:
+                    words = f.read().split()
+            except FileNotFoundError:
+                return None
+            return words[0] if words else None
+
+        port = written_port()
+        while port is None and time.time() < deadline:
             time.sleep(0.1)
-        if not os.path.exists(port_file):
-            fail("chromium did not open its DevTools port")
-        port = open(port_file).read().split()[0]
+            port = written_port()
+        if port is None:
+            fail("chromium did not write its DevTools port")
         targets = json.load(urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list"))
         page = Page(next(t for t in targets if t["type"] == "page")["webSocketDebuggerUrl"])
         page.send("Page.enable")
