@@ -491,8 +491,9 @@ mod avx2 {
         total
     }
 
-    /// [`super::head_scan`] with AVX2: a row's 32 values are one register; eight rows' partial
-    /// sums are reduced together by a tree of horizontal adds, scaled and compared at once.
+    /// [`super::head_scan`] with AVX2: a row's head is `HEAD_DIMS / 32` registers; eight rows'
+    /// partial sums are reduced together by a tree of horizontal adds, scaled and compared at
+    /// once.
     #[target_feature(enable = "avx2")]
     pub(super) fn head_scan(
         heads: &[i8],
