@@ -437,6 +437,11 @@ fn dot_i8(a: &[i8], b: &[i8]) -> i32 {
         // SAFETY: the CPU supports AVX2, checked just above.
         return unsafe { avx2::dot(a, b) };
     }
+    dot_portable(a, b)
+}
+
+/// [`dot_i8`] one value at a time (also the AVX2 kernels' remainder and fallback).
+fn dot_portable(a: &[i8], b: &[i8]) -> i32 {
     a.iter().zip(b).map(|(&x, &y)| i32::from(x) * i32::from(y)).sum()
 }
 
@@ -473,8 +478,7 @@ fn head_scan_portable(
     mut count: usize,
 ) -> usize {
     for (i, (row, &scale)) in heads.chunks_exact(HEAD_DIMS).zip(scales).enumerate().skip(from) {
-        let dot: i32 = row.iter().zip(q).map(|(&a, &b)| i32::from(a) * i32::from(b)).sum();
-        let score = dot as f32 * scale;
+        let score = dot_portable(row, q) as f32 * scale;
         if score >= floor {
             (passed[count], scores[count]) = (i as u16, score);
             count += 1;
@@ -487,7 +491,23 @@ fn head_scan_portable(
 mod avx2 {
     use std::arch::x86_64::*;
 
-    use super::{HEAD_DIMS, SCAN_CHUNK, head_scan_portable};
+    use super::{HEAD_DIMS, SCAN_CHUNK, dot_portable, head_scan_portable};
+
+    /// The 32 int8 values of `v` sign-extended to i16: the low 16, the high 16.
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn widen(v: __m256i) -> (__m256i, __m256i) {
+        (_mm256_cvtepi8_epi16(_mm256_castsi256_si128(v)), _mm256_cvtepi8_epi16(_mm256_extracti128_si256::<1>(v)))
+    }
+
+    /// Eight i32 partial sums of the products of the 32 int8 values of `v` with a vector
+    /// already [`widen`]ed into `lo` and `hi`.
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn madd(v: __m256i, (lo, hi): (__m256i, __m256i)) -> __m256i {
+        let (v_lo, v_hi) = widen(v);
+        _mm256_add_epi32(_mm256_madd_epi16(v_lo, lo), _mm256_madd_epi16(v_hi, hi))
+    }
 
     /// [`super::dot_i8`] with AVX2: 32 values per step, the rest one by one.
     #[target_feature(enable = "avx2")]
@@ -501,21 +521,14 @@ mod avx2 {
             while i < whole {
                 let x = _mm256_loadu_si256(a.as_ptr().add(i).cast());
                 let y = _mm256_loadu_si256(b.as_ptr().add(i).cast());
-                let lo = _mm256_madd_epi16(_mm256_cvtepi8_epi16(_mm256_castsi256_si128(x)), _mm256_cvtepi8_epi16(_mm256_castsi256_si128(y)));
-                let hi = _mm256_madd_epi16(
-                    _mm256_cvtepi8_epi16(_mm256_extracti128_si256::<1>(x)),
-                    _mm256_cvtepi8_epi16(_mm256_extracti128_si256::<1>(y)),
-                );
-                acc = _mm256_add_epi32(acc, _mm256_add_epi32(lo, hi));
+                acc = _mm256_add_epi32(acc, madd(x, widen(y)));
                 i += 32;
             }
             let four = _mm_add_epi32(_mm256_castsi256_si128(acc), _mm256_extracti128_si256::<1>(acc));
             let two = _mm_add_epi32(four, _mm_unpackhi_epi64(four, four));
             _mm_cvtsi128_si32(_mm_add_epi32(two, _mm_shuffle_epi32::<1>(two)))
         };
-        for (&x, &y) in a[whole..n].iter().zip(&b[whole..n]) {
-            total += i32::from(x) * i32::from(y);
-        }
+        total += dot_portable(&a[whole..n], &b[whole..n]);
         total
     }
 
@@ -538,21 +551,13 @@ mod avx2 {
         // asserted by the caller); `count` stays below n ≤ SCAN_CHUNK.
         unsafe {
             const REGS: usize = HEAD_DIMS / 32;
-            let mut q_lo = [_mm256_setzero_si256(); REGS];
-            let mut q_hi = [_mm256_setzero_si256(); REGS];
-            for j in 0..REGS {
-                let qv = _mm256_loadu_si256(q.as_ptr().add(32 * j).cast());
-                q_lo[j] = _mm256_cvtepi8_epi16(_mm256_castsi256_si128(qv));
-                q_hi[j] = _mm256_cvtepi8_epi16(_mm256_extracti128_si256::<1>(qv));
-            }
+            let qw: [(__m256i, __m256i); REGS] = std::array::from_fn(|j| widen(_mm256_loadu_si256(q.as_ptr().add(32 * j).cast())));
             let floor_v = _mm256_set1_ps(floor);
             let row = |r: usize| -> __m256i {
                 let mut acc = _mm256_setzero_si256();
-                for j in 0..REGS {
+                for (j, &w) in qw.iter().enumerate() {
                     let v = _mm256_loadu_si256(heads.as_ptr().add(r * HEAD_DIMS + 32 * j).cast());
-                    let lo = _mm256_madd_epi16(_mm256_cvtepi8_epi16(_mm256_castsi256_si128(v)), q_lo[j]);
-                    let hi = _mm256_madd_epi16(_mm256_cvtepi8_epi16(_mm256_extracti128_si256::<1>(v)), q_hi[j]);
-                    acc = _mm256_add_epi32(acc, _mm256_add_epi32(lo, hi));
+                    acc = _mm256_add_epi32(acc, madd(v, w));
                 }
                 acc
             };

@@ -294,33 +294,36 @@ impl Tuning {
     /// Sets one knob by name from text (`name_boost=2.5`, `fuzzy=false`, `dismax_tie=none`),
     /// for experiments from the eval command line.
     pub fn set(&mut self, key: &str, value: &str) -> Result<(), String> {
-        let num = || value.parse::<f32>().map_err(|e| format!("{key}={value}: {e}"));
-        let flag = || value.parse::<bool>().map_err(|e| format!("{key}={value}: {e}"));
+        // Each knob's type (f32, bool, a count) picks the parse.
+        fn parsed<T: std::str::FromStr>(key: &str, value: &str) -> Result<T, String>
+        where
+            T::Err: std::fmt::Display,
+        {
+            value.parse().map_err(|e| format!("{key}={value}: {e}"))
+        }
         match key {
-            "name_boost" => self.name_boost = num()?,
-            "docs_boost" => self.docs_boost = num()?,
-            "params_boost" => self.params_boost = num()?,
-            "package_boost" => self.package_boost = num()?,
-            "component_boost" => self.component_boost = num()?,
-            "thesaurus_boost" => self.thesaurus_boost = num()?,
-            "fuzzy" => self.fuzzy = flag()?,
-            "fuzzy_weight" => self.fuzzy_weight = num()?,
-            "type_text" => self.type_text = flag()?,
-            "dismax_tie" => self.dismax_tie = if value == "none" { None } else { Some(num()?) },
-            "phrase_boost" => self.phrase_boost = num()?,
-            "literals" => self.literals = flag()?,
-            "combined" => self.combined = flag()?,
-            "thesaurus_idf" => self.thesaurus_idf = flag()?,
-            "target_boost" => self.target_boost = num()?,
-            "dense_weight" => self.dense_weight = num()?,
-            "rrf_k" => self.rrf_k = num()?,
-            "dense_min" => self.dense_min = num()?,
-            "fuse_depth" => self.fuse_depth = value.parse().map_err(|e| format!("{key}={value}: {e}"))?,
-            "dense_exhaustive" => self.dense_exhaustive = flag()?,
-            "parallel_legs_min_docs" => {
-                self.parallel_legs_min_docs = value.parse().map_err(|e| format!("{key}={value}: {e}"))?
-            }
-            "dense_rescore" => self.dense_rescore = value.parse().map_err(|e| format!("{key}={value}: {e}"))?,
+            "name_boost" => self.name_boost = parsed(key, value)?,
+            "docs_boost" => self.docs_boost = parsed(key, value)?,
+            "params_boost" => self.params_boost = parsed(key, value)?,
+            "package_boost" => self.package_boost = parsed(key, value)?,
+            "component_boost" => self.component_boost = parsed(key, value)?,
+            "thesaurus_boost" => self.thesaurus_boost = parsed(key, value)?,
+            "fuzzy" => self.fuzzy = parsed(key, value)?,
+            "fuzzy_weight" => self.fuzzy_weight = parsed(key, value)?,
+            "type_text" => self.type_text = parsed(key, value)?,
+            "dismax_tie" => self.dismax_tie = if value == "none" { None } else { Some(parsed(key, value)?) },
+            "phrase_boost" => self.phrase_boost = parsed(key, value)?,
+            "literals" => self.literals = parsed(key, value)?,
+            "combined" => self.combined = parsed(key, value)?,
+            "thesaurus_idf" => self.thesaurus_idf = parsed(key, value)?,
+            "target_boost" => self.target_boost = parsed(key, value)?,
+            "dense_weight" => self.dense_weight = parsed(key, value)?,
+            "rrf_k" => self.rrf_k = parsed(key, value)?,
+            "dense_min" => self.dense_min = parsed(key, value)?,
+            "fuse_depth" => self.fuse_depth = parsed(key, value)?,
+            "dense_exhaustive" => self.dense_exhaustive = parsed(key, value)?,
+            "parallel_legs_min_docs" => self.parallel_legs_min_docs = parsed(key, value)?,
+            "dense_rescore" => self.dense_rescore = parsed(key, value)?,
             _ => return Err(format!("unknown tuning knob {key}")),
         }
         Ok(())
