@@ -777,6 +777,8 @@ fn search_section(ctx: &mut Ctx, sizes: &[usize], limits: &[usize], rounds: usiz
             }
             mcp.push((limit, Stats::of(&samples)));
         }
+        std::thread::sleep(Duration::from_millis(500));
+        let after = s.mem();
         let list = timed(20, 200, || {
             black_box(s.tool_names());
         });
@@ -788,7 +790,7 @@ fn search_section(ctx: &mut Ctx, sizes: &[usize], limits: &[usize], rounds: usiz
         println!(
             "{n} functions ({} in the bench corpus + the embedded catalog): index built in {:.1} s, opened in-process in {}; \
              spawn → initialize {}, first search_tools answered {} after spawn ({} after initialize: opens the index, \
-             indexes the catalog); daemon idle after it: {}; client JSON work {:.3} ms per request",
+             indexes the catalog); daemon idle after it: {}, and after the timed searches: {}; client JSON work {:.3} ms per request",
             docs.len(),
             build.as_secs_f64(),
             ms(open),
@@ -796,6 +798,7 @@ fn search_section(ctx: &mut Ctx, sizes: &[usize], limits: &[usize], rounds: usiz
             ms(first_search),
             ms(first_only),
             idle.show(),
+            after.show(),
             per_request * 1e3
         );
         for ((limit, m), (_, r)) in mcp.iter().zip(&raw) {
