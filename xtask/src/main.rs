@@ -121,6 +121,14 @@ enum Command {
         /// Dimensions kept by PCA (at most 256).
         #[arg(long, default_value_t = 128)]
         dims: usize,
+        /// WordNet 3.0's database, whose glosses are half of the corpus the table is refitted
+        /// on (Debian's `wordnet-base`).
+        #[arg(long, default_value = thesaurus::DEFAULT_WORDNET)]
+        wordnet: PathBuf,
+        /// Only distil the tokens; do not refit the table on the corpus (the table before
+        /// docs/decisions/0009-learned-table.md).
+        #[arg(long)]
+        no_corpus: bool,
     },
 }
 
@@ -160,7 +168,10 @@ fn main() -> ExitCode {
             set,
         }),
         Command::Thesaurus { wordnet, check } => thesaurus::run(&wordnet, &thesaurus::default_out(), check),
-        Command::Distill { model, dims } => distill::run(model, &distill::default_out(), dims),
+        Command::Distill { model, dims, wordnet, no_corpus } => {
+            let corpus = if no_corpus { None } else { Some(wordnet.as_path()) };
+            distill::run(model, &distill::default_out(), dims, corpus)
+        }
         Command::Test { args } => testenv::run_tests(&args),
         Command::Bench { quick, only } => bench::run(quick, &only),
     };

@@ -1,6 +1,8 @@
 //! The dense (semantic) leg of search: a static embedding table distilled from
-//! all-MiniLM-L6-v2 (`static-minilm.bin`, written by `cargo xtask distill`), so that "how lit up
-//! is the moon tonight" lands near "Phase of the moon on a date" without sharing a stem.
+//! all-MiniLM-L6-v2 and refitted so that the mean of a sentence's rows approaches the model's
+//! embedding of the whole sentence (`static-minilm.bin`, written by `cargo xtask distill`), so
+//! that "how lit up is the moon tonight" lands near "Phase of the moon on a date" without
+//! sharing a stem.
 //!
 //! A text's embedding is the mean of its WordPiece tokens' rows (SIF-weighted at distillation,
 //! so frequent words count little), normalized: a table lookup, microseconds per query, no
@@ -9,7 +11,8 @@
 //! an index only reads them back: at 100k functions that is milliseconds, where re-embedding the
 //! stored documents took seconds). When a segment becomes visible its vectors are copied into
 //! memory, kept per immutable tantivy segment, so a search scores the same snapshot its lexical
-//! leg reads. Provenance, licence and measurements: docs/decisions/0007-dense-leg.md.
+//! leg reads. Provenance, licence and measurements: docs/decisions/0007-dense-leg.md and
+//! docs/decisions/0009-learned-table.md.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
