@@ -104,30 +104,6 @@ def layer_norm(x, w, b):
     return (x - mu) / np.sqrt(var + EPS) * w + b
 
 
-def forward(w, ids):
-    """Mean-pooled last hidden states of a batch of equally long id sequences (no padding)."""
-    b, n = ids.shape
-    x = w["embeddings.word_embeddings.weight"][ids] + w["embeddings.position_embeddings.weight"][:n] + w["embeddings.token_type_embeddings.weight"][0]
-    x = layer_norm(x, w["embeddings.LayerNorm.weight"], w["embeddings.LayerNorm.bias"])
-    d = x.shape[-1]
-    hd = d // HEADS
-    for i in range(LAYERS):
-        p = f"encoder.layer.{i}."
-        lin = lambda h, name: h @ w[p + name + ".weight"].T + w[p + name + ".bias"]
-        q = lin(x, "attention.self.query").reshape(b, n, HEADS, hd).transpose(0, 2, 1, 3)
-        k = lin(x, "attention.self.key").reshape(b, n, HEADS, hd).transpose(0, 2, 1, 3)
-        v = lin(x, "attention.self.value").reshape(b, n, HEADS, hd).transpose(0, 2, 1, 3)
-        s = q @ k.transpose(0, 1, 3, 2) / math.sqrt(hd)
-        s = np.exp(s - s.max(-1, keepdims=True))
-        s /= s.sum(-1, keepdims=True)
-        ctx = (s @ v).transpose(0, 2, 1, 3).reshape(b, n, d)
-        x = layer_norm(lin(ctx, "attention.output.dense") + x, w[p + "attention.output.LayerNorm.weight"], w[p + "attention.output.LayerNorm.bias"])
-        h = lin(x, "intermediate.dense")
-        h = 0.5 * h * (1.0 + erf(h * INV_SQRT2))
-        x = layer_norm(lin(h, "output.dense") + x, w[p + "output.LayerNorm.weight"], w[p + "output.LayerNorm.bias"])
-    return x.mean(1)
-
-
 def basic_tokens(text):
     """BERT's BasicTokenizer (uncased): drop control characters, lowercase, strip accents,
     split on whitespace, and make punctuation and CJK ideographs tokens of their own."""
@@ -184,8 +160,10 @@ def tokenize(text, vocab):
     return [p for w in basic_tokens(text) for p in wordpiece(w, vocab)]
 
 
-def forward_padded(w, seqs):
-    """Mean-pooled, normalized sentence embeddings of id sequences of different lengths."""
+def forward(w, seqs, normalize=True):
+    """Mean-pooled last hidden states of id sequences (of any lengths: shorter ones are padded
+    and masked), L2-normalized like the sentence-transformers pipeline unless `normalize` is
+    false."""
     b, n = len(seqs), max(len(s) for s in seqs)
     ids = np.zeros((b, n), dtype=np.int64)
     mask = np.zeros((b, n), dtype=np.float32)
@@ -211,7 +189,7 @@ def forward_padded(w, seqs):
         h = 0.5 * h * (1.0 + erf(h * INV_SQRT2))
         x = layer_norm(lin(h, "output.dense") + x, w[p + "output.LayerNorm.weight"], w[p + "output.LayerNorm.bias"])
     e = (x * mask[..., None]).sum(1) / mask.sum(1)[:, None]
-    return e / np.linalg.norm(e, axis=1, keepdims=True)
+    return e / np.linalg.norm(e, axis=1, keepdims=True) if normalize else e
 
 
 def learn(w, vocab, keep, x0, sif, corpus):
@@ -227,7 +205,7 @@ def learn(w, vocab, keep, x0, sif, corpus):
     y = np.zeros((len(pieces), x0.shape[1]))
     for start in range(0, len(order), 128):
         chunk = order[start : start + 128]
-        y[chunk] = forward_padded(w, [[cls] + [vocab[p] for p in pieces[i]] + [sep] for i in chunk])
+        y[chunk] = forward(w, [[cls] + [vocab[p] for p in pieces[i]] + [sep] for i in chunk])
         print(f"\r{start + len(chunk)}/{len(order)} sentences", end="", file=sys.stderr)
     print(file=sys.stderr)
     rows, cols, vals = [], [], []
@@ -296,7 +274,7 @@ def main():
     for start in range(0, len(ids), 2048):
         chunk = ids[start : start + 2048]
         seq = np.stack([np.full_like(chunk, cls), chunk, np.full_like(chunk, sep)], axis=1)
-        vecs.append(forward(w, seq))
+        vecs.append(forward(w, seq, normalize=False))
         print(f"\r{start + len(chunk)}/{len(ids)} tokens", end="", file=sys.stderr)
     print(file=sys.stderr)
     x = np.concatenate(vecs).astype(np.float64)
