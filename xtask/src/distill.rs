@@ -63,9 +63,10 @@ pub fn run(model: Option<PathBuf>, out: &Path, dims: usize, wordnet: Option<&Pat
         let mut corpus = Corpus::default();
         let glosses = corpus.add_all(wordnet_definitions(wordnet)?);
         let packages = corpus.add_all(debian_descriptions()?);
+        let text = corpus.lines.join("\n");
         let path = dir.path().join("corpus.txt");
-        std::fs::write(&path, corpus.lines.join("\n")).with_context(|| format!("writing {}", path.display()))?;
-        let digest = hex::encode(Sha256::digest(corpus.lines.join("\n").as_bytes()));
+        std::fs::write(&path, &text).with_context(|| format!("writing {}", path.display()))?;
+        let digest = hex::encode(Sha256::digest(text.as_bytes()));
         eprintln!(
             "corpus: {glosses} WordNet definitions and {packages} Debian package descriptions ({} sentences, sha256 {digest})",
             corpus.lines.len()
@@ -130,7 +131,7 @@ fn debian_descriptions() -> Result<Vec<String>> {
     let out = Command::new("apt-cache")
         .arg("dumpavail")
         .output()
-        .context("running apt-cache dumpavail (the Debian package index is half of the corpus)")?;
+        .context("running apt-cache dumpavail (the Debian package index is part of the corpus)")?;
     if !out.status.success() {
         bail!("apt-cache dumpavail failed: {}", String::from_utf8_lossy(&out.stderr).trim());
     }

@@ -121,7 +121,7 @@ enum Command {
         /// Dimensions kept by PCA (at most 256).
         #[arg(long, default_value_t = 128)]
         dims: usize,
-        /// WordNet 3.0's database, whose glosses are half of the corpus the table is refitted
+        /// WordNet 3.0's database, whose glosses are part of the corpus the table is refitted
         /// on (Debian's `wordnet-base`).
         #[arg(long, default_value = thesaurus::DEFAULT_WORDNET)]
         wordnet: PathBuf,
