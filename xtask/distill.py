@@ -222,7 +222,9 @@ def learn(w, vocab, keep, x0, sif, corpus):
     t0 = x0 / np.linalg.norm(x0, axis=1, keepdims=True)
     m = lambda t: at @ (a @ t) + LAMBDA * t
     b = at @ y + LAMBDA * t0
-    # Conjugate gradients, every output dimension at once (they share the matrix).
+    # Conjugate gradients, every output dimension at once (they share the matrix), until every
+    # dimension's residual is a millionth of the largest right-hand side.
+    tolerance = 1e-6 * np.sqrt((b * b).sum(0).max())
     t = t0.copy()
     r = b - m(t)
     p = r.copy()
@@ -233,7 +235,7 @@ def learn(w, vocab, keep, x0, sif, corpus):
         t += p * alpha
         r -= mp * alpha
         rs_next = (r * r).sum(0)
-        if np.sqrt(rs_next.max()) < 1e-6 * np.sqrt((b * b).sum(0).max()):
+        if np.sqrt(rs_next.max()) < tolerance:
             break
         p = r + p * (rs_next / rs)
         rs = rs_next
