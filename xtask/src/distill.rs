@@ -56,6 +56,7 @@ pub fn run(model: Option<PathBuf>, out: &Path, dims: usize, wordnet: Option<&Pat
         Some(m) => m,
         None => installed_model()?,
     };
+    // Outside the corpus branch: the corpus file must outlive the command that reads it.
     let dir = tempfile::tempdir().context("creating a temporary directory")?;
     let mut cmd = Command::new("python3");
     cmd.arg(script()).arg(&model).arg(out).args(["--dims", &dims.to_string()]);
