@@ -6,7 +6,6 @@ use std::path::Path;
 use std::sync::Mutex;
 
 use sha2::{Digest as _, Sha256};
-use tantivy::directory::MmapDirectory;
 use tantivy::schema::Value;
 use tantivy::{Index, IndexWriter, TantivyDocument};
 
@@ -17,8 +16,8 @@ impl SearchIndex {
     /// An index with another schema is [`SearchError::Incompatible`].
     pub fn open_read_only(dir: &Path) -> Result<SearchIndex, SearchError> {
         let open_err = |reason: String| SearchError::Open { dir: dir.to_path_buf(), reason };
-        let mmap = MmapDirectory::open(dir).map_err(|e| open_err(e.to_string()))?;
-        let index = Index::open(mmap).map_err(|e| open_err(e.to_string()))?;
+        let directory = super::directory::IndexDirectory::open(dir).map_err(|e| open_err(e.to_string()))?;
+        let index = Index::open(directory).map_err(|e| open_err(e.to_string()))?;
         let (ours, fields) = schema();
         if index.schema() != ours {
             return Err(SearchError::Incompatible { dir: dir.to_path_buf() });

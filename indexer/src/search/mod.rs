@@ -33,6 +33,7 @@
 mod analyzer;
 mod dense;
 mod doc;
+mod directory;
 pub mod eval;
 mod export;
 mod literals;
@@ -46,7 +47,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use tantivy::collector::TopDocs;
-use tantivy::directory::MmapDirectory;
 use tantivy::query::{
     BooleanQuery, BoostQuery, ConstScoreQuery, DisjunctionMaxQuery, FuzzyTermQuery, Occur, PhraseQuery, Query,
     TermQuery,
@@ -432,9 +432,9 @@ impl SearchIndex {
     pub fn open_or_create(dir: &Path) -> Result<SearchIndex, SearchError> {
         let open_err = |reason: String| SearchError::Open { dir: dir.to_path_buf(), reason };
         std::fs::create_dir_all(dir).map_err(|e| open_err(e.to_string()))?;
-        let mmap = MmapDirectory::open(dir).map_err(|e| open_err(e.to_string()))?;
+        let directory = directory::IndexDirectory::open(dir).map_err(|e| open_err(e.to_string()))?;
         let (schema, fields) = schema();
-        let index = match Index::open_or_create(mmap, schema) {
+        let index = match Index::open_or_create(directory, schema) {
             Ok(i) => i,
             Err(tantivy::TantivyError::SchemaError(_)) => {
                 return Err(SearchError::Incompatible { dir: dir.to_path_buf() });

@@ -144,6 +144,31 @@ fn dense_leg_respects_filters_and_survives_reopening() {
     assert_eq!(after[0], "translate");
 }
 
+/// The doc store, postings and positions of an on-disk index are read, not mapped: a mapped
+/// page stays in the daemon's RSS after the search that touched it (see directory.rs).
+#[test]
+fn searching_maps_no_doc_store_postings_or_positions() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("search");
+    let index = SearchIndex::open_or_create(&path).unwrap();
+    index.replace_component("c1", &sample()).unwrap();
+    index.commit().unwrap();
+    for q in ["convert time", "snake case", "sha256 digest", "translate text", "convrt tme"] {
+        let hits = index.search(&SearchQuery::new(q)).unwrap();
+        assert!(!hits.is_empty(), "{q}");
+    }
+    let smaps = std::fs::read_to_string("/proc/self/smaps").unwrap();
+    let root = path.canonicalize().unwrap();
+    let mapped: Vec<&str> = smaps
+        .lines()
+        .filter_map(|l| l.split_whitespace().nth(5))
+        .filter(|p| p.starts_with(root.to_str().unwrap()))
+        .collect();
+    assert!(mapped.iter().any(|p| p.ends_with(".term")), "the term dictionary stays mapped: {mapped:?}");
+    let read = |p: &&&str| [".store", ".idx", ".pos"].iter().any(|e| p.ends_with(e));
+    assert!(!mapped.iter().any(|p| read(&p)), "mapped: {mapped:?}");
+}
+
 #[test]
 fn results_are_the_stored_fields_complete_and_exact() {
     let mut docs = sample();
