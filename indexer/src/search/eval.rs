@@ -241,6 +241,7 @@ pub fn ablations(d: &super::Tuning) -> Vec<(&'static str, super::Tuning)> {
     vec![
         ("-dense", Tuning { dense_weight: 0.0, ..d.clone() }),
         ("-thesaurus", Tuning { thesaurus_boost: 0.0, ..d.clone() }),
+        ("-bindings", Tuning { bindings_boost: 0.0, ..d.clone() }),
         ("-fuzzy", Tuning { fuzzy: false, ..d.clone() }),
         ("-type text", Tuning { type_text: false, ..d.clone() }),
         ("-combined field", Tuning { combined: false, ..d.clone() }),
@@ -251,6 +252,7 @@ pub fn ablations(d: &super::Tuning) -> Vec<(&'static str, super::Tuning)> {
             "analyzer only",
             Tuning {
                 thesaurus_boost: 0.0,
+                bindings_boost: 0.0,
                 fuzzy: false,
                 type_text: false,
                 params_boost: 0.0,

@@ -31,6 +31,7 @@
 //! component, even while a crawl commits.
 
 mod analyzer;
+mod bindings;
 mod dense;
 mod doc;
 mod directory;
@@ -72,7 +73,9 @@ type Clause = (Occur, Box<dyn Query>);
 /// whose schema differs. 2: result fields stored one by one instead of as JSON, dense vectors
 /// stored as a fast field. 3: the vectors come from the table refitted on a corpus
 /// (docs/decisions/0009-learned-table.md), so vectors of version 2 no longer match the queries'.
-const SCHEMA_VERSION: &str = "forage-search-3";
+/// 4: a signature's built-in types are also indexed by their names in the binding languages
+/// ([`bindings`]).
+const SCHEMA_VERSION: &str = "forage-search-4";
 /// The fast field holding each function's dense vector ([`dense::encode`]).
 const DENSE_FIELD: &str = "dense";
 /// How often [`SearchIndex::merge_segments`] waits 50 ms for a background merge to end.
@@ -206,6 +209,9 @@ pub struct Tuning {
     pub component_boost: f32,
     /// Boost of thesaurus-derived text; 0 disables the thesaurus.
     pub thesaurus_boost: f32,
+    /// Boost of the binding languages' names for the signature's built-in types
+    /// (`Vec<u8>`, `bytes`, `Uint8Array` for `list<u8>`); 0 disables them.
+    pub bindings_boost: f32,
     /// Whether query terms found nowhere are matched fuzzily.
     pub fuzzy: bool,
     /// Score of a fuzzy match relative to the field boost (fuzzy matches score a constant).
@@ -263,6 +269,9 @@ impl Default for Tuning {
             // 0.3–1.0 are within one query of each other on the development half, and at 1.0 a
             // relative ("polyglot" for a translator) outranks a package-name match (0.4).
             thesaurus_boost: 0.5,
+            // As much as the signature they are read from; not tuned: the development half's
+            // signature queries already rank first at 0.92 without them.
+            bindings_boost: 0.7,
             fuzzy: true,
             fuzzy_weight: 4.0,
             type_text: true,
@@ -314,6 +323,7 @@ impl Tuning {
             "package_boost" => self.package_boost = parsed(key, value)?,
             "component_boost" => self.component_boost = parsed(key, value)?,
             "thesaurus_boost" => self.thesaurus_boost = parsed(key, value)?,
+            "bindings_boost" => self.bindings_boost = parsed(key, value)?,
             "fuzzy" => self.fuzzy = parsed(key, value)?,
             "fuzzy_weight" => self.fuzzy_weight = parsed(key, value)?,
             "type_text" => self.type_text = parsed(key, value)?,
@@ -362,6 +372,8 @@ struct Fields {
     package: Field,
     component: Field,
     thesaurus: Field,
+    /// The signature's built-in types named as the binding languages name them ([`bindings`]).
+    bindings: Field,
     combined: Field,
     name_target: Field,
 }
@@ -401,6 +413,7 @@ fn schema() -> (Schema, Fields) {
         package: b.add_text_field("package", text.clone()),
         component: b.add_text_field("component", text.clone()),
         thesaurus: b.add_text_field("thesaurus", text.clone()),
+        bindings: b.add_text_field("bindings", text.clone()),
         combined: b.add_text_field("combined", positional.clone()),
         name_target: b.add_text_field("name_target", text),
     };
@@ -628,6 +641,12 @@ impl SearchIndex {
             doc.add_text(f.docs, desc);
         }
         doc.add_text(f.params, &d.signature);
+        // A field of their own: added to the signature's field, they would lengthen it and
+        // shift every BM25 score of that field, not only the scores of queries that use them.
+        let binding_words = bindings::words(bindings::signature_types(&d.signature));
+        if !binding_words.is_empty() {
+            doc.add_text(f.bindings, &binding_words);
+        }
         if self.tuning.type_text {
             for t in &d.type_text {
                 doc.add_text(f.params, t);
@@ -972,6 +991,7 @@ impl SearchIndex {
                 (f.thesaurus, t.thesaurus_boost),
                 (f.package, t.package_boost),
                 (f.component, t.component_boost),
+                (f.bindings, t.bindings_boost),
             ]
         } else {
             vec![
@@ -981,6 +1001,7 @@ impl SearchIndex {
                 (f.package, t.package_boost),
                 (f.component, t.component_boost),
                 (f.thesaurus, t.thesaurus_boost),
+                (f.bindings, t.bindings_boost),
             ]
         };
         let num_docs = searcher.num_docs().max(1) as f32;
@@ -1015,7 +1036,8 @@ impl SearchIndex {
                 fuzzy.push(term.clone());
                 let distance = if len >= 8 { 2 } else { 1 };
                 for &(field, boost) in &weighted {
-                    if boost <= 0.0 || field == f.component {
+                    // Binding words are type names, spelt exactly or not at all.
+                    if boost <= 0.0 || field == f.component || field == f.bindings {
                         continue;
                     }
                     let fq = FuzzyTermQuery::new(Term::from_field_text(field, term), distance, true);

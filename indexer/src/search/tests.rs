@@ -144,6 +144,46 @@ fn dense_leg_respects_filters_and_survives_reopening() {
     assert_eq!(after[0], "translate");
 }
 
+/// An agent writes a signature in its own language's types; the index knows WIT's. Three
+/// functions with the same docs differ only in their types, so only the binding words can
+/// tell them apart.
+#[test]
+fn signatures_match_in_the_binding_languages_types() {
+    let with_sig = |function: &str, params: &[(&str, &str)], result: &str| {
+        let list: Vec<String> = params.iter().map(|(n, t)| format!("{n}: {t}")).collect();
+        SearchDoc {
+            signature: format!("{function}: func({}) -> {result}", list.join(", ")),
+            params: params.iter().map(|(n, t)| (n.to_string(), t.to_string())).collect(),
+            ..doc("c9", "util:digest", function, "Digest of the input.")
+        }
+    };
+    let docs = vec![
+        with_sig("digest-one", &[("input", "string")], "string"),
+        with_sig("digest-two", &[("input", "list<u8>")], "list<u8>"),
+        with_sig("digest-three", &[("input", "list<f64>"), ("seed", "s64")], "u32"),
+        with_sig("digest-four", &[("input", "option<bool>")], "char"),
+    ];
+    let cases = [
+        ("digest of a Uint8Array", "digest-two"),
+        ("digest: Vec<u8> -> bytes", "digest-two"),
+        ("digest(Float64Array, bigint) -> number", "digest-three"),
+        ("digest taking a float64 slice and an int64", "digest-three"),
+        ("digest(str) -> str", "digest-one"),
+        ("digest of an Optional boolean returning a rune", "digest-four"),
+    ];
+    let index = index_with(&docs);
+    for (q, want) in cases {
+        assert_eq!(top(&index, q)[0], want, "{q}");
+    }
+    // Without them only a WIT name spelt alike (`u8` in `Vec<u8>`) or the order of a tie
+    // picks one.
+    let off = SearchIndex::in_memory_with(Tuning { bindings_boost: 0.0, ..Tuning::default() });
+    off.replace_component("c9", &docs).unwrap();
+    off.commit().unwrap();
+    let right = cases.iter().filter(|(q, want)| off.search(&SearchQuery::new(*q)).unwrap()[0].doc.function == *want).count();
+    assert!(right <= 3, "{right} of {} right without binding words", cases.len());
+}
+
 /// The doc store, postings and positions of an on-disk index are read, not mapped: a mapped
 /// page stays in the daemon's RSS after the search that touched it (see directory.rs).
 #[test]
