@@ -279,7 +279,8 @@ fn init_logging(verbose: u8) {
 /// and each keeps what is freed in it; after a large buffer is freed it also raises its trim
 /// threshold (up to 64 MiB), so freed memory stays resident. A daemon at 100k functions grew
 /// from 56 to 72.5 MiB RSS over 2,000 searches, 16 MiB of it anonymous; with these two
-/// settings it ends at 58.3 MiB at the same search latency (docs/BENCHMARKS.md).
+/// settings it ends at 58.2–60.1 MiB, with no search or call latency change that this
+/// machine's noise lets one see (docs/BENCHMARKS.md).
 /// Called before any thread exists: an arena already made is not taken back.
 fn tune_malloc() {
     if malloc_tuned_by_operator(|k| std::env::var_os(k).is_some()) {

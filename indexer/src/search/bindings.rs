@@ -1,5 +1,5 @@
-//! The words other languages use for WIT's built-in types, added to a function's signature
-//! text at index time.
+//! The words other languages use for WIT's built-in types, indexed in a field of
+//! their own beside a function's signature.
 //!
 //! An agent describes a signature in the language it works in: "takes bytes, returns an int",
 //! "Vec<u8> -> String", "(Float64Array) => number". WIT says `list<u8>`, `s32` and
@@ -18,7 +18,8 @@
 //! - the kind: `integer`, `float`, `character`, `boolean`.
 //!
 //! Words that mean something else in a request were left out: "signed" (an integer's sign, or
-//! a signed token?), "point" (of "floating point", or a place?), "error" (of `result`).
+//! a signed token), "point" (of "floating point", or a place), "error" (of `result`), "text"
+//! (of `string`). Rationale and measurements: docs/decisions/0010-binding-type-words.md.
 //! Nothing here comes from a query.
 
 /// Words for a built-in scalar type.

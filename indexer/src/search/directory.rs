@@ -98,7 +98,8 @@ impl Directory for IndexDirectory {
 }
 
 /// A segment file read with `pread`. Segment files are written once and never change, and an
-/// open descriptor keeps a file that a merge deletes readable, as a mapping would.
+/// open descriptor keeps a file that a merge deletes readable, as a mapping would. Each open
+/// segment holds three descriptors; crawls merge the index back into one segment.
 struct ReadFile {
     file: File,
     len: usize,

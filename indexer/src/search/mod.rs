@@ -33,8 +33,8 @@
 mod analyzer;
 mod bindings;
 mod dense;
-mod doc;
 mod directory;
+mod doc;
 pub mod eval;
 mod export;
 mod literals;
