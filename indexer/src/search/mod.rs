@@ -240,6 +240,9 @@ pub struct Tuning {
     /// Weight of the dense (static embedding) leg in reciprocal-rank fusion with the lexical
     /// leg (whose weight is 1); 0 disables the dense leg.
     pub dense_weight: f32,
+    /// How much more the dense leg weighs per share of the query's distinct terms that no
+    /// document contains: its weight is `dense_weight × (1 + dense_gap_boost × share)`.
+    pub dense_gap_boost: f32,
     /// The `k` of reciprocal-rank fusion: a result at rank r of a leg adds weight / (k + r).
     pub rrf_k: f32,
     /// Least cosine similarity for the dense leg to propose a function.
@@ -291,6 +294,12 @@ impl Default for Tuning {
             // 0.2–0.3, gibberish can reach 0.35): gibberish is kept out by the typo rule in
             // `search`, not by it.
             dense_weight: 0.9,
+            // A query word no function contains leaves the lexical leg guessing by fuzzy
+            // matches ("pounds in yen" found nutrition facts), so the semantic leg gets more say.
+            // On the development half every value from 0.2 to 1.0 lifted R@1 by two to four
+            // paraphrase queries and cost none; 2 and more cost a typo query
+            // (docs/decisions/0007-dense-leg.md).
+            dense_gap_boost: 0.5,
             rrf_k: 2.0,
             dense_min: 0.1,
             fuse_depth: 50,
@@ -334,6 +343,7 @@ impl Tuning {
             "thesaurus_idf" => self.thesaurus_idf = parsed(key, value)?,
             "target_boost" => self.target_boost = parsed(key, value)?,
             "dense_weight" => self.dense_weight = parsed(key, value)?,
+            "dense_gap_boost" => self.dense_gap_boost = parsed(key, value)?,
             "rrf_k" => self.rrf_k = parsed(key, value)?,
             "dense_min" => self.dense_min = parsed(key, value)?,
             "fuse_depth" => self.fuse_depth = parsed(key, value)?,
@@ -768,6 +778,10 @@ impl SearchIndex {
         // lexical leg, with its fuzzy matching, ranks alone.
         let query_vector =
             if self.tuning.dense_weight > 0.0 && !typo { dense::model().embed(text) } else { None };
+        // `fuzzy` holds the distinct terms found in no document (`terms` may repeat one).
+        let distinct: BTreeSet<&String> = terms.iter().collect();
+        let gap = fuzzy.len() as f32 / distinct.len().max(1) as f32;
+        let dense_weight = self.tuning.dense_weight * (1.0 + self.tuning.dense_gap_boost * gap);
         if should.is_empty() && query_vector.is_none() {
             return Ok(Vec::new());
         }
@@ -836,7 +850,7 @@ impl SearchIndex {
                     continue;
                 }
                 rank += 1;
-                *fused.entry(addr).or_default() += t.dense_weight / (t.rrf_k + rank as f32);
+                *fused.entry(addr).or_default() += dense_weight / (t.rrf_k + rank as f32);
             }
             let mut all: Vec<(f32, DocAddress)> = fused.into_iter().map(|(a, s)| (s, a)).collect();
             all.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
