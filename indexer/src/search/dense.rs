@@ -88,7 +88,7 @@ impl StaticModel {
 
     /// Is `word` (lowercase) one whole token of the model's vocabulary?
     pub(crate) fn is_word(&self, word: &str) -> bool {
-        self.vocab.contains_key(word)
+        self.vocab.contains_key(word) || self.vocab.contains_key(fold(word).as_str())
     }
 
     /// Dimensions of an embedding.
@@ -155,12 +155,22 @@ impl StaticModel {
     }
 }
 
-/// BERT's basic tokenization (uncased): lowercase, split on whitespace, punctuation and CJK
+/// `text` lowercased and decomposed, accents dropped, as BERT's uncased tokenizer does
+/// (`xtask/distill.py` trained the table on that): "Café" must find the rows of "cafe". BERT
+/// drops the nonspacing marks (category Mn); a mark that combines (class ≠ 0) is that in
+/// practice, and the spacing marks of Indic scripts stay.
+fn fold(text: &str) -> String {
+    use unicode_normalization::UnicodeNormalization as _;
+    use unicode_normalization::char::{canonical_combining_class, is_combining_mark};
+    text.to_lowercase().nfd().filter(|&c| !(is_combining_mark(c) && canonical_combining_class(c) != 0)).collect()
+}
+
+/// BERT's basic tokenization (uncased): [`fold`], split on whitespace, punctuation and CJK
 /// ideographs as tokens of their own, control characters dropped.
 fn basic_tokens(text: &str) -> Vec<String> {
     let mut out = Vec::new();
     let mut cur = String::new();
-    for c in text.chars() {
+    for c in fold(text).chars() {
         if c.is_whitespace() || c.is_control() {
             if !cur.is_empty() {
                 out.push(std::mem::take(&mut cur));
@@ -169,9 +179,9 @@ fn basic_tokens(text: &str) -> Vec<String> {
             if !cur.is_empty() {
                 out.push(std::mem::take(&mut cur));
             }
-            out.push(c.to_lowercase().collect());
+            out.push(c.to_string());
         } else {
-            cur.extend(c.to_lowercase());
+            cur.push(c);
         }
     }
     if !cur.is_empty() {
@@ -629,7 +639,10 @@ mod tests {
     fn wordpiece_and_basic_tokens_follow_bert() {
         assert_eq!(basic_tokens("Hello, World!  it's"), ["hello", ",", "world", "!", "it", "'", "s"]);
         assert_eq!(basic_tokens("東京time"), ["東", "京", "time"]);
+        assert_eq!(basic_tokens("Café in Zürich, naïve RÉSUMÉ"), ["cafe", "in", "zurich", ",", "naive", "resume"]);
         let m = model();
+        assert_eq!(m.embed("résumé café"), m.embed("resume cafe"), "accents are dropped as in training");
+        assert!(m.is_word("café"), "a word with an accent is a word of the vocabulary, not a typo");
         assert_eq!(m.wordpiece("moon").len(), 1);
         assert!(m.wordpiece("unbelievably").len() >= 2, "split into word pieces");
         assert!(m.wordpiece(&"a".repeat(MAX_WORD_CHARS + 1)).is_empty());

@@ -74,7 +74,7 @@ type Clause = (Occur, Box<dyn Query>);
 /// stored as a fast field. 3: the vectors come from the table refitted on a corpus
 /// (docs/decisions/0009-learned-table.md), so vectors of version 2 no longer match the queries'.
 /// 4: a signature's built-in types are also indexed by their names in the binding languages
-/// ([`bindings`]).
+/// ([`bindings`]), and the dense leg drops accents before embedding, as its table's training did.
 const SCHEMA_VERSION: &str = "forage-search-4";
 /// The fast field holding each function's dense vector ([`dense::encode`]).
 const DENSE_FIELD: &str = "dense";
