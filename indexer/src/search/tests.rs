@@ -209,6 +209,26 @@ fn searching_maps_no_doc_store_postings_or_positions() {
     assert!(read.is_empty(), "mapped: {read:?}");
 }
 
+/// Read files hold a descriptor while a searcher uses their segment: many commits (each a new
+/// segment, merged in the background, each a reader reload) must not pile them up.
+#[test]
+fn commits_do_not_pile_up_file_descriptors() {
+    let open_fds = || std::fs::read_dir("/proc/self/fd").unwrap().count();
+    let dir = tempfile::tempdir().unwrap();
+    let index = SearchIndex::open_or_create(&dir.path().join("search")).unwrap();
+    let before = open_fds();
+    for i in 0..150 {
+        let key = format!("c{}", i % 40);
+        index.replace_component(&key, &[doc(&key, "acme:tz", &format!("f{i}"), "Convert a time.")]).unwrap();
+        index.commit().unwrap();
+        assert!(!index.search(&SearchQuery::new("convert time")).unwrap().is_empty());
+    }
+    let after = open_fds();
+    // Tests run in parallel threads, so other tests' files count too; a leak of three per
+    // commit would add 450.
+    assert!(after < before + 150, "{before} descriptors before 150 commits, {after} after");
+}
+
 #[test]
 fn results_are_the_stored_fields_complete_and_exact() {
     let mut docs = sample();
