@@ -283,7 +283,8 @@ fn init_logging(verbose: u8) {
 /// machine's noise lets one see (docs/BENCHMARKS.md).
 /// Called before any thread exists: an arena already made is not taken back.
 fn tune_malloc() {
-    if malloc_tuned_by_operator(|k| std::env::var_os(k).is_some()) {
+    let operator = ["GLIBC_TUNABLES", "MALLOC_ARENA_MAX", "MALLOC_TRIM_THRESHOLD_", "MALLOC_MMAP_THRESHOLD_", "MALLOC_TOP_PAD_"];
+    if operator.iter().any(|k| std::env::var_os(k).is_some()) {
         return;
     }
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
@@ -293,13 +294,6 @@ fn tune_malloc() {
         libc::mallopt(libc::M_ARENA_MAX, 2);
         libc::mallopt(libc::M_TRIM_THRESHOLD, 1 << 20);
     }
-}
-
-/// Did the operator set glibc malloc parameters (which then win over ours)?
-fn malloc_tuned_by_operator(is_set: impl Fn(&str) -> bool) -> bool {
-    ["GLIBC_TUNABLES", "MALLOC_ARENA_MAX", "MALLOC_TRIM_THRESHOLD_", "MALLOC_MMAP_THRESHOLD_", "MALLOC_TOP_PAD_"]
-        .iter()
-        .any(|k| is_set(k))
 }
 
 fn main() -> ExitCode {

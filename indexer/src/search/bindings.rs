@@ -94,33 +94,11 @@ pub(crate) fn words<'a>(types: impl IntoIterator<Item = &'a str>) -> String {
     out.join(" ")
 }
 
-/// The WIT types of a signature text `name: func(a: t, b: u) -> r`: each parameter's type and
-/// the result. A parameter named like a type (`list: string`) is not taken for one.
-pub(crate) fn signature_types(signature: &str) -> Vec<&str> {
-    let Some(start) = signature.find("func(") else { return Vec::new() };
-    let rest = &signature[start + 5..];
-    // The parameter list ends at the `)` that closes `func(`; types nest only `<>`.
-    let close = rest.find(')').unwrap_or(rest.len());
-    let mut out: Vec<&str> = Vec::new();
-    let mut depth = 0usize;
-    let mut from = 0usize;
-    let params = &rest[..close];
-    for (i, c) in params.char_indices() {
-        match c {
-            '<' => depth += 1,
-            '>' => depth = depth.saturating_sub(1),
-            ',' if depth == 0 => {
-                out.extend(params[from..i].split_once(':').map(|(_, t)| t.trim()));
-                from = i + 1;
-            }
-            _ => {}
-        }
-    }
-    out.extend(params[from..].split_once(':').map(|(_, t)| t.trim()));
-    if let Some(result) = rest[close..].split_once("->").map(|(_, r)| r.trim()) {
-        out.push(result);
-    }
-    out
+/// The result type of a signature text `name: func(a: t, b: u) -> r`, if it has one. (The
+/// parameters' types are in [`SearchDoc::params`](super::SearchDoc::params); no WIT type
+/// contains a parenthesis, so the first `) -> ` closes the parameter list.)
+pub(crate) fn result_type(signature: &str) -> Option<&str> {
+    signature.split_once(") -> ").map(|(_, r)| r.trim())
 }
 
 #[cfg(test)]
@@ -128,13 +106,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn signature_types_are_parameters_then_result() {
+    fn result_type_is_what_follows_the_parameters() {
         assert_eq!(
-            signature_types("f: func(data: list<u8>, list: string, m: map<string, u32>) -> result<u32, string>"),
-            ["list<u8>", "string", "map<string, u32>", "result<u32, string>"]
+            result_type("f: func(data: list<u8>, list: string, m: tuple<string, u32>) -> result<u32, string>"),
+            Some("result<u32, string>")
         );
-        assert_eq!(signature_types("now: func() -> u64"), ["u64"]);
-        assert!(signature_types("no signature").is_empty());
+        assert_eq!(result_type("now: func() -> u64"), Some("u64"));
+        assert_eq!(result_type("log: func(line: string)"), None);
+        assert_eq!(result_type("no signature"), None);
     }
 
     #[test]

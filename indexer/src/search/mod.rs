@@ -653,7 +653,8 @@ impl SearchIndex {
         doc.add_text(f.params, &d.signature);
         // A field of their own: added to the signature's field, they would lengthen it and
         // shift every BM25 score of that field, not only the scores of queries that use them.
-        let binding_words = bindings::words(bindings::signature_types(&d.signature));
+        let types = d.params.iter().map(|(_, ty)| ty.as_str()).chain(bindings::result_type(&d.signature));
+        let binding_words = bindings::words(types);
         if !binding_words.is_empty() {
             doc.add_text(f.bindings, &binding_words);
         }
@@ -760,7 +761,7 @@ impl SearchIndex {
             Vec::new()
         };
         let searcher = self.reader.searcher();
-        let (mut should, fuzzy) = self.text_query(&searcher, &terms)?;
+        let (mut should, fuzzy, distinct) = self.text_query(&searcher, &terms)?;
         let typo = !fuzzy.is_empty() && {
             let mut a = self.analyzer.lock().unwrap_or_else(|p| p.into_inner());
             text.split(|c: char| !c.is_alphanumeric()).any(|w| {
@@ -778,9 +779,7 @@ impl SearchIndex {
         // lexical leg, with its fuzzy matching, ranks alone.
         let query_vector =
             if self.tuning.dense_weight > 0.0 && !typo { dense::model().embed(text) } else { None };
-        // `fuzzy` holds the distinct terms found in no document (`terms` may repeat one).
-        let distinct: BTreeSet<&String> = terms.iter().collect();
-        let gap = fuzzy.len() as f32 / distinct.len().max(1) as f32;
+        let gap = fuzzy.len() as f32 / distinct.max(1) as f32;
         let dense_weight = self.tuning.dense_weight * (1.0 + self.tuning.dense_gap_boost * gap);
         if should.is_empty() && query_vector.is_none() {
             return Ok(Vec::new());
@@ -989,12 +988,13 @@ impl FastFilters {
 impl SearchIndex {
     /// The scoring part of a query: per distinct term, its matches in each text field (or a
     /// fuzzy match where the term is in no document), plus in-order pairs.
-    /// Also returns the terms found nowhere and matched fuzzily.
+    /// Also returns the terms found nowhere and matched fuzzily, and how many distinct terms
+    /// there were.
     fn text_query(
         &self,
         searcher: &tantivy::Searcher,
         terms: &[String],
-    ) -> Result<(Vec<Clause>, Vec<String>), SearchError> {
+    ) -> Result<(Vec<Clause>, Vec<String>, usize), SearchError> {
         let t = &self.tuning;
         let f = &self.fields;
         let weighted: Vec<(Field, f32)> = if t.combined {
@@ -1080,7 +1080,7 @@ impl SearchIndex {
                 }
             }
         }
-        Ok((should, fuzzy))
+        Ok((should, fuzzy, seen.len()))
     }
 }
 
