@@ -39,6 +39,7 @@ pub mod eval;
 mod export;
 mod literals;
 mod lookup;
+mod shape;
 #[cfg(test)]
 mod tests;
 mod thesaurus;
@@ -75,9 +76,14 @@ type Clause = (Occur, Box<dyn Query>);
 /// (docs/decisions/0009-learned-table.md), so vectors of version 2 no longer match the queries'.
 /// 4: a signature's built-in types are also indexed by their names in the binding languages
 /// ([`bindings`]), and the dense leg drops accents before embedding, as its table's training did.
-const SCHEMA_VERSION: &str = "forage-search-4";
+/// 5: each function's signature is also a fast field, for comparing shapes ([`shape`]).
+const SCHEMA_VERSION: &str = "forage-search-5";
 /// The fast field holding each function's dense vector ([`dense::encode`]).
 const DENSE_FIELD: &str = "dense";
+/// The fast field holding each function's signature from `func(` on, which [`shape`] compares
+/// with a query written as a signature. Dictionary-encoded: the many functions that share a
+/// signature (`func(text: string) -> string`) share its bytes.
+const SHAPE_FIELD: &str = "shape";
 /// How often [`SearchIndex::merge_segments`] waits 50 ms for a background merge to end.
 const MERGE_ATTEMPTS: usize = 200;
 
@@ -249,6 +255,9 @@ pub struct Tuning {
     pub dense_min: f32,
     /// How many results of each leg are fused (at least the requested limit).
     pub fuse_depth: usize,
+    /// Weight of the structural match between a query written as a signature and a candidate's
+    /// signature ([`shape`]), added to its fused score; 0 disables.
+    pub shape_weight: f32,
     /// Score every function on all dimensions instead of rescoring the best of a first pass
     /// on the leading ones (slower; for measuring what the first pass misses).
     pub dense_exhaustive: bool,
@@ -303,6 +312,7 @@ impl Default for Tuning {
             rrf_k: 2.0,
             dense_min: 0.1,
             fuse_depth: 50,
+            shape_weight: 0.3,
             dense_exhaustive: false,
             // Measured against `dense_exhaustive` in docs/BENCHMARKS.md; not a ranking knob.
             // 1024 agreed on 98.0% of the fused top-10 slots at 100k functions once the dense
@@ -347,6 +357,7 @@ impl Tuning {
             "rrf_k" => self.rrf_k = parsed(key, value)?,
             "dense_min" => self.dense_min = parsed(key, value)?,
             "fuse_depth" => self.fuse_depth = parsed(key, value)?,
+            "shape_weight" => self.shape_weight = parsed(key, value)?,
             "dense_exhaustive" => self.dense_exhaustive = parsed(key, value)?,
             "parallel_legs_min_docs" => self.parallel_legs_min_docs = parsed(key, value)?,
             "dense_rescore" => self.dense_rescore = parsed(key, value)?,
@@ -373,6 +384,7 @@ struct Fields {
     scope: Field,
     docs_source: Field,
     dense: Field,
+    shape: Field,
     /// The whole [`SearchDoc`] as JSON: never read by a search, only by [`SearchIndex::all_docs`]
     /// (a snapshot rebuilds its index from the documents, with the indexed-only text too).
     source: Field,
@@ -415,6 +427,7 @@ fn schema() -> (Schema, Fields) {
         scope: b.add_text_field("scope", STORED),
         docs_source: b.add_text_field("docs_source", STORED),
         dense: b.add_bytes_field(DENSE_FIELD, FAST),
+        shape: b.add_bytes_field(SHAPE_FIELD, FAST),
         source: b.add_text_field("source", STORED),
         // The function name and its docs are stored by the fields that index them.
         name: b.add_text_field("name", positional.clone().set_stored()),
@@ -643,6 +656,9 @@ impl SearchIndex {
         if let Some(v) = dense::encode(d) {
             doc.add_bytes(f.dense, &v);
         }
+        if let Some(i) = d.signature.find("func(") {
+            doc.add_bytes(f.shape, d.signature[i..].as_bytes());
+        }
         doc.add_text(f.name, &d.function);
         if let Some(target) = analyzer::name_target(&d.function) {
             doc.add_text(f.name_target, target);
@@ -785,7 +801,10 @@ impl SearchIndex {
             return Ok(Vec::new());
         }
         let f = &self.fields;
-        let depth = if query_vector.is_some() { limit.max(self.tuning.fuse_depth) } else { limit };
+        // A query written as a signature reorders the candidates by how well their signatures
+        // fit it: enough of them are fetched to reorder.
+        let query_shape = if self.tuning.shape_weight > 0.0 { shape::of_query(text) } else { None };
+        let depth = if query_vector.is_some() || query_shape.is_some() { limit.max(self.tuning.fuse_depth) } else { limit };
         let t = &self.tuning;
         let lexical_leg = || -> Result<Vec<(f32, DocAddress)>, SearchError> {
             if should.is_empty() {
@@ -855,12 +874,50 @@ impl SearchIndex {
             all.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
             all
         };
+        let ranked = match &query_shape {
+            Some(qs) => self.rerank_by_shape(&searcher, qs, ranked, query_vector.is_some())?,
+            None => ranked,
+        };
         // Only the results read stored fields, each once.
         let mut hits = Vec::with_capacity(limit);
         for (score, addr) in ranked.into_iter().take(limit) {
             hits.push(Hit { doc: self.stored_doc(&searcher, addr)?, score });
         }
         Ok(hits)
+    }
+
+    /// `ranked` reordered by adding `shape_weight` × the structural similarity of each
+    /// candidate's signature to `query` ([`shape::similarity`]). Fused scores are reciprocal
+    /// ranks already; lexical-only scores (BM25, unbounded) are first replaced by the reciprocal
+    /// rank fusion would give them, so that the weight means the same on both paths.
+    fn rerank_by_shape(
+        &self,
+        searcher: &tantivy::Searcher,
+        query: &shape::Shape,
+        mut ranked: Vec<(f32, DocAddress)>,
+        fused: bool,
+    ) -> Result<Vec<(f32, DocAddress)>, SearchError> {
+        let t = &self.tuning;
+        let mut columns: Vec<Option<tantivy::columnar::BytesColumn>> = Vec::new();
+        for reader in searcher.segment_readers() {
+            columns.push(reader.fast_fields().bytes(SHAPE_FIELD)?);
+        }
+        let mut buf = Vec::new();
+        for (r, (score, addr)) in ranked.iter_mut().enumerate() {
+            if !fused {
+                *score = 1.0 / (t.rrf_k + r as f32 + 1.0);
+            }
+            let Some(column) = columns.get(addr.segment_ord as usize).and_then(Option::as_ref) else { continue };
+            let Some(ord) = column.ords().first(addr.doc_id) else { continue };
+            buf.clear();
+            if !column.ord_to_bytes(ord, &mut buf).map_err(tantivy::TantivyError::from)? {
+                continue;
+            }
+            let Some(f) = std::str::from_utf8(&buf).ok().and_then(shape::of_signature) else { continue };
+            *score += t.shape_weight * shape::similarity(query, &f);
+        }
+        ranked.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+        Ok(ranked)
     }
 
     /// The stored fields of the document at `addr`, as a result.
