@@ -85,6 +85,27 @@ pub fn report(opts: &Options) -> Result<String> {
     let _ = writeln!(out, "\n## Sealed half (measure only; never tune on it)\n");
     out.push_str(&table(&sealed_rows));
 
+    if !golden.notation.is_empty() {
+        let _ = writeln!(
+            out,
+            "\n## Signature notation (notation/: {} development, {} sealed queries; signatures in WIT, Rust, \
+             TypeScript, Python and Go notation)\n",
+            golden.notation.len(),
+            golden.notation_sealed.len()
+        );
+        let mut rows = Vec::new();
+        for (half, qs) in [("dev", &golden.notation), ("sealed", &golden.notation_sealed)] {
+            // Every query is of the signature kind: its row would repeat the "all" row.
+            let mut e = evaluate(&engine, qs);
+            let mut b = evaluate(&baseline, qs);
+            e.retain(|k, _| k == "all");
+            b.retain(|k, _| k == "all");
+            rows.push((if half == "dev" { "forage, dev" } else { "forage, sealed" }, e));
+            rows.push((if half == "dev" { "bm25, dev" } else { "bm25, sealed" }, b));
+        }
+        out.push_str(&table(&rows));
+    }
+
     let all: Vec<&GoldenQuery> = golden.queries.iter().chain(&golden.sealed).collect();
     let mut times: Vec<std::time::Duration> = all
         .iter()

@@ -55,6 +55,11 @@ pub struct Golden {
     pub queries: Vec<GoldenQuery>,
     /// The sealed half (`sealed.json`): measure on these, never tune on them.
     pub sealed: Vec<GoldenQuery>,
+    /// The signature-notation set's development half (`notation/queries.json`, empty if there
+    /// is none): signatures in each binding language's notation.
+    pub notation: Vec<GoldenQuery>,
+    /// The signature-notation set's sealed half (`notation/sealed.json`).
+    pub notation_sealed: Vec<GoldenQuery>,
 }
 
 /// Why the golden set could not be loaded.
@@ -109,8 +114,9 @@ pub fn default_golden_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/golden")
 }
 
-/// Loads `dir/wit/*.wit`, `dir/queries.json` (development half) and `dir/sealed.json` (sealed
-/// half); checks that every query is labelled and every label exists.
+/// Loads `dir/wit/*.wit`, `dir/queries.json` (development half), `dir/sealed.json` (sealed
+/// half) and, if there is a `dir/notation`, its two halves; checks that every query is labelled
+/// and every label exists.
 pub fn load_golden(dir: &Path) -> Result<Golden, GoldenError> {
     let wit_dir = dir.join("wit");
     let read_err = |path: &Path| {
@@ -146,7 +152,13 @@ pub fn load_golden(dir: &Path) -> Result<Golden, GoldenError> {
     let known: std::collections::BTreeSet<String> = docs.iter().map(SearchDoc::short_id).collect();
     let queries = load_queries(&dir.join("queries.json"), &known)?;
     let sealed = load_queries(&dir.join("sealed.json"), &known)?;
-    Ok(Golden { docs, queries, sealed })
+    let (mut notation, mut notation_sealed) = (Vec::new(), Vec::new());
+    let notation_dir = dir.join("notation");
+    if notation_dir.is_dir() {
+        notation = load_queries(&notation_dir.join("queries.json"), &known)?;
+        notation_sealed = load_queries(&notation_dir.join("sealed.json"), &known)?;
+    }
+    Ok(Golden { docs, queries, sealed, notation, notation_sealed })
 }
 
 fn load_queries(path: &Path, known: &std::collections::BTreeSet<String>) -> Result<Vec<GoldenQuery>, GoldenError> {
@@ -243,6 +255,7 @@ pub fn ablations(d: &super::Tuning) -> Vec<(&'static str, super::Tuning)> {
         ("-gap boost", Tuning { dense_gap_boost: 0.0, ..d.clone() }),
         ("-thesaurus", Tuning { thesaurus_boost: 0.0, ..d.clone() }),
         ("-bindings", Tuning { bindings_boost: 0.0, ..d.clone() }),
+        ("-shape", Tuning { shape_weight: 0.0, ..d.clone() }),
         ("-fuzzy", Tuning { fuzzy: false, ..d.clone() }),
         ("-type text", Tuning { type_text: false, ..d.clone() }),
         ("-combined field", Tuning { combined: false, ..d.clone() }),
@@ -265,6 +278,7 @@ pub fn ablations(d: &super::Tuning) -> Vec<(&'static str, super::Tuning)> {
                 literals: false,
                 target_boost: 0.0,
                 dense_weight: 0.0,
+                shape_weight: 0.0,
                 ..d.clone()
             },
         ),

@@ -96,10 +96,8 @@ pub(crate) fn of_query(text: &str) -> Option<Shape> {
         // An optional function name before the parenthesis.
         let name_len = after.find(|c: char| !(c.is_alphanumeric() || c == '_' || c == '-')).unwrap_or(after.len());
         let after_name = &after[name_len..];
+        // `name(` with no space between is a call; "convert (lots of) files" is not.
         if let Some((inside, rest)) = after_name.strip_prefix('(').and_then(|_| parenthesized(after_name)) {
-            if kw.is_empty() && name_len > 0 {
-                continue;
-            }
             call = Some((inside, rest));
             break;
         }
@@ -164,7 +162,7 @@ fn query_params(text: &str, prose: bool) -> Vec<Param> {
                 _ => match parse_query_type(&words.join(" ")) {
                     Some(ty) => Param { name: None, ty: Some(ty) },
                     None if words.len() == 1 => Param { name: Some(normalize_name(words[0])), ty: None },
-                    None => Param { name: None, ty: words.iter().find_map(|w| parse_query_type(w)) },
+                    None => Param { name: None, ty: prose_type(&words) },
                 },
             }
         };
@@ -192,8 +190,13 @@ fn query_result(text: &str) -> Option<Ty> {
     // "a list of strings". Only the first few words are read: "whether it is prime" names no
     // type, and a type word far into a sentence is more likely part of its subject.
     let words: Vec<&str> = text.split_whitespace().filter(|w| !matches!(*w, "a" | "an" | "the")).take(3).collect();
+    prose_type(&words)
+}
+
+/// The first type named in a few words of prose: "f64 numbers", "a list of integers".
+fn prose_type(words: &[&str]) -> Option<Ty> {
     for (i, w) in words.iter().enumerate() {
-        if *w == "list" && words.get(i + 1) == Some(&"of") {
+        if matches!(*w, "list" | "array" | "vector" | "sequence") && words.get(i + 1) == Some(&"of") {
             return words.get(i + 2).and_then(|t| parse_query_type(t)).map(list_of);
         }
         if let Some(t) = parse_query_type(w) {
@@ -501,7 +504,9 @@ fn param_similarity(q: &Param, f: &Param) -> f32 {
         _ => None,
     };
     match (ty, name) {
-        (Some(t), Some(n)) => 0.5 * t + 0.5 * n,
+        // A name the function does not use costs less than a wrong type: names are chosen
+        // freely ("s", "text", "input"), types are not.
+        (Some(t), Some(n)) => t * (0.75 + 0.25 * n),
         (Some(t), None) => t,
         (None, Some(n)) => n,
         (None, None) => 0.0,
@@ -569,10 +574,12 @@ mod tests {
             ("fn(data: &[u8]) -> Vec<String>", Some(vec![p("data", Ty::Bytes)]), Some(Ty::List(Box::new(Ty::Str)))),
             ("[]byte -> string base64", Some(vec![Param { name: None, ty: Some(Ty::Bytes) }]), Some(Ty::Str)),
             ("s64 -> string", Some(vec![Param { name: None, ty: Some(int(true, 64)) }]), Some(Ty::Str)),
+            ("toWords(n: bigint): string", Some(vec![p("n", Ty::Int { signed: None, bits: Some(64) })]), Some(Ty::Str)),
             ("def f(xs: list[str]) -> Optional[int]", Some(vec![p("xs", Ty::List(Box::new(Ty::Str)))]), Some(Ty::Option(Box::new(Ty::Int { signed: None, bits: None })))),
             ("() -> u64 seconds since epoch", Some(vec![]), Some(int(false, 64))),
             ("takes a year and returns bool", Some(vec![Param { name: Some("year".into()), ty: None }]), Some(Ty::Bool)),
             ("bytes in, base64 string out", Some(vec![Param { name: None, ty: Some(Ty::Bytes) }]), Some(Ty::Str)),
+            ("taking a list of integers, returning an integer", Some(vec![Param { name: None, ty: Some(Ty::List(Box::new(Ty::Int { signed: None, bits: None }))) }]), Some(Ty::Int { signed: None, bits: None })),
             ("takes pdf bytes, returns a list of strings", Some(vec![Param { name: Some("pdf".into()), ty: Some(Ty::Bytes) }]), Some(Ty::List(Box::new(Ty::Str)))),
         ];
         for (query, params, result) in cases {
