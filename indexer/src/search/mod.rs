@@ -898,23 +898,41 @@ impl SearchIndex {
         fused: bool,
     ) -> Result<Vec<(f32, DocAddress)>, SearchError> {
         let t = &self.tuning;
-        let mut columns: Vec<Option<tantivy::columnar::BytesColumn>> = Vec::new();
-        for reader in searcher.segment_readers() {
-            columns.push(reader.fast_fields().bytes(SHAPE_FIELD)?);
-        }
-        let mut buf = Vec::new();
-        for (r, (score, addr)) in ranked.iter_mut().enumerate() {
-            if !fused {
+        if !fused {
+            for (r, (score, _)) in ranked.iter_mut().enumerate() {
                 *score = 1.0 / (t.rrf_k + r as f32 + 1.0);
             }
-            let Some(column) = columns.get(addr.segment_ord as usize).and_then(Option::as_ref) else { continue };
-            let Some(ord) = column.ords().first(addr.doc_id) else { continue };
-            buf.clear();
-            if !column.ord_to_bytes(ord, &mut buf).map_err(tantivy::TantivyError::from)? {
+        }
+        // Per segment, the candidates' signature ordinals, sorted, are read in one pass over
+        // the column's dictionary (one lookup each would decode its block from the start), and
+        // each distinct signature is parsed and compared once.
+        for (segment_ord, reader) in searcher.segment_readers().iter().enumerate() {
+            let Some(column) = reader.fast_fields().bytes(SHAPE_FIELD)? else { continue };
+            let mut ords: Vec<(u64, usize)> = ranked
+                .iter()
+                .enumerate()
+                .filter(|(_, (_, addr))| addr.segment_ord as usize == segment_ord)
+                .filter_map(|(i, (_, addr))| column.ords().first(addr.doc_id).map(|ord| (ord, i)))
+                .collect();
+            if ords.is_empty() {
                 continue;
             }
-            let Some(f) = std::str::from_utf8(&buf).ok().and_then(shape::of_signature) else { continue };
-            *score += t.shape_weight * shape::similarity(query, &f);
+            ords.sort_unstable();
+            let mut distinct: Vec<u64> = ords.iter().map(|(ord, _)| *ord).collect();
+            distinct.dedup();
+            let mut similarity = Vec::with_capacity(distinct.len());
+            column
+                .dictionary()
+                .sorted_ords_to_term_cb(&distinct, |bytes| {
+                    let f = std::str::from_utf8(bytes).ok().and_then(shape::of_signature);
+                    similarity.push(f.map_or(0.0, |f| shape::similarity(query, &f)));
+                })
+                .map_err(tantivy::TantivyError::from)?;
+            for (ord, i) in ords {
+                if let Ok(k) = distinct.binary_search(&ord) {
+                    ranked[i].0 += t.shape_weight * similarity.get(k).copied().unwrap_or(0.0);
+                }
+            }
         }
         ranked.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
         Ok(ranked)
