@@ -125,7 +125,7 @@ fn index_bench(sizes: &[usize], golden: &eval::Golden) {
     );
     println!("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
     let mut exhaustive = Vec::new();
-    let mut shapes = Vec::new();
+    let mut features = Vec::new();
     for &n in sizes {
         // The golden functions plus synthetic ones up to n.
         let mut docs = golden.docs.clone();
@@ -169,7 +169,7 @@ fn index_bench(sizes: &[usize], golden: &eval::Golden) {
         let (p50, p99) = (percentile(&ours, 0.5), percentile(&ours, 0.99));
         let (b50, b99) = (percentile(&base, 0.5), percentile(&base, 0.99));
         exhaustive.push(dense_first_pass(&mut index, &queries, docs.len()));
-        shapes.push(shape_cost(&mut index, golden, &queries, docs.len()));
+        features.push(feature_cost(&mut index, golden, &queries, docs.len()));
         println!(
             "| {} | {} | {:.2} s | {:.0} | {:.0} | {:.2} s | {:.0} | {:.3} ms | {:.3} ms | {:.3} ms | {:.3} ms | {:.1}× | {:.3} / {:.3} ms ({segments} segments) |",
             docs.len(),
@@ -194,44 +194,53 @@ fn index_bench(sizes: &[usize], golden: &eval::Golden) {
     for line in exhaustive {
         println!("{line}");
     }
-    println!("\nThe shape comparison (docs/decisions/0011-signature-shapes.md): the same queries, and the signature-notation set's queries (fixtures/golden/notation, both halves), with and without it:");
-    println!("| functions | p50 / p99, same queries | same, without | notation queries p50 / p99 | same, without |");
-    println!("| ---: | --- | --- | --- | --- |");
-    for line in shapes {
+    println!("\nQuery rewriting and reranking, each on (the default) and off, interleaved: the same queries, and the query set it was built for (fixtures/golden/<set>, both halves):");
+    println!("| functions | feature | p50 / p99, same queries | same, off | its set's queries p50 / p99 | same, off |");
+    println!("| ---: | --- | --- | --- | --- | --- |");
+    for line in features {
         println!("{line}");
     }
 }
 
-/// p50 and p99 of `queries` and of the golden set's signature-notation queries with the shape
-/// comparison on (the default) and off, interleaved so that the machine's noise hits both;
-/// returns a table row.
-fn shape_cost(index: &mut SearchIndex, golden: &eval::Golden, queries: &[String], functions: usize) -> String {
-    let notation: Vec<String> = golden.notation.iter().chain(&golden.notation_sealed).map(|q| q.query.clone()).collect();
-    let off = Tuning { shape_weight: 0.0, ..Default::default() };
-    let (mut on_all, mut off_all, mut on_sig, mut off_sig) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    for _ in 0..3 {
-        for (tuning, all, sig) in [(Tuning::default(), &mut on_all, &mut on_sig), (off.clone(), &mut off_all, &mut off_sig)] {
-            index.set_tuning(tuning);
-            all.extend(latencies(queries, 1, |q| {
-                black_box(index.search(&SearchQuery::new(q).limit(10)).expect("search"));
-            }));
-            sig.extend(latencies(&notation, 1, |q| {
-                black_box(index.search(&SearchQuery::new(q).limit(10)).expect("search"));
-            }));
+/// p50 and p99 of `queries` and of a query set's queries with a feature on (the default) and
+/// off, interleaved so that the machine's noise hits both; one table row per feature: the shape
+/// comparison (docs/decisions/0011-signature-shapes.md) on the `notation` set, the split of
+/// run-together words (0012-compound-words.md) on the `tools` set.
+fn feature_cost(index: &mut SearchIndex, golden: &eval::Golden, queries: &[String], functions: usize) -> String {
+    let features = [
+        ("shape comparison", "notation", Tuning { shape_weight: 0.0, ..Default::default() }),
+        ("compound split", "tools", Tuning { compounds: false, ..Default::default() }),
+    ];
+    let mut rows = Vec::new();
+    for (feature, set, off) in features {
+        let set = golden.set(set).expect("golden query set");
+        let own: Vec<String> = set.dev.iter().chain(&set.sealed).map(|q| q.query.clone()).collect();
+        let (mut on_all, mut off_all, mut on_own, mut off_own) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for _ in 0..3 {
+            for (tuning, all, mine) in [(Tuning::default(), &mut on_all, &mut on_own), (off.clone(), &mut off_all, &mut off_own)] {
+                index.set_tuning(tuning);
+                all.extend(latencies(queries, 1, |q| {
+                    black_box(index.search(&SearchQuery::new(q).limit(10)).expect("search"));
+                }));
+                mine.extend(latencies(&own, 1, |q| {
+                    black_box(index.search(&SearchQuery::new(q).limit(10)).expect("search"));
+                }));
+            }
         }
+        index.set_tuning(Default::default());
+        let pair = |v: &mut Vec<Duration>| {
+            v.sort();
+            format!("{:.3} / {:.3} ms", ms(percentile(v, 0.5)), ms(percentile(v, 0.99)))
+        };
+        rows.push(format!(
+            "| {functions} | {feature} | {} | {} | {} | {} |",
+            pair(&mut on_all),
+            pair(&mut off_all),
+            pair(&mut on_own),
+            pair(&mut off_own)
+        ));
     }
-    index.set_tuning(Default::default());
-    let pair = |v: &mut Vec<Duration>| {
-        v.sort();
-        format!("{:.3} / {:.3} ms", ms(percentile(v, 0.5)), ms(percentile(v, 0.99)))
-    };
-    format!(
-        "| {functions} | {} | {} | {} | {} |",
-        pair(&mut on_all),
-        pair(&mut off_all),
-        pair(&mut on_sig),
-        pair(&mut off_sig)
-    )
+    rows.join("\n")
 }
 
 /// Runs `queries` on `index` with the dense leg's two passes (the default) and exhaustively,

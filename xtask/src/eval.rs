@@ -85,24 +85,24 @@ pub fn report(opts: &Options) -> Result<String> {
     let _ = writeln!(out, "\n## Sealed half (measure only; never tune on it)\n");
     out.push_str(&table(&sealed_rows));
 
-    if !golden.notation.is_empty() {
+    for set in &golden.sets {
         let _ = writeln!(
             out,
-            "\n## Signature notation (notation/: {} development, {} sealed queries; signatures in WIT, Rust, \
-             TypeScript, Python and Go notation)\n",
-            golden.notation.len(),
-            golden.notation_sealed.len()
+            "\n## Query set `{}/` ({} development, {} sealed queries; see fixtures/golden/README.md)\n",
+            set.name,
+            set.dev.len(),
+            set.sealed.len()
         );
         let mut rows = Vec::new();
-        for (half, qs) in [("dev", &golden.notation), ("sealed", &golden.notation_sealed)] {
-            // Every query is of the signature kind: its row would repeat the "all" row.
-            let mut e = evaluate(&engine, qs);
-            let mut b = evaluate(&baseline, qs);
-            e.retain(|k, _| k == "all");
-            b.retain(|k, _| k == "all");
-            rows.push((if half == "dev" { "forage, dev" } else { "forage, sealed" }, e));
-            rows.push((if half == "dev" { "bm25, dev" } else { "bm25, sealed" }, b));
+        for (half, qs) in [("dev", &set.dev), ("sealed", &set.sealed)] {
+            for (system, ranker) in [("forage", &engine as &dyn Ranker), ("bm25", &baseline)] {
+                // Each set is of one kind: its row would repeat the "all" row.
+                let mut m = evaluate(ranker, qs);
+                m.retain(|k, _| k == "all");
+                rows.push((format!("{system}, {half}"), m));
+            }
         }
+        let rows: Vec<(&str, _)> = rows.iter().map(|(n, m)| (n.as_str(), m.clone())).collect();
         out.push_str(&table(&rows));
     }
 

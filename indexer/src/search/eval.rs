@@ -55,11 +55,29 @@ pub struct Golden {
     pub queries: Vec<GoldenQuery>,
     /// The sealed half (`sealed.json`): measure on these, never tune on them.
     pub sealed: Vec<GoldenQuery>,
-    /// The signature-notation set's development half (`notation/queries.json`, empty if there
-    /// is none): signatures in each binding language's notation.
-    pub notation: Vec<GoldenQuery>,
-    /// The signature-notation set's sealed half (`notation/sealed.json`).
-    pub notation_sealed: Vec<GoldenQuery>,
+    /// Query sets of their own, one per subdirectory holding a `queries.json` and a
+    /// `sealed.json`, by directory name: they ask about the same functions in ways neither
+    /// half above does (`notation`: signatures in the binding languages' notations; `tools`:
+    /// commands and programs named as agents name them).
+    pub sets: Vec<QuerySet>,
+}
+
+/// A query set of its own over the golden functions, in two halves like the golden set's.
+#[derive(Debug, Clone)]
+pub struct QuerySet {
+    /// Its directory's name.
+    pub name: String,
+    /// Development half: tune on these.
+    pub dev: Vec<GoldenQuery>,
+    /// Sealed half: measure on these, never tune on them.
+    pub sealed: Vec<GoldenQuery>,
+}
+
+impl Golden {
+    /// The query set named `name`.
+    pub fn set(&self, name: &str) -> Option<&QuerySet> {
+        self.sets.iter().find(|s| s.name == name)
+    }
 }
 
 /// Why the golden set could not be loaded.
@@ -115,7 +133,7 @@ pub fn default_golden_dir() -> PathBuf {
 }
 
 /// Loads `dir/wit/*.wit`, `dir/queries.json` (development half), `dir/sealed.json` (sealed
-/// half) and, if there is a `dir/notation`, its two halves; checks that every query is labelled
+/// half) and the two halves of every query set in a subdirectory; checks that every query is labelled
 /// and every label exists.
 pub fn load_golden(dir: &Path) -> Result<Golden, GoldenError> {
     let wit_dir = dir.join("wit");
@@ -152,13 +170,21 @@ pub fn load_golden(dir: &Path) -> Result<Golden, GoldenError> {
     let known: std::collections::BTreeSet<String> = docs.iter().map(SearchDoc::short_id).collect();
     let queries = load_queries(&dir.join("queries.json"), &known)?;
     let sealed = load_queries(&dir.join("sealed.json"), &known)?;
-    let (mut notation, mut notation_sealed) = (Vec::new(), Vec::new());
-    let notation_dir = dir.join("notation");
-    if notation_dir.is_dir() {
-        notation = load_queries(&notation_dir.join("queries.json"), &known)?;
-        notation_sealed = load_queries(&notation_dir.join("sealed.json"), &known)?;
+    let mut set_dirs: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(read_err(dir))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.join("queries.json").is_file())
+        .collect();
+    set_dirs.sort();
+    let mut sets = Vec::new();
+    for d in set_dirs {
+        sets.push(QuerySet {
+            name: d.file_name().unwrap_or_default().to_string_lossy().into_owned(),
+            dev: load_queries(&d.join("queries.json"), &known)?,
+            sealed: load_queries(&d.join("sealed.json"), &known)?,
+        });
     }
-    Ok(Golden { docs, queries, sealed, notation, notation_sealed })
+    Ok(Golden { docs, queries, sealed, sets })
 }
 
 fn load_queries(path: &Path, known: &std::collections::BTreeSet<String>) -> Result<Vec<GoldenQuery>, GoldenError> {
@@ -256,6 +282,7 @@ pub fn ablations(d: &super::Tuning) -> Vec<(&'static str, super::Tuning)> {
         ("-thesaurus", Tuning { thesaurus_boost: 0.0, ..d.clone() }),
         ("-bindings", Tuning { bindings_boost: 0.0, ..d.clone() }),
         ("-shape", Tuning { shape_weight: 0.0, ..d.clone() }),
+        ("-compounds", Tuning { compounds: false, ..d.clone() }),
         ("-fuzzy", Tuning { fuzzy: false, ..d.clone() }),
         ("-type text", Tuning { type_text: false, ..d.clone() }),
         ("-combined field", Tuning { combined: false, ..d.clone() }),
@@ -279,6 +306,7 @@ pub fn ablations(d: &super::Tuning) -> Vec<(&'static str, super::Tuning)> {
                 target_boost: 0.0,
                 dense_weight: 0.0,
                 shape_weight: 0.0,
+                compounds: false,
                 ..d.clone()
             },
         ),

@@ -255,6 +255,9 @@ pub struct Tuning {
     pub dense_min: f32,
     /// How many results of each leg are fused (at least the requested limit).
     pub fuse_depth: usize,
+    /// Split a run-together query word found in no document and in no vocabulary into words
+    /// the index knows (`pdftotext` → `pdf to text`).
+    pub compounds: bool,
     /// Weight of the structural match between a query written as a signature and a candidate's
     /// signature ([`shape`]), added to its fused score; 0 disables.
     pub shape_weight: f32,
@@ -313,6 +316,7 @@ impl Default for Tuning {
             dense_min: 0.1,
             fuse_depth: 50,
             shape_weight: 0.3,
+            compounds: true,
             dense_exhaustive: false,
             // Measured against `dense_exhaustive` in docs/BENCHMARKS.md; not a ranking knob.
             // 1024 agreed on 98.0% of the fused top-10 slots at 100k functions once the dense
@@ -358,6 +362,7 @@ impl Tuning {
             "dense_min" => self.dense_min = parsed(key, value)?,
             "fuse_depth" => self.fuse_depth = parsed(key, value)?,
             "shape_weight" => self.shape_weight = parsed(key, value)?,
+            "compounds" => self.compounds = parsed(key, value)?,
             "dense_exhaustive" => self.dense_exhaustive = parsed(key, value)?,
             "parallel_legs_min_docs" => self.parallel_legs_min_docs = parsed(key, value)?,
             "dense_rescore" => self.dense_rescore = parsed(key, value)?,
@@ -756,6 +761,9 @@ impl SearchIndex {
         if limit == 0 {
             return Ok(Vec::new());
         }
+        let searcher = self.reader.searcher();
+        let split = if self.tuning.compounds { self.split_compounds(&searcher, text)? } else { None };
+        let text = split.as_deref().unwrap_or(text);
         let terms: Vec<String> = {
             let mut a = self.analyzer.lock().unwrap_or_else(|p| p.into_inner());
             let mut words = analyzer::analyze(&mut a, text);
@@ -776,7 +784,6 @@ impl SearchIndex {
         } else {
             Vec::new()
         };
-        let searcher = self.reader.searcher();
         let (mut should, fuzzy, distinct) = self.text_query(&searcher, &terms)?;
         let typo = !fuzzy.is_empty() && {
             let mut a = self.analyzer.lock().unwrap_or_else(|p| p.into_inner());
@@ -884,6 +891,62 @@ impl SearchIndex {
             hits.push(Hit { doc: self.stored_doc(&searcher, addr)?, score });
         }
         Ok(hits)
+    }
+
+    /// `text` with each run-together word split into the words it is made of, or `None` if it
+    /// has none. Tool and command names run words together (`pdftotext`, `qrencode`,
+    /// `html2text`, `csvjson`): written in a query, such a word is found in no document and in
+    /// no vocabulary, so the lexical leg can only guess by near-spellings and the typo rule
+    /// turns the semantic leg off. A word is split only if it is 5 to 20 bytes of letters and
+    /// digits, is neither a vocabulary word nor found in any document, and splits completely
+    /// into parts that are found in a document or are stop words (`to`), with a lone `2` between
+    /// two parts read as `to`, as in such names; the split with the fewest parts wins.
+    fn split_compounds(&self, searcher: &tantivy::Searcher, text: &str) -> Result<Option<String>, SearchError> {
+        let f = &self.fields;
+        let mut memo: std::collections::HashMap<String, bool> = std::collections::HashMap::new();
+        let mut known = |piece: &str| -> Result<bool, SearchError> {
+            if let Some(&k) = memo.get(piece) {
+                return Ok(k);
+            }
+            let terms = {
+                let mut a = self.analyzer.lock().unwrap_or_else(|p| p.into_inner());
+                analyzer::analyze(&mut a, piece)
+            };
+            let mut k = !terms.is_empty();
+            for t in &terms {
+                let mut df = 0;
+                for field in [f.name, f.docs, f.combined] {
+                    df += searcher.doc_freq(&Term::from_field_text(field, t))?;
+                }
+                k &= df > 0;
+            }
+            memo.insert(piece.to_string(), k);
+            Ok(k)
+        };
+        let mut out = String::with_capacity(text.len() + 8);
+        let mut changed = false;
+        let mut rest = text;
+        while let Some(start) = rest.find(|c: char| c.is_alphanumeric()) {
+            out.push_str(&rest[..start]);
+            let len = rest[start..].find(|c: char| !c.is_alphanumeric()).unwrap_or(rest.len() - start);
+            let word = &rest[start..start + len];
+            rest = &rest[start + len..];
+            let lower = word.to_lowercase();
+            let candidate = (5..=20).contains(&lower.len())
+                && lower.is_ascii()
+                && lower.chars().any(|c| c.is_ascii_alphabetic())
+                && !dense::model().is_word(&lower)
+                // As written: the analyzer itself splits `parseUrl` at its hump.
+                && !known(word)?;
+            if candidate && let Some(parts) = split_word(&lower, &mut known)? {
+                out.push_str(&parts.join(" "));
+                changed = true;
+            } else {
+                out.push_str(word);
+            }
+        }
+        out.push_str(rest);
+        Ok(changed.then_some(out))
     }
 
     /// `ranked` reordered by adding `shape_weight` × the structural similarity of each
@@ -1157,6 +1220,45 @@ impl SearchIndex {
         }
         Ok((should, fuzzy, seen.len()))
     }
+}
+
+/// The fewest parts `word` (ASCII, lowercase) splits into, each `known` or a stop word, and a
+/// lone `2` between two parts read as `to`; at least two parts, one of them at least three
+/// bytes long and known. `None` if there is no such split.
+fn split_word(word: &str, known: &mut impl FnMut(&str) -> Result<bool, SearchError>) -> Result<Option<Vec<String>>, SearchError> {
+    let n = word.len();
+    // best[i]: the fewest parts covering word[..i], and where the last part starts.
+    let mut best: Vec<Option<(usize, usize)>> = vec![None; n + 1];
+    best[0] = Some((0, 0));
+    for i in 1..=n {
+        for j in 0..i {
+            let Some((parts, _)) = best[j] else { continue };
+            let piece = &word[j..i];
+            // `2` only between two parts: `xlsx2csv`, not `sha2`.
+            let ok = (piece == "2" && j > 0 && i < n)
+                || (piece.len() >= 2 && (analyzer::is_stop_word(piece) || known(piece)?));
+            if ok && best[i].is_none_or(|(p, _)| parts + 1 < p) {
+                best[i] = Some((parts + 1, j));
+            }
+        }
+    }
+    let Some((count, _)) = best[n] else { return Ok(None) };
+    if count < 2 {
+        return Ok(None);
+    }
+    let mut parts = Vec::with_capacity(count);
+    let mut end = n;
+    while end > 0 {
+        let (_, start) = best[end].expect("a covered prefix has a last part");
+        parts.push(match &word[start..end] {
+            "2" => "to".to_string(),
+            p => p.to_string(),
+        });
+        end = start;
+    }
+    parts.reverse();
+    let anchored = parts.iter().any(|p| p.len() >= 3 && !analyzer::is_stop_word(p));
+    Ok(anchored.then_some(parts))
 }
 
 /// The analyzed terms of `text` as the index sees them (identifiers split, lowercased, stop
