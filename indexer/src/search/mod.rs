@@ -662,7 +662,7 @@ impl SearchIndex {
             doc.add_bytes(f.dense, &v);
         }
         if let Some(i) = d.signature.find("func(") {
-            doc.add_bytes(f.shape, d.signature[i..].as_bytes());
+            doc.add_bytes(f.shape, &d.signature.as_bytes()[i..]);
         }
         doc.add_text(f.name, &d.function);
         if let Some(target) = analyzer::name_target(&d.function) {

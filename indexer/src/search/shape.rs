@@ -142,11 +142,14 @@ fn query_params(text: &str, prose: bool) -> Vec<Param> {
             .collect();
     }
     let mut out: Vec<Param> = Vec::new();
+    // Which parameters were written Go's way, `name type`.
+    let mut go_style: Vec<bool> = Vec::new();
     for item in &items {
-        let item = item.trim().trim_matches(|c: char| c == '.' || c == ';');
+        let item = item.trim().trim_matches(['.', ';']);
         if item.is_empty() {
             continue;
         }
+        let mut go = false;
         let param = if let Some((name, ty)) = item.split_once(':') {
             Param { name: Some(normalize_name(name)).filter(|n| !n.is_empty()), ty: parse_query_type(ty) }
         } else {
@@ -157,6 +160,7 @@ fn query_params(text: &str, prose: bool) -> Vec<Param> {
                 [] => continue,
                 // Go: `name type`; also prose "f64 numbers", "u64 value".
                 [first, second] if parse_query_type(second).is_some() && parse_query_type(first).is_none() => {
+                    go = !prose;
                     Param { name: Some(normalize_name(first)), ty: parse_query_type(second) }
                 }
                 _ => match parse_query_type(&words.join(" ")) {
@@ -170,11 +174,14 @@ fn query_params(text: &str, prose: bool) -> Vec<Param> {
             continue;
         }
         out.push(param);
+        go_style.push(go);
     }
-    // Go's `a, b int`: a name without a type takes the type of the next typed parameter.
+    // Go's `a, b int`: a bare name before a parameter written `name type` shares its type.
+    // (`(name, count: u32)` gives `name` no type.)
     for i in (0..out.len().saturating_sub(1)).rev() {
-        if out[i].ty.is_none() && out[i].name.is_some() && out[i + 1].name.is_some() {
+        if out[i].ty.is_none() && out[i].name.is_some() && go_style[i + 1] {
             out[i].ty = out[i + 1].ty.clone();
+            go_style[i] = true;
         }
     }
     out
@@ -182,7 +189,7 @@ fn query_params(text: &str, prose: bool) -> Vec<Param> {
 
 /// A query's result text: a type, Go's `(T, error)`, or the first type word of prose.
 fn query_result(text: &str) -> Option<Ty> {
-    let text = text.trim().trim_end_matches(|c: char| c == '.' || c == ';');
+    let text = text.trim().trim_end_matches(['.', ';']);
     if let Some(ty) = parse_query_type(text) {
         return Some(ty);
     }
@@ -570,11 +577,15 @@ mod tests {
     #[test]
     fn queries_in_each_notation_parse() {
         let p = |name: &str, ty: Ty| Param { name: Some(name.into()), ty: Some(ty) };
-        let cases: Vec<(&str, Option<Vec<Param>>, Option<Ty>)> = vec![
+        // A query, the parameters it should parse to, and its result.
+        type Case = (&'static str, Option<Vec<Param>>, Option<Ty>);
+        let cases: Vec<Case> = vec![
             ("fn(year: u32) -> bool", Some(vec![p("year", int(false, 32))]), Some(Ty::Bool)),
             ("def crc(data: bytes) -> int", Some(vec![p("data", Ty::Bytes)]), Some(Ty::Int { signed: None, bits: None })),
             ("func(n int64) string", Some(vec![p("n", int(true, 64))]), Some(Ty::Str)),
             ("func(a, b string) (bool, error)", Some(vec![p("a", Ty::Str), p("b", Ty::Str)]), Some(Ty::Bool)),
+            ("func(x, y, z float64) float64", Some(vec![p("x", Ty::Float { bits: Some(64) }), p("y", Ty::Float { bits: Some(64) }), p("z", Ty::Float { bits: Some(64) })]), Some(Ty::Float { bits: Some(64) })),
+            ("(name, count: u32) -> bool", Some(vec![Param { name: Some("name".into()), ty: None }, p("count", int(false, 32))]), Some(Ty::Bool)),
             ("(s: string): number", Some(vec![p("s", Ty::Str)]), Some(Ty::Number)),
             ("(xs: Float64Array) => number[]", Some(vec![p("xs", Ty::List(Box::new(Ty::Float { bits: Some(64) })))]), Some(Ty::List(Box::new(Ty::Number)))),
             ("fn(data: &[u8]) -> Vec<String>", Some(vec![p("data", Ty::Bytes)]), Some(Ty::List(Box::new(Ty::Str)))),
