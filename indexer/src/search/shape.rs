@@ -239,22 +239,27 @@ fn parse_type(text: &str) -> Option<Ty> {
 fn tokenize(text: &str) -> Vec<String> {
     let mut out = Vec::new();
     let mut word = String::new();
+    // `&'a str`, `&mut [u8]`: the borrow and its lifetime say nothing about the type.
+    let mut lifetime = false;
+    let mut end_word = |word: &mut String, lifetime: &mut bool, out: &mut Vec<String>| {
+        if !word.is_empty() && !std::mem::take(lifetime) {
+            out.push(std::mem::take(word));
+        }
+        word.clear();
+    };
     for c in text.chars() {
         if c.is_alphanumeric() || c == '_' || c == '-' {
             word.push(c.to_ascii_lowercase());
             continue;
         }
-        if !word.is_empty() {
-            out.push(std::mem::take(&mut word));
-        }
-        if !c.is_whitespace() && c != '&' && c != '\'' {
+        end_word(&mut word, &mut lifetime, &mut out);
+        if c == '\'' {
+            lifetime = true;
+        } else if !c.is_whitespace() && c != '&' {
             out.push(c.to_string());
         }
     }
-    if !word.is_empty() {
-        out.push(word);
-    }
-    // `&'a str`, `&mut [u8]`: the borrow and its lifetime say nothing about the type.
+    end_word(&mut word, &mut lifetime, &mut out);
     out.retain(|t| t != "mut" && t != "dyn" && t != "const" && t != "*");
     out
 }
@@ -589,6 +594,7 @@ mod tests {
             ("(s: string): number", Some(vec![p("s", Ty::Str)]), Some(Ty::Number)),
             ("(xs: Float64Array) => number[]", Some(vec![p("xs", Ty::List(Box::new(Ty::Float { bits: Some(64) })))]), Some(Ty::List(Box::new(Ty::Number)))),
             ("fn(data: &[u8]) -> Vec<String>", Some(vec![p("data", Ty::Bytes)]), Some(Ty::List(Box::new(Ty::Str)))),
+            ("fn(s: &'a str, buf: &mut [u8]) -> usize", Some(vec![p("s", Ty::Str), p("buf", Ty::Bytes)]), Some(Ty::Int { signed: Some(false), bits: None })),
             ("[]byte -> string base64", Some(vec![Param { name: None, ty: Some(Ty::Bytes) }]), Some(Ty::Str)),
             ("s64 -> string", Some(vec![Param { name: None, ty: Some(int(true, 64)) }]), Some(Ty::Str)),
             ("toWords(n: bigint): string", Some(vec![p("n", Ty::Int { signed: None, bits: Some(64) })]), Some(Ty::Str)),
