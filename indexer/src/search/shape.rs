@@ -76,7 +76,24 @@ const RESULT_MARKERS: [&str; 8] = ["->", "=>", "→", " returns ", " returning "
 /// The shape a query asks for, if it is written as a signature.
 pub(crate) fn of_query(text: &str) -> Option<Shape> {
     let lower = format!(" {} ", text.to_lowercase());
-    let (left, right) = match RESULT_MARKERS.iter().filter_map(|m| lower.find(m).map(|i| (i, m.len()))).min() {
+    // Bracket depth before each byte: a marker inside the parameters (`f: Fn(u8) -> u8`)
+    // introduces no result.
+    let mut depth_at = Vec::with_capacity(lower.len() + 1);
+    let (mut depth, mut prev) = (0i32, ' ');
+    for c in lower.chars() {
+        for _ in 0..c.len_utf8() {
+            depth_at.push(depth);
+        }
+        let after = std::mem::replace(&mut prev, c);
+        match c {
+            '>' if matches!(after, '-' | '=') => {}
+            '(' | '<' | '[' => depth += 1,
+            ')' | '>' | ']' => depth -= 1,
+            _ => {}
+        }
+    }
+    let top_level = |m: &str| lower.match_indices(m).map(|(i, _)| i).find(|&i| depth_at[i] <= 0);
+    let (left, right) = match RESULT_MARKERS.iter().filter_map(|m| top_level(m).map(|i| (i, m.len()))).min() {
         Some((i, len)) => (&lower[..i], Some(&lower[i + len..])),
         // "bytes in, base64 string out".
         None => match (lower.find(" in, ").or_else(|| lower.find(" in; ")), lower.strip_suffix(" out ")) {
@@ -443,8 +460,12 @@ fn parenthesized(text: &str) -> Option<(&str, &str)> {
         return None;
     }
     let mut depth = 0i32;
+    let mut prev = ' ';
     for (i, c) in text.char_indices() {
+        let after = std::mem::replace(&mut prev, c);
         match c {
+            // The `>` of an arrow (`->`, `=>`) closes nothing.
+            '>' if matches!(after, '-' | '=') => {}
             '(' | '<' | '[' => depth += 1,
             ')' | '>' | ']' => {
                 depth -= 1;
@@ -462,8 +483,11 @@ fn parenthesized(text: &str) -> Option<(&str, &str)> {
 fn split_top(text: &str, sep: char) -> Vec<&str> {
     let mut out = Vec::new();
     let (mut depth, mut start) = (0i32, 0);
+    let mut prev = ' ';
     for (i, c) in text.char_indices() {
+        let after = std::mem::replace(&mut prev, c);
         match c {
+            '>' if matches!(after, '-' | '=') => {}
             '(' | '<' | '[' => depth += 1,
             ')' | '>' | ']' => depth -= 1,
             c if c == sep && depth <= 0 => {
@@ -594,6 +618,7 @@ mod tests {
             ("(s: string): number", Some(vec![p("s", Ty::Str)]), Some(Ty::Number)),
             ("(xs: Float64Array) => number[]", Some(vec![p("xs", Ty::List(Box::new(Ty::Float { bits: Some(64) })))]), Some(Ty::List(Box::new(Ty::Number)))),
             ("fn(data: &[u8]) -> Vec<String>", Some(vec![p("data", Ty::Bytes)]), Some(Ty::List(Box::new(Ty::Str)))),
+            ("fn(xs: Vec<f64>, f: impl Fn(f64) -> f64) -> Vec<f64>", Some(vec![p("xs", Ty::List(Box::new(Ty::Float { bits: Some(64) }))), Param { name: Some("f".into()), ty: None }]), Some(Ty::List(Box::new(Ty::Float { bits: Some(64) })))),
             ("fn(s: &'a str, buf: &mut [u8]) -> usize", Some(vec![p("s", Ty::Str), p("buf", Ty::Bytes)]), Some(Ty::Int { signed: Some(false), bits: None })),
             ("[]byte -> string base64", Some(vec![Param { name: None, ty: Some(Ty::Bytes) }]), Some(Ty::Str)),
             ("s64 -> string", Some(vec![Param { name: None, ty: Some(int(true, 64)) }]), Some(Ty::Str)),
