@@ -21,13 +21,30 @@ const STOP_WORDS: &[&str] = &[
     "where", "which", "while", "who", "whom", "why", "will", "with", "would", "you", "your",
 ];
 
-/// The words an agent names as the result of a conversion: the first non-stop word after
-/// `to`, `into` or `as` ("turn this export into JSON" → `JSON`), as written.
+/// Words after which an agent names what a conversion should produce ("turn this export into
+/// JSON", "got html, need markdown", "this csv should become json", "5 miles in km").
+const TARGET_MARKERS: &[&str] = &["to", "into", "as", "in", "need", "needs", "want", "wants", "become", "becomes"];
+/// Words after which an agent names what it starts from ("from markdown", "I have some YAML",
+/// "got html", "JSON out of this YAML").
+const SOURCE_MARKERS: &[&str] = &["from", "have", "has", "got", "of"];
+
+/// The words an agent names as the result of a conversion: the first non-stop word after a
+/// target marker ([`TARGET_MARKERS`]), as written.
 pub(crate) fn conversion_targets(text: &str) -> Vec<&str> {
+    marked(text, TARGET_MARKERS)
+}
+
+/// The words an agent names as the input of a conversion: the first non-stop word after a
+/// source marker ([`SOURCE_MARKERS`]), as written.
+pub(crate) fn conversion_sources(text: &str) -> Vec<&str> {
+    marked(text, SOURCE_MARKERS)
+}
+
+fn marked<'a>(text: &'a str, markers: &[&str]) -> Vec<&'a str> {
     let words: Vec<&str> = text.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).collect();
     let mut out = Vec::new();
     for (i, w) in words.iter().enumerate() {
-        if matches!(w.to_lowercase().as_str(), "to" | "into" | "as")
+        if markers.contains(&w.to_lowercase().as_str())
             && let Some(t) = words[i + 1..].iter().find(|n| !is_stop_word(&n.to_lowercase()))
         {
             out.push(*t);
@@ -43,6 +60,11 @@ pub(crate) fn name_target(function: &str) -> Option<&str> {
         return Some(rest);
     }
     function.rfind("-to-").map(|i| &function[i + 4..])
+}
+
+/// The source part of a converter's name: what precedes `-to-` (`csv-to-json` → `csv`).
+pub(crate) fn name_source(function: &str) -> Option<&str> {
+    function.find("-to-").map(|i| &function[..i])
 }
 
 /// Is `word` (lowercase) a stop word?
@@ -276,6 +298,14 @@ mod tests {
         assert_eq!(conversion_targets("turn this export into JSON"), ["JSON"]);
         assert_eq!(conversion_targets("convert 3 lb to kg, then to the grams"), ["kg", "grams"]);
         assert!(conversion_targets("nothing here to").is_empty());
+        assert_eq!(conversion_targets("got html, need markdown"), ["markdown"]);
+        assert_eq!(conversion_targets("this csv should become json"), ["json"]);
+        assert_eq!(conversion_targets("5 miles in km"), ["km"]);
+        assert_eq!(conversion_sources("I have some YAML and want JSON"), ["YAML"]);
+        assert_eq!(conversion_sources("json out of this csv export"), ["csv"]);
+        assert_eq!(conversion_sources("from markdown to html"), ["markdown"]);
+        assert_eq!(name_source("csv-to-json"), Some("csv"));
+        assert_eq!(name_source("to-snake-case"), None);
         assert_eq!(name_target("csv-to-json"), Some("json"));
         assert_eq!(name_target("to-snake-case"), Some("snake-case"));
         assert_eq!(name_target("convert-time"), None);

@@ -58,7 +58,8 @@ pub struct Golden {
     /// Query sets of their own, one per subdirectory holding a `queries.json` and a
     /// `sealed.json`, by directory name: they ask about the same functions in ways neither
     /// half above does (`notation`: signatures in the binding languages' notations; `tools`:
-    /// commands and programs named as agents name them).
+    /// commands and programs named as agents name them; `direction`: near neighbours that
+    /// differ by direction or by the kind of a pasted value).
     pub sets: Vec<QuerySet>,
 }
 
@@ -289,6 +290,7 @@ pub fn ablations(d: &super::Tuning) -> Vec<(&'static str, super::Tuning)> {
         ("-dismax", Tuning { dismax_tie: None, ..d.clone() }),
         ("-literals", Tuning { literals: false, ..d.clone() }),
         ("-targets", Tuning { target_boost: 0.0, ..d.clone() }),
+        ("-sources", Tuning { source_boost: 0.0, ..d.clone() }),
         (
             "analyzer only",
             Tuning {
@@ -304,6 +306,7 @@ pub fn ablations(d: &super::Tuning) -> Vec<(&'static str, super::Tuning)> {
                 phrase_boost: 0.0,
                 literals: false,
                 target_boost: 0.0,
+                source_boost: 0.0,
                 dense_weight: 0.0,
                 shape_weight: 0.0,
                 compounds: false,

@@ -13,7 +13,18 @@ pub(crate) fn kinds(text: &str) -> Vec<&'static str> {
             out.push(k);
         }
     };
-    for raw in text.split_whitespace() {
+    let raw_words: Vec<&str> = text.split_whitespace().collect();
+    for (i, raw) in raw_words.iter().enumerate() {
+        let next = raw_words.get(i + 1).copied().unwrap_or("");
+        // A temperature: a number with its scale, `98.6F`, `37 °C`, `-40 C`.
+        if let Some(scale) = temperature_scale(raw, next) {
+            add("temperature");
+            add(scale);
+        }
+        // A position: two decimal numbers in range, `51.5, -0.12`.
+        if raw.ends_with(',') && is_coordinate(raw.trim_end_matches(','), 90.0) && is_coordinate(next.trim_end_matches([',', '.', '?']), 180.0) {
+            add("coordinates latitude longitude");
+        }
         let w = raw.trim_matches(|c: char| matches!(c, ',' | ';' | '(' | ')' | '"' | '\'' | '?' | '!' | '`'));
         let w = w.strip_suffix('.').unwrap_or(w);
         if w.is_empty() {
@@ -42,8 +53,59 @@ pub(crate) fn kinds(text: &str) -> Vec<&'static str> {
         if w.ends_with('%') && w[..w.len() - 1].parse::<f64>().is_ok() {
             add("percent");
         }
+        if is_roman_numeral(w) {
+            add("roman numeral");
+        }
     }
     out
+}
+
+/// The scale's name if `word` (with `next`, when the scale is written apart) is a number of
+/// degrees on a temperature scale. A lone letter counts only right after a number: `5 C` is a
+/// temperature, `C` alone is a language.
+fn temperature_scale(word: &str, next: &str) -> Option<&'static str> {
+    let scale = |s: &str| match s.trim_matches(|c: char| matches!(c, ',' | '.' | '?' | '!' | ';')).trim_start_matches('°') {
+        "F" => Some("fahrenheit"),
+        "C" => Some("celsius"),
+        // Not `K`: "300K" is as often three hundred thousand.
+        _ => None,
+    };
+    let number_end = word.find(|c: char| !(c.is_ascii_digit() || matches!(c, '.' | '-' | '+'))).unwrap_or(word.len());
+    let (number, unit) = word.split_at(number_end);
+    if number.is_empty() || number.parse::<f64>().is_err() {
+        return None;
+    }
+    if unit.is_empty() { scale(next) } else { scale(unit) }
+}
+
+/// `w` is a decimal number with a fractional part, within ±`bound`.
+fn is_coordinate(w: &str, bound: f64) -> bool {
+    w.contains('.') && w.parse::<f64>().is_ok_and(|x| x.abs() <= bound)
+}
+
+/// An upper-case Roman numeral of at least four letters (`XLII`, `MCMLXXXIV`), written by the
+/// subtractive rules. Shorter ones (`CD`, `MIX`, `DC`) are more often words or abbreviations.
+fn is_roman_numeral(w: &str) -> bool {
+    if w.len() < 4 || !w.bytes().all(|b| b"IVXLCDM".contains(&b)) {
+        return false;
+    }
+    // Thousands, hundreds, tens, ones, each in one of its ten forms.
+    let mut rest = w.trim_start_matches('M');
+    if w.len() - rest.len() > 3 {
+        return false;
+    }
+    for (one, five, ten) in [(b'C', b'D', b'M'), (b'X', b'L', b'C'), (b'I', b'V', b'X')] {
+        let digit = |s: &str| -> usize {
+            let b = s.as_bytes();
+            let forms: [&[u8]; 9] = [
+                &[one, ten], &[one, five], &[five, one, one, one], &[five, one, one], &[five, one], &[five],
+                &[one, one, one], &[one, one], &[one],
+            ];
+            forms.iter().find(|f| b.starts_with(f)).map_or(0, |f| f.len())
+        };
+        rest = &rest[digit(rest)..];
+    }
+    rest.is_empty()
 }
 
 fn is_email(w: &str) -> bool {
@@ -96,5 +158,15 @@ mod tests {
         assert!(kinds("read report.pdf and notes.txt").is_empty());
         assert!(kinds("convert this time to Tokyo time").is_empty());
         assert!(kinds("... @ . :: % $").is_empty());
+        assert_eq!(kinds("what year is MCMLXXXIV"), ["roman numeral"]);
+        assert_eq!(kinds("XLII?"), ["roman numeral"]);
+        assert!(kinds("MIX the CD and DIVX files, XXXXX, IIII, VX").is_empty());
+        assert_eq!(kinds("98.6F in C"), ["temperature", "fahrenheit"]);
+        assert_eq!(kinds("it is -40 °C outside"), ["temperature", "celsius"]);
+        assert!(kinds("300K lines of C and F#").is_empty());
+        assert!(kinds("write it in C").is_empty());
+        assert_eq!(kinds("where is 51.5, -0.12"), ["coordinates latitude longitude"]);
+        assert!(kinds("versions 1.2, 3.4.5").is_empty());
+        assert!(kinds("between 91.5, 10.0").is_empty());
     }
 }

@@ -240,6 +240,9 @@ pub struct Tuning {
     /// Boost for a conversion target in the query ("… into JSON") matching the target part of
     /// a converter's name (`csv-to-json`); 0 disables.
     pub target_boost: f32,
+    /// Boost for a conversion source in the query ("from markdown", "I have some YAML")
+    /// matching the source part of a converter's name (`markdown-to-html`); 0 disables.
+    pub source_boost: f32,
     /// Score thesaurus matches as a constant times the term's inverse document frequency,
     /// without length normalization (expansions are bags of words whose length means nothing).
     pub thesaurus_idf: bool,
@@ -296,6 +299,7 @@ impl Default for Tuning {
             combined: true,
             thesaurus_idf: false,
             target_boost: 1.0,
+            source_boost: 1.0,
             // Fusion knobs tuned on the development half only (docs/decisions/0007-dense-leg.md,
             // retuned for the refitted table in 0009-learned-table.md): a small k keeps the top
             // ranks of each leg decisive. The refitted table earns the dense leg nearly the
@@ -356,6 +360,7 @@ impl Tuning {
             "combined" => self.combined = parsed(key, value)?,
             "thesaurus_idf" => self.thesaurus_idf = parsed(key, value)?,
             "target_boost" => self.target_boost = parsed(key, value)?,
+            "source_boost" => self.source_boost = parsed(key, value)?,
             "dense_weight" => self.dense_weight = parsed(key, value)?,
             "dense_gap_boost" => self.dense_gap_boost = parsed(key, value)?,
             "rrf_k" => self.rrf_k = parsed(key, value)?,
@@ -403,6 +408,7 @@ struct Fields {
     bindings: Field,
     combined: Field,
     name_target: Field,
+    name_source: Field,
 }
 
 fn schema() -> (Schema, Fields) {
@@ -443,7 +449,8 @@ fn schema() -> (Schema, Fields) {
         thesaurus: b.add_text_field("thesaurus", text.clone()),
         bindings: b.add_text_field("bindings", text.clone()),
         combined: b.add_text_field("combined", positional.clone()),
-        name_target: b.add_text_field("name_target", text),
+        name_target: b.add_text_field("name_target", text.clone()),
+        name_source: b.add_text_field("name_source", text),
     };
     (b.build(), fields)
 }
@@ -668,6 +675,9 @@ impl SearchIndex {
         if let Some(target) = analyzer::name_target(&d.function) {
             doc.add_text(f.name_target, target);
         }
+        if let Some(source) = analyzer::name_source(&d.function) {
+            doc.add_text(f.name_source, source);
+        }
         if let Some(desc) = &d.description {
             doc.add_text(f.docs, desc);
         }
@@ -795,6 +805,16 @@ impl SearchIndex {
         for t in &targets {
             let tq = TermQuery::new(Term::from_field_text(self.fields.name_target, t), IndexRecordOption::WithFreqs);
             should.push((Occur::Should, Box::new(BoostQuery::new(Box::new(tq), self.tuning.target_boost))));
+        }
+        if self.tuning.source_boost > 0.0 {
+            let sources: Vec<String> = {
+                let mut a = self.analyzer.lock().unwrap_or_else(|p| p.into_inner());
+                analyzer::conversion_sources(text).into_iter().flat_map(|w| analyzer::analyze(&mut a, w)).take(8).collect()
+            };
+            for t in &sources {
+                let tq = TermQuery::new(Term::from_field_text(self.fields.name_source, t), IndexRecordOption::WithFreqs);
+                should.push((Occur::Should, Box::new(BoostQuery::new(Box::new(tq), self.tuning.source_boost))));
+            }
         }
         // A misspelt word splits into meaningless word pieces and drags the query's embedding
         // off. A word found in no document and unknown to the model's vocabulary is taken for

@@ -258,7 +258,7 @@ fn tokenize(text: &str) -> Vec<String> {
     let mut word = String::new();
     // `&'a str`, `&mut [u8]`: the borrow and its lifetime say nothing about the type.
     let mut lifetime = false;
-    let mut end_word = |word: &mut String, lifetime: &mut bool, out: &mut Vec<String>| {
+    let end_word = |word: &mut String, lifetime: &mut bool, out: &mut Vec<String>| {
         if !word.is_empty() && !std::mem::take(lifetime) {
             out.push(std::mem::take(word));
         }
