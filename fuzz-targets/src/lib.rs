@@ -120,7 +120,44 @@ pub fn snapshot_reading(data: &[u8]) {
     }
 }
 
-pub const TARGETS: [(&str, Target); 5] = [
+/// A search query, through the whole path: the compound split, the literal kinds, the
+/// conversion markers, the signature parser and shape comparison, both legs and fusion. The
+/// index holds converters and functions with rich signatures, so that the parsed shapes have
+/// something to compare against.
+pub fn search_queries(data: &[u8]) {
+    use forage_indexer::search::{SearchDoc, SearchIndex, SearchQuery};
+    static INDEX: OnceLock<SearchIndex> = OnceLock::new();
+    let index = INDEX.get_or_init(|| {
+        let index = SearchIndex::in_memory();
+        let digest = forage_policy::Digest::of(b"fuzz-search");
+        let functions = [
+            ("csv-to-json", "func(csv: string, delimiter: char) -> result<string, string>", "Convert CSV text to JSON."),
+            ("json-to-csv", "func(json: string, delimiter: char) -> result<string, string>", "Convert JSON to CSV text."),
+            ("from-roman", "func(numeral: string) -> result<u32, string>", "Read a Roman numeral."),
+            ("resize", "func(image: list<u8>, width: u32, height: u32) -> result<list<u8>, string>", "Resize an image."),
+            ("multiply", "func(a: list<list<f64>>, b: list<list<f64>>) -> result<list<list<f64>>, string>", "Matrix product."),
+            ("request", "func(method: string, headers: list<tuple<string, string>>, body: option<string>) -> result<response, string>", "Send an HTTP request."),
+        ];
+        let docs: Vec<SearchDoc> = functions
+            .iter()
+            .map(|(name, sig, desc)| {
+                serde_json::from_value(serde_json::json!({
+                    "id": format!("a:b//{name}@000000000000"), "package": "a:b", "interface": null, "function": name,
+                    "version": null, "reference": "r", "description": desc, "signature": format!("{name}: {sig}"),
+                    "params": [], "type_text": [], "component_description": null, "capabilities": [], "registry": "r",
+                    "verified": {"verdict": "unsigned", "signer": null, "scope": null}, "component_key": digest.to_string()}))
+                .expect("a search document")
+            })
+            .collect();
+        index.replace_component(&digest.to_string(), &docs).expect("index");
+        index.commit().expect("commit");
+        index
+    });
+    let _ = index.search(&SearchQuery::new(String::from_utf8_lossy(data).into_owned()).limit(5));
+}
+
+pub const TARGETS: [(&str, Target); 6] = [
+    ("search_queries", search_queries),
     ("snapshot_reading", snapshot_reading),
     ("json_to_component_values", json_to_component_values),
     ("wit_extraction", wit_extraction),
@@ -275,6 +312,20 @@ mod tests {
                 let _ = std::fs::remove_dir_all(&work);
                 vec![archive, snap.payload.to_vec(), snap.envelope.to_vec()]
             }
+            "search_queries" => [
+                "fn(year: u32) -> bool",
+                "func(xs, ys []float64) ([]float64, error)",
+                "(headers: Array<[string, string]>, body?: string) => Promise<Response>",
+                "def f(m: list[list[float]]) -> Optional[int]",
+                "takes pdf bytes, returns a list of strings; bytes in, string out",
+                "pdftotext html2text xlsx2csv qrencode uuid4",
+                "got csv, need json; from yaml into toml",
+                "what year is MCMLXXXIV, 98.6F at 51.5, -0.12 for alice@example.com",
+                "AND( \" : * -> => [ ] < > ( ) ' &'a mut",
+            ]
+            .iter()
+            .map(|s| s.as_bytes().to_vec())
+            .collect(),
             other => panic!("no seeds for {other}"),
         }
     }
