@@ -78,19 +78,9 @@ pub(crate) fn of_query(text: &str) -> Option<Shape> {
     let lower = format!(" {} ", text.to_lowercase());
     // Bracket depth before each byte: a marker inside the parameters (`f: Fn(u8) -> u8`)
     // introduces no result.
-    let mut depth_at = Vec::with_capacity(lower.len() + 1);
-    let (mut depth, mut prev) = (0i32, ' ');
-    for c in lower.chars() {
-        for _ in 0..c.len_utf8() {
-            depth_at.push(depth);
-        }
-        let after = std::mem::replace(&mut prev, c);
-        match c {
-            '>' if matches!(after, '-' | '=') => {}
-            '(' | '<' | '[' => depth += 1,
-            ')' | '>' | ']' => depth -= 1,
-            _ => {}
-        }
+    let mut depth_at = vec![0; lower.len()];
+    for (i, c, depth, _) in bracket_depths(&lower) {
+        depth_at[i..i + c.len_utf8()].fill(depth);
     }
     let top_level = |m: &str| lower.match_indices(m).map(|(i, _)| i).find(|&i| depth_at[i] <= 0);
     let (left, right) = match RESULT_MARKERS.iter().filter_map(|m| top_level(m).map(|i| (i, m.len()))).min() {
@@ -453,48 +443,41 @@ fn normalize_name(name: &str) -> String {
     name.trim().chars().filter(|c| c.is_alphanumeric()).flat_map(char::to_lowercase).collect()
 }
 
+/// Each character of `text` with its byte offset and the bracket depth before and after it.
+/// `(`, `<` and `[` open, `)`, `>` and `]` close; the `>` of an arrow (`->`, `=>`) does neither.
+fn bracket_depths(text: &str) -> impl Iterator<Item = (usize, char, i32, i32)> + '_ {
+    let (mut depth, mut prev) = (0i32, ' ');
+    text.char_indices().map(move |(i, c)| {
+        let before = depth;
+        let after = std::mem::replace(&mut prev, c);
+        match c {
+            '>' if matches!(after, '-' | '=') => {}
+            '(' | '<' | '[' => depth += 1,
+            ')' | '>' | ']' => depth -= 1,
+            _ => {}
+        }
+        (i, c, before, depth)
+    })
+}
+
 /// The text inside the parenthesis `text` starts with (after leading space), and what follows it.
 fn parenthesized(text: &str) -> Option<(&str, &str)> {
     let text = text.trim_start();
     if !text.starts_with('(') {
         return None;
     }
-    let mut depth = 0i32;
-    let mut prev = ' ';
-    for (i, c) in text.char_indices() {
-        let after = std::mem::replace(&mut prev, c);
-        match c {
-            // The `>` of an arrow (`->`, `=>`) closes nothing.
-            '>' if matches!(after, '-' | '=') => {}
-            '(' | '<' | '[' => depth += 1,
-            ')' | '>' | ']' => {
-                depth -= 1;
-                if depth == 0 {
-                    return Some((&text[1..i], &text[i + 1..]));
-                }
-            }
-            _ => {}
-        }
-    }
-    None
+    // The bracket that brings the depth back to zero closes the first one.
+    bracket_depths(text).find(|&(_, _, before, after)| before == 1 && after == 0).map(|(i, _, _, _)| (&text[1..i], &text[i + 1..]))
 }
 
 /// `text` split at `sep` outside brackets.
 fn split_top(text: &str, sep: char) -> Vec<&str> {
     let mut out = Vec::new();
-    let (mut depth, mut start) = (0i32, 0);
-    let mut prev = ' ';
-    for (i, c) in text.char_indices() {
-        let after = std::mem::replace(&mut prev, c);
-        match c {
-            '>' if matches!(after, '-' | '=') => {}
-            '(' | '<' | '[' => depth += 1,
-            ')' | '>' | ']' => depth -= 1,
-            c if c == sep && depth <= 0 => {
-                out.push(&text[start..i]);
-                start = i + c.len_utf8();
-            }
-            _ => {}
+    let mut start = 0;
+    for (i, c, depth, _) in bracket_depths(text) {
+        if c == sep && depth <= 0 {
+            out.push(&text[start..i]);
+            start = i + c.len_utf8();
         }
     }
     out.push(&text[start..]);
