@@ -788,12 +788,6 @@ impl SearchIndex {
         if terms.is_empty() {
             return Ok(Vec::new());
         }
-        let targets: Vec<String> = if self.tuning.target_boost > 0.0 {
-            let mut a = self.analyzer.lock().unwrap_or_else(|p| p.into_inner());
-            analyzer::conversion_targets(text).into_iter().flat_map(|w| analyzer::analyze(&mut a, w)).take(8).collect()
-        } else {
-            Vec::new()
-        };
         let (mut should, fuzzy, distinct) = self.text_query(&searcher, &terms)?;
         let typo = !fuzzy.is_empty() && {
             let mut a = self.analyzer.lock().unwrap_or_else(|p| p.into_inner());
@@ -802,18 +796,23 @@ impl SearchIndex {
                     && analyzer::analyze(&mut a, w).iter().any(|t| fuzzy.contains(t))
             })
         };
-        for t in &targets {
-            let tq = TermQuery::new(Term::from_field_text(self.fields.name_target, t), IndexRecordOption::WithFreqs);
-            should.push((Occur::Should, Box::new(BoostQuery::new(Box::new(tq), self.tuning.target_boost))));
-        }
-        if self.tuning.source_boost > 0.0 {
-            let sources: Vec<String> = {
+        // A converter's name says which way it goes (`csv-to-json`): the words the query marks
+        // as what it wants out, and as what it starts from, meet those parts of the names.
+        let directions = [
+            (self.fields.name_target, self.tuning.target_boost, analyzer::conversion_targets as fn(&str) -> Vec<&str>),
+            (self.fields.name_source, self.tuning.source_boost, analyzer::conversion_sources),
+        ];
+        for (field, boost, marked) in directions {
+            if boost <= 0.0 {
+                continue;
+            }
+            let words: Vec<String> = {
                 let mut a = self.analyzer.lock().unwrap_or_else(|p| p.into_inner());
-                analyzer::conversion_sources(text).into_iter().flat_map(|w| analyzer::analyze(&mut a, w)).take(8).collect()
+                marked(text).into_iter().flat_map(|w| analyzer::analyze(&mut a, w)).take(8).collect()
             };
-            for t in &sources {
-                let tq = TermQuery::new(Term::from_field_text(self.fields.name_source, t), IndexRecordOption::WithFreqs);
-                should.push((Occur::Should, Box::new(BoostQuery::new(Box::new(tq), self.tuning.source_boost))));
+            for w in &words {
+                let tq = TermQuery::new(Term::from_field_text(field, w), IndexRecordOption::WithFreqs);
+                should.push((Occur::Should, Box::new(BoostQuery::new(Box::new(tq), boost))));
             }
         }
         // A misspelt word splits into meaningless word pieces and drags the query's embedding
