@@ -27,7 +27,12 @@ fn doc(component: &str, package: &str, function: &str, description: &str) -> Sea
 }
 
 fn index_with(docs: &[SearchDoc]) -> SearchIndex {
-    let index = SearchIndex::in_memory();
+    index_tuned(docs, Tuning::default())
+}
+
+/// `docs` in an in-memory index searched with `tuning`.
+fn index_tuned(docs: &[SearchDoc], tuning: Tuning) -> SearchIndex {
+    let index = SearchIndex::in_memory_with(tuning);
     let mut by: BTreeMap<String, Vec<SearchDoc>> = BTreeMap::new();
     for d in docs {
         by.entry(d.component_key.clone()).or_default().push(d.clone());
@@ -41,6 +46,11 @@ fn index_with(docs: &[SearchDoc]) -> SearchIndex {
 
 fn top(index: &SearchIndex, q: &str) -> Vec<String> {
     index.search(&SearchQuery::new(q)).unwrap().into_iter().map(|h| h.doc.function).collect()
+}
+
+/// The queries of `cases` (query, wanted function) that rank their function first.
+fn ranked_first<'a>(index: &SearchIndex, cases: &[(&'a str, &str)]) -> Vec<&'a str> {
+    cases.iter().filter(|(q, want)| top(index, q).first().is_some_and(|f| f == want)).map(|(q, _)| *q).collect()
 }
 
 fn sample() -> Vec<SearchDoc> {
@@ -83,11 +93,7 @@ fn thesaurus_bridges_words_the_docs_do_not_use() {
     assert_eq!(top(&index, "interpret this paragraph")[0], "translate");
     assert_eq!(top(&index, "render in another tongue")[0], "translate");
     // Lexical only, so that what bridges the words can only be the thesaurus.
-    let without = SearchIndex::in_memory_with(Tuning { thesaurus_boost: 0.0, dense_weight: 0.0, ..Tuning::default() });
-    for d in sample() {
-        without.replace_component(&d.component_key.clone(), &[d]).unwrap();
-    }
-    without.commit().unwrap();
+    let without = index_tuned(&sample(), Tuning { thesaurus_boost: 0.0, dense_weight: 0.0, ..Tuning::default() });
     assert!(without.search(&SearchQuery::new("interpret this paragraph")).unwrap().is_empty());
 }
 
@@ -98,11 +104,7 @@ fn dense_leg_finds_meaning_without_shared_words() {
     let q = "put this sentence in spanish";
     let index = index_with(&sample());
     assert_eq!(top(&index, q)[0], "translate");
-    let lexical = SearchIndex::in_memory_with(Tuning { dense_weight: 0.0, ..Tuning::default() });
-    for d in sample() {
-        lexical.replace_component(&d.component_key.clone(), &[d]).unwrap();
-    }
-    lexical.commit().unwrap();
+    let lexical = index_tuned(&sample(), Tuning { dense_weight: 0.0, ..Tuning::default() });
     assert!(lexical.search(&SearchQuery::new(q)).unwrap().is_empty());
     // Gibberish is taken for typos: the dense leg stays out rather than return some neighbour.
     assert!(index.search(&SearchQuery::new("zzzzzzzzzzzz qqqqqqq")).unwrap().is_empty());
@@ -177,11 +179,8 @@ fn signatures_match_in_the_binding_languages_types() {
     }
     // Without them only a WIT name spelt alike (`u8` in `Vec<u8>`) or the order of a tie
     // picks one. (The shape comparison, which would also tell them apart, is off too.)
-    let off = SearchIndex::in_memory_with(Tuning { bindings_boost: 0.0, shape_weight: 0.0, ..Tuning::default() });
-    off.replace_component("c9", &docs).unwrap();
-    off.commit().unwrap();
-    let right = cases.iter().filter(|(q, want)| off.search(&SearchQuery::new(*q)).unwrap()[0].doc.function == *want).count();
-    assert!(right <= 3, "{right} of {} right without binding words", cases.len());
+    let right = ranked_first(&index_tuned(&docs, Tuning { bindings_boost: 0.0, shape_weight: 0.0, ..Tuning::default() }), &cases);
+    assert!(right.len() <= 3, "{right:?} right without binding words");
 }
 
 /// A query written as a signature ranks functions by the shape of theirs: parameter count,
@@ -218,11 +217,8 @@ fn signature_queries_rank_by_shape_in_any_notation() {
     for (q, want) in cases {
         assert_eq!(top(&index, q)[0], want, "{q}");
     }
-    let off = SearchIndex::in_memory_with(Tuning { shape_weight: 0.0, ..Tuning::default() });
-    off.replace_component("c8", &docs).unwrap();
-    off.commit().unwrap();
-    let right = cases.iter().filter(|(q, want)| off.search(&SearchQuery::new(*q)).unwrap()[0].doc.function == *want).count();
-    assert!(right <= 4, "{right} of {} right without the shape comparison", cases.len());
+    let right = ranked_first(&index_tuned(&docs, Tuning { shape_weight: 0.0, ..Tuning::default() }), &cases);
+    assert!(right.len() <= 4, "{right:?} right without the shape comparison");
 }
 
 /// A run-together tool name (`pdftotext`, `html2text`, `qrencode`) is found in no document
@@ -254,11 +250,8 @@ fn run_together_tool_names_are_split_into_known_words() {
         assert_eq!(index.split_compounds(&searcher, whole).unwrap(), None, "{whole}");
     }
     assert_eq!(index.split_compounds(&searcher, "pdftotext now").unwrap().as_deref(), Some("pdf to text now"));
-    let off = SearchIndex::in_memory_with(Tuning { compounds: false, ..Tuning::default() });
-    off.replace_component("c7", &docs).unwrap();
-    off.commit().unwrap();
-    let right = cases.iter().filter(|(q, want)| off.search(&SearchQuery::new(*q)).unwrap().first().is_some_and(|h| h.doc.function == *want)).count();
-    assert!(right <= 1, "{right} of {} right without splitting", cases.len());
+    let right = ranked_first(&index_tuned(&docs, Tuning { compounds: false, ..Tuning::default() }), &cases);
+    assert!(right.len() <= 1, "{right:?} right without splitting");
 }
 
 /// A converter's direction is read from the words around its formats ("got html, need
@@ -288,10 +281,8 @@ fn conversion_direction_and_value_kinds_pick_the_right_function() {
     for (q, want) in cases {
         assert_eq!(top(&index, q)[0], want, "{q}");
     }
-    let off = SearchIndex::in_memory_with(Tuning { target_boost: 0.0, source_boost: 0.0, literals: false, ..Tuning::default() });
-    off.replace_component("c6", &docs).unwrap();
-    off.commit().unwrap();
-    let right: Vec<&str> = cases.iter().filter(|(q, want)| off.search(&SearchQuery::new(*q)).unwrap().first().is_some_and(|h| h.doc.function == *want)).map(|(q, _)| *q).collect();
+    let undirected = Tuning { target_boost: 0.0, source_boost: 0.0, literals: false, ..Tuning::default() };
+    let right = ranked_first(&index_tuned(&docs, undirected), &cases);
     assert!(right.len() <= 2, "{right:?} right without direction words and value kinds");
 }
 
