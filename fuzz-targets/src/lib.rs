@@ -120,6 +120,17 @@ pub fn snapshot_reading(data: &[u8]) {
     }
 }
 
+/// A search document for function `name` of package `a:b` with `signature` (from `func(` on)
+/// and `description`, in component `key`: the fields a fuzz index needs, the rest empty.
+fn search_doc(name: &str, signature: &str, description: &str, key: &str) -> forage_indexer::search::SearchDoc {
+    serde_json::from_value(serde_json::json!({
+        "id": format!("a:b//{name}@000000000000"), "package": "a:b", "interface": null, "function": name,
+        "version": null, "reference": "r", "description": description, "signature": format!("{name}: {signature}"),
+        "params": [], "type_text": [], "component_description": null, "capabilities": [], "registry": "r",
+        "verified": {"verdict": "unsigned", "signer": null, "scope": null}, "component_key": key}))
+    .expect("a search document")
+}
+
 /// A search query, through the whole path: the compound split, the literal kinds, the
 /// conversion markers, the signature parser and shape comparison, both legs and fusion. The
 /// index holds converters and functions with rich signatures, so that the parsed shapes have
@@ -138,17 +149,8 @@ pub fn search_queries(data: &[u8]) {
             ("multiply", "func(a: list<list<f64>>, b: list<list<f64>>) -> result<list<list<f64>>, string>", "Matrix product."),
             ("request", "func(method: string, headers: list<tuple<string, string>>, body: option<string>) -> result<response, string>", "Send an HTTP request."),
         ];
-        let docs: Vec<SearchDoc> = functions
-            .iter()
-            .map(|(name, sig, desc)| {
-                serde_json::from_value(serde_json::json!({
-                    "id": format!("a:b//{name}@000000000000"), "package": "a:b", "interface": null, "function": name,
-                    "version": null, "reference": "r", "description": desc, "signature": format!("{name}: {sig}"),
-                    "params": [], "type_text": [], "component_description": null, "capabilities": [], "registry": "r",
-                    "verified": {"verdict": "unsigned", "signer": null, "scope": null}, "component_key": digest.to_string()}))
-                .expect("a search document")
-            })
-            .collect();
+        let key = digest.to_string();
+        let docs: Vec<SearchDoc> = functions.iter().map(|(name, sig, desc)| search_doc(name, sig, desc, &key)).collect();
         index.replace_component(&digest.to_string(), &docs).expect("index");
         index.commit().expect("commit");
         index
@@ -292,15 +294,10 @@ mod tests {
             ],
             "snapshot_reading" => {
                 // A real snapshot of a one-function index: the archive file and its layers.
-                use forage_indexer::search::{SearchDoc, SearchIndex};
+                use forage_indexer::search::SearchIndex;
                 let index = SearchIndex::in_memory();
                 let digest = forage_policy::Digest::of(b"seed");
-                let doc: SearchDoc = serde_json::from_value(serde_json::json!({
-                    "id": "a:b//f@000000000000", "package": "a:b", "interface": null, "function": "f", "version": null,
-                    "reference": "r", "description": "d", "signature": "f: func()", "params": [], "type_text": [],
-                    "component_description": null, "capabilities": [], "registry": "r", "verified": {"verdict": "unsigned", "signer": null, "scope": null},
-                    "component_key": digest.to_string()}))
-                .unwrap();
+                let doc = search_doc("f", "func()", "d", &digest.to_string());
                 index.replace_component(&digest.to_string(), &[doc]).unwrap();
                 index.commit().unwrap();
                 let work = std::env::temp_dir().join(format!("forage-fuzz-seed-{}", std::process::id()));
