@@ -279,7 +279,6 @@ pub fn ablations(d: &super::Tuning) -> Vec<(&'static str, super::Tuning)> {
     use super::Tuning;
     vec![
         ("-dense", Tuning { dense_weight: 0.0, ..d.clone() }),
-        ("-gap boost", Tuning { dense_gap_boost: 0.0, ..d.clone() }),
         ("-thesaurus", Tuning { thesaurus_boost: 0.0, ..d.clone() }),
         ("-bindings", Tuning { bindings_boost: 0.0, ..d.clone() }),
         ("-shape", Tuning { shape_weight: 0.0, ..d.clone() }),

@@ -249,9 +249,6 @@ pub struct Tuning {
     /// Weight of the dense (static embedding) leg in reciprocal-rank fusion with the lexical
     /// leg (whose weight is 1); 0 disables the dense leg.
     pub dense_weight: f32,
-    /// How much more the dense leg weighs per share of the query's distinct terms that no
-    /// document contains: its weight is `dense_weight × (1 + dense_gap_boost × share)`.
-    pub dense_gap_boost: f32,
     /// The `k` of reciprocal-rank fusion: a result at rank r of a leg adds weight / (k + r).
     pub rrf_k: f32,
     /// Least cosine similarity for the dense leg to propose a function.
@@ -307,15 +304,9 @@ impl Default for Tuning {
             // first place, and the development numbers then hang on how ties break. Floors of
             // 0.0–0.2 and depths of 20–100 are within a query of each other there. The floor is
             // low because static-embedding cosines are compressed (a good match is often
-            // 0.2–0.3, gibberish can reach 0.35): gibberish is kept out by the typo rule in
-            // `search`, not by it.
+            // 0.2–0.3, gibberish can reach 0.35): gibberish is kept out by the readable-word
+            // rule in `search`, not by it.
             dense_weight: 0.9,
-            // A query word no function contains leaves the lexical leg guessing by fuzzy
-            // matches ("pounds in yen" found nutrition facts), so the semantic leg gets more say.
-            // On the development half every value from 0.2 to 1.0 lifted R@1 by two to four
-            // paraphrase queries and cost none; 2 and more cost a typo query
-            // (docs/decisions/0007-dense-leg.md).
-            dense_gap_boost: 0.5,
             rrf_k: 2.0,
             dense_min: 0.1,
             fuse_depth: 50,
@@ -362,7 +353,6 @@ impl Tuning {
             "target_boost" => self.target_boost = parsed(key, value)?,
             "source_boost" => self.source_boost = parsed(key, value)?,
             "dense_weight" => self.dense_weight = parsed(key, value)?,
-            "dense_gap_boost" => self.dense_gap_boost = parsed(key, value)?,
             "rrf_k" => self.rrf_k = parsed(key, value)?,
             "dense_min" => self.dense_min = parsed(key, value)?,
             "fuse_depth" => self.fuse_depth = parsed(key, value)?,
@@ -788,12 +778,20 @@ impl SearchIndex {
         if terms.is_empty() {
             return Ok(Vec::new());
         }
-        let (mut should, fuzzy, distinct) = self.text_query(&searcher, &terms)?;
-        let typo = !fuzzy.is_empty() && {
+        let (mut should, fuzzy) = self.text_query(&searcher, &terms)?;
+        // The dense leg needs a word it can read: one the model's vocabulary knows or some
+        // document contains. A word that is neither (a typo, a made-up name, noise) splits into
+        // meaningless word pieces; with nothing else in the query ("zzzzzzzz qqqqqqq") the
+        // dense leg would only propose some neighbour of noise, so the lexical leg, with its
+        // fuzzy matching, ranks alone. One such word beside readable ones does not switch the
+        // dense leg off: tool names, numbers and rare real words are such words as often as
+        // typos are (docs/decisions/0014-fusion-generalization.md).
+        let readable = fuzzy.is_empty() || {
             let mut a = self.analyzer.lock().unwrap_or_else(|p| p.into_inner());
             text.split(|c: char| !c.is_alphanumeric()).any(|w| {
-                !dense::model().is_word(&w.to_lowercase())
-                    && analyzer::analyze(&mut a, w).iter().any(|t| fuzzy.contains(t))
+                let words = analyzer::analyze(&mut a, w);
+                !words.is_empty()
+                    && (dense::model().is_word(&w.to_lowercase()) || words.iter().any(|t| !fuzzy.contains(t)))
             })
         };
         // A converter's name says which way it goes (`csv-to-json`): the words the query marks
@@ -815,14 +813,8 @@ impl SearchIndex {
                 should.push((Occur::Should, Box::new(BoostQuery::new(Box::new(tq), boost))));
             }
         }
-        // A misspelt word splits into meaningless word pieces and drags the query's embedding
-        // off. A word found in no document and unknown to the model's vocabulary is taken for
-        // a typo (a real word absent from the docs, "tokyo", is in the vocabulary): then the
-        // lexical leg, with its fuzzy matching, ranks alone.
         let query_vector =
-            if self.tuning.dense_weight > 0.0 && !typo { dense::model().embed(text) } else { None };
-        let gap = fuzzy.len() as f32 / distinct.max(1) as f32;
-        let dense_weight = self.tuning.dense_weight * (1.0 + self.tuning.dense_gap_boost * gap);
+            if self.tuning.dense_weight > 0.0 && readable { dense::model().embed(text) } else { None };
         if should.is_empty() && query_vector.is_none() {
             return Ok(Vec::new());
         }
@@ -894,7 +886,7 @@ impl SearchIndex {
                     continue;
                 }
                 rank += 1;
-                *fused.entry(addr).or_default() += dense_weight / (t.rrf_k + rank as f32);
+                *fused.entry(addr).or_default() += t.dense_weight / (t.rrf_k + rank as f32);
             }
             let mut all: Vec<(f32, DocAddress)> = fused.into_iter().map(|(a, s)| (s, a)).collect();
             all.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
@@ -915,11 +907,12 @@ impl SearchIndex {
     /// `text` with each run-together word split into the words it is made of, or `None` if it
     /// has none. Tool and command names run words together (`pdftotext`, `qrencode`,
     /// `html2text`, `csvjson`): written in a query, such a word is found in no document and in
-    /// no vocabulary, so the lexical leg can only guess by near-spellings and the typo rule
-    /// turns the semantic leg off. A word is split only if it is 5 to 20 bytes of letters and
-    /// digits, is neither a vocabulary word nor found in any document, and splits completely
-    /// into parts that are found in a document or are stop words (`to`), with a lone `2` between
-    /// two parts read as `to`, as in such names; the split with the fewest parts wins.
+    /// no vocabulary, so the lexical leg can only guess by near-spellings and the semantic leg
+    /// reads only its meaningless word pieces. A word is split only if it is 5 to 20 bytes of
+    /// letters and digits, is neither a vocabulary word nor found in any document, and splits
+    /// completely into parts that are found in a document or are stop words (`to`), with a lone
+    /// `2` between two parts read as `to`, as in such names; the split with the fewest parts
+    /// wins.
     fn split_compounds(&self, searcher: &tantivy::Searcher, text: &str) -> Result<Option<String>, SearchError> {
         let f = &self.fields;
         let mut memo: std::collections::HashMap<String, bool> = std::collections::HashMap::new();
@@ -1145,13 +1138,8 @@ impl FastFilters {
 impl SearchIndex {
     /// The scoring part of a query: per distinct term, its matches in each text field (or a
     /// fuzzy match where the term is in no document), plus in-order pairs.
-    /// Also returns the terms found nowhere and matched fuzzily, and how many distinct terms
-    /// there were.
-    fn text_query(
-        &self,
-        searcher: &tantivy::Searcher,
-        terms: &[String],
-    ) -> Result<(Vec<Clause>, Vec<String>, usize), SearchError> {
+    /// Also returns the terms found nowhere and matched fuzzily.
+    fn text_query(&self, searcher: &tantivy::Searcher, terms: &[String]) -> Result<(Vec<Clause>, Vec<String>), SearchError> {
         let t = &self.tuning;
         let f = &self.fields;
         let weighted: Vec<(Field, f32)> = if t.combined {
@@ -1237,7 +1225,7 @@ impl SearchIndex {
                 }
             }
         }
-        Ok((should, fuzzy, seen.len()))
+        Ok((should, fuzzy))
     }
 }
 
