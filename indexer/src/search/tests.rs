@@ -49,6 +49,13 @@ fn top(index: &SearchIndex, q: &str) -> Vec<String> {
 }
 
 /// The queries of `cases` (query, wanted function) that rank their function first.
+/// Each query of `cases` ranks its function first.
+fn assert_all_first(index: &SearchIndex, cases: &[(&str, &str)]) {
+    for (q, want) in cases {
+        assert_eq!(top(index, q)[0], *want, "{q}");
+    }
+}
+
 fn ranked_first<'a>(index: &SearchIndex, cases: &[(&'a str, &str)]) -> Vec<&'a str> {
     cases.iter().filter(|(q, want)| top(index, q).first().is_some_and(|f| f == want)).map(|(q, _)| *q).collect()
 }
@@ -177,9 +184,7 @@ fn signatures_match_in_the_binding_languages_types() {
         ("digest of an Optional boolean returning a rune", "digest-four"),
     ];
     let index = index_with(&docs);
-    for (q, want) in cases {
-        assert_eq!(top(&index, q)[0], want, "{q}");
-    }
+    assert_all_first(&index, &cases);
     // Without them only a WIT name spelt alike (`u8` in `Vec<u8>`) or the order of a tie
     // picks one. (The shape comparison, which would also tell them apart, is off too.)
     let right = ranked_first(&index_tuned(&docs, Tuning { bindings_boost: 0.0, shape_weight: 0.0, ..Tuning::default() }), &cases);
@@ -215,9 +220,7 @@ fn signature_queries_rank_by_shape_in_any_notation() {
         ("number (before: string, after: string): boolean", "number-e"),
     ];
     let index = index_with(&docs);
-    for (q, want) in cases {
-        assert_eq!(top(&index, q)[0], want, "{q}");
-    }
+    assert_all_first(&index, &cases);
     let right = ranked_first(&index_tuned(&docs, Tuning { shape_weight: 0.0, ..Tuning::default() }), &cases);
     assert!(right.len() <= 4, "{right:?} right without the shape comparison");
 }
@@ -241,9 +244,7 @@ fn run_together_tool_names_are_split_into_known_words() {
         ("qrencode this url", "generate-qr"),
     ];
     let index = index_with(&docs);
-    for (q, want) in cases {
-        assert_eq!(top(&index, q)[0], want, "{q}");
-    }
+    assert_all_first(&index, &cases);
     let searcher = index.reader.searcher();
     // A version suffix, an identifier the analyzer splits, words the index knows, and a real
     // word it does not (a vocabulary word is never split).
@@ -280,9 +281,7 @@ fn conversion_direction_and_value_kinds_pick_the_right_function() {
         ("it says 98.6F here", "fahrenheit-to-celsius"),
     ];
     let index = index_with(&docs);
-    for (q, want) in cases {
-        assert_eq!(top(&index, q)[0], want, "{q}");
-    }
+    assert_all_first(&index, &cases);
     // Against the lexical leg alone, which is where direction words and value kinds act.
     let undirected = Tuning { target_boost: 0.0, source_boost: 0.0, literals: false, dense_weight: 0.0, ..Tuning::default() };
     let right = ranked_first(&index_tuned(&docs, undirected), &cases);
